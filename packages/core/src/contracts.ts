@@ -1,0 +1,485 @@
+/**
+ * The contracts between stepwise's engine and its plugins.
+ *
+ * A plugin is a plain object (see {@link PluginDefinition}) made with `definePlugin`.
+ * Everything a plugin hands the engine is data plus async functions; the engine owns
+ * ordering, hashing, state, locking, secrets and redaction.
+ */
+
+/** JSON-compatible value: what config values and step outputs may hold. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** The three built-in presets; a preset picks per-key values before the site file is applied. */
+export type PresetName = "default" | "dev-mode" | "airgapped";
+export const PRESETS: readonly PresetName[] = ["default", "dev-mode", "airgapped"];
+
+// ---------------------------------------------------------------------------------------------
+// Config and secrets that steps own
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One configuration key a step (or target) owns, by its dot path (`email.smtp.port`).
+ * Resolution order, lowest first: `default` < `presets[preset]` < `stepwise.yaml` `config:`
+ * < environment (`env`, or `STEPWISE_CONFIG_<KEY>`) < `--set key=value`.
+ */
+export interface ConfigKeySpec {
+  /** One line shown by `configure` and in errors. */
+  description: string;
+  /** Value type; values from the environment and `--set` are coerced to it. Default `string`. */
+  type?: "string" | "number" | "integer" | "boolean" | "string[]";
+  /** Value when neither preset, file, environment nor `--set` gives one. */
+  default?: JsonValue;
+  /** Value per preset; overrides `default`. */
+  presets?: Partial<Record<PresetName, JsonValue>>;
+  /** Allowed values. */
+  choices?: readonly JsonValue[];
+  /** Question asked by `stepwise configure`; keys without a prompt are never asked. */
+  prompt?: string;
+  /** A value must exist before `deploy` (after defaults and presets). Default `false`. */
+  required?: boolean;
+  /** Environment variable read for this key (e.g. `MAIL_PROVIDER`). */
+  env?: string;
+  /**
+   * Extra validation. Return a message saying what is wrong, or `undefined` when the value
+   * is fine. Called with the coerced value; must not throw and must not do I/O.
+   */
+  validate?: (value: JsonValue, config: ConfigReader) => string | undefined;
+  /**
+   * Ask only when this returns true (e.g. SMTP host only when provider is smtp). Keys whose
+   * `when` is false are neither asked nor required.
+   */
+  when?: (config: ConfigReader) => boolean;
+}
+
+/** How a generated secret is made. Generated once with a CSPRNG; changed only by `secrets rotate`. */
+export interface SecretGenerator {
+  /** Characters. Default 32. */
+  length?: number;
+  /** `alnum` (default), `hex`, `base64url`, or a literal string of allowed characters. */
+  alphabet?: "alnum" | "hex" | "base64url" | (string & {});
+}
+
+/** One secret a step owns, by its global name (`db_password`). */
+export interface SecretSpec {
+  description: string;
+  /** Present for generated secrets; absent for user-provided ones. */
+  generate?: SecretGenerator;
+  /**
+   * User-provided secrets only: deploy refuses to start while a required secret is missing.
+   * Optional ones may be skipped in `configure` and filled later. Default `true`.
+   */
+  required?: boolean;
+  /** Question asked by `stepwise configure` for user-provided secrets. */
+  prompt?: string;
+  /** Ask only when this returns true (e.g. the SMTP password only when provider is smtp). */
+  when?: (config: ConfigReader) => boolean;
+}
+
+export interface ConfigReader {
+  /** The resolved value of `key`, or `undefined` when nothing sets it. */
+  get<T extends JsonValue = JsonValue>(key: string): T | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps
+// ---------------------------------------------------------------------------------------------
+
+/** What a step's fingerprint covers. Anything a step reads must be declared here. */
+export interface StepInputs {
+  /** Globs relative to the site directory (`app/**`, `!app/node_modules/**`). */
+  files?: readonly string[];
+  /** Config dot paths. The keys a step owns are added automatically. */
+  config?: readonly string[];
+  /** Secret names. The secrets a step owns are added automatically. */
+  secrets?: readonly string[];
+}
+
+/** Outputs a step returns: non-secret JSON that dependants read and that is hashed. */
+export type StepOutputs = JsonObject;
+
+/** A change in the world found by {@link StepDefinition.check}. */
+export interface DriftReport {
+  /** What drifted, for the plan (`container stepwise-demo-web is gone`). */
+  reason: string;
+}
+
+export interface StepLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+  /** Progress of long work (shown live in a TTY, as plain lines otherwise). */
+  progress(message: string): void;
+}
+
+/** What `run` and `check` see. Reading anything outside the step's inputs throws. */
+export interface StepContext {
+  readonly site: { readonly name: string; readonly dir: string; readonly preset: PresetName };
+  /** This step's name. */
+  readonly step: string;
+  readonly config: ConfigReader;
+  readonly secrets: StepSecrets;
+  readonly files: StepFiles;
+  /** Outputs of a step this one `dependsOn`. Throws for any other step. */
+  outputs(step: string): StepOutputs;
+  /** Outputs this step returned on its last successful run, if any. */
+  readonly previousOutputs: StepOutputs | undefined;
+  /** The site's target, scoped to this step. Throws when the site has no target. */
+  readonly target: StepTarget;
+  /** Aborted on SIGINT/SIGTERM. Long work must pass it on or check it. */
+  readonly signal: AbortSignal;
+  /** The step's logger; it redacts every known secret value. */
+  readonly log: StepLogger;
+}
+
+export interface StepSecrets {
+  /** The value of a declared secret, or `undefined` when it is not set (optional secrets). */
+  get(name: string): string | undefined;
+  /** An HMAC of a declared secret's value: changes when the value does, reveals nothing. */
+  fingerprint(name: string): string | undefined;
+}
+
+export interface StepFiles {
+  /** Declared files (relative paths, sorted) matched by the step's globs. */
+  list(): readonly string[];
+  /** Contents of a declared file. */
+  read(path: string): Promise<Buffer>;
+  /** Absolute path of a declared file, for handing to tools. */
+  resolve(path: string): string;
+}
+
+/**
+ * A unit of work. Contract:
+ * - `run` is idempotent: running it again with the same inputs changes nothing in the world.
+ * - If `run` throws, nothing it did is recorded as completed: the error is saved in state
+ *   and the step runs again next time.
+ * - `run` reads only what `inputs` declares (enforced by {@link StepContext}).
+ */
+export interface StepDefinition {
+  /** Unique within a site; namespaced when it could clash (`podman:network`). */
+  name: string;
+  description: string;
+  /**
+   * A required step always runs as part of the site. A non-required step can be turned off
+   * with `steps: { NAME: { enabled: false } }`; the plan then says it is disabled. Default `true`.
+   */
+  required?: boolean;
+  /** Steps that must complete first; their outputs become inputs of this step. */
+  dependsOn?: readonly string[];
+  inputs?: StepInputs;
+  /** Config keys this step owns, by dot path. */
+  config?: Readonly<Record<string, ConfigKeySpec>>;
+  /** Secrets this step owns, by name. */
+  secrets?: Readonly<Record<string, SecretSpec>>;
+  /**
+   * Cheap existence probe, run by `plan` for steps that would otherwise be skipped.
+   * Return a {@link DriftReport} when what the last run made is gone or changed; return
+   * nothing when all is in place. Must not change anything. If it throws, the plan
+   * reports the error and runs the step.
+   */
+  check?(ctx: StepContext): Promise<DriftReport | void>;
+  /** Does the work. Returns non-secret outputs for dependants (hashed into their fingerprints). */
+  run(ctx: StepContext): Promise<StepOutputs | void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets and the resources they realise
+// ---------------------------------------------------------------------------------------------
+
+/** A secret value passed by reference: the target fetches it, nobody logs it. */
+export interface SecretRef {
+  secret: string;
+}
+
+/** Build an image from a context directory (relative to the site). */
+export interface BuildSpec {
+  context: string;
+  /** Containerfile/Dockerfile path relative to `context`. Default `Containerfile`, then `Dockerfile`. */
+  file?: string;
+  /** Hash of the context's files, computed by the engine; the target derives the tag from it. */
+  contextHash?: string;
+}
+
+export interface HealthCheckSpec {
+  /** Command run inside the container (argument array, no shell). */
+  command?: readonly string[];
+  /** HTTP path probed from the host on the first published port, e.g. `/healthz`. */
+  http?: string;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  retries?: number;
+}
+
+export interface PortSpec {
+  /** Port on the host (loopback-bound by default on local targets). */
+  host?: number;
+  container: number;
+}
+
+export interface ServiceResource {
+  kind: "service";
+  name: string;
+  image?: string;
+  build?: BuildSpec;
+  command?: readonly string[];
+  /** Plain environment (non-secret). */
+  env?: Readonly<Record<string, string>>;
+  /** Secrets exposed to the container: env var name -> secret name. */
+  secrets?: Readonly<Record<string, string>>;
+  ports?: readonly PortSpec[];
+  healthcheck?: HealthCheckSpec;
+  /** `always` (default), `on-failure`, `no`. */
+  restart?: "always" | "on-failure" | "no";
+  /** Named volumes: volume name -> mount path. */
+  volumes?: Readonly<Record<string, string>>;
+}
+
+export interface JobResource extends Omit<ServiceResource, "kind" | "ports" | "healthcheck" | "restart"> {
+  kind: "job";
+  /** Seconds before the job is stopped and reported as failed. Default 600. */
+  timeoutSeconds?: number;
+}
+
+export interface PostgresResource {
+  kind: "postgres";
+  name: string;
+  /** Major version, e.g. `16`. */
+  version?: string;
+  image?: string;
+  /** Databases to create, each owned by `user`. */
+  databases: readonly string[];
+  user: string;
+  /** Secret holding `user`'s password. */
+  passwordSecret: string;
+}
+
+export interface RedisResource {
+  kind: "redis";
+  name: string;
+  image?: string;
+  passwordSecret?: string;
+}
+
+export interface ObjectStoreResource {
+  kind: "objectStore";
+  name: string;
+  buckets: readonly string[];
+  accessKeySecret: string;
+  secretKeySecret: string;
+}
+
+export interface SecretResource {
+  kind: "secret";
+  /** Name of the secret in the site's secret store. */
+  name: string;
+}
+
+export type ResourceSpec = ServiceResource | JobResource | PostgresResource | RedisResource | ObjectStoreResource | SecretResource;
+export type ResourceKind = ResourceSpec["kind"];
+
+/**
+ * What realising a resource gives back: non-secret connection facts (host, port, database
+ * names) and secret *references*, never secret values. Becomes part of step outputs.
+ */
+export interface ResourceResult {
+  kind: ResourceKind;
+  name: string;
+  /** Target-specific id of what was made (container name, ARM resource id). */
+  id: string;
+  /** Hash of the spec the target realised; equal hashes mean nothing to do. */
+  specHash: string;
+  /** `created`, `replaced`, or `unchanged`. */
+  change: "created" | "replaced" | "unchanged";
+  outputs: JsonObject;
+}
+
+/** A step's view of the site's target. */
+export interface StepTarget {
+  /** The target's name (`podman`, `azure`). */
+  readonly name: string;
+  /** Make the resource exist as specified. Idempotent; an unchanged spec changes nothing. */
+  ensure(spec: ResourceSpec): Promise<ResourceResult>;
+  /** Drift probe for a resource an earlier `ensure` made. */
+  probe(result: ResourceResult): Promise<DriftReport | void>;
+}
+
+/** What a target's session gets for each call, scoped to the calling step. */
+export interface TargetCallScope {
+  step: string;
+  secrets: StepSecrets;
+  signal: AbortSignal;
+  log: StepLogger;
+}
+
+/** The status of one service or resource, for `stepwise status`. */
+export interface ServiceStatus {
+  name: string;
+  kind: ResourceKind;
+  state: string;
+  health?: string;
+  image?: string;
+  startedAt?: string;
+  ports?: readonly string[];
+}
+
+/**
+ * A live connection to a target, opened lazily once per command. Day-2 members are
+ * optional; the CLI reports a target that lacks one.
+ */
+export interface TargetSession {
+  ensure(spec: ResourceSpec, scope: TargetCallScope): Promise<ResourceResult>;
+  probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void>;
+  status?(): Promise<ServiceStatus[]>;
+  restart?(service?: string): Promise<string[]>;
+  logs?(service: string, options: { follow: boolean; tail?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream>;
+  /** Remove what the site made; volumes too when asked. */
+  down?(options: { volumes: boolean }): Promise<string[]>;
+  /** Stream the data of the site's volumes as tar archives, by volume name. */
+  exportVolumes?(directory: string): Promise<string[]>;
+  importVolumes?(directory: string): Promise<string[]>;
+  close?(): Promise<void>;
+}
+
+export interface TargetConnectContext {
+  readonly site: { readonly name: string; readonly dir: string; readonly preset: PresetName };
+  /** The resolved config keys the target owns. */
+  readonly config: ConfigReader;
+  /** Read any secret of the site (targets copy secrets into the platform's store). */
+  readonly secrets: { get(name: string): string | undefined; fingerprint(name: string): string | undefined };
+  readonly log: StepLogger;
+  readonly signal: AbortSignal;
+}
+
+/** A place a site is deployed to (`podman`, `azure`). A site picks one with `target:`. */
+export interface TargetDefinition {
+  name: string;
+  description: string;
+  /** Config keys the target owns (socket path, region ...). */
+  config?: Readonly<Record<string, ConfigKeySpec>>;
+  /** Foundation steps (network, resource group ...), namespaced `NAME:...`. */
+  steps?: readonly StepDefinition[];
+  /** Connect, lazily: called the first time a step touches `ctx.target`. Throws a clear error when unreachable. */
+  connect(ctx: TargetConnectContext): Promise<TargetSession>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+/** One recorded step, as stored in state. Never holds a secret value. */
+export interface StepRecord {
+  status: "succeeded" | "failed" | "running";
+  /** Combined sha256 over the sorted input entries; absent while running for the first time. */
+  fingerprint?: string;
+  /** Input entries (`file:path`, `config:key`, `secret:name`, `step:name`, `plugin:name`) -> hash. */
+  entries?: Record<string, string>;
+  /** Non-secret config values the step read, to show old -> new in plans. */
+  config?: JsonObject;
+  outputs?: StepOutputs;
+  outputsHash?: string;
+  /** `name@version` of the plugin that defines the step. */
+  plugin: string;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  error?: { code: string; message: string };
+}
+
+export interface StateDocument {
+  /** Format version of this document. */
+  stateVersion: number;
+  /** Increments on every write. */
+  serial: number;
+  /** Random id fixed when the state is first written; a state of another lineage is refused on push. */
+  lineage: string;
+  site: string;
+  /** Version of the stepwise that wrote it. */
+  writtenBy: string;
+  updatedAt: string;
+  steps: Record<string, StepRecord>;
+}
+
+export interface LockInfo {
+  id: string;
+  operation: string;
+  pid: number;
+  host: string;
+  user: string;
+  startedAt: string;
+  /** The holder renews before this; after it the lock is stale. */
+  expiresAt: string;
+  /** Linux process start time of `pid`, to tell a reused pid from the holder. */
+  pidStartTime?: string;
+}
+
+export interface StateLock {
+  readonly info: LockInfo;
+  /** Extend the expiry. Throws if the lock was broken or taken over. */
+  renew(): Promise<void>;
+  /** Release; a no-op when already released. */
+  release(): Promise<void>;
+}
+
+/**
+ * Where state lives. Guarantees every backend must keep:
+ * - `write` is compare-and-swap on `etag`: a write based on a stale read throws
+ *   `STATE_CONFLICT`, never loses an update silently.
+ * - `write` is atomic: a reader sees the old or the new document, never a mix.
+ * - `lock` throws `STATE_LOCKED` (exit 3) naming the holder when a live run holds it.
+ */
+export interface StateBackend {
+  /** Human description (`file .stepwise/state.json`, `azblob https://.../state.json`). */
+  readonly description: string;
+  read(): Promise<{ state: StateDocument | undefined; etag: string | undefined }>;
+  write(state: StateDocument, etag: string | undefined): Promise<{ etag: string }>;
+  lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock>;
+  /** The current lock, if any (whether live or stale). */
+  inspectLock(): Promise<(LockInfo & { stale?: string }) | undefined>;
+  /** Break the lock regardless of its holder; returns what was broken. */
+  forceUnlock(): Promise<LockInfo | undefined>;
+}
+
+export interface BackendContext {
+  readonly siteDir: string;
+  readonly siteName: string;
+}
+export type StateBackendFactory = (options: JsonObject, ctx: BackendContext) => StateBackend | Promise<StateBackend>;
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Where secret values live. A backend never logs a value and never returns one in an error.
+ * `setMany` is atomic: either every value is stored or none is.
+ */
+export interface SecretBackend {
+  readonly description: string;
+  /** All secrets, read once per command. */
+  readAll(): Promise<Map<string, string>>;
+  setMany(values: ReadonlyMap<string, string | undefined>): Promise<void>;
+}
+export type SecretBackendFactory = (options: JsonObject, ctx: BackendContext) => SecretBackend | Promise<SecretBackend>;
+
+// ---------------------------------------------------------------------------------------------
+// Plugins
+// ---------------------------------------------------------------------------------------------
+
+export interface PluginMeta {
+  /** The npm package name. */
+  name: string;
+  version: string;
+}
+
+/**
+ * A plugin: what one npm package adds to stepwise. Its package default-exports this object,
+ * or a factory `(options) => PluginDefinition` that receives the site's `options:` for it.
+ */
+export interface PluginDefinition {
+  meta: PluginMeta;
+  steps?: readonly StepDefinition[];
+  targets?: readonly TargetDefinition[];
+  stateBackends?: Readonly<Record<string, StateBackendFactory>>;
+  secretBackends?: Readonly<Record<string, SecretBackendFactory>>;
+}
+export type PluginFactory = (options: JsonObject) => PluginDefinition;

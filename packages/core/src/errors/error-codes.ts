@@ -1,0 +1,140 @@
+import { ExitCode, StepwiseError, errorMessage } from "./stepwise-error.js";
+
+/** Every error code stepwise raises. Stable: scripts may match on them. */
+export const ErrorCode = {
+  SiteNotFound: "SITE_NOT_FOUND",
+  SiteInvalid: "SITE_INVALID",
+  SiteVersionUnsupported: "SITE_VERSION_UNSUPPORTED",
+  ConfigInvalid: "CONFIG_INVALID",
+  ConfigMissing: "CONFIG_MISSING",
+  PluginMissing: "PLUGIN_MISSING",
+  PluginInvalid: "PLUGIN_INVALID",
+  PluginIncompatible: "PLUGIN_INCOMPATIBLE",
+  PluginError: "PLUGIN_ERROR",
+  StepUnknown: "STEP_UNKNOWN",
+  StepDuplicate: "STEP_DUPLICATE",
+  StepCycle: "STEP_CYCLE",
+  StepFailed: "STEP_FAILED",
+  UndeclaredInput: "UNDECLARED_INPUT",
+  TargetMissing: "TARGET_MISSING",
+  TargetUnsupported: "TARGET_UNSUPPORTED",
+  StateCorrupt: "STATE_CORRUPT",
+  StateTooNew: "STATE_TOO_NEW",
+  StateConflict: "STATE_CONFLICT",
+  StateLocked: "STATE_LOCKED",
+  StateLockStale: "STATE_LOCK_STALE",
+  StateBackendUnknown: "STATE_BACKEND_UNKNOWN",
+  SecretMissing: "SECRET_MISSING",
+  SecretBackendUnknown: "SECRET_BACKEND_UNKNOWN",
+  SecretStoreUnreadable: "SECRET_STORE_UNREADABLE",
+  TemplateTooNew: "TEMPLATE_TOO_NEW",
+  Usage: "USAGE",
+  Interrupted: "INTERRUPTED",
+  ChangesPending: "CHANGES_PENDING",
+} as const;
+
+export const errors = {
+  siteNotFound(dir: string): StepwiseError {
+    return new StepwiseError(ErrorCode.SiteNotFound, `No stepwise.yaml in ${dir}.`, {
+      hint: "stepwise init   (or pass --site DIR)",
+      location: dir,
+    });
+  },
+  siteInvalid(location: string, message: string, hint?: string): StepwiseError {
+    return new StepwiseError(ErrorCode.SiteInvalid, `${location}: ${message}`, { location, hint });
+  },
+  configInvalid(key: string, source: string, message: string): StepwiseError {
+    return new StepwiseError(ErrorCode.ConfigInvalid, `config ${key} (from ${source}): ${message}`, {
+      location: source,
+      hint: `stepwise configure   (or fix ${key} in ${source})`,
+      details: { key },
+    });
+  },
+  pluginMissing(name: string, siteDir: string, cause?: unknown): StepwiseError {
+    return new StepwiseError(ErrorCode.PluginMissing, `Plugin ${name} is listed in stepwise.yaml but is not installed next to the site (${siteDir}).`, {
+      plugin: name,
+      location: siteDir,
+      hint: `cd ${siteDir} && npm install ${name}`,
+      cause,
+    });
+  },
+  pluginInvalid(name: string, root: string, problem: string): StepwiseError {
+    return new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name} (${root}) is not a stepwise plugin: ${problem}`, {
+      plugin: name,
+      location: root,
+      hint: `check that ${name} default-exports definePlugin({...}) from @stepwise/core`,
+    });
+  },
+  pluginIncompatible(name: string, version: string, root: string, range: string, coreVersion: string): StepwiseError {
+    return new StepwiseError(
+      ErrorCode.PluginIncompatible,
+      `Plugin ${name}@${version} (${root}) needs @stepwise/core ${range}, but this stepwise runs @stepwise/core ${coreVersion}.`,
+      {
+        plugin: `${name}@${version}`,
+        location: root,
+        hint: `npm install ${name}@latest   (or install a stepwise whose core satisfies ${range})`,
+        details: { range, coreVersion },
+      },
+    );
+  },
+  stepUnknown(name: string, referencedBy: string, known: readonly string[]): StepwiseError {
+    const close = known.filter((k) => k.includes(name) || name.includes(k)).slice(0, 3);
+    return new StepwiseError(ErrorCode.StepUnknown, `Unknown step "${name}" (referenced by ${referencedBy}).`, {
+      step: referencedBy,
+      hint: close.length ? `did you mean ${close.map((c) => `"${c}"`).join(" or ")}? known steps: stepwise plan` : "list the steps with: stepwise plan",
+      details: { known },
+    });
+  },
+  stepCycle(cycle: readonly string[]): StepwiseError {
+    return new StepwiseError(ErrorCode.StepCycle, `Steps depend on each other in a cycle: ${cycle.join(" -> ")}.`, {
+      hint: "remove one of these dependsOn entries",
+      details: { cycle },
+    });
+  },
+  undeclaredInput(step: string, plugin: string, kind: string, name: string): StepwiseError {
+    return new StepwiseError(
+      ErrorCode.UndeclaredInput,
+      `Step ${step} read ${kind} "${name}" without declaring it in inputs.${kind === "output of step" ? "" : kind}; an undeclared input would be missing from its fingerprint.`,
+      { step, plugin, hint: `add "${name}" to the inputs of step ${step} in ${plugin}` },
+    );
+  },
+  stateCorrupt(location: string, problem: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateCorrupt, `State ${location} is unreadable: ${problem}.`, {
+      location,
+      hint: "restore it from a backup (stepwise backup restore), or start over with: stepwise deploy --reset-state",
+    });
+  },
+  stateTooNew(location: string, found: number, supported: number): StepwiseError {
+    return new StepwiseError(
+      ErrorCode.StateTooNew,
+      `State ${location} has format version ${found}, written by a newer stepwise; this stepwise reads up to version ${supported}.`,
+      { location, hint: "upgrade stepwise: npm install -D @stepwise/cli@latest" },
+    );
+  },
+  stateConflict(location: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateConflict, `State ${location} was changed by someone else during this run; refusing to overwrite it.`, {
+      location,
+      exitCode: ExitCode.BadInput,
+      hint: "run the command again; if this repeats, check that nobody runs stepwise with `state unlock` against a live run",
+    });
+  },
+  secretMissing(names: readonly { name: string; usedBy: string }[]): StepwiseError {
+    const list = names.map((n) => `  - ${n.name} (used by ${n.usedBy})`).join("\n");
+    return new StepwiseError(ErrorCode.SecretMissing, `${names.length} required secret${names.length === 1 ? " is" : "s are"} not set:\n${list}`, {
+      hint: names.length === 1 ? `stepwise secrets set ${names[0]!.name}` : "stepwise configure   (or stepwise secrets set NAME for each)",
+      details: { secrets: names.map((n) => n.name) },
+    });
+  },
+  usage(message: string, hint?: string): StepwiseError {
+    return new StepwiseError(ErrorCode.Usage, message, { hint });
+  },
+  pluginError(error: unknown, plugin: string, step: string | undefined, redact: (text: string) => string): StepwiseError {
+    const message = redact(errorMessage(error));
+    return new StepwiseError(ErrorCode.PluginError, message, {
+      exitCode: ExitCode.StepFailed,
+      plugin,
+      step,
+      details: error instanceof Error && "code" in error && typeof error.code === "string" ? { cause: error.code } : undefined,
+    });
+  },
+};

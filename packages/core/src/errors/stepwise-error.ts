@@ -1,0 +1,79 @@
+/** Process exit codes, the CLI's contract with scripts and CI. */
+export const ExitCode = {
+  /** Everything asked for was done (or nothing needed doing). */
+  Ok: 0,
+  /** A step failed; its error is recorded in state and the next run resumes from it. */
+  StepFailed: 1,
+  /** Bad usage, configuration or input: nothing was changed. */
+  BadInput: 2,
+  /** The state is locked by another live run. */
+  Locked: 3,
+  /** Interrupted by SIGINT/SIGTERM; state was saved and the next run resumes. */
+  Interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface StepwiseErrorOptions {
+  /** Exit code the CLI maps this error to. Defaults to {@link ExitCode.BadInput}. */
+  exitCode?: ExitCode;
+  /** The exact command (or action) that fixes the problem. */
+  hint?: string;
+  /** Where the problem is: a file, `file:line`, an environment variable, a plugin. */
+  location?: string;
+  /** Plugin that raised or caused the error, as `name@version`. */
+  plugin?: string;
+  /** Step the error belongs to. */
+  step?: string;
+  cause?: unknown;
+  /** Extra facts for `--json` output. Never put a secret value here. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The one error type stepwise raises on purpose. Anything else reaching the CLI's
+ * top-level handler is reported as an internal error, with versions, as a bug.
+ */
+export class StepwiseError extends Error {
+  override readonly name = "StepwiseError";
+  readonly code: string;
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+  readonly location: string | undefined;
+  plugin: string | undefined;
+  step: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, options: StepwiseErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.exitCode = options.exitCode ?? 2;
+    this.hint = options.hint;
+    this.location = options.location;
+    this.plugin = options.plugin;
+    this.step = options.step;
+    this.details = options.details;
+  }
+
+  /** A plain object for `--json` output and for the state file. */
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.location ? { location: this.location } : {}),
+      ...(this.plugin ? { plugin: this.plugin } : {}),
+      ...(this.step ? { step: this.step } : {}),
+      ...(this.hint ? { hint: this.hint } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+export function isStepwiseError(error: unknown): error is StepwiseError {
+  return error instanceof StepwiseError || (error instanceof Error && error.name === "StepwiseError" && "code" in error);
+}
+
+/** Message of any thrown value, without its stack. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
