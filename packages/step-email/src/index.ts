@@ -1,10 +1,15 @@
 import { createRequire } from "node:module";
 import { definePlugin } from "@stepwise/core";
+import { emailStep } from "./email-step.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { name: string; version: string };
 
-/** Skeleton: filled in by the issue that builds this plugin. */
+export { emailStep, MAIL_PROVIDERS, SMTP_TLS_MODES, DEFAULT_CATCHER_IMAGE } from "./email-step.js";
+export type { MailProvider, SmtpTlsMode } from "./email-step.js";
+export { portProblem, hostnameProblem, emailAddressProblem, awsRegionProblem } from "./network-rules.js";
+
+/** `@stepwise/step-email`: the `email` step. */
 export default definePlugin({
   meta: { name: pkg.name, version: pkg.version },
-  steps: [],
+  steps: [emailStep],
 });
