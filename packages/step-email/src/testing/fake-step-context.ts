@@ -6,6 +6,7 @@
  */
 import type {
   ConfigReader,
+  DriftReport,
   JsonValue,
   PresetName,
   ResourceResult,
@@ -24,12 +25,18 @@ export interface FakeContextOptions {
   outputs?: Record<string, StepOutputs>;
   /** Outputs the fake target returns per resource kind. */
   resourceOutputs?: Partial<Record<ResourceSpec["kind"], Record<string, JsonValue>>>;
+  /** What the step returned on its last successful run. */
+  previousOutputs?: StepOutputs;
+  /** Answer of the fake target's drift probe. */
+  probe?: (result: ResourceResult) => DriftReport | void;
 }
 
 export interface FakeContext {
   ctx: StepContext;
   /** Every spec passed to `ctx.target.ensure`, in order. */
   ensured: ResourceSpec[];
+  /** Every result passed to `ctx.target.probe`, in order. */
+  probed: ResourceResult[];
   /** Every line the step logged. */
   logs: { level: "info" | "warn" | "debug" | "progress"; message: string }[];
 }
@@ -83,8 +90,21 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
   const declaredConfig = new Set([...Object.keys(step.config ?? {}), ...(step.inputs?.config ?? [])]);
   const declaredSecrets = new Set([...Object.keys(step.secrets ?? {}), ...(step.inputs?.secrets ?? [])]);
   const ensured: ResourceSpec[] = [];
+  const probed: ResourceResult[] = [];
   const logs: FakeContext["logs"] = [];
   const undeclared = (kind: string, name: string) => new Error(`step ${step.name} read undeclared ${kind} "${name}"`);
+
+  // A variable, not an inline literal, so the fake fits both older and newer StepFiles shapes.
+  const files = {
+    list: () => [],
+    read: async (path: string): Promise<Buffer> => {
+      throw undeclared("file", path);
+    },
+    resolve: (path: string): string => {
+      throw undeclared("file", path);
+    },
+    digest: () => "0".repeat(64),
+  };
 
   const ctx: StepContext = {
     site: { name: "demo", dir: "/sites/demo", preset },
@@ -105,22 +125,14 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
         return options.secrets?.[name] === undefined ? undefined : `hmac:${name}`;
       },
     },
-    files: {
-      list: () => [],
-      read: async (path) => {
-        throw undeclared("file", path);
-      },
-      resolve: (path) => {
-        throw undeclared("file", path);
-      },
-    },
+    files,
     outputs: (dependency) => {
       if (!step.dependsOn?.includes(dependency)) throw undeclared("outputs of step", dependency);
       const outputs = options.outputs?.[dependency];
       if (!outputs) throw new Error(`test did not provide outputs of ${dependency}`);
       return outputs;
     },
-    previousOutputs: undefined,
+    previousOutputs: options.previousOutputs,
     target: {
       name: "fake",
       ensure: async (spec): Promise<ResourceResult> => {
@@ -134,7 +146,10 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
           outputs: options.resourceOutputs?.[spec.kind] ?? {},
         };
       },
-      probe: async () => undefined,
+      probe: async (result) => {
+        probed.push(result);
+        return options.probe?.(result);
+      },
     },
     signal: new AbortController().signal,
     log: {
@@ -144,5 +159,5 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
       progress: (message) => logs.push({ level: "progress", message }),
     },
   };
-  return { ctx, ensured, logs };
+  return { ctx, ensured, probed, logs };
 }

@@ -1,0 +1,176 @@
+import { defineStep, ErrorCode, StepwiseError } from "@stepwise/core";
+import type { ConfigReader, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "@stepwise/core";
+import { identifierProblem, postgresMajorProblem, roleNameProblem } from "./postgres-names.js";
+
+/** Generated passwords: 32 letters and digits (~190 bits), safe in URLs and env files unquoted. */
+const PASSWORD = { length: 32, alphabet: "alnum" } as const;
+const POSTGRES_PORT = 5432;
+const REDIS_PORT = 6379;
+
+const ssoDatabaseWanted = (config: ConfigReader) => isSet(config.get("database.ssoName"));
+const redisEnabled = (config: ConfigReader) => config.get("database.redis.enabled") === true;
+
+function isSet(value: JsonValue | undefined): value is Exclude<JsonValue, null> {
+  return value !== undefined && value !== null && value !== "";
+}
+
+/**
+ * The site's Postgres server with the application database and (unless `database.ssoName` is
+ * empty) the SSO database, plus an optional Redis. Passwords are generated once by the engine;
+ * outputs carry connection facts and the *names* of the password secrets.
+ */
+export const databaseStep = defineStep({
+  name: "database",
+  description: "Postgres with the app and SSO databases, and optionally Redis",
+  required: true,
+  config: {
+    "database.name": {
+      description: "Name of the application's database",
+      default: "app",
+      prompt: "Application database name",
+      required: true,
+      validate: identifierProblem,
+    },
+    "database.ssoName": {
+      description: "Name of the SSO provider's database; empty for no SSO database",
+      default: "sso",
+      validate: (value, config) =>
+        identifierProblem(value) ?? (value === config.get("database.name") ? `must differ from database.name ("${String(value)}")` : undefined),
+    },
+    "database.user": {
+      description: "Postgres user that owns the databases",
+      default: "app",
+      required: true,
+      validate: roleNameProblem,
+    },
+    "database.version": {
+      description: "Postgres major version",
+      type: "integer",
+      default: 16,
+      // Debian 12's postgresql-15: what offline images are built from.
+      presets: { airgapped: 15 },
+      required: true,
+      validate: postgresMajorProblem,
+    },
+    "database.redis.enabled": {
+      description: "Also run Redis (cache, queues) with a generated password",
+      type: "boolean",
+      default: false,
+    },
+  },
+  secrets: {
+    db_password: {
+      description: "Password of database.user",
+      generate: PASSWORD,
+    },
+    sso_db_password: {
+      description: "Password for the SSO database's own role (reserved: the postgres resource has one owner today)",
+      generate: PASSWORD,
+      when: ssoDatabaseWanted,
+    },
+    redis_password: {
+      description: "Password of the Redis server",
+      generate: PASSWORD,
+      when: redisEnabled,
+    },
+  },
+  check: async (ctx) => {
+    for (const resource of previousResources(ctx)) {
+      const drift = await ctx.target.probe(resource);
+      if (drift) return drift;
+    }
+  },
+  run: async (ctx) => {
+    const name = requireConfig<string>(ctx, "database.name", identifierProblem);
+    const user = requireConfig<string>(ctx, "database.user", roleNameProblem);
+    const version = requireConfig<number>(ctx, "database.version", postgresMajorProblem);
+    const ssoValue = ctx.config.get("database.ssoName");
+    const ssoName = isSet(ssoValue) ? String(checked("database.ssoName", ssoValue, identifierProblem)) : null;
+    if (ssoName === name) throw invalid(`database.ssoName must differ from database.name ("${name}")`, "database.ssoName");
+
+    const databases = ssoName === null ? [name] : [name, ssoName];
+    ctx.log.progress(`postgres ${version}: databases ${databases.join(", ")} owned by ${user}`);
+    const postgres = await ctx.target.ensure({
+      kind: "postgres",
+      name: "postgres",
+      version: String(version),
+      databases,
+      user,
+      passwordSecret: "db_password",
+    });
+
+    const outputs: StepOutputs = {
+      host: stringOutput(postgres, "host") ?? postgres.name,
+      port: numberOutput(postgres, "port") ?? POSTGRES_PORT,
+      user,
+      version,
+      database: name,
+      ssoDatabase: ssoName,
+      databases,
+      passwordSecret: "db_password",
+      redisEnabled: false,
+      redisHost: null,
+      redisPort: null,
+      redisPasswordSecret: null,
+      resources: [resourceRecord(postgres)],
+    };
+
+    if (ctx.config.get("database.redis.enabled") === true) {
+      ctx.log.progress("redis");
+      const redis = await ctx.target.ensure({ kind: "redis", name: "redis", passwordSecret: "redis_password" });
+      outputs.redisEnabled = true;
+      outputs.redisHost = stringOutput(redis, "host") ?? redis.name;
+      outputs.redisPort = numberOutput(redis, "port") ?? REDIS_PORT;
+      outputs.redisPasswordSecret = "redis_password";
+      outputs.resources = [resourceRecord(postgres), resourceRecord(redis)];
+    }
+    return outputs;
+  },
+});
+
+/**
+ * What `check` needs to probe a resource again. `change` is left out on purpose: it differs
+ * between a first and a repeated run, and outputs must not change when nothing did, or every
+ * dependant would re-run.
+ */
+function resourceRecord(result: ResourceResult): JsonObject {
+  return { kind: result.kind, name: result.name, id: result.id, specHash: result.specHash, outputs: result.outputs };
+}
+
+function previousResources(ctx: StepContext): ResourceResult[] {
+  const recorded = ctx.previousOutputs?.resources;
+  if (!Array.isArray(recorded)) return [];
+  return recorded.flatMap((entry) => {
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return [];
+    const { kind, name, id, specHash, outputs } = entry;
+    if (typeof kind !== "string" || typeof name !== "string" || typeof id !== "string" || typeof specHash !== "string") return [];
+    const resourceOutputs = outputs !== null && typeof outputs === "object" && !Array.isArray(outputs) ? outputs : {};
+    return [{ kind: kind as ResourceResult["kind"], name, id, specHash, change: "unchanged" as const, outputs: resourceOutputs }];
+  });
+}
+
+function stringOutput(result: ResourceResult, key: string): string | undefined {
+  const value = result.outputs[key];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function numberOutput(result: ResourceResult, key: string): number | undefined {
+  const value = result.outputs[key];
+  return typeof value === "number" ? value : undefined;
+}
+
+function requireConfig<T extends JsonValue>(ctx: StepContext, key: string, problem: (value: JsonValue) => string | undefined): T {
+  const value = ctx.config.get<T>(key);
+  if (!isSet(value)) throw invalid(`${key} is required`, key);
+  return checked(key, value, problem) as T;
+}
+
+function checked(key: string, value: JsonValue, problem: (value: JsonValue) => string | undefined): JsonValue {
+  const message = problem(value);
+  if (message) throw invalid(`${key} ${message}`, key);
+  return value;
+}
+
+function invalid(message: string, key: string): StepwiseError {
+  return new StepwiseError(ErrorCode.ConfigInvalid, message, { hint: `set ${key} in stepwise.yaml (or: stepwise configure)`, details: { key } });
+}
