@@ -1,10 +1,15 @@
 import { createRequire } from "node:module";
 import { definePlugin } from "@stepwise/core";
+import { storageStep } from "./storage-step.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { name: string; version: string };
 
-/** Skeleton: filled in by the issue that builds this plugin. */
+export { storageStep, OBJECT_STORE_PROVIDERS } from "./storage-step.js";
+export type { ObjectStoreProvider } from "./storage-step.js";
+export { expirationDaysProblem, bucketNameProblem, endpointUrlProblem, MAX_EXPIRATION_DAYS } from "./storage-rules.js";
+
+/** `@stepwise/step-storage`: the `storage` step. */
 export default definePlugin({
   meta: { name: pkg.name, version: pkg.version },
-  steps: [],
+  steps: [storageStep],
 });
