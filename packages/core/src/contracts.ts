@@ -146,6 +146,8 @@ export interface StepFiles {
   read(path: string): Promise<Buffer>;
   /** Absolute path of a declared file, for handing to tools. */
   resolve(path: string): string;
+  /** One sha256 over the declared files' paths and contents (e.g. to tag a built image). */
+  digest(): string;
 }
 
 /**

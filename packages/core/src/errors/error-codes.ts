@@ -50,6 +50,21 @@ export const errors = {
       details: { key },
     });
   },
+  configInvalidMany(problems: readonly { key: string; source: string; message: string }[]): StepwiseError {
+    const lines = problems.map((p) => `  - ${p.key} (from ${p.source}): ${p.message}`).join("\n");
+    return new StepwiseError(ErrorCode.ConfigInvalid, `${problems.length} config values are invalid:\n${lines}`, {
+      location: problems[0]?.source,
+      hint: "stepwise configure   (or fix the values where they are set)",
+      details: { keys: problems.map((p) => p.key) },
+    });
+  },
+  configMissing(keys: readonly { key: string; owner: string; description: string }[]): StepwiseError {
+    const lines = keys.map((k) => `  - ${k.key} (${k.owner}): ${k.description}`).join("\n");
+    return new StepwiseError(ErrorCode.ConfigMissing, `${keys.length} required config value${keys.length === 1 ? " is" : "s are"} not set:\n${lines}`, {
+      hint: `stepwise configure   (or non-interactively: stepwise deploy ${keys.map((k) => `--set ${k.key}=...`).join(" ")})`,
+      details: { keys: keys.map((k) => k.key) },
+    });
+  },
   pluginMissing(name: string, siteDir: string, cause?: unknown): StepwiseError {
     return new StepwiseError(ErrorCode.PluginMissing, `Plugin ${name} is listed in stepwise.yaml but is not installed next to the site (${siteDir}).`, {
       plugin: name,

@@ -1,0 +1,90 @@
+import { deploySite, planSite, type DeployResult } from "@stepwise/core";
+import type { GlobalOptions } from "../global-options.js";
+import { formatPlan, planToJson } from "../output/format-plan.js";
+import { createReporter, isLiveTerminal, type Reporter } from "../output/reporter.js";
+import { openSession, printJson } from "./open-session.js";
+import type { PlanFlags } from "./plan.js";
+
+export interface DeployFlags extends PlanFlags {
+  dryRun?: boolean;
+  autoApprove?: boolean;
+}
+
+export async function deployCommand(globals: GlobalOptions, flags: DeployFlags): Promise<void> {
+  const live = !globals.json && isLiveTerminal();
+  let reporter: Reporter | undefined;
+  const session = await openSession(globals, (event) => reporter?.onEvent(event));
+  const planOptions = { forceSteps: flags.forceStep, forceAll: flags.forceAll, resetState: flags.resetState, refresh: flags.refresh, concurrency: flags.concurrency };
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write(`\n${signal} again: exiting now; the next deploy resumes from the steps that did not finish.\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\n${signal}: stopping running steps and saving state (press Ctrl-C again to exit at once)\n`);
+    session.interrupt(`received ${signal}`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    if (live && !flags.autoApprove && !flags.dryRun && process.stdin.isTTY) {
+      const preview = await planSite(session, planOptions);
+      if (preview.toRun === 0 && !flags.expectNoChanges) {
+        process.stdout.write(`${formatPlan(preview, globals)}\nNothing to do.\n`);
+        return;
+      }
+      process.stdout.write(`${formatPlan(preview, globals)}\n`);
+      const { confirm, isCancel } = await import("@clack/prompts");
+      const answer = await confirm({ message: `Run ${preview.toRun} step${preview.toRun === 1 ? "" : "s"}?` });
+      if (isCancel(answer) || !answer) {
+        process.stdout.write("Nothing was changed.\n");
+        return;
+      }
+      reporter = await createReporter({ json: globals.json, verbose: globals.verbose, live, printPlan: false });
+    }
+    reporter ??= await createReporter({ json: globals.json, verbose: globals.verbose, live });
+    const result = await deploySite(session, { ...planOptions, dryRun: flags.dryRun, expectNoChanges: flags.expectNoChanges });
+    await reporter.close();
+    report(result, globals, session);
+    process.exitCode = result.status === "failed" ? 1 : result.status === "interrupted" ? 130 : 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await reporter?.close();
+    await session.close();
+  }
+}
+
+function report(result: DeployResult, globals: GlobalOptions, session: import("@stepwise/core").SiteSession): void {
+  if (globals.json) {
+    printJson(session, {
+      status: result.status,
+      plan: planToJson(result.plan),
+      ran: result.ran,
+      skipped: result.skipped,
+      failed: result.failed.map((f) => ({ step: f.step, error: f.error.toJSON() })),
+      notRun: result.notRun,
+    });
+    return;
+  }
+  const out = (line: string) => process.stdout.write(`${session.redactor.redact(line)}\n`);
+  switch (result.status) {
+    case "dry-run":
+      out(`Dry run: nothing was changed. ${result.plan.toRun} step${result.plan.toRun === 1 ? "" : "s"} would run.`);
+      break;
+    case "ok":
+      out(result.ran.length === 0 ? `Nothing to do: all ${result.skipped.length} steps unchanged.` : `Deployed: ${result.ran.length} ran, ${result.skipped.length} unchanged.`);
+      break;
+    case "failed":
+      for (const { step, error } of result.failed) {
+        process.stderr.write(`error: step ${step} failed: ${session.redactor.redact(error.message)}\n`);
+        if (error.hint) process.stderr.write(`  fix: ${error.hint}\n`);
+      }
+      out(`${result.ran.length} ran, ${result.failed.length} failed${result.notRun.length ? `, ${result.notRun.length} not run (${result.notRun.join(", ")})` : ""}. Fix the cause and run stepwise deploy again: it resumes from ${result.failed.map((f) => f.step).join(", ")}.`);
+      break;
+    case "interrupted":
+      out(`Interrupted: ${result.ran.length} ran; state is saved. Run stepwise deploy to resume.`);
+      break;
+  }
+}

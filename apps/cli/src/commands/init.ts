@@ -1,0 +1,41 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { errors } from "@stepwise/core";
+import type { GlobalOptions } from "../global-options.js";
+
+export interface InitFlags {
+  name?: string;
+  target?: string;
+  force?: boolean;
+}
+
+export async function initCommand(globals: GlobalOptions, flags: InitFlags): Promise<void> {
+  const dir = path.resolve(globals.site);
+  const file = path.join(dir, "stepwise.yaml");
+  if (existsSync(file) && !flags.force) throw errors.usage(`${file} already exists.`, "stepwise init --force   (overwrites it)");
+  const name = (flags.name ?? path.basename(dir)).toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^[^a-z]+/, "").slice(0, 40) || "site";
+  const target = flags.target;
+  const text = `# yaml-language-server: $schema=node_modules/@stepwise/core/schema/stepwise.schema.json
+schemaVersion: "0.1"
+name: ${name}
+preset: default            # default | dev-mode | airgapped
+
+# npm packages installed next to this file (npm install <name>), loaded at run time.
+plugins:
+${target ? `  - "@stepwise/target-${target}"\n` : ""}  # - "@stepwise/step-database"
+${target ? `target: ${target}\n` : ""}
+config: {}
+  # database:
+  #   name: app
+
+services: {}
+  # web:
+  #   image: docker.io/library/nginx:1.27
+  #   ports: ["8080:80"]
+`;
+  writeFileSync(file, text);
+  const gitignore = path.join(dir, ".gitignore");
+  const existing = existsSync(gitignore) ? readFileSync(gitignore, "utf8") : "";
+  if (!existing.split("\n").some((l) => l.trim() === ".stepwise/")) writeFileSync(gitignore, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}.stepwise/\n`);
+  process.stdout.write(`Wrote ${file}.\nNext: add plugins (npm install <plugin>), list them under plugins:, then run: stepwise plan\n`);
+}

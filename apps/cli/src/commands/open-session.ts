@@ -1,0 +1,13 @@
+import { SiteSession, type EngineEvent } from "@stepwise/core";
+import type { GlobalOptions } from "../global-options.js";
+
+/** Opens the site named by the global options (stepwise.yaml, plugins, config). */
+export function openSession(globals: GlobalOptions, onEvent?: (event: EngineEvent) => void): Promise<SiteSession> {
+  return SiteSession.open({ dir: globals.site, sets: globals.sets, preset: globals.preset, env: process.env, onEvent });
+}
+
+/** Prints a JSON document on stdout with every known secret value redacted. */
+export function printJson(session: SiteSession | undefined, value: unknown): void {
+  const text = JSON.stringify(value, null, 2);
+  process.stdout.write(`${session ? session.redactor.redact(text) : text}\n`);
+}

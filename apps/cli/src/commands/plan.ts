@@ -1,0 +1,38 @@
+import { planSite } from "@stepwise/core";
+import type { GlobalOptions } from "../global-options.js";
+import { formatPlan, planToJson } from "../output/format-plan.js";
+import { createReporter } from "../output/reporter.js";
+import { openSession, printJson } from "./open-session.js";
+
+export interface PlanFlags {
+  forceStep: string[];
+  forceAll?: boolean;
+  resetState?: boolean;
+  refresh: boolean;
+  concurrency: number;
+  expectNoChanges?: boolean;
+}
+
+export async function planCommand(globals: GlobalOptions, flags: PlanFlags): Promise<void> {
+  const reporter = await createReporter({ json: globals.json, verbose: globals.verbose, live: false });
+  const session = await openSession(globals, (event) => {
+    if (event.type === "warning" || (event.type === "log" && globals.verbose)) reporter.onEvent(event);
+  });
+  try {
+    const plan = await planSite(session, {
+      forceSteps: flags.forceStep,
+      forceAll: flags.forceAll,
+      resetState: flags.resetState,
+      refresh: flags.refresh,
+      concurrency: flags.concurrency,
+    });
+    if (globals.json) printJson(session, planToJson(plan));
+    else process.stdout.write(`${session.redactor.redact(formatPlan(plan, globals))}\n`);
+    if (flags.expectNoChanges && plan.toRun > 0) {
+      process.stderr.write(`error: --expect-no-changes: ${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await session.close();
+  }
+}

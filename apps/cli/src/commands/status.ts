@@ -1,0 +1,50 @@
+import type { GlobalOptions } from "../global-options.js";
+import { openSession, printJson } from "./open-session.js";
+
+export async function statusCommand(globals: GlobalOptions): Promise<void> {
+  const session = await openSession(globals);
+  try {
+    const [{ state }, lock] = await Promise.all([session.stateBackend.read(), session.stateBackend.inspectLock()]);
+    const steps = [...session.steps.keys()].map((name) => {
+      const record = state?.steps[name];
+      return {
+        name,
+        status: record?.status ?? "never-run",
+        finishedAt: record?.finishedAt ?? null,
+        durationMs: record?.durationMs ?? null,
+        error: record?.error?.message ?? null,
+      };
+    });
+    let services: import("@stepwise/core").ServiceStatus[] | undefined;
+    let targetError: string | undefined;
+    if (session.target) {
+      try {
+        const target = await session.connectTarget();
+        services = await target.status?.();
+      } catch (error) {
+        targetError = (error as Error).message;
+      }
+    }
+    if (globals.json) {
+      printJson(session, { site: session.site.name, state: session.stateBackend.description, serial: state?.serial ?? 0, lock: lock ?? null, steps, services: services ?? null, targetError: targetError ?? null });
+      return;
+    }
+    const out: string[] = [`site ${session.site.name}  (state: ${session.stateBackend.description}, serial ${state?.serial ?? 0})`];
+    if (lock) out.push(`locked by pid ${lock.pid} on ${lock.host} (${lock.operation} since ${lock.startedAt})${lock.stale ? ` — stale: ${lock.stale}; run stepwise state unlock` : ""}`);
+    const width = Math.max(...steps.map((s) => s.name.length), 4);
+    for (const step of steps) {
+      const when = step.finishedAt ? `  ${step.finishedAt}` : "";
+      out.push(`  ${step.status.padEnd(10)} ${step.name.padEnd(width)}${when}${step.error ? `  ${step.error.split("\n")[0]}` : ""}`);
+    }
+    if (services) {
+      out.push("", "services:");
+      const w = Math.max(...services.map((s) => s.name.length), 4);
+      for (const s of services) out.push(`  ${s.name.padEnd(w)}  ${s.state}${s.health ? ` (${s.health})` : ""}  ${s.image ?? ""}${s.startedAt ? `  since ${s.startedAt}` : ""}${s.ports?.length ? `  ${s.ports.join(", ")}` : ""}`);
+    } else if (targetError) {
+      out.push("", `target: ${targetError}`);
+    }
+    process.stdout.write(`${session.redactor.redact(out.join("\n"))}\n`);
+  } finally {
+    await session.close();
+  }
+}

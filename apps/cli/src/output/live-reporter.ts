@@ -1,0 +1,86 @@
+import { Listr } from "listr2";
+import { formatReason, summarizeReasons, type EngineEvent } from "@stepwise/core";
+import { formatPlan } from "./format-plan.js";
+import type { Reporter, ReporterOptions } from "./reporter.js";
+
+interface Pending {
+  resolve: (skipMessage?: string) => void;
+  reject: (error: Error) => void;
+  task?: { title: string; output: string; skip(message?: string): void };
+}
+
+/**
+ * Live progress in a terminal (listr2): one line per step that runs, with its reason while
+ * waiting, its latest progress message while running, and ✔/✖ with durations when done.
+ */
+export function createLiveReporter(options: ReporterOptions): Reporter {
+  const pending = new Map<string, Pending>();
+  let running: Promise<unknown> | undefined;
+  const settle = (step: string, how: { skip?: string; error?: Error }) => {
+    const entry = pending.get(step);
+    if (!entry) return;
+    pending.delete(step);
+    if (how.error) entry.reject(how.error);
+    else entry.resolve(how.skip);
+  };
+  return {
+    onEvent(event: EngineEvent) {
+      switch (event.type) {
+        case "plan": {
+          if (options.printPlan !== false) process.stdout.write(`${formatPlan(event.plan, options)}\n`);
+          const steps = event.plan.steps.filter((s) => s.action === "run");
+          if (steps.length === 0) return;
+          const list = new Listr(
+            steps.map((step) => ({
+              title: `${step.name}  ${summarizeReasons(step.reasons, 1)[0] ?? ""}`,
+              task: (_ctx: unknown, task: Pending["task"] & object) =>
+                new Promise<void>((resolve, reject) => {
+                  pending.set(step.name, {
+                    task,
+                    reject,
+                    resolve: (skip) => {
+                      if (skip) task.skip(`${step.name}: ${skip}`);
+                      resolve();
+                    },
+                  });
+                }),
+            })),
+            { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false, showTimer: true } as never },
+          );
+          running = list.run().catch(() => {});
+          break;
+        }
+        case "step-start": {
+          const task = pending.get(event.step)?.task;
+          if (task) task.title = `${event.step}  ${summarizeReasons(event.reasons, 1)[0] ?? ""}`;
+          break;
+        }
+        case "step-done":
+          settle(event.step, {});
+          break;
+        case "step-skip":
+          settle(event.step, { skip: formatReason(event.reasons[0] ?? { kind: "unchanged" }) });
+          break;
+        case "step-failed":
+          settle(event.step, { error: new Error(`${event.step}: ${event.error.message}`) });
+          break;
+        case "step-blocked":
+          settle(event.step, { skip: `not run, ${event.by} failed` });
+          break;
+        case "log": {
+          const task = pending.get(event.step)?.task;
+          if (task && (event.level === "progress" || event.level === "info" || options.verbose)) task.output = event.message;
+          else if (event.level === "warn") process.stderr.write(`warning (${event.step}): ${event.message}\n`);
+          break;
+        }
+        case "warning":
+          process.stderr.write(`warning: ${event.message}\n`);
+          break;
+      }
+    },
+    async close() {
+      for (const step of [...pending.keys()]) settle(step, { skip: "not run" });
+      await running;
+    },
+  };
+}

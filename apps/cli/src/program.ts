@@ -1,0 +1,145 @@
+import { createRequire } from "node:module";
+import { Command, CommanderError, Option } from "commander";
+import { handleError } from "./output/handle-error.js";
+import type { GlobalOptions } from "./global-options.js";
+
+const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Builds the command tree. Command modules are imported only when their command runs. */
+export function buildProgram(): Command {
+  const program = new Command("stepwise")
+    .description("Idempotent, plugin-based deployer: runs only the steps whose inputs changed.")
+    .version(pkg.version, "-V, --version")
+    .option("-C, --site <dir>", "site directory (holds stepwise.yaml)", process.cwd())
+    .option("--set <key=value>", "set a config value for this run (repeatable; wins over file and env)", collect, [])
+    .addOption(new Option("--preset <name>", "use a preset instead of the site's").choices(["default", "dev-mode", "airgapped"]))
+    .option("--json", "print machine-readable JSON on stdout (no secret values, ever)")
+    .option("-v, --verbose", "print step logs and debug details")
+    .showHelpAfterError("(run stepwise --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .addHelpText(
+      "after",
+      `
+Exit codes: 0 ok, 1 a step failed, 2 bad usage/config/input, 3 state locked, 130 interrupted.
+
+Examples:
+  stepwise init                      write a starter stepwise.yaml
+  stepwise plan                      show what would run, and why
+  stepwise deploy                    run what changed (resumes after a failure)
+  stepwise deploy --force-step web   run one step even if unchanged
+  stepwise secrets set smtp_password read a secret from a hidden prompt or stdin`,
+    );
+
+  const planOptions = (command: Command) =>
+    command
+      .option("--force-step <name>", "run this step even if unchanged (repeatable)", collect, [])
+      .option("--force-all", "run every step")
+      .option("--reset-state", "plan as if nothing had ever run (state is replaced on deploy)")
+      .option("--no-refresh", "skip drift checks against the target")
+      .option("--concurrency <n>", "steps run at once", (v) => parsePositive(v, "--concurrency"), 4)
+      .option("--expect-no-changes", "fail (exit 1) if anything would run");
+
+  planOptions(program.command("plan").description("show every step with run or skip, and why")).action(async (options, command: Command) => {
+    const { planCommand } = await import("./commands/plan.js");
+    await planCommand(globals(command), options);
+  });
+
+  planOptions(program.command("deploy").description("plan, then run the steps whose inputs changed, saving state after each"))
+    .option("--dry-run", "plan only; take no lock and change nothing")
+    .option("-y, --auto-approve", "do not ask for confirmation in a terminal")
+    .action(async (options, command: Command) => {
+      const { deployCommand } = await import("./commands/deploy.js");
+      await deployCommand(globals(command), options);
+    });
+
+  program
+    .command("init")
+    .description("write a starter stepwise.yaml (and .gitignore for .stepwise/) in the site directory")
+    .option("--name <name>", "site name (default: the directory name)")
+    .option("--target <name>", "target plugin to list, e.g. podman")
+    .option("--force", "overwrite an existing stepwise.yaml")
+    .action(async (options, command: Command) => {
+      const { initCommand } = await import("./commands/init.js");
+      await initCommand(globals(command), options);
+    });
+
+  program
+    .command("status")
+    .description("what state says about each step, and what the target runs")
+    .action(async (_options, command: Command) => {
+      const { statusCommand } = await import("./commands/status.js");
+      await statusCommand(globals(command));
+    });
+
+  const state = program.command("state").description("inspect or repair the deployment state");
+  state
+    .command("show")
+    .description("print the state document (it never holds secret values)")
+    .action(async (_options, command: Command) => {
+      const { stateShowCommand } = await import("./commands/state.js");
+      await stateShowCommand(globals(command));
+    });
+  state
+    .command("unlock")
+    .description("break the state lock left by a run that is gone")
+    .action(async (_options, command: Command) => {
+      const { stateUnlockCommand } = await import("./commands/state.js");
+      await stateUnlockCommand(globals(command));
+    });
+
+  const plugins = program.command("plugins").description("plugins the site lists");
+  plugins
+    .command("list")
+    .description("load and list the site's plugins with their versions and what they provide")
+    .action(async (_options, command: Command) => {
+      const { pluginsListCommand } = await import("./commands/plugins.js");
+      await pluginsListCommand(globals(command));
+    });
+
+  const secrets = program.command("secrets").description("the site's secrets (values are never printed)");
+  secrets
+    .command("list")
+    .description("every secret the steps own: generated or provided, set or missing")
+    .action(async (_options, command: Command) => {
+      const { secretsListCommand } = await import("./commands/secrets.js");
+      await secretsListCommand(globals(command));
+    });
+  secrets
+    .command("set <name>")
+    .description("set a secret from a hidden prompt, or from stdin when piped (never from argv)")
+    .action(async (name: string, _options, command: Command) => {
+      const { secretsSetCommand } = await import("./commands/secrets.js");
+      await secretsSetCommand(globals(command), name);
+    });
+  return program;
+}
+
+function globals(command: Command): GlobalOptions {
+  const options = command.optsWithGlobals() as Record<string, unknown>;
+  return {
+    site: String(options.site ?? process.cwd()),
+    sets: (options.set as string[] | undefined) ?? [],
+    preset: options.preset as GlobalOptions["preset"],
+    json: options.json === true,
+    verbose: options.verbose === true,
+  };
+}
+
+function parsePositive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(2, "stepwise.usage", `${flag} expects a whole number >= 1, got "${value}"`);
+  return n;
+}
+
+/** Runs the CLI; returns the exit code. The one place errors become exit codes. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    return handleError(error, { json: argv.includes("--json"), verbose: argv.includes("--verbose") || argv.includes("-v"), version: pkg.version });
+  }
+}

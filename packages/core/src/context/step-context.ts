@@ -1,0 +1,146 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type {
+  ConfigReader,
+  JsonValue,
+  PresetName,
+  ResourceResult,
+  ResourceSpec,
+  StepContext,
+  StepLogger,
+  StepOutputs,
+  StepSecrets,
+  StepTarget,
+  TargetSession,
+} from "../contracts.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
+import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import { computeInputFingerprint } from "../fingerprint/compute-input-fingerprint.js";
+import type { SiteSecrets } from "../secrets/site-secrets.js";
+
+/** A step as the engine sees it: its definition plus everything resolved about it. */
+export interface SiteStep {
+  name: string;
+  description: string;
+  /** `name@version` of the plugin (or `@stepwise/core@x` for services and jobs). */
+  pluginId: string;
+  pluginName: string;
+  definition: import("../contracts.js").StepDefinition;
+  dependsOn: string[];
+  inputs: { files: string[]; config: string[]; secrets: string[] };
+  /** A target's foundation step (every other step depends on these). */
+  foundation: boolean;
+}
+
+export interface StepContextDeps {
+  site: { name: string; dir: string; preset: PresetName };
+  step: SiteStep;
+  config: ConfigReader;
+  secrets: SiteSecrets;
+  /** The step's selected files with their hashes. */
+  files: ReadonlyMap<string, string>;
+  upstreamOutputs: (step: string) => StepOutputs | undefined;
+  previousOutputs: StepOutputs | undefined;
+  target: { name: string; session: () => Promise<TargetSession> } | undefined;
+  signal: AbortSignal;
+  log: StepLogger;
+}
+
+/**
+ * Builds what `run`/`check` see. Every accessor checks the step's declared inputs and throws
+ * `UNDECLARED_INPUT` (naming plugin, step and input) for anything else, so a fingerprint can
+ * never miss something a step read.
+ */
+export function createStepContext(deps: StepContextDeps): StepContext {
+  const { step } = deps;
+  const declaredConfig = new Set(step.inputs.config);
+  const declaredSecrets = new Set(step.inputs.secrets);
+  const declaredSteps = new Set(step.dependsOn);
+  const undeclared = (kind: string, name: string) => errors.undeclaredInput(step.name, step.pluginId, kind, name);
+
+  const config: ConfigReader = {
+    get<T extends JsonValue = JsonValue>(key: string): T | undefined {
+      if (!declaredConfig.has(key)) throw undeclared("config", key);
+      return deps.config.get<T>(key);
+    },
+  };
+  const secrets: StepSecrets = {
+    get(name) {
+      if (!declaredSecrets.has(name)) throw undeclared("secrets", name);
+      return deps.secrets.get(name);
+    },
+    fingerprint(name) {
+      if (!declaredSecrets.has(name)) throw undeclared("secrets", name);
+      const fp = deps.secrets.fingerprint(name);
+      return fp === "unset" ? undefined : fp;
+    },
+  };
+  const fileList = [...deps.files.keys()];
+  const files = {
+    list: () => fileList,
+    async read(file: string) {
+      const normalized = path.posix.normalize(file.replace(/\\/g, "/")).replace(/^\.\//, "");
+      if (!deps.files.has(normalized)) throw undeclared("files", file);
+      return readFile(path.join(deps.site.dir, normalized));
+    },
+    resolve(file: string) {
+      const normalized = path.posix.normalize(file.replace(/\\/g, "/")).replace(/^\.\//, "");
+      if (!deps.files.has(normalized)) throw undeclared("files", file);
+      return path.join(deps.site.dir, normalized);
+    },
+    digest: () => computeInputFingerprint(Object.fromEntries(deps.files)),
+  };
+  const scope = { step: step.name, secrets, signal: deps.signal, log: deps.log };
+  const target: StepTarget = {
+    name: deps.target?.name ?? "(none)",
+    async ensure(spec: ResourceSpec): Promise<ResourceResult> {
+      const session = await requireTarget(deps, spec.kind);
+      return session.ensure(spec, scope);
+    },
+    async probe(result: ResourceResult) {
+      const session = await requireTarget(deps, result.kind);
+      return session.probe(result, scope);
+    },
+  };
+  return {
+    site: deps.site,
+    step: step.name,
+    config,
+    secrets,
+    files,
+    outputs(name: string) {
+      if (!declaredSteps.has(name)) throw undeclared("output of step", name);
+      const outputs = deps.upstreamOutputs(name);
+      if (!outputs) {
+        throw new StepwiseError(ErrorCode.StepFailed, `Step ${step.name} needs outputs of ${name}, which has not completed.`, {
+          step: step.name,
+          hint: "stepwise deploy",
+        });
+      }
+      return outputs;
+    },
+    previousOutputs: deps.previousOutputs,
+    target,
+    signal: deps.signal,
+    log: deps.log,
+  };
+}
+
+async function requireTarget(deps: StepContextDeps, kind: string): Promise<TargetSession> {
+  if (!deps.target) {
+    throw new StepwiseError(ErrorCode.TargetMissing, `Step ${deps.step.name} asks for a ${kind} resource, but the site has no target.`, {
+      step: deps.step.name,
+      hint: "add a target plugin to stepwise.yaml, e.g. plugins: [@stepwise/target-podman] and target: podman",
+    });
+  }
+  try {
+    return await deps.target.session();
+  } catch (error) {
+    if (isStepwiseError(error)) throw error;
+    throw new StepwiseError(ErrorCode.TargetMissing, `Cannot connect to target ${deps.target.name}: ${(error as Error).message}`, {
+      step: deps.step.name,
+      hint: `check the ${deps.target.name} target's settings, then: stepwise plan`,
+      cause: error,
+    });
+  }
+}

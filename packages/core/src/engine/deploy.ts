@@ -1,0 +1,306 @@
+import type { JsonValue, StateDocument, StepOutputs, StepRecord } from "../contracts.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
+import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
+import { hashJson } from "../fingerprint/compute-input-fingerprint.js";
+import { computeEntries, fingerprintOf, reasonsToRun, type EntrySources, type Plan, type StepPlan } from "../plan/compute-plan.js";
+import type { PlanReason } from "../plan/plan-reasons.js";
+import { currentHolder } from "../state/file-lock.js";
+import { emptyState } from "../state/state-document.js";
+import { CORE_VERSION } from "../version.js";
+import type { SiteSession } from "./site-session.js";
+
+export interface PlanOptions {
+  /** Steps to run whatever their fingerprint says (`--force-step`, repeatable). */
+  forceSteps?: readonly string[];
+  forceAll?: boolean;
+  /** Run drift checks (`check`) for steps that would be skipped. Default true. */
+  refresh?: boolean;
+  /** Plan as if no state existed (`--reset-state`). */
+  resetState?: boolean;
+  /** Drift checks and steps run at once. Default 4. */
+  concurrency?: number;
+}
+
+export interface DeployOptions extends PlanOptions {
+  /** Plan only: take no lock, write nothing, run nothing. */
+  dryRun?: boolean;
+  /** Refuse to apply when the plan has anything to run (exit 1). */
+  expectNoChanges?: boolean;
+}
+
+export interface DeployResult {
+  plan: Plan;
+  status: "ok" | "failed" | "interrupted" | "dry-run";
+  ran: string[];
+  skipped: string[];
+  failed: { step: string; error: StepwiseError }[];
+  /** Steps that were not started because something they depend on failed, or the run stopped. */
+  notRun: string[];
+}
+
+const LOCK_TTL_MS = 120_000;
+const LOCK_RENEW_MS = 30_000;
+
+/** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but the stat cache. */
+export async function planSite(session: SiteSession, options: PlanOptions = {}): Promise<Plan> {
+  session.assertConfigValid();
+  const { state } = await session.stateBackend.read();
+  return computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options);
+}
+
+async function computeSitePlan(session: SiteSession, state: StateDocument, options: PlanOptions): Promise<Plan> {
+  for (const name of options.forceSteps ?? []) {
+    if (!session.steps.has(name)) throw errors.stepUnknown(name, "--force-step", [...session.steps.keys()]);
+  }
+  const force = new Set(options.forceSteps ?? []);
+  const [secrets, files] = await Promise.all([session.secrets(), session.collectFiles()]);
+  const sources: EntrySources = {
+    config: (key) => session.config.get(key),
+    secretFingerprint: (name) => secrets.fingerprint(name),
+    files: (step) => files.get(step) ?? new Map(),
+    upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
+  };
+  const plans = new Map<string, StepPlan>();
+  const needsCheck: StepPlan[] = [];
+  for (const name of session.graph.order) {
+    const step = session.steps.get(name)!;
+    const { entries, config } = computeEntries(step, sources);
+    const reasons = reasonsToRun(state.steps[name], entries, config, { step: force.has(name), all: options.forceAll === true });
+    const neverRun = reasons.some((r) => r.kind === "never-run");
+    for (const dep of step.dependsOn) {
+      if (!neverRun && plans.get(dep)?.action === "run" && !reasons.some((r) => r.kind === "upstream-changed" && r.step === dep)) {
+        reasons.push({ kind: "upstream-will-run", step: dep });
+      }
+    }
+    const plan: StepPlan = {
+      name,
+      plugin: step.pluginId,
+      description: step.description,
+      action: reasons.length > 0 ? "run" : "skip",
+      reasons,
+      fingerprint: fingerprintOf(entries),
+      entries,
+      config,
+    };
+    plans.set(name, plan);
+    if (plan.action === "skip" && step.definition.check && options.refresh !== false) needsCheck.push(plan);
+  }
+  await runChecks(session, state, needsCheck, files, options.concurrency ?? 4);
+  // A drifted step makes its dependants run too.
+  for (const name of session.graph.order) {
+    const plan = plans.get(name)!;
+    if (plan.action === "run") continue;
+    for (const dep of session.steps.get(name)!.dependsOn) {
+      if (plans.get(dep)?.action === "run") plan.reasons.push({ kind: "upstream-will-run", step: dep });
+    }
+    if (plan.reasons.length > 0) plan.action = "run";
+    else plan.reasons.push({ kind: "unchanged" });
+  }
+  const steps = session.graph.order.map((n) => plans.get(n)!);
+  return {
+    steps,
+    disabled: session.disabledSteps.map((s) => ({ name: s.name, plugin: s.pluginId, description: s.description })),
+    toRun: steps.filter((s) => s.action === "run").length,
+    unchanged: steps.filter((s) => s.action === "skip").length,
+  };
+}
+
+async function runChecks(session: SiteSession, state: StateDocument, plans: StepPlan[], files: Map<string, Map<string, string>>, concurrency: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < plans.length) {
+      const plan = plans[next++]!;
+      const step = session.steps.get(plan.name)!;
+      try {
+        const ctx = await session.contextFor(step, files.get(step.name) ?? new Map(), (s) => state.steps[s]?.outputs, state.steps[step.name]?.outputs);
+        const drift = await step.definition.check!(ctx);
+        if (drift) plan.reasons.push({ kind: "drift", reason: session.redactor.redact(drift.reason) });
+      } catch (error) {
+        const wrapped = session.wrapPluginError(error, step.pluginId, step.name);
+        plan.reasons.push({ kind: "check-failed", message: wrapped.message });
+      }
+      if (plan.reasons.length > 0) plan.action = "run";
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, plans.length) }, worker));
+}
+
+/**
+ * Plans and applies under the state lock: runs the steps that must run as a DAG with bounded
+ * concurrency, saving state after every step. On a failure nothing new starts; on interrupt
+ * running steps are aborted through their signal. Returns; never exits the process.
+ */
+export async function deploySite(session: SiteSession, options: DeployOptions = {}): Promise<DeployResult> {
+  session.assertConfigValid();
+  session.assertNoMissingConfig();
+  if (options.dryRun) {
+    await session.assertRequiredSecrets();
+    const plan = await planSite(session, options);
+    session.emitEvent({ type: "plan", plan });
+    return { plan, status: "dry-run", ran: [], skipped: [], failed: [], notRun: plan.steps.filter((s) => s.action === "run").map((s) => s.name) };
+  }
+
+  const backend = session.stateBackend;
+  const lock = await backend.lock(currentHolder("deploy"), LOCK_TTL_MS);
+  let lockLost: unknown;
+  const renewal = setInterval(() => {
+    lock.renew().catch((error: unknown) => {
+      lockLost = error;
+      session.interrupt("the state lock was lost");
+    });
+  }, LOCK_RENEW_MS);
+  renewal.unref();
+  try {
+    await session.ensureGeneratedSecrets();
+    await session.assertRequiredSecrets();
+    const read = await backend.read();
+    let etag = read.etag;
+    const state: StateDocument = options.resetState || !read.state ? { ...emptyState(session.site.name), ...(read.state ? { lineage: read.state.lineage, serial: read.state.serial } : {}) } : read.state;
+    const plan = await computeSitePlan(session, state, options);
+    session.emitEvent({ type: "plan", plan });
+    if (options.expectNoChanges && plan.toRun > 0) {
+      throw new StepwiseError(ErrorCode.ChangesPending, `--expect-no-changes: ${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run (${plan.steps.filter((s) => s.action === "run").map((s) => s.name).join(", ")}).`, {
+        exitCode: ExitCode.StepFailed,
+        hint: "stepwise plan   (to see why)",
+      });
+    }
+
+    let saving: Promise<unknown> = Promise.resolve();
+    const save = (): Promise<unknown> => {
+      saving = saving.then(async () => {
+        state.serial += 1;
+        state.updatedAt = new Date().toISOString();
+        state.writtenBy = CORE_VERSION;
+        state.site = session.site.name;
+        etag = (await backend.write(state, etag)).etag;
+      });
+      return saving;
+    };
+    if (options.resetState) await save();
+
+    const result: DeployResult = { plan, status: "ok", ran: [], skipped: [], failed: [], notRun: [] };
+    const planned = new Map(plan.steps.map((s) => [s.name, s]));
+    const outcome = new Map<string, "done" | "skipped" | "failed" | "blocked">();
+    const files = await session.collectFiles();
+    const secrets = await session.secrets();
+    const sources: EntrySources = {
+      config: (key) => session.config.get(key),
+      secretFingerprint: (name) => secrets.fingerprint(name),
+      files: (step) => files.get(step) ?? new Map(),
+      upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
+    };
+    const concurrency = Math.max(1, options.concurrency ?? 4);
+    const inFlight = new Map<string, Promise<void>>();
+    let stopped = false;
+
+    const execute = async (name: string): Promise<void> => {
+      const step = session.steps.get(name)!;
+      const stepPlan = planned.get(name)!;
+      if (stepPlan.action === "skip") {
+        outcome.set(name, "skipped");
+        result.skipped.push(name);
+        session.emitEvent({ type: "step-skip", step: name, reasons: stepPlan.reasons });
+        return;
+      }
+      const previous = state.steps[name];
+      const { entries, config } = computeEntries(step, sources);
+      const fingerprint = fingerprintOf(entries);
+      const onlyUpstream = stepPlan.reasons.every((r) => r.kind === "upstream-will-run" || r.kind === "upstream-changed");
+      if (onlyUpstream && previous?.status === "succeeded" && previous.fingerprint === fingerprint) {
+        // Early cutoff: everything upstream that ran produced the same outputs as before.
+        outcome.set(name, "skipped");
+        result.skipped.push(name);
+        session.emitEvent({ type: "step-skip", step: name, reasons: [{ kind: "upstream-reran-unchanged" }] });
+        return;
+      }
+      const startedAt = new Date();
+      state.steps[name] = { ...previous, status: "running", plugin: step.pluginId, startedAt: startedAt.toISOString(), finishedAt: undefined, durationMs: undefined, error: undefined } as StepRecord;
+      await save();
+      session.emitEvent({ type: "step-start", step: name, reasons: stepPlan.reasons });
+      try {
+        const ctx = await session.contextFor(step, files.get(name) ?? new Map(), (s) => state.steps[s]?.outputs, previous?.outputs);
+        const outputs = await runStep(session, step.definition.run.bind(step.definition), ctx, name);
+        const finishedAt = new Date();
+        state.steps[name] = {
+          status: "succeeded",
+          fingerprint,
+          entries,
+          config,
+          outputs,
+          outputsHash: hashJson(outputs),
+          plugin: step.pluginId,
+          startedAt: startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+          durationMs: finishedAt.getTime() - startedAt.getTime(),
+        };
+        await save();
+        outcome.set(name, "done");
+        result.ran.push(name);
+        session.emitEvent({ type: "step-done", step: name, durationMs: finishedAt.getTime() - startedAt.getTime() });
+      } catch (error) {
+        const interrupted = session.signal.aborted;
+        const wrapped = interrupted
+          ? new StepwiseError(ErrorCode.Interrupted, `interrupted: ${errorMessage(session.signal.reason)}`, { exitCode: ExitCode.Interrupted, step: name, plugin: step.pluginId })
+          : session.wrapPluginError(error, step.pluginId, name);
+        const finishedAt = new Date();
+        state.steps[name] = {
+          ...previous,
+          status: "failed",
+          plugin: step.pluginId,
+          startedAt: startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+          durationMs: finishedAt.getTime() - startedAt.getTime(),
+          error: { code: wrapped.code, message: session.redactor.redact(wrapped.message) },
+        } as StepRecord;
+        await save();
+        outcome.set(name, "failed");
+        result.failed.push({ step: name, error: wrapped });
+        stopped = true;
+        session.emitEvent({ type: "step-failed", step: name, error: wrapped, durationMs: finishedAt.getTime() - startedAt.getTime() });
+      }
+    };
+
+    const pending = new Set(session.graph.order);
+    for (;;) {
+      if (!stopped && !session.signal.aborted) {
+        for (const name of session.graph.order) {
+          if (inFlight.size >= concurrency) break;
+          if (!pending.has(name)) continue;
+          const deps = session.graph.dependencies.get(name)!;
+          const blocker = deps.find((d) => outcome.get(d) === "failed" || outcome.get(d) === "blocked");
+          if (blocker) {
+            pending.delete(name);
+            outcome.set(name, "blocked");
+            session.emitEvent({ type: "step-blocked", step: name, by: blocker });
+            continue;
+          }
+          if (!deps.every((d) => outcome.get(d) === "done" || outcome.get(d) === "skipped")) continue;
+          pending.delete(name);
+          const running = execute(name).finally(() => inFlight.delete(name));
+          inFlight.set(name, running);
+        }
+      }
+      if (inFlight.size === 0) break;
+      await Promise.race(inFlight.values());
+    }
+    await saving;
+    result.notRun = session.graph.order.filter((n) => !outcome.has(n) || outcome.get(n) === "blocked");
+    if (lockLost) throw lockLost;
+    result.status = session.signal.aborted ? "interrupted" : result.failed.length > 0 ? "failed" : "ok";
+    return result;
+  } finally {
+    clearInterval(renewal);
+    await lock.release().catch(() => {});
+  }
+}
+
+async function runStep(session: SiteSession, run: (ctx: never) => Promise<StepOutputs | void>, ctx: unknown, name: string): Promise<StepOutputs> {
+  const outputs = ((await run(ctx as never)) ?? {}) as StepOutputs;
+  if (typeof outputs !== "object" || Array.isArray(outputs)) throw new Error(`step ${name} returned ${JSON.stringify(outputs)}; run must return an object of outputs (or nothing)`);
+  const text = JSON.stringify(outputs, (_key, value: JsonValue) => value);
+  if (session.redactor.redact(text) !== text) {
+    // Outputs are stored in state and shown in plans: a secret value must never get there.
+    throw new Error(`step ${name} returned a secret value in its outputs; return a secret reference (its name) instead`);
+  }
+  return JSON.parse(text) as StepOutputs;
+}

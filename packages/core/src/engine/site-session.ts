@@ -1,0 +1,357 @@
+import path from "node:path";
+import type {
+  JsonValue,
+  PresetName,
+  SecretBackend,
+  SecretSpec,
+  StateBackend,
+  StepDefinition,
+  StepLogger,
+  TargetDefinition,
+  TargetSession,
+} from "../contracts.js";
+import { createStepContext, type SiteStep } from "../context/step-context.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
+import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import { FileHashCache } from "../fingerprint/file-hash-cache.js";
+import { selectSiteFiles } from "../fingerprint/site-files.js";
+import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
+import { Redactor } from "../log/redactor.js";
+import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
+import { assertConfigValid, resolveConfig, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
+import { createAgeSecretBackend } from "../secrets/age-secret-backend.js";
+import { generateSecret } from "../secrets/generate-secret.js";
+import { SiteSecrets } from "../secrets/site-secrets.js";
+import { createWorkloadSteps } from "../services/service-steps.js";
+import { loadSite, type SiteFile } from "../site/load-site.js";
+import { createFileStateBackend, STATE_DIR } from "../state/file-state-backend.js";
+import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
+import type { EngineEvent } from "./engine-events.js";
+
+export interface OpenSiteOptions {
+  /** Site directory (holds stepwise.yaml). */
+  dir: string;
+  /** `key=value` from `--set`. */
+  sets?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Overrides `preset:` of the site file. */
+  preset?: PresetName;
+  onEvent?: (event: EngineEvent) => void;
+}
+
+/** A secret some step owns, with the step. */
+export interface OwnedSecret {
+  name: string;
+  spec: SecretSpec;
+  owner: string;
+}
+
+const BUILTIN_ID = `${CORE_PACKAGE}@${CORE_VERSION}`;
+
+/**
+ * Everything one command needs about a site, loaded once: the site file, its plugins, the
+ * step graph, resolved config, and (lazily) secrets, state and the target connection.
+ */
+export class SiteSession {
+  readonly redactor = new Redactor();
+  private secretsPromise: Promise<SiteSecrets> | undefined;
+  private targetSession: Promise<TargetSession> | undefined;
+  private readonly abort = new AbortController();
+
+  private constructor(
+    readonly site: SiteFile,
+    readonly plugins: LoadedPlugin[],
+    readonly steps: Map<string, SiteStep>,
+    readonly disabledSteps: SiteStep[],
+    readonly graph: StepGraph,
+    readonly config: ResolvedConfig,
+    readonly ownedConfig: OwnedConfigKey[],
+    readonly ownedSecrets: OwnedSecret[],
+    readonly target: { definition: TargetDefinition; plugin: LoadedPlugin } | undefined,
+    readonly stateBackend: StateBackend,
+    readonly secretBackend: SecretBackend,
+    readonly fileHashes: FileHashCache,
+    private readonly emit: (event: EngineEvent) => void,
+  ) {}
+
+  static async open(options: OpenSiteOptions): Promise<SiteSession> {
+    const emit = options.onEvent ?? (() => {});
+    const site = loadSite(options.dir);
+    if (options.preset) site.preset = options.preset;
+    const plugins = await loadPlugins(site.dir, site.plugins);
+
+    const target = chooseTarget(site, plugins);
+    const candidates: { definition: StepDefinition; plugin: LoadedPlugin | undefined; foundation: boolean }[] = [];
+    for (const plugin of plugins) for (const definition of plugin.definition.steps ?? []) candidates.push({ definition, plugin, foundation: false });
+    if (target) for (const definition of target.definition.steps ?? []) candidates.push({ definition, plugin: target.plugin, foundation: true });
+
+    const pluginStepNames = new Set(candidates.map((c) => c.definition.name));
+    const workloadNames = [...Object.keys(site.services).map((n) => `service:${n}`), ...Object.keys(site.jobs).map((n) => `job:${n}`)];
+    const knownSteps = new Set([...pluginStepNames, ...workloadNames]);
+    for (const definition of createWorkloadSteps(site, knownSteps)) candidates.push({ definition, plugin: undefined, foundation: false });
+
+    const steps = new Map<string, SiteStep>();
+    const disabled: SiteStep[] = [];
+    const foundationNames = candidates.filter((c) => c.foundation).map((c) => c.definition.name);
+    for (const { definition, plugin, foundation } of candidates) {
+      const existing = steps.get(definition.name) ?? disabled.find((s) => s.name === definition.name);
+      if (existing) {
+        throw new StepwiseError(ErrorCode.StepDuplicate, `Step ${definition.name} is defined twice: by ${existing.pluginId} and by ${plugin?.id ?? BUILTIN_ID}.`, {
+          hint: "remove one of the plugins from stepwise.yaml, or rename the service",
+        });
+      }
+      const settings = site.steps[definition.name];
+      const siteStep: SiteStep = {
+        name: definition.name,
+        description: definition.description,
+        pluginId: plugin?.id ?? BUILTIN_ID,
+        pluginName: plugin?.name ?? CORE_PACKAGE,
+        definition,
+        dependsOn: [...new Set([...(definition.dependsOn ?? []), ...(settings?.dependsOn ?? []), ...(foundation ? [] : foundationNames)])],
+        inputs: {
+          files: [...(definition.inputs?.files ?? [])],
+          config: [...new Set([...(definition.inputs?.config ?? []), ...Object.keys(definition.config ?? {}), ...(foundation ? Object.keys(target?.definition.config ?? {}) : [])])].sort(),
+          secrets: [...new Set([...(definition.inputs?.secrets ?? []), ...Object.keys(definition.secrets ?? {})])].sort(),
+        },
+        foundation,
+      };
+      if (settings?.enabled === false) {
+        if (definition.required !== false) {
+          throw errors.siteInvalid(site.locate(["steps", definition.name, "enabled"]), `step ${definition.name} is required and cannot be disabled`, `remove steps.${definition.name}.enabled`);
+        }
+        disabled.push(siteStep);
+      } else {
+        steps.set(definition.name, siteStep);
+      }
+    }
+    for (const name of Object.keys(site.steps)) {
+      if (!steps.has(name) && !disabled.some((s) => s.name === name)) throw errors.stepUnknown(name, `steps: in ${path.basename(site.file)}`, [...steps.keys()]);
+    }
+    for (const step of steps.values()) {
+      for (const dep of step.dependsOn) {
+        const off = disabled.find((s) => s.name === dep);
+        if (off) {
+          throw new StepwiseError(ErrorCode.StepUnknown, `Step ${step.name} depends on ${dep}, which is disabled in stepwise.yaml.`, {
+            step: step.name,
+            hint: `enable ${dep} (remove steps.${dep}.enabled: false) or stop depending on it`,
+          });
+        }
+      }
+    }
+    const graph = buildStepGraph([...steps.values()]);
+
+    const ownedConfig: OwnedConfigKey[] = [];
+    const ownedSecrets: OwnedSecret[] = [];
+    for (const step of steps.values()) {
+      for (const [key, spec] of Object.entries(step.definition.config ?? {})) ownedConfig.push({ key, spec, owner: step.name });
+      for (const [name, spec] of Object.entries(step.definition.secrets ?? {})) ownedSecrets.push({ name, spec, owner: step.name });
+    }
+    if (target) for (const [key, spec] of Object.entries(target.definition.config ?? {})) ownedConfig.push({ key, spec, owner: `target ${target.definition.name}` });
+    const config = resolveConfig({ owned: ownedConfig, preset: site.preset, file: site.config, env: options.env ?? process.env, sets: options.sets ?? [] });
+
+    const ctx = { siteDir: site.dir, siteName: site.name };
+    const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
+    const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
+    const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-hashes.json"));
+    return new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit);
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Aborts running steps (SIGINT/SIGTERM). */
+  interrupt(reason = "interrupted"): void {
+    if (!this.abort.signal.aborted) this.abort.abort(new StepwiseError(ErrorCode.Interrupted, reason, { exitCode: 130 }));
+  }
+
+  secrets(): Promise<SiteSecrets> {
+    this.secretsPromise ??= SiteSecrets.open(this.secretBackend, this.redactor);
+    return this.secretsPromise;
+  }
+
+  /** Throws one error for every invalid config value (exit 2). */
+  assertConfigValid(): void {
+    assertConfigValid(this.config);
+  }
+
+  /** Throws one error listing every required config key without a value (exit 2). */
+  assertNoMissingConfig(): void {
+    if (this.config.missing.length === 0) return;
+    throw errors.configMissing(this.config.missing.map((m) => ({ key: m.key, owner: m.owner, description: m.spec.description })));
+  }
+
+  /** Secrets that apply (their `when` holds), with whether they are set. */
+  async secretStatus(): Promise<(OwnedSecret & { set: boolean; applies: boolean })[]> {
+    const secrets = await this.secrets();
+    return this.ownedSecrets.map((s) => ({ ...s, set: secrets.has(s.name), applies: s.spec.when ? safe(() => s.spec.when!(this.config)) : true }));
+  }
+
+  /** Makes every generated secret that does not exist yet (CSPRNG, stored atomically). */
+  async ensureGeneratedSecrets(): Promise<string[]> {
+    const secrets = await this.secrets();
+    const made = new Map<string, string>();
+    for (const { name, spec } of this.ownedSecrets) {
+      if (spec.generate && !secrets.has(name) && !made.has(name)) made.set(name, generateSecret(spec.generate));
+    }
+    if (made.size > 0) await secrets.set(made);
+    return [...made.keys()];
+  }
+
+  /** Required user-provided secrets that apply and are missing; deploy refuses while any are. */
+  async assertRequiredSecrets(): Promise<void> {
+    const missing = (await this.secretStatus()).filter((s) => !s.spec.generate && s.spec.required !== false && s.applies && !s.set);
+    if (missing.length > 0) throw errors.secretMissing(missing.map((m) => ({ name: m.name, usedBy: m.owner })));
+  }
+
+  /** Hashes of the files each step declares, from one walk and the stat cache. */
+  async collectFiles(): Promise<Map<string, Map<string, string>>> {
+    const globs = new Map<string, string[]>();
+    for (const step of this.steps.values()) if (step.inputs.files.length) globs.set(step.name, step.inputs.files);
+    const selected = await selectSiteFiles(this.site.dir, globs);
+    const all = [...new Set([...selected.values()].flat())];
+    const hashes = await this.fileHashes.hashFiles(all);
+    await this.fileHashes.save().catch(() => {});
+    const result = new Map<string, Map<string, string>>();
+    for (const [step, files] of selected) result.set(step, new Map(files.map((f) => [f, hashes.get(f)!])));
+    return result;
+  }
+
+  /** The target's session, connected on first use and shared by all steps of this command. */
+  connectTarget(): Promise<TargetSession> {
+    if (!this.target) {
+      return Promise.reject(
+        new StepwiseError(ErrorCode.TargetMissing, "This site has no target.", { hint: "add a target plugin to stepwise.yaml, e.g. @stepwise/target-podman, and target: podman" }),
+      );
+    }
+    const target = this.target;
+    this.targetSession ??= this.secrets().then((secrets) =>
+      target.definition
+        .connect({
+          site: this.siteInfo(),
+          config: this.config,
+          secrets: { get: (name) => secrets.get(name), fingerprint: (name) => secrets.fingerprint(name) },
+          log: this.logger(`target:${target.definition.name}`),
+          signal: this.signal,
+        })
+        .catch((error: unknown) => {
+          throw this.wrapPluginError(error, target.plugin.id, undefined);
+        }),
+    );
+    return this.targetSession;
+  }
+
+  async close(): Promise<void> {
+    if (this.targetSession) {
+      const session = await this.targetSession.catch(() => undefined);
+      await session?.close?.().catch(() => {});
+    }
+  }
+
+  siteInfo() {
+    return { name: this.site.name, dir: this.site.dir, preset: this.site.preset };
+  }
+
+  logger(step: string): StepLogger {
+    const log = (level: "info" | "warn" | "debug" | "progress") => (message: string) =>
+      this.emit({ type: "log", step, level, message: this.redactor.redact(String(message)) });
+    return { info: log("info"), warn: log("warn"), debug: log("debug"), progress: log("progress") };
+  }
+
+  emitEvent(event: EngineEvent): void {
+    this.emit(event);
+  }
+
+  /** A step context for `run`/`check`. */
+  async contextFor(step: SiteStep, files: ReadonlyMap<string, string>, upstreamOutputs: (s: string) => import("../contracts.js").StepOutputs | undefined, previousOutputs: import("../contracts.js").StepOutputs | undefined) {
+    const secrets = await this.secrets();
+    return createStepContext({
+      site: this.siteInfo(),
+      step,
+      config: this.config,
+      secrets,
+      files,
+      upstreamOutputs,
+      previousOutputs,
+      target: this.target ? { name: this.target.definition.name, session: () => this.connectTarget() } : undefined,
+      signal: this.signal,
+      log: this.logger(step.name),
+    });
+  }
+
+  /** Every error leaving a plugin gains plugin and step, and loses any secret value. */
+  wrapPluginError(error: unknown, plugin: string, step: string | undefined): StepwiseError {
+    if (isStepwiseError(error)) {
+      error.plugin ??= plugin;
+      error.step ??= step;
+      const redacted = this.redactor.redact(error.message);
+      if (redacted !== error.message) Object.defineProperty(error, "message", { value: redacted });
+      return error;
+    }
+    return errors.pluginError(error, plugin, step, (text) => this.redactor.redact(text));
+  }
+
+  configValue(key: string): JsonValue | undefined {
+    return this.config.get(key);
+  }
+}
+
+function chooseTarget(site: SiteFile, plugins: LoadedPlugin[]): { definition: TargetDefinition; plugin: LoadedPlugin } | undefined {
+  const all = plugins.flatMap((plugin) => (plugin.definition.targets ?? []).map((definition) => ({ definition, plugin })));
+  if (site.target) {
+    const found = all.find((t) => t.definition.name === site.target);
+    if (!found) {
+      throw new StepwiseError(ErrorCode.TargetMissing, `${site.locate(["target"])}: target "${site.target}" is not provided by any listed plugin${all.length ? ` (available: ${all.map((t) => t.definition.name).join(", ")})` : ""}.`, {
+        location: site.locate(["target"]),
+        hint: `add its plugin, e.g. npm install @stepwise/target-${site.target} and list it under plugins:`,
+      });
+    }
+    return found;
+  }
+  if (all.length > 1) {
+    throw new StepwiseError(ErrorCode.TargetMissing, `${path.basename(site.file)}: several targets are available (${all.map((t) => t.definition.name).join(", ")}); choose one.`, {
+      hint: `add target: ${all[0]!.definition.name} to stepwise.yaml`,
+    });
+  }
+  return all[0];
+}
+
+async function createBackend<K extends "state" | "secrets">(
+  kind: K,
+  name: string,
+  options: import("../contracts.js").JsonObject,
+  plugins: LoadedPlugin[],
+  ctx: { siteDir: string; siteName: string },
+): Promise<K extends "state" ? StateBackend : SecretBackend> {
+  type R = K extends "state" ? StateBackend : SecretBackend;
+  if (kind === "state" && name === "file") return createFileStateBackend(options, ctx) as R;
+  if (kind === "secrets" && name === "age") return createAgeSecretBackend(options, ctx) as R;
+  for (const plugin of plugins) {
+    const factories = kind === "state" ? plugin.definition.stateBackends : plugin.definition.secretBackends;
+    const factory = factories?.[name];
+    if (factory) {
+      try {
+        return (await factory(options, ctx)) as R;
+      } catch (error) {
+        if (isStepwiseError(error)) throw error;
+        throw new StepwiseError(ErrorCode.PluginError, `${kind} backend ${name} of ${plugin.id} failed to start: ${(error as Error).message}`, {
+          plugin: plugin.id,
+          hint: `check ${kind}.options in stepwise.yaml`,
+        });
+      }
+    }
+  }
+  throw new StepwiseError(
+    kind === "state" ? ErrorCode.StateBackendUnknown : ErrorCode.SecretBackendUnknown,
+    `${kind}.backend "${name}" is not built in (${kind === "state" ? "file" : "age"}) and no listed plugin provides it.`,
+    { hint: name === "azblob" ? "npm install @stepwise/target-azure and list it under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
+  );
+}
+
+function safe(fn: () => boolean): boolean {
+  try {
+    return fn();
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import type { JsonValue } from "../contracts.js";
+
+/**
+ * Input entries of one step: `file:<path>`, `config:<key>`, `secret:<name>`, `step:<name>`,
+ * `plugin:<name>` -> a hex hash. Paths are relative to the site (POSIX separators), so a
+ * fingerprint is the same on every machine.
+ */
+export type InputEntries = Record<string, string>;
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** JSON with object keys sorted at every level: equal values give equal text. */
+export function canonicalJson(value: JsonValue | undefined): string {
+  if (value === undefined) return "null";
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(",")}]`;
+  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
+}
+
+export function hashJson(value: JsonValue | undefined): string {
+  return sha256(canonicalJson(value));
+}
+
+/**
+ * One sha256 over the entries sorted by key. Order-independent by construction; any added,
+ * removed or changed entry changes it. Keys and values are separated by bytes that cannot
+ * occur in them, so ("a","bc") and ("ab","c") never collide.
+ */
+export function computeInputFingerprint(entries: Readonly<InputEntries>): string {
+  const hash = createHash("sha256");
+  for (const key of Object.keys(entries).sort()) {
+    hash.update(key);
+    hash.update("\0");
+    hash.update(entries[key]!);
+    hash.update("\n");
+  }
+  return hash.digest("hex");
+}
+
+export interface EntryDiff {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+export function diffEntries(previous: Readonly<InputEntries>, next: Readonly<InputEntries>): EntryDiff {
+  const added: string[] = [];
+  const removed: string[] = [];
+  const changed: string[] = [];
+  for (const key of Object.keys(next)) {
+    if (!(key in previous)) added.push(key);
+    else if (previous[key] !== next[key]) changed.push(key);
+  }
+  for (const key of Object.keys(previous)) if (!(key in next)) removed.push(key);
+  return { added: added.sort(), removed: removed.sort(), changed: changed.sort() };
+}

@@ -1,0 +1,96 @@
+import type { JsonObject, StepRecord } from "../contracts.js";
+import { computeInputFingerprint, diffEntries, hashJson, type InputEntries } from "../fingerprint/compute-input-fingerprint.js";
+import type { SiteStep } from "../context/step-context.js";
+import type { PlanReason } from "./plan-reasons.js";
+
+export interface StepPlan {
+  name: string;
+  plugin: string;
+  description: string;
+  action: "run" | "skip";
+  reasons: PlanReason[];
+  /** Fingerprint of the inputs as they are now (upstream outputs as last recorded). */
+  fingerprint: string;
+  entries: InputEntries;
+  /** Values of the config keys the step reads (non-secret), recorded for old -> new. */
+  config: JsonObject;
+}
+
+export interface Plan {
+  steps: StepPlan[];
+  /** Optional steps turned off in stepwise.yaml. */
+  disabled: { name: string; plugin: string; description: string }[];
+  toRun: number;
+  unchanged: number;
+}
+
+export interface EntrySources {
+  config(key: string): import("../contracts.js").JsonValue | undefined;
+  secretFingerprint(name: string): string;
+  files(step: string): ReadonlyMap<string, string>;
+  /** The outputs hash a dependency has now (recorded, or just produced in this run). */
+  upstreamOutputsHash(step: string): string | undefined;
+}
+
+export const PENDING = "pending";
+
+/** The input entries of one step, and the config values they came from. */
+export function computeEntries(step: SiteStep, sources: EntrySources): { entries: InputEntries; config: JsonObject } {
+  const entries: InputEntries = {};
+  const config: JsonObject = {};
+  entries[`plugin:${step.pluginName}`] = step.pluginId.slice(step.pluginName.length + 1);
+  for (const key of step.inputs.config) {
+    const value = sources.config(key);
+    entries[`config:${key}`] = value === undefined ? "unset" : hashJson(value);
+    if (value !== undefined) config[key] = value;
+  }
+  for (const name of step.inputs.secrets) entries[`secret:${name}`] = sources.secretFingerprint(name);
+  for (const [file, hash] of sources.files(step.name)) entries[`file:${file}`] = hash;
+  for (const dep of step.dependsOn) entries[`step:${dep}`] = sources.upstreamOutputsHash(dep) ?? PENDING;
+  return { entries, config };
+}
+
+/**
+ * Why a step must run, comparing its entries now with its last record. An empty list means
+ * nothing changed (drift checks and upstream runs are added by the caller).
+ */
+export function reasonsToRun(
+  record: StepRecord | undefined,
+  entries: InputEntries,
+  config: JsonObject,
+  forced: { step: boolean; all: boolean },
+): PlanReason[] {
+  const reasons: PlanReason[] = [];
+  if (forced.step || forced.all) reasons.push({ kind: "forced", all: forced.all && !forced.step });
+  if (!record) return [...reasons, { kind: "never-run" }];
+  if (record.status === "failed") reasons.push({ kind: "failed", message: record.error?.message ?? "unknown error" });
+  if (record.status === "running") reasons.push({ kind: "interrupted" });
+  if (!record.entries) return reasons.length ? reasons : [{ kind: "never-run" }];
+  if (record.status !== "succeeded") return reasons;
+  const diff = diffEntries(record.entries, entries);
+  const change = (key: string, kind: "added" | "removed" | "modified"): PlanReason => {
+    const colon = key.indexOf(":");
+    const type = key.slice(0, colon);
+    const name = key.slice(colon + 1);
+    switch (type) {
+      case "config":
+        return { kind: "config-changed", key: name, from: record.config?.[name], to: config[name] };
+      case "secret":
+        return { kind: "secret-changed", name, from: record.entries?.[key] ?? "unset", to: entries[key] ?? "unset" };
+      case "file":
+        return { kind: "file-changed", path: name, change: kind };
+      case "step":
+        return { kind: "upstream-changed", step: name };
+      default:
+        return { kind: "plugin-changed", plugin: name, from: record.entries?.[key], to: entries[key] ?? "(removed)" };
+    }
+  };
+  for (const key of diff.changed) reasons.push(change(key, "modified"));
+  for (const key of diff.added) reasons.push(change(key, "added"));
+  for (const key of diff.removed) reasons.push(change(key, "removed"));
+  return reasons;
+}
+
+export function fingerprintOf(entries: InputEntries): string {
+  return computeInputFingerprint(entries);
+}

@@ -1,0 +1,180 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import semver from "semver";
+import type { JsonObject, PluginDefinition } from "../contracts.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
+import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import type { PluginEntry } from "../site/load-site.js";
+import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
+
+export interface LoadedPlugin {
+  /** npm package name (= `meta.name`). */
+  name: string;
+  version: string;
+  /** Package root directory. */
+  root: string;
+  /** `@stepwise/core` range the plugin declares. */
+  coreRange: string | undefined;
+  definition: PluginDefinition;
+  /** `name@version`, the id state and hashes use. */
+  id: string;
+}
+
+interface PackageJson {
+  name?: string;
+  version?: string;
+  main?: string;
+  exports?: unknown;
+  peerDependencies?: Record<string, string>;
+  dependencies?: Record<string, string>;
+}
+
+/**
+ * Loads the plugins a site lists, resolving each from the site's own directory (so a site
+ * installs only what it needs). Every problem is collected: one error names each plugin that
+ * is missing, malformed or incompatible, with the command that fixes it.
+ */
+export async function loadPlugins(siteDir: string, entries: readonly PluginEntry[]): Promise<LoadedPlugin[]> {
+  const results = await Promise.allSettled(entries.map((entry) => loadPlugin(siteDir, entry)));
+  const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const lines = failures.map((f) => {
+      const e = isStepwiseError(f) ? f : undefined;
+      return `  - ${e?.message ?? String(f)}${e?.hint ? `\n    fix: ${e.hint}` : ""}`;
+    });
+    throw new StepwiseError(ErrorCode.PluginInvalid, `${failures.length} plugins could not be loaded:\n${lines.join("\n")}`, {
+      hint: "fix each plugin above, then run: stepwise plugins list",
+    });
+  }
+  const loaded = results.map((r) => (r as PromiseFulfilledResult<LoadedPlugin>).value);
+  const seen = new Map<string, LoadedPlugin>();
+  for (const plugin of loaded) {
+    if (seen.has(plugin.name)) {
+      throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${plugin.name} is listed twice in stepwise.yaml.`, { plugin: plugin.id, hint: "remove one of the entries" });
+    }
+    seen.set(plugin.name, plugin);
+  }
+  return loaded;
+}
+
+async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPlugin> {
+  const root = resolvePackageRoot(siteDir, entry.name);
+  if (!root) throw errors.pluginMissing(entry.name, siteDir);
+  let pkg: PackageJson;
+  try {
+    pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as PackageJson;
+  } catch (error) {
+    throw errors.pluginInvalid(entry.name, root, `its package.json is unreadable (${(error as Error).message})`);
+  }
+  const name = pkg.name ?? entry.name;
+  const version = pkg.version ?? "0.0.0";
+  const coreRange = pkg.peerDependencies?.[CORE_PACKAGE] ?? pkg.dependencies?.[CORE_PACKAGE];
+  if (coreRange === undefined) {
+    throw errors.pluginInvalid(name, root, `its package.json declares no peerDependencies["${CORE_PACKAGE}"] range`);
+  }
+  // A workspace link ("workspace:^") is resolved by the package manager; accept it as-is.
+  if (!coreRange.startsWith("workspace:") && !coreRange.startsWith("file:") && !coreRange.startsWith("link:")) {
+    if (!semver.validRange(coreRange)) throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range "${coreRange}" is not a semver range`);
+    if (!semver.satisfies(CORE_VERSION, coreRange, { includePrerelease: true })) {
+      throw errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
+    }
+  }
+  const entryFile = packageEntry(root, pkg);
+  if (!entryFile) throw errors.pluginInvalid(name, root, "it has no entry point (exports, main or index.js)");
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(entryFile).href)) as { default?: unknown };
+  } catch (error) {
+    throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name}@${version} (${root}) failed to load: ${(error as Error).message}`, {
+      plugin: `${name}@${version}`,
+      location: entryFile,
+      hint: `reinstall it: cd ${siteDir} && npm install ${entry.name}`,
+      cause: error,
+    });
+  }
+  let definition = mod.default;
+  if (typeof definition === "function") {
+    try {
+      definition = (definition as (options: JsonObject) => unknown)(entry.options);
+    } catch (error) {
+      throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name}@${version} rejected its options: ${(error as Error).message}`, {
+        plugin: `${name}@${version}`,
+        hint: `check plugins: - name: ${entry.name} options: in stepwise.yaml`,
+      });
+    }
+  }
+  const problem = shapeProblem(definition);
+  if (problem) throw errors.pluginInvalid(name, root, problem);
+  const plugin = definition as PluginDefinition;
+  if (plugin.meta.name !== name) {
+    throw errors.pluginInvalid(name, root, `meta.name is "${plugin.meta.name}" but the package is named "${name}"`);
+  }
+  return { name, version: plugin.meta.version, root, coreRange, definition: plugin, id: `${name}@${plugin.meta.version}` };
+}
+
+/** Node's lookup of a package from a directory: ./relative paths, then node_modules up the tree. */
+export function resolvePackageRoot(fromDir: string, specifier: string): string | undefined {
+  if (specifier.startsWith(".") || path.isAbsolute(specifier)) {
+    const dir = path.resolve(fromDir, specifier);
+    return existsSync(path.join(dir, "package.json")) ? dir : undefined;
+  }
+  let dir = path.resolve(fromDir);
+  for (;;) {
+    const candidate = path.join(dir, "node_modules", specifier);
+    if (existsSync(path.join(candidate, "package.json"))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+function packageEntry(root: string, pkg: PackageJson): string | undefined {
+  const fromExports = exportsTarget(pkg.exports);
+  const candidates = [fromExports, pkg.main, "index.js"].filter((c): c is string => typeof c === "string");
+  for (const candidate of candidates) {
+    const file = path.resolve(root, candidate);
+    if (existsSync(file) && statSync(file).isFile()) return file;
+  }
+  return undefined;
+}
+
+function exportsTarget(exports: unknown): string | undefined {
+  if (typeof exports === "string") return exports;
+  if (!exports || typeof exports !== "object") return undefined;
+  const record = exports as Record<string, unknown>;
+  const dot = "." in record ? record["."] : Object.keys(record).some((k) => k.startsWith(".")) ? undefined : record;
+  if (typeof dot === "string") return dot;
+  if (dot && typeof dot === "object") {
+    const conditions = dot as Record<string, unknown>;
+    for (const condition of ["import", "node", "default"]) {
+      const value = conditions[condition];
+      if (typeof value === "string") return value;
+      const nested = exportsTarget(value);
+      if (nested) return nested;
+    }
+  }
+  return undefined;
+}
+
+function shapeProblem(value: unknown): string | undefined {
+  if (!value || typeof value !== "object") return "its default export is not a plugin object (use definePlugin({ meta, steps }))";
+  const plugin = value as Partial<PluginDefinition>;
+  if (!plugin.meta || typeof plugin.meta.name !== "string" || typeof plugin.meta.version !== "string") {
+    return "meta: { name, version } is missing";
+  }
+  for (const [i, step] of (plugin.steps ?? []).entries()) {
+    if (!step || typeof step.name !== "string" || !step.name) return `steps[${i}] has no name`;
+    if (typeof step.run !== "function") return `step ${step.name} has no run(ctx) function`;
+    if (step.check !== undefined && typeof step.check !== "function") return `step ${step.name}: check must be a function`;
+  }
+  for (const [i, target] of (plugin.targets ?? []).entries()) {
+    if (!target || typeof target.name !== "string") return `targets[${i}] has no name`;
+    if (typeof target.connect !== "function") return `target ${target.name} has no connect(ctx) function`;
+  }
+  for (const [key, factory] of Object.entries({ ...plugin.stateBackends, ...plugin.secretBackends })) {
+    if (typeof factory !== "function") return `backend ${key} is not a factory function`;
+  }
+  return undefined;
+}

@@ -1,0 +1,67 @@
+import { createHmac, randomBytes } from "node:crypto";
+import type { SecretBackend } from "../contracts.js";
+import type { Redactor } from "../log/redactor.js";
+
+/** Reserved entry of the secret store: the key of the HMACs that state keeps. */
+export const HMAC_KEY_NAME = "stepwise.hmac-key";
+export const UNSET = "unset";
+
+/**
+ * The site's secrets for one command: read once from the backend, every value registered
+ * with the redactor. State only ever sees {@link SiteSecrets.fingerprint}: an HMAC keyed
+ * by a random per-site key kept in the secret store itself, so the state file reveals
+ * nothing, not even which secrets share a value across sites.
+ */
+export class SiteSecrets {
+  private constructor(
+    private readonly backend: SecretBackend,
+    private readonly values: Map<string, string>,
+    private readonly redactor: Redactor,
+  ) {
+    for (const value of values.values()) redactor.add(value);
+  }
+
+  static async open(backend: SecretBackend, redactor: Redactor): Promise<SiteSecrets> {
+    return new SiteSecrets(backend, await backend.readAll(), redactor);
+  }
+
+  get description(): string {
+    return this.backend.description;
+  }
+
+  get(name: string): string | undefined {
+    return name === HMAC_KEY_NAME ? undefined : this.values.get(name);
+  }
+
+  has(name: string): boolean {
+    return name !== HMAC_KEY_NAME && this.values.has(name);
+  }
+
+  /** Names of stored secrets (the reserved HMAC key is not listed). */
+  names(): string[] {
+    return [...this.values.keys()].filter((n) => n !== HMAC_KEY_NAME).sort();
+  }
+
+  /** `hmac-sha256:<hex>` of the value, or `unset`. */
+  fingerprint(name: string): string {
+    const value = this.get(name);
+    const key = this.values.get(HMAC_KEY_NAME);
+    if (value === undefined || key === undefined) return UNSET;
+    return `hmac-sha256:${createHmac("sha256", key).update(value).digest("hex")}`;
+  }
+
+  /** Stores values (`undefined` deletes), atomically, adding the HMAC key on first use. */
+  async set(values: ReadonlyMap<string, string | undefined>): Promise<void> {
+    if (values.has(HMAC_KEY_NAME)) throw new Error(`${HMAC_KEY_NAME} is reserved`);
+    const writes = new Map(values);
+    if (!this.values.has(HMAC_KEY_NAME)) writes.set(HMAC_KEY_NAME, randomBytes(32).toString("hex"));
+    await this.backend.setMany(writes);
+    for (const [name, value] of writes) {
+      if (value === undefined) this.values.delete(name);
+      else {
+        this.values.set(name, value);
+        this.redactor.add(value);
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import type { JobResource, JsonObject, JsonValue, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
+import { ErrorCode } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
+import type { JobEntry, ServiceEntry, SiteFile, WorkloadEntry } from "../site/load-site.js";
+
+const REFERENCE = /\$\{\s*(config|outputs)\.([A-Za-z0-9_.:-]+?)\s*\}/g;
+
+interface Reference {
+  kind: "config" | "outputs";
+  /** Config key, or `step.path.in.outputs`. */
+  path: string;
+}
+
+/** `${config.KEY}` and `${outputs.STEP.KEY}` references in a string. */
+export function parseReferences(text: string): Reference[] {
+  return [...text.matchAll(REFERENCE)].map((m) => ({ kind: m[1] as Reference["kind"], path: m[2]! }));
+}
+
+/**
+ * Turns a site's `services:` and `jobs:` into steps `service:NAME` and `job:NAME`. Their
+ * inputs are exactly what they reference: config keys and upstream outputs in `env`, secrets
+ * by name, and the files of a build context.
+ */
+export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<string>): StepDefinition[] {
+  const stepOf = (name: string): string => {
+    if (name in site.services) return `service:${name}`;
+    if (name in site.jobs) return `job:${name}`;
+    return name;
+  };
+  const make = (kind: "service" | "job", name: string, entry: ServiceEntry | JobEntry): StepDefinition => {
+    const stepName = `${kind}:${name}`;
+    const yamlPath = [kind === "service" ? "services" : "jobs", name];
+    if (!entry.image && !entry.build) {
+      throw new StepwiseError(ErrorCode.SiteInvalid, `${site.locate(yamlPath)}: ${kind} ${name} needs an image or a build context.`, {
+        location: site.locate(yamlPath),
+        hint: `add image: or build: { context: ./dir } to ${kind === "service" ? "services" : "jobs"}.${name}`,
+      });
+    }
+    const configKeys = new Set<string>();
+    const upstream = new Set<string>((entry.dependsOn ?? []).map(stepOf));
+    for (const [variable, value] of Object.entries(entry.env ?? {})) {
+      for (const ref of parseReferences(String(value))) {
+        if (ref.kind === "config") configKeys.add(ref.path);
+        else {
+          const step = outputsStep(ref.path, knownSteps);
+          if (!step) {
+            throw new StepwiseError(ErrorCode.StepUnknown, `${site.locate([...yamlPath, "env", variable])}: ${variable} references outputs of an unknown step in "${value}".`, {
+              location: site.locate([...yamlPath, "env", variable]),
+              hint: `use \${outputs.STEP.KEY} with one of: ${[...knownSteps].sort().join(", ")}`,
+            });
+          }
+          upstream.add(step);
+        }
+      }
+    }
+    upstream.delete(stepName);
+    const definition: StepDefinition = {
+      name: stepName,
+      description: kind === "service" ? `service ${name}` : `job ${name} (runs to completion)`,
+      dependsOn: [...upstream].sort(),
+      inputs: {
+        config: [...configKeys].sort(),
+        secrets: [...new Set(Object.values(entry.secrets ?? {}))].sort(),
+        files: entry.build ? [contextGlob(entry.build.context)] : [],
+      },
+      run: async (ctx) => {
+        const base = workloadSpec(name, entry, ctx, knownSteps);
+        const spec: ServiceResource | JobResource =
+          kind === "service"
+            ? {
+                kind: "service",
+                ...base,
+                ports: parsePorts((entry as ServiceEntry).ports ?? []),
+                ...((entry as ServiceEntry).healthcheck ? { healthcheck: (entry as ServiceEntry).healthcheck } : {}),
+                restart: (entry as ServiceEntry).restart ?? "always",
+              }
+            : { kind: "job", ...base, ...((entry as JobEntry).timeoutSeconds ? { timeoutSeconds: (entry as JobEntry).timeoutSeconds } : {}) };
+        const result = await ctx.target.ensure(spec);
+        ctx.log.info(`${result.change}: ${result.id}`);
+        return { ...result.outputs, resource: resourceOutput(result) };
+      },
+    };
+    if (kind === "service") {
+      definition.check = async (ctx) => {
+        const resource = ctx.previousOutputs?.resource as unknown as ResourceResult | undefined;
+        if (!resource) return { reason: `service ${name} has no recorded resource` };
+        return ctx.target.probe({ ...resource, change: "unchanged" });
+      };
+    }
+    return definition;
+  };
+  return [
+    ...Object.entries(site.services).map(([name, entry]) => make("service", name, entry)),
+    ...Object.entries(site.jobs).map(([name, entry]) => make("job", name, entry)),
+  ];
+}
+
+function workloadSpec(name: string, entry: WorkloadEntry, ctx: StepContext, knownSteps: ReadonlySet<string>) {
+  const env: Record<string, string> = {};
+  for (const [variable, value] of Object.entries(entry.env ?? {})) {
+    env[variable] = String(value).replace(REFERENCE, (_match, kind: string, refPath: string) => {
+      if (kind === "config") return stringify(ctx.config.get(refPath));
+      const step = outputsStep(refPath, knownSteps)!;
+      const keyPath = refPath.slice(step.length + 1);
+      return stringify(dig(ctx.outputs(step), keyPath));
+    });
+  }
+  return {
+    name,
+    ...(entry.image ? { image: entry.image } : {}),
+    ...(entry.build ? { build: { context: entry.build.context, ...(entry.build.file ? { file: entry.build.file } : {}), contextHash: ctx.files.digest() } } : {}),
+    ...(entry.command ? { command: entry.command } : {}),
+    env,
+    secrets: { ...(entry.secrets ?? {}) },
+    ...(entry.volumes ? { volumes: entry.volumes } : {}),
+  };
+}
+
+/** The longest known step name that prefixes `path` (step names may contain dots or colons). */
+function outputsStep(refPath: string, knownSteps: ReadonlySet<string>): string | undefined {
+  let best: string | undefined;
+  for (const step of knownSteps) {
+    if (refPath.startsWith(`${step}.`) && (!best || step.length > best.length)) best = step;
+  }
+  return best;
+}
+
+function dig(value: JsonValue | undefined, keyPath: string): JsonValue | undefined {
+  let current: JsonValue | undefined = value;
+  for (const key of keyPath.split(".")) {
+    if (current === null || typeof current !== "object" || Array.isArray(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+function stringify(value: JsonValue | undefined): string {
+  if (value === undefined || value === null) return "";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+export function parsePorts(ports: readonly (string | number)[]): PortSpec[] {
+  return ports.map((port) => {
+    const text = String(port);
+    const match = /^(?:(\d+):)?(\d+)$/.exec(text);
+    if (!match) throw new StepwiseError(ErrorCode.SiteInvalid, `port "${text}" is not HOST:CONTAINER or CONTAINER`, { hint: 'write ports like "8080:3000"' });
+    return match[1] ? { host: Number(match[1]), container: Number(match[2]) } : { container: Number(match[2]) };
+  });
+}
+
+function resourceOutput(result: ResourceResult): JsonObject {
+  // `change` is left out: it differs between runs that realise the same thing.
+  return { kind: result.kind, name: result.name, id: result.id, specHash: result.specHash, outputs: result.outputs };
+}
+
+function contextGlob(dir: string): string {
+  const trimmed = dir.replace(/^\.\//, "").replace(/\/+$/, "");
+  return trimmed === "" || trimmed === "." ? "**" : `${trimmed}/**`;
+}

@@ -1,0 +1,178 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode, type Document } from "yaml";
+import type { JsonObject, JsonValue, PresetName } from "../contracts.js";
+import { errors } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
+import { ErrorCode } from "../errors/error-codes.js";
+import { validateSiteSchema } from "./site-schema.js";
+import { checkVersionCompatible, SITE_SCHEMA_VERSION } from "./version-rule.js";
+
+export const SITE_FILE = "stepwise.yaml";
+
+export interface PluginEntry {
+  /** npm package name or a ./relative path (from the site directory). */
+  name: string;
+  options: JsonObject;
+}
+
+export interface WorkloadEntry {
+  image?: string;
+  build?: { context: string; file?: string };
+  command?: string[];
+  env?: Record<string, string | number | boolean>;
+  secrets?: Record<string, string>;
+  volumes?: Record<string, string>;
+  dependsOn?: string[];
+}
+export interface ServiceEntry extends WorkloadEntry {
+  ports?: (string | number)[];
+  healthcheck?: { command?: string[]; http?: string; intervalSeconds?: number; timeoutSeconds?: number; retries?: number };
+  restart?: "always" | "on-failure" | "no";
+}
+export interface JobEntry extends WorkloadEntry {
+  timeoutSeconds?: number;
+}
+
+/** A config value from stepwise.yaml, with where it was written. */
+export interface LocatedValue {
+  value: JsonValue;
+  location: string;
+}
+
+export interface SiteFile {
+  /** Absolute site directory. */
+  dir: string;
+  /** Absolute path of stepwise.yaml. */
+  file: string;
+  schemaVersion: string;
+  name: string;
+  preset: PresetName;
+  plugins: PluginEntry[];
+  target: string | undefined;
+  state: { backend: string; options: JsonObject };
+  secrets: { backend: string; options: JsonObject };
+  /** Config values by dot path. */
+  config: Map<string, LocatedValue>;
+  steps: Record<string, { enabled?: boolean; dependsOn?: string[] }>;
+  templates: { source: string; output: string } | undefined;
+  services: Record<string, ServiceEntry>;
+  jobs: Record<string, JobEntry>;
+  /** `file:line` of a YAML path, for error messages. */
+  locate(yamlPath: readonly (string | number)[]): string;
+}
+
+/** Reads, parses and validates `stepwise.yaml` in `dir`. Every problem names file, line and key. */
+export function loadSite(dir: string): SiteFile {
+  const siteDir = path.resolve(dir);
+  const file = path.join(siteDir, SITE_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw errors.siteNotFound(siteDir);
+    throw new StepwiseError(ErrorCode.SiteInvalid, `Cannot read ${file}: ${(error as Error).message}`, { location: file });
+  }
+  return parseSite(text, file);
+}
+
+export function parseSite(text: string, file: string): SiteFile {
+  const rel = path.relative(process.cwd(), file) || file;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const pos = first.linePos?.[0];
+    const where = pos ? `${rel}:${pos.line}:${pos.col}` : rel;
+    throw errors.siteInvalid(where, `invalid YAML: ${first.message.split("\n")[0]}`, `fix the YAML syntax at ${where}`);
+  }
+  const locate = (yamlPath: readonly (string | number)[]): string => {
+    const node = nodeAt(doc, yamlPath);
+    if (node?.range) return `${rel}:${lineCounter.linePos(node.range[0]).line}`;
+    return rel;
+  };
+  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw errors.siteInvalid(rel, "expected a mapping with at least `name:` and `plugins:`", "stepwise init   (writes a starter stepwise.yaml)");
+  }
+  const problems = validateSiteSchema(raw);
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  ${locate(p.path)}  ${p.path.length ? p.path.join(".") : "(top level)"}: ${p.message}`);
+    throw new StepwiseError(ErrorCode.SiteInvalid, `${rel} does not match the stepwise.yaml schema:\n${lines.join("\n")}`, {
+      location: locate(problems[0]!.path),
+      hint: `fix the keys above in ${rel} (schema: node_modules/@stepwise/core/schema/stepwise.schema.json)`,
+    });
+  }
+  const site = raw as Record<string, unknown>;
+  const schemaVersion = (site.schemaVersion as string | undefined) ?? SITE_SCHEMA_VERSION;
+  const versionProblem = checkVersionCompatible(SITE_SCHEMA_VERSION, schemaVersion);
+  if (versionProblem) {
+    throw new StepwiseError(
+      ErrorCode.SiteVersionUnsupported,
+      `${locate(["schemaVersion"])}: stepwise.yaml has schemaVersion ${schemaVersion}, but this stepwise reads site files up to ${SITE_SCHEMA_VERSION} (${versionProblem}).`,
+      { location: locate(["schemaVersion"]), hint: "upgrade stepwise: npm install -D @stepwise/cli@latest" },
+    );
+  }
+  const config = new Map<string, LocatedValue>();
+  flattenConfig((site.config as JsonObject | undefined) ?? {}, [], (key, value, yamlPath) => {
+    config.set(key, { value, location: locate(["config", ...yamlPath]) });
+  });
+  const templates = site.templates as { source: string; output?: string } | undefined;
+  return {
+    dir: path.dirname(file),
+    file,
+    schemaVersion,
+    name: site.name as string,
+    preset: (site.preset as PresetName | undefined) ?? "default",
+    plugins: ((site.plugins as (string | { name: string; options?: JsonObject })[]) ?? []).map((entry) =>
+      typeof entry === "string" ? { name: entry, options: {} } : { name: entry.name, options: entry.options ?? {} },
+    ),
+    target: site.target as string | undefined,
+    state: { backend: "file", options: {}, ...(site.state as object | undefined) } as SiteFile["state"],
+    secrets: { backend: "age", options: {}, ...(site.secrets as object | undefined) } as SiteFile["secrets"],
+    config,
+    steps: (site.steps as SiteFile["steps"] | undefined) ?? {},
+    templates: templates ? { source: templates.source, output: templates.output ?? "rendered" } : undefined,
+    services: (site.services as Record<string, ServiceEntry> | undefined) ?? {},
+    jobs: (site.jobs as Record<string, JobEntry> | undefined) ?? {},
+    locate,
+  };
+}
+
+/**
+ * Nested mappings become dot paths (`email: { smtp: { port: 25 } }` -> `email.smtp.port`);
+ * a key may also be written as a dot path directly. Arrays and scalars are leaves.
+ */
+export function flattenConfig(
+  value: JsonObject,
+  prefix: readonly string[],
+  visit: (key: string, value: JsonValue, yamlPath: string[]) => void,
+): void {
+  for (const [key, child] of Object.entries(value)) {
+    const yamlPath = [...prefix, key];
+    if (child !== null && typeof child === "object" && !Array.isArray(child)) {
+      flattenConfig(child, yamlPath, visit);
+    } else {
+      visit(yamlPath.join("."), child, yamlPath);
+    }
+  }
+}
+
+function nodeAt(doc: Document, yamlPath: readonly (string | number)[]): YamlNode | undefined {
+  let node: unknown = doc.contents;
+  let last: unknown = node;
+  for (const segment of yamlPath) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair) return last as YamlNode;
+      last = pair.key;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node) && typeof segment === "number") {
+      node = node.items[segment];
+    } else {
+      return last as YamlNode;
+    }
+    if (node) last = node;
+  }
+  return node as YamlNode | undefined;
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+export interface SchemaProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+type Validator = ((data: unknown) => boolean) & { errors?: { instancePath: string; message?: string; params: Record<string, unknown>; keyword: string }[] | null };
+let validator: Validator | undefined;
+
+/** Path of the JSON Schema for stepwise.yaml that ships with this package (editors use it too). */
+export const SITE_SCHEMA_PATH = new URL("../../schema/stepwise.schema.json", import.meta.url);
+
+/** Validates a parsed stepwise.yaml against the published JSON Schema. */
+export function validateSiteSchema(data: unknown): SchemaProblem[] {
+  validator ??= compile();
+  if (validator(data)) return [];
+  const seen = new Set<string>();
+  const problems: SchemaProblem[] = [];
+  for (const error of validator.errors ?? []) {
+    // oneOf/anyOf produce a summary error plus one per branch; the summary alone is clearer.
+    if (error.keyword === "oneOf" || error.keyword === "if") continue;
+    const path = error.instancePath
+      .split("/")
+      .slice(1)
+      .map((segment) => segment.replace(/~1/g, "/").replace(/~0/g, "~"))
+      .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+    let message = error.message ?? "is invalid";
+    if (error.keyword === "additionalProperties") {
+      const extra = String(error.params.additionalProperty);
+      path.push(extra);
+      message = "unknown key";
+    } else if (error.keyword === "enum") {
+      message = `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+    }
+    const id = `${path.join(".")}:${message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    problems.push({ path, message });
+  }
+  return problems;
+}
+
+function compile(): Validator {
+  const require = createRequire(import.meta.url);
+  const Ajv = require("ajv") as typeof import("ajv").default;
+  const schema = JSON.parse(readFileSync(SITE_SCHEMA_PATH, "utf8")) as object;
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  return ajv.compile(schema) as Validator;
+}

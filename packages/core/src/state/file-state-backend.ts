@@ -1,0 +1,82 @@
+import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import type { BackendContext, JsonObject, LockInfo, StateBackend, StateDocument, StateLock } from "../contracts.js";
+import { errors } from "../errors/error-codes.js";
+import { sha256 } from "../fingerprint/compute-input-fingerprint.js";
+import { FileLock, assessLock } from "./file-lock.js";
+import { parseState } from "./state-document.js";
+
+export const STATE_DIR = ".stepwise";
+
+export interface FileStateBackendOptions {
+  /** State file, relative to the site. Default `.stepwise/state.json`. */
+  path?: string;
+  /** Told when a provably stale lock is taken over. */
+  onStaleLock?: (message: string) => void;
+}
+
+/**
+ * The default state backend: `.stepwise/state.json` next to the site.
+ * - Writes are atomic (temp file + fsync + rename): a crash leaves the old or the new file.
+ * - Writes are compare-and-swap on a sha256 of the file's bytes.
+ * - The lock is `.stepwise/state.lock` (see {@link FileLock}).
+ */
+export class FileStateBackend implements StateBackend {
+  readonly description: string;
+  private readonly file: string;
+  private readonly lockFile: FileLock;
+
+  constructor(siteDir: string, options: FileStateBackendOptions = {}) {
+    this.file = path.resolve(siteDir, options.path ?? path.join(STATE_DIR, "state.json"));
+    this.description = `file ${path.relative(siteDir, this.file)}`;
+    this.lockFile = new FileLock(this.file.replace(/\.json$/, "") + ".lock", options.onStaleLock);
+  }
+
+  async read(): Promise<{ state: StateDocument | undefined; etag: string | undefined }> {
+    let text: string;
+    try {
+      text = await readFile(this.file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { state: undefined, etag: undefined };
+      throw errors.stateCorrupt(this.file, (error as Error).message);
+    }
+    return { state: parseState(text, this.file), etag: sha256(text) };
+  }
+
+  async write(state: StateDocument, etag: string | undefined): Promise<{ etag: string }> {
+    let current: string | undefined;
+    try {
+      current = await readFile(this.file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    const currentEtag = current === undefined ? undefined : sha256(current);
+    if (currentEtag !== etag) throw errors.stateConflict(this.file);
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.file, text, { fsync: true, mode: 0o644 });
+    return { etag: sha256(text) };
+  }
+
+  lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock> {
+    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    return this.lockFile.acquire(info, ttlMs);
+  }
+
+  async inspectLock(): Promise<(LockInfo & { stale?: string }) | undefined> {
+    const info = await this.lockFile.read();
+    if (!info) return undefined;
+    const stale = assessLock(info);
+    return stale ? { ...info, stale: stale.reason } : info;
+  }
+
+  forceUnlock(): Promise<LockInfo | undefined> {
+    return this.lockFile.forceUnlock();
+  }
+}
+
+export function createFileStateBackend(options: JsonObject, ctx: BackendContext): StateBackend {
+  return new FileStateBackend(ctx.siteDir, { path: typeof options.path === "string" ? options.path : undefined });
+}
