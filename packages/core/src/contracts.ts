@@ -444,6 +444,8 @@ export interface StateBackend {
 export interface BackendContext {
   readonly siteDir: string;
   readonly siteName: string;
+  /** Tell the user something they should know (e.g. a stale lock was taken over). */
+  warn(message: string): void;
 }
 export type StateBackendFactory = (options: JsonObject, ctx: BackendContext) => StateBackend | Promise<StateBackend>;
 

@@ -149,7 +149,7 @@ export class SiteSession {
     if (target) for (const [key, spec] of Object.entries(target.definition.config ?? {})) ownedConfig.push({ key, spec, owner: `target ${target.definition.name}` });
     const config = resolveConfig({ owned: ownedConfig, preset: site.preset, file: site.config, env: options.env ?? process.env, sets: options.sets ?? [] });
 
-    const ctx = { siteDir: site.dir, siteName: site.name };
+    const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
     const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-hashes.json"));
@@ -321,7 +321,7 @@ async function createBackend<K extends "state" | "secrets">(
   name: string,
   options: import("../contracts.js").JsonObject,
   plugins: LoadedPlugin[],
-  ctx: { siteDir: string; siteName: string },
+  ctx: import("../contracts.js").BackendContext,
 ): Promise<K extends "state" ? StateBackend : SecretBackend> {
   type R = K extends "state" ? StateBackend : SecretBackend;
   if (kind === "state" && name === "file") return createFileStateBackend(options, ctx) as R;

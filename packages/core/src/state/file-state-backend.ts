@@ -78,5 +78,5 @@ export class FileStateBackend implements StateBackend {
 }
 
 export function createFileStateBackend(options: JsonObject, ctx: BackendContext): StateBackend {
-  return new FileStateBackend(ctx.siteDir, { path: typeof options.path === "string" ? options.path : undefined });
+  return new FileStateBackend(ctx.siteDir, { path: typeof options.path === "string" ? options.path : undefined, onStaleLock: (message) => ctx.warn(message) });
 }
