@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { resolveConfig } from "@stepwise/core";
 import plugin, { emailStep } from "./index.js";
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "./testing/fake-step-context.js";
 import pkg from "../package.json" with { type: "json" };
@@ -227,5 +228,31 @@ describe("email run", () => {
     const { ctx, ensured } = createFakeStepContext(emailStep, { preset: "airgapped" });
     expect(await emailStep.run(ctx)).toEqual({ provider: "none", from: null, host: null, port: null, tls: null });
     expect(ensured).toEqual([]);
+  });
+});
+
+describe("email config through the engine's resolver", () => {
+  const owned = Object.entries(emailStep.config).map(([key, spec]) => ({ key, spec, owner: "email" }));
+  const resolve = (preset: "default" | "dev-mode" | "airgapped", env: Record<string, string> = {}, sets: string[] = []) =>
+    resolveConfig({ owned, preset, file: new Map(), env, sets });
+
+  it("dev-mode and airgapped need no answers; default asks for sender and host", () => {
+    expect(resolve("dev-mode").missing).toEqual([]);
+    expect(resolve("airgapped").missing).toEqual([]);
+    expect(resolve("default").missing.map((m) => m.key)).toEqual(["email.from", "email.smtp.host"]);
+  });
+
+  it("MAIL_PROVIDER=ses switches the questions to SES", () => {
+    const config = resolve("default", { MAIL_PROVIDER: "ses" });
+    expect(config.missing.map((m) => m.key)).toEqual(["email.from", "email.ses.region"]);
+    expect(config.isInactive("email.smtp.host")).toBe(true);
+  });
+
+  it("--set values are coerced and validated", () => {
+    const config = resolve("dev-mode", {}, ["email.smtp.port=99999", "email.smtp.host=mail_catcher"]);
+    expect(config.problems.map((p) => `${p.key} (${p.source}): ${p.message}`)).toEqual([
+      'email.smtp.host (--set): must be a host name (letters, digits and hyphens in dot-separated labels of at most 63 characters, RFC 1123) or an IP address, got "mail_catcher"',
+      "email.smtp.port (--set): must be a port number from 1 to 65535, got 99999",
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { generateSecret } from "@stepwise/core";
 import plugin, { storageStep } from "./index.js";
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "./testing/fake-step-context.js";
 import pkg from "../package.json" with { type: "json" };
@@ -169,5 +170,16 @@ describe("storage run", () => {
     const gone = createFakeStepContext(storageStep, { previousOutputs, probe: () => ({ reason: "bucket app-data is gone" }) });
     expect(await storageStep.check(gone.ctx)).toEqual({ reason: "bucket app-data is gone" });
     expect(gone.probed.map((r) => r.id)).toEqual(["fake-objectstore"]);
+  });
+});
+
+describe("storage with the engine's secret generator", () => {
+  it("secrets generated from the declared specs pass run's own checks", async () => {
+    const generated = Object.fromEntries(Object.entries(storageStep.secrets).map(([name, spec]) => [name, generateSecret(spec.generate)]));
+    expect(generated.app_encryption_key).toMatch(/^[0-9a-f]{64}$/);
+    expect(generated.object_store_access_key).toMatch(/^[A-Z0-9]{20}$/);
+    const { ctx } = createFakeStepContext(storageStep, { config: s3, secrets: generated });
+    const outputs = await storageStep.run(ctx);
+    for (const value of Object.values(generated)) expect(JSON.stringify(outputs)).not.toContain(value);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { resolveConfig } from "@stepwise/core";
 import plugin, { telemetryStep } from "./index.js";
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "./testing/fake-step-context.js";
 import pkg from "../package.json" with { type: "json" };
@@ -112,5 +113,37 @@ describe("telemetry run", () => {
   it("refuses an endpoint with credentials that reached run", async () => {
     const { ctx } = createFakeStepContext(telemetryStep, { config: { "telemetry.s3EndpointUrl": "https://u:p@s3.example.com" } });
     await expect(telemetryStep.run(ctx)).rejects.toThrow("telemetry.s3EndpointUrl must not contain a user name or password");
+  });
+});
+
+describe("telemetry config through the engine's resolver", () => {
+  const owned = Object.entries(telemetryStep.config).map(([key, spec]) => ({ key, spec, owner: "telemetry" }));
+  const resolve = (env: Record<string, string>, preset: "default" | "dev-mode" | "airgapped" = "default") =>
+    resolveConfig({ owned, preset, file: new Map(), env, sets: [] });
+
+  it("coerces the application's variables to the declared types", () => {
+    const config = resolve({ IS_SENTRY_ENABLED: "true", USE_CONSOLE_LOGGING: "1", LOG_LEVEL: "warn", TELEMETRY_S3_ENDPOINT_URL: "https://s3.example.com" });
+    expect(config.problems).toEqual([]);
+    expect(config.get("telemetry.sentryEnabled")).toBe(true);
+    expect(config.get("telemetry.consoleLogging")).toBe(true);
+    expect(config.get("telemetry.logLevel")).toBe("warn");
+    expect(config.source("telemetry.sentryEnabled")?.label).toBe("env IS_SENTRY_ENABLED");
+  });
+
+  it("reports a bad endpoint and log level from the environment", () => {
+    const config = resolve({ LOG_LEVEL: "verbose", TELEMETRY_S3_ENDPOINT_URL: "s3.example.com" });
+    expect(config.problems).toEqual([
+      { key: "telemetry.s3EndpointUrl", source: "env TELEMETRY_S3_ENDPOINT_URL", message: 'must be an http(s) URL like https://s3.example.com, got "s3.example.com"' },
+      { key: "telemetry.logLevel", source: "env LOG_LEVEL", message: 'must be one of "debug", "info", "warn", "error", got "verbose"' },
+    ]);
+  });
+
+  it("airgapped leaves the upload endpoint unset, and nothing is missing in any preset", () => {
+    for (const preset of ["default", "dev-mode", "airgapped"] as const) {
+      const config = resolve({}, preset);
+      expect(config.missing, preset).toEqual([]);
+      expect(config.problems, preset).toEqual([]);
+    }
+    expect(resolve({}, "airgapped").get("telemetry.s3EndpointUrl")).toBe("");
   });
 });
