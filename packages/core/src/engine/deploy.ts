@@ -44,6 +44,7 @@ const LOCK_RENEW_MS = 30_000;
 /** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but the stat cache. */
 export async function planSite(session: SiteSession, options: PlanOptions = {}): Promise<Plan> {
   session.assertConfigValid();
+  session.assertNoMissingConfig();
   const { state } = await session.stateBackend.read();
   return computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options);
 }

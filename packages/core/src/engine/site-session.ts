@@ -191,8 +191,8 @@ export class SiteSession {
   async ensureGeneratedSecrets(): Promise<string[]> {
     const secrets = await this.secrets();
     const made = new Map<string, string>();
-    for (const { name, spec } of this.ownedSecrets) {
-      if (spec.generate && !secrets.has(name) && !made.has(name)) made.set(name, generateSecret(spec.generate));
+    for (const { name, spec, applies } of await this.secretStatus()) {
+      if (spec.generate && applies && !secrets.has(name) && !made.has(name)) made.set(name, generateSecret(spec.generate));
     }
     if (made.size > 0) await secrets.set(made);
     return [...made.keys()];

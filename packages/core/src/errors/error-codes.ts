@@ -93,7 +93,7 @@ export const errors = {
     );
   },
   stepUnknown(name: string, referencedBy: string, known: readonly string[]): StepwiseError {
-    const close = known.filter((k) => k.includes(name) || name.includes(k)).slice(0, 3);
+    const close = closestNames(name, known);
     return new StepwiseError(ErrorCode.StepUnknown, `Unknown step "${name}" (referenced by ${referencedBy}).`, {
       step: referencedBy,
       hint: close.length ? `did you mean ${close.map((c) => `"${c}"`).join(" or ")}? known steps: stepwise plan` : "list the steps with: stepwise plan",
@@ -153,3 +153,26 @@ export const errors = {
     });
   },
 };
+
+/** Known names within a small edit distance of `name` (typos), closest first. */
+export function closestNames(name: string, known: readonly string[], max = 3): string[] {
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return known
+    .map((candidate) => ({ candidate, distance: editDistance(name, candidate) }))
+    .filter((c) => c.distance <= limit || c.candidate.includes(name))
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, max)
+    .map((c) => c.candidate);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -82,7 +82,7 @@ export function parseSite(text: string, file: string): SiteFile {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const pos = first.linePos?.[0];
+    const pos = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
     const where = pos ? `${rel}:${pos.line}:${pos.col}` : rel;
     throw errors.siteInvalid(where, `invalid YAML: ${first.message.split("\n")[0]}`, `fix the YAML syntax at ${where}`);
   }

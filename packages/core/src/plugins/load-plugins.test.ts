@@ -1,0 +1,79 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { CORE_VERSION } from "../version.js";
+import { loadPlugins } from "./load-plugins.js";
+
+/** Writes a real package into site/node_modules/<name>. */
+function installPackage(site: string, name: string, pkg: Record<string, unknown>, index: string): string {
+  const root = path.join(site, "node_modules", name);
+  mkdirSync(root, { recursive: true });
+  writeFileSync(path.join(root, "package.json"), JSON.stringify({ name, version: "1.2.3", type: "module", main: "index.js", ...pkg }));
+  writeFileSync(path.join(root, "index.js"), index);
+  return root;
+}
+const plugin = (name: string, extra = "") => `export default { meta: { name: ${JSON.stringify(name)}, version: "1.2.3" }, steps: [{ name: "s-${name.replace(/\W/g, "")}", description: "d", async run() {} }] ${extra} };`;
+const peer = { peerDependencies: { "@stepwise/core": "^0.1.0" } };
+
+describe("plugin discovery", () => {
+  it("resolves from the site's node_modules (scoped too), unwraps default and calls factories with options", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    installPackage(site, "@acme/stepwise-plugin", peer, plugin("@acme/stepwise-plugin"));
+    installPackage(site, "factory-plugin", peer, `export default (options) => ({ meta: { name: "factory-plugin", version: "1.2.3" }, steps: [{ name: "f-" + options.suffix, description: "d", async run() {} }] });`);
+    const loaded = await loadPlugins(site, [
+      { name: "@acme/stepwise-plugin", options: {} },
+      { name: "factory-plugin", options: { suffix: "x" } },
+    ]);
+    expect(loaded.map((p) => p.id)).toEqual(["@acme/stepwise-plugin@1.2.3", "factory-plugin@1.2.3"]);
+    expect(loaded[1]!.definition.steps![0]!.name).toBe("f-x");
+  });
+
+  it("loads a plugin by relative path from the site directory", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    const root = path.join(site, "plugins", "local");
+    mkdirSync(root, { recursive: true });
+    writeFileSync(path.join(root, "package.json"), JSON.stringify({ name: "local", version: "1.2.3", type: "module", exports: { ".": { import: "./index.js" } }, ...peer }));
+    writeFileSync(path.join(root, "index.js"), plugin("local"));
+    const [loaded] = await loadPlugins(site, [{ name: "./plugins/local", options: {} }]);
+    expect(loaded!.root).toBe(root);
+  });
+
+  it("names a missing plugin with the install command", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    await expect(loadPlugins(site, [{ name: "@stepwise/step-nope", options: {} }])).rejects.toMatchObject({
+      code: "PLUGIN_MISSING",
+      exitCode: 2,
+      hint: `cd ${site} && npm install @stepwise/step-nope`,
+    });
+  });
+
+  it("refuses an incompatible plugin with its range, the installed core version and the fix", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    const root = installPackage(site, "old-plugin", { peerDependencies: { "@stepwise/core": "^9.0.0" } }, plugin("old-plugin"));
+    await expect(loadPlugins(site, [{ name: "old-plugin", options: {} }])).rejects.toMatchObject({
+      code: "PLUGIN_INCOMPATIBLE",
+      message: `Plugin old-plugin@1.2.3 (${root}) needs @stepwise/core ^9.0.0, but this stepwise runs @stepwise/core ${CORE_VERSION}.`,
+      hint: expect.stringContaining("npm install old-plugin@latest"),
+    });
+  });
+
+  it("refuses malformed plugins, one clear line each, all in one error", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    installPackage(site, "no-meta", peer, `export default { steps: [] };`);
+    installPackage(site, "wrong-name", peer, plugin("something-else"));
+    installPackage(site, "no-range", {}, plugin("no-range"));
+    installPackage(site, "throws", peer, `throw new Error("boom at import");`);
+    installPackage(site, "no-run", peer, `export default { meta: { name: "no-run", version: "1.2.3" }, steps: [{ name: "x", description: "d" }] };`);
+    const error = await loadPlugins(site, ["no-meta", "wrong-name", "no-range", "throws", "no-run", "missing-one"].map((name) => ({ name, options: {} }))).catch((e: Error) => e);
+    expect(error).toMatchObject({ code: "PLUGIN_INVALID" });
+    const message = (error as Error).message;
+    expect(message).toContain("6 plugins could not be loaded");
+    expect(message).toContain("meta: { name, version } is missing");
+    expect(message).toContain('meta.name is "something-else" but the package is named "wrong-name"');
+    expect(message).toContain('declares no peerDependencies["@stepwise/core"] range');
+    expect(message).toContain("failed to load: boom at import");
+    expect(message).toContain("step x has no run(ctx) function");
+    expect(message).toContain("npm install missing-one");
+  });
+});

@@ -1,0 +1,89 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadSite, parseSite } from "./load-site.js";
+import { checkVersionCompatible } from "./version-rule.js";
+
+const site = (text: string) => parseSite(text, path.join(os.tmpdir(), "stepwise.yaml"));
+const failure = (text: string) => {
+  try {
+    site(text);
+  } catch (error) {
+    return error as Error & { code: string; exitCode: number; hint?: string };
+  }
+  throw new Error("expected a failure");
+};
+
+describe("stepwise.yaml loading", () => {
+  it("reads plugins, target, config as dot paths, services and defaults", () => {
+    const s = site(`name: demo
+plugins:
+  - "@stepwise/target-podman"
+  - name: ./plugins/local
+    options: { level: 2 }
+target: podman
+config:
+  database:
+    name: app
+  "email.smtp.port": 587
+services:
+  web:
+    image: nginx
+    ports: ["8080:80"]
+`);
+    expect(s.name).toBe("demo");
+    expect(s.preset).toBe("default");
+    expect(s.plugins).toEqual([
+      { name: "@stepwise/target-podman", options: {} },
+      { name: "./plugins/local", options: { level: 2 } },
+    ]);
+    expect(s.config.get("database.name")).toEqual({ value: "app", location: expect.stringMatching(/stepwise\.yaml:9$/) });
+    expect(s.config.get("email.smtp.port")?.value).toBe(587);
+    expect(s.state).toEqual({ backend: "file", options: {} });
+    expect(s.secrets.backend).toBe("age");
+    expect(s.services.web?.ports).toEqual(["8080:80"]);
+  });
+
+  it("names file and line for malformed YAML", () => {
+    const error = failure("name: demo\nplugins: [a\n  b: c\n");
+    expect(error.code).toBe("SITE_INVALID");
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toMatch(/stepwise\.yaml:\d+:\d+: invalid YAML/);
+  });
+
+  it("names file, line and key for every schema problem", () => {
+    const error = failure("name: demo\nplugins: []\npreset: prod\nservices:\n  web:\n    imag: nginx\n");
+    expect(error.message).toMatch(/stepwise\.yaml:3 +preset: must be one of "default", "dev-mode", "airgapped"/);
+    expect(error.message).toMatch(/stepwise\.yaml:6 +services\.web\.imag: unknown key/);
+  });
+
+  it("refuses a site file of a newer minor schema version, naming both versions", () => {
+    const error = failure('schemaVersion: "0.2"\nname: demo\nplugins: []\n');
+    expect(error.code).toBe("SITE_VERSION_UNSUPPORTED");
+    expect(error.message).toContain("schemaVersion 0.2");
+    expect(error.message).toContain("up to 0.1");
+  });
+
+  it("reports a missing site with the command that creates one", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-nosite-"));
+    expect(() => loadSite(dir)).toThrow(expect.objectContaining({ code: "SITE_NOT_FOUND", hint: expect.stringContaining("stepwise init") }));
+    writeFileSync(path.join(dir, "stepwise.yaml"), "- a list\n");
+    expect(() => loadSite(dir)).toThrow(expect.objectContaining({ code: "SITE_INVALID" }));
+  });
+});
+
+describe("version rule (templates and site files)", () => {
+  it.each([
+    ["0.1.0", "0.1.9", undefined],
+    ["0.1.0", "0.2.0", "newer"],
+    ["0.2.0", "0.1.0", undefined],
+    ["1.4", "2.0", "major"],
+    ["1.4", "1.4.2", undefined],
+    ["1.4", "banana", "not a"],
+  ])("reader %s, file %s", (reader, file, problem) => {
+    const result = checkVersionCompatible(reader, file);
+    if (problem === undefined) expect(result).toBeUndefined();
+    else expect(result).toContain(problem);
+  });
+});
