@@ -1,10 +1,21 @@
 import { createRequire } from "node:module";
 import { definePlugin } from "@stepwise/core";
+import { podmanTarget } from "./podman-target.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { name: string; version: string };
 
-/** Skeleton: filled in by the issue that builds this plugin. */
+/** `@stepwise/target-podman`: the `podman` target. Loading it loads no Podman client. */
 export default definePlugin({
   meta: { name: pkg.name, version: pkg.version },
-  steps: [],
+  targets: [podmanTarget],
 });
+
+export { podmanTarget, networkStep } from "./podman-target.js";
+export { PodmanSession } from "./session.js";
+export { connectPodman, socketCandidates } from "./connection.js";
+export type { ConnectOptions, SocketCandidate } from "./connection.js";
+export { SiteNames, Label } from "./naming.js";
+export { PodmanErrorCode } from "./errors.js";
+export { DEFAULT_SETTINGS, OFFLINE_SETTINGS } from "./settings.js";
+export type { PodmanSettings } from "./settings.js";
+export { canonicalJson, specHash } from "./spec-hash.js";

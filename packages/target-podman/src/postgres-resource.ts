@@ -1,0 +1,110 @@
+import type { PostgresResource, ResourceResult, TargetCallScope } from "@stepwise/core";
+import { execIn, inspectContainer, sleep, tailLogs } from "./container-ops.js";
+import { convergeContainer, prepareContainer } from "./container-resource.js";
+import { podmanErrors } from "./errors.js";
+import { ensureImage } from "./images.js";
+import { podmanSafeName, type SiteNames } from "./naming.js";
+import type { PodmanApi } from "./podman-api.js";
+import { redactSecrets } from "./redact.js";
+import type { PodmanSettings } from "./settings.js";
+
+const DATA_DIR = "/var/lib/postgresql/data";
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
+
+/**
+ * Postgres as a container on the site network with its data in the named volume
+ * `stepwise-<site>-<name>-data`. The image must follow the official postgres image's
+ * contract (POSTGRES_USER, POSTGRES_PASSWORD_FILE, POSTGRES_DB); the password is mounted
+ * as a Podman secret file, never put in env or argv. Databases beyond the first are created
+ * by `createdb` in the container. Outputs: host (container name), port, user, databases,
+ * and the password as a secret reference.
+ */
+export async function ensurePostgres(
+  api: PodmanApi,
+  names: SiteNames,
+  settings: PodmanSettings,
+  spec: PostgresResource,
+  scope: TargetCallScope,
+): Promise<ResourceResult> {
+  if (!IDENTIFIER.test(spec.user)) throw podmanErrors.specInvalid(spec.name, `postgres user "${spec.user}" is not a plain identifier`);
+  for (const db of spec.databases) {
+    if (!IDENTIFIER.test(db)) throw podmanErrors.specInvalid(spec.name, `database name "${db}" is not a plain identifier`);
+  }
+  const version = spec.version ?? "15";
+  const ref = spec.image ?? settings.postgresImage.replaceAll("{version}", version);
+  const image = await ensureImage(api, ref, scope, `podman pull ${ref}   (offline: scripts/images/build.sh postgres, or use preset airgapped)`);
+  const volume = `${spec.name}-data`;
+  const prepared = await prepareContainer(
+    api,
+    names,
+    settings,
+    {
+      resource: spec.name,
+      kind: "postgres",
+      image,
+      env: {
+        POSTGRES_USER: spec.user,
+        POSTGRES_PASSWORD_FILE: `/run/secrets/${podmanSafeName(spec.passwordSecret)}`,
+        ...(spec.databases[0] ? { POSTGRES_DB: spec.databases[0] } : {}),
+        PGDATA: DATA_DIR,
+      },
+      secretFiles: [spec.passwordSecret],
+      volumes: { [volume]: DATA_DIR },
+      restart: "always",
+      stopTimeout: 30,
+    },
+    scope,
+  );
+  const converged = await convergeContainer(api, prepared, 30, scope, async (container) => {
+    await waitPostgresReady(api, container, spec.user, prepared.secretValues, scope);
+    await ensureDatabases(api, container, spec, scope);
+  });
+  return {
+    kind: "postgres",
+    name: spec.name,
+    id: prepared.name,
+    specHash: prepared.hash,
+    change: converged.change,
+    outputs: {
+      host: prepared.name,
+      port: 5432,
+      user: spec.user,
+      databases: [...spec.databases],
+      password: { secret: spec.passwordSecret },
+      container: prepared.name,
+      network: names.network,
+      volume: names.volume(volume),
+    },
+  };
+}
+
+async function waitPostgresReady(api: PodmanApi, container: string, user: string, secretValues: readonly string[], scope: TargetCallScope): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  scope.log.progress(`waiting for postgres in ${container}`);
+  while (Date.now() < deadline) {
+    const state = await inspectContainer(api, container, scope.signal);
+    if (!state?.State.Running && state?.State.Status !== "created") {
+      const logs = redactSecrets(await tailLogs(api, container, 30), secretValues);
+      throw podmanErrors.containerFailed(container, state ? `exited with code ${state.State.ExitCode} while starting` : "disappeared while starting", logs);
+    }
+    if (state.State.Running) {
+      // TCP on 127.0.0.1 answers only once the image's init phase (socket-only) is over.
+      const probe = await execIn(api, container, ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", "postgres"], scope.signal);
+      if (probe.exitCode === 0) return;
+    }
+    await sleep(500, scope.signal);
+  }
+  throw podmanErrors.containerFailed(container, "did not accept connections within 120s", redactSecrets(await tailLogs(api, container, 30), secretValues));
+}
+
+async function ensureDatabases(api: PodmanApi, container: string, spec: PostgresResource, scope: TargetCallScope): Promise<void> {
+  const listed = await execIn(api, container, ["psql", "-X", "-At", "-U", spec.user, "-d", "postgres", "-c", "SELECT datname FROM pg_database"], scope.signal);
+  if (listed.exitCode !== 0) throw podmanErrors.containerFailed(container, `could not list databases (psql exit ${listed.exitCode})`, listed.output);
+  const existing = new Set(listed.output.split("\n").map((l) => l.trim()));
+  for (const db of spec.databases) {
+    if (existing.has(db)) continue;
+    scope.log.progress(`creating database ${db} in ${container}`);
+    const made = await execIn(api, container, ["createdb", "-U", spec.user, "-O", spec.user, db], scope.signal);
+    if (made.exitCode !== 0) throw podmanErrors.containerFailed(container, `could not create database ${db} (createdb exit ${made.exitCode})`, made.output);
+  }
+}

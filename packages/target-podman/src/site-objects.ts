@@ -1,0 +1,63 @@
+import type { PodmanApi } from "./podman-api.js";
+import { LIBPOD, apiFailure, isAlreadyExists } from "./podman-api.js";
+import type { SiteNames } from "./naming.js";
+
+/**
+ * Creates the site's network `stepwise-<site>` (bridge, DNS on, so containers reach each
+ * other by container name and alias) unless it exists. Safe to call concurrently.
+ */
+export async function ensureNetwork(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<{ name: string; created: boolean }> {
+  const name = names.network;
+  try {
+    const existing = await api.requestOrMissing({ method: "GET", path: `${LIBPOD}/networks/${encodeURIComponent(name)}/json`, signal, what: `inspect network ${name}` });
+    if (existing) return { name, created: false };
+    await api.request({
+      method: "POST",
+      path: `${LIBPOD}/networks/create`,
+      body: { name, driver: "bridge", dns_enabled: true, labels: names.labels("network", "network") },
+      signal,
+      what: `create network ${name}`,
+    });
+    return { name, created: true };
+  } catch (error) {
+    if (isAlreadyExists(error)) return { name, created: false };
+    throw apiFailure(`create network ${name}`, error, `podman network create ${name}`);
+  }
+}
+
+export async function networkExists(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<boolean> {
+  try {
+    return (await api.requestOrMissing({ method: "GET", path: `${LIBPOD}/networks/${encodeURIComponent(names.network)}/json`, signal, what: "inspect network" })) !== undefined;
+  } catch (error) {
+    throw apiFailure(`inspect network ${names.network}`, error);
+  }
+}
+
+/** Creates the named volume `stepwise-<site>-<volume>` unless it exists. Safe to call concurrently. */
+export async function ensureVolume(api: PodmanApi, names: SiteNames, volume: string, signal?: AbortSignal): Promise<string> {
+  const name = names.volume(volume);
+  try {
+    const existing = await api.requestOrMissing({ method: "GET", path: `${LIBPOD}/volumes/${encodeURIComponent(name)}/json`, signal, what: `inspect volume ${name}` });
+    if (existing) return name;
+    await api.request({ method: "POST", path: `${LIBPOD}/volumes/create`, body: { Name: name, Label: names.labels(volume, "volume") }, signal, what: `create volume ${name}` });
+    return name;
+  } catch (error) {
+    if (isAlreadyExists(error)) return name;
+    throw apiFailure(`create volume ${name}`, error, `podman volume create ${name}`);
+  }
+}
+
+export interface VolumeEntry {
+  Name: string;
+  Labels?: Record<string, string> | null;
+}
+
+/** The site's volumes (by label), sorted by name. */
+export async function listSiteVolumes(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<VolumeEntry[]> {
+  try {
+    const volumes = await api.request<VolumeEntry[]>({ method: "GET", path: `${LIBPOD}/volumes/json`, query: { filters: names.siteFilter }, signal, what: "list volumes" });
+    return (volumes ?? []).sort((a, b) => a.Name.localeCompare(b.Name));
+  } catch (error) {
+    throw apiFailure("list volumes", error);
+  }
+}
