@@ -66,6 +66,31 @@ Examples:
     });
 
   program
+    .command("configure")
+    .description("answer what the steps need (config and secrets); resumable, saves every answer at once")
+    .option("--reset", "start over instead of continuing an interrupted session")
+    .option("--status", "show progress per step and the next question, ask nothing")
+    .option("--no-prompt-secrets", "do not ask for secrets (set them later with stepwise secrets set)")
+    .option("-y, --auto-approve", "never prompt: record --set values and list what is missing")
+    .addHelpText(
+      "after",
+      `
+In a terminal, asks required settings first with defaults in brackets, then secrets
+(hidden; leave empty to skip for now). Ctrl-C keeps every answer; run it again to continue.
+Without a terminal (CI), asks nothing: --set values are written to stepwise.yaml and every
+missing required value is listed in one error (exit 2).
+
+Examples:
+  stepwise configure
+  stepwise configure --status
+  stepwise configure --set email.provider=smtp --set email.smtp.host=mail.example.com`,
+    )
+    .action(async (options, command: Command) => {
+      const { configureCommand } = await import("./commands/configure.js");
+      await configureCommand(globals(command), options);
+    });
+
+  program
     .command("status")
     .description("what state says about each step, and what the target runs")
     .action(async (_options, command: Command) => {
@@ -112,6 +137,13 @@ Examples:
     .action(async (name: string, _options, command: Command) => {
       const { secretsSetCommand } = await import("./commands/secrets.js");
       await secretsSetCommand(globals(command), name);
+    });
+  secrets
+    .command("rotate <name>")
+    .description("replace a generated secret with a new random value; the steps that use it run on the next deploy")
+    .action(async (name: string, _options, command: Command) => {
+      const { secretsRotateCommand } = await import("./commands/secrets.js");
+      await secretsRotateCommand(globals(command), name);
     });
   return program;
 }

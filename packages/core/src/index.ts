@@ -83,3 +83,7 @@ export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";
 export { planSite, deploySite } from "./engine/deploy.js";
 export type { PlanOptions, DeployOptions, DeployResult } from "./engine/deploy.js";
 export type { EngineEvent } from "./engine/engine-events.js";
+export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, newProgress, progressFile } from "./configure/configure-flow.js";
+export type { Question, ConfigureProgress } from "./configure/configure-flow.js";
+export { closestNames } from "./errors/error-codes.js";
+export { createTemplatesStep, TEMPLATE_VERSION_FILE, TEMPLATES_STEP } from "./templates/templates-step.js";

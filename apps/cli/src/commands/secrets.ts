@@ -1,4 +1,4 @@
-import { errors } from "@stepwise/core";
+import { errors, generateSecret } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 import { openSession, printJson } from "./open-session.js";
 
@@ -57,4 +57,19 @@ export async function secretsSetCommand(globals: GlobalOptions, name: string): P
   await secrets.set(new Map([[name, value]]));
   if (globals.json) printJson(session, { set: name, store: session.secretBackend.description });
   else process.stdout.write(`Stored ${name} in ${session.secretBackend.description}. Steps that use it run on the next deploy.\n`);
+}
+
+/** A new CSPRNG value for a generated secret. Steps that use it see a changed fingerprint. */
+export async function secretsRotateCommand(globals: GlobalOptions, name: string): Promise<void> {
+  const session = await openSession(globals);
+  const owned = session.ownedSecrets.find((s) => s.name === name);
+  if (!owned) throw errors.usage(`No step owns a secret named "${name}".`, "stepwise secrets list");
+  if (!owned.spec.generate) {
+    throw errors.usage(`${name} is provided by you, not generated; set its new value instead.`, `stepwise secrets set ${name}`);
+  }
+  const secrets = await session.secrets();
+  await secrets.set(new Map([[name, generateSecret(owned.spec.generate)]]));
+  const users = [...session.steps.values()].filter((s) => s.inputs.secrets.includes(name)).map((s) => s.name);
+  if (globals.json) printJson(session, { rotated: name, steps: users });
+  else process.stdout.write(`Rotated ${name}. These steps run on the next deploy: ${users.join(", ")}.\n`);
 }

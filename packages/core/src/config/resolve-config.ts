@@ -64,7 +64,7 @@ export function resolveConfig(input: ResolveConfigInput): ResolvedConfig {
   const specs = new Map(input.owned.map((o) => [o.key, o]));
   const put = (key: string, raw: JsonValue, source: ConfigSource, fromString: boolean) => {
     const spec = specs.get(key)?.spec;
-    const coerced = coerce(raw, spec?.type, fromString);
+    const coerced = coerceConfigValue(raw, spec?.type, fromString);
     if (coerced.error) {
       problems.push({ key, source: source.label, message: coerced.error });
       return;
@@ -152,7 +152,7 @@ function safeWhen(when: (config: ConfigReader) => boolean, reader: ConfigReader)
   }
 }
 
-function coerce(raw: JsonValue, type: ConfigKeySpec["type"], fromString: boolean): { value: JsonValue; error?: undefined } | { value?: undefined; error: string } {
+export function coerceConfigValue(raw: JsonValue, type: ConfigKeySpec["type"], fromString: boolean): { value: JsonValue; error?: undefined } | { value?: undefined; error: string } {
   if (type === undefined || type === "string") {
     if (raw === null || typeof raw === "object") return { error: `expected a string, got ${JSON.stringify(raw)}` };
     return { value: String(raw) };

@@ -23,6 +23,7 @@ import { createAgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { generateSecret } from "../secrets/generate-secret.js";
 import { SiteSecrets } from "../secrets/site-secrets.js";
 import { createWorkloadSteps } from "../services/service-steps.js";
+import { createTemplatesStep, TEMPLATES_STEP } from "../templates/templates-step.js";
 import { loadSite, type SiteFile } from "../site/load-site.js";
 import { createFileStateBackend, STATE_DIR } from "../state/file-state-backend.js";
 import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
@@ -87,8 +88,17 @@ export class SiteSession {
 
     const pluginStepNames = new Set(candidates.map((c) => c.definition.name));
     const workloadNames = [...Object.keys(site.services).map((n) => `service:${n}`), ...Object.keys(site.jobs).map((n) => `job:${n}`)];
-    const knownSteps = new Set([...pluginStepNames, ...workloadNames]);
+    const knownSteps = new Set([...pluginStepNames, ...workloadNames, ...(site.templates ? [TEMPLATES_STEP] : [])]);
     for (const definition of createWorkloadSteps(site, knownSteps)) candidates.push({ definition, plugin: undefined, foundation: false });
+    // The templates step needs the session's secrets, which exist once the session does.
+    let self: SiteSession | undefined;
+    if (site.templates) {
+      const digest = async () => {
+        const secrets = await self!.secrets();
+        return (text: string) => secrets.digest(text);
+      };
+      candidates.push({ definition: createTemplatesStep(site, knownSteps, digest), plugin: undefined, foundation: false });
+    }
 
     const steps = new Map<string, SiteStep>();
     const disabled: SiteStep[] = [];
@@ -153,7 +163,8 @@ export class SiteSession {
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
     const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-hashes.json"));
-    return new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit);
+    self = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit);
+    return self;
   }
 
   get signal(): AbortSignal {

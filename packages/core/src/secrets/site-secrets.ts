@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { SecretBackend } from "../contracts.js";
 import type { Redactor } from "../log/redactor.js";
 
@@ -48,6 +48,16 @@ export class SiteSecrets {
     const key = this.values.get(HMAC_KEY_NAME);
     if (value === undefined || key === undefined) return UNSET;
     return `hmac-sha256:${createHmac("sha256", key).update(value).digest("hex")}`;
+  }
+
+  /**
+   * A keyed digest of any text (e.g. a rendered file that holds secrets): HMAC with the
+   * site key when there is one, plain sha256 otherwise (then no secret exists to protect).
+   */
+  digest(text: string): string {
+    const key = this.values.get(HMAC_KEY_NAME);
+    if (key === undefined) return `sha256:${createHash("sha256").update(text).digest("hex")}`;
+    return `hmac-sha256:${createHmac("sha256", key).update(text).digest("hex")}`;
   }
 
   /** Stores values (`undefined` deletes), atomically, adding the HMAC key on first use. */

@@ -1,7 +1,8 @@
-import type { JobResource, JsonObject, JsonValue, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
+import type { JobResource, JsonObject, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import type { JobEntry, ServiceEntry, SiteFile, WorkloadEntry } from "../site/load-site.js";
+import { digOutputs, referenceText, stepOfReference } from "../site/references.js";
 
 const REFERENCE = /\$\{\s*(config|outputs)\.([A-Za-z0-9_.:-]+?)\s*\}/g;
 
@@ -42,7 +43,7 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
       for (const ref of parseReferences(String(value))) {
         if (ref.kind === "config") configKeys.add(ref.path);
         else {
-          const step = outputsStep(ref.path, knownSteps);
+          const step = stepOfReference(ref.path, knownSteps);
           if (!step) {
             throw new StepwiseError(ErrorCode.StepUnknown, `${site.locate([...yamlPath, "env", variable])}: ${variable} references outputs of an unknown step in "${value}".`, {
               location: site.locate([...yamlPath, "env", variable]),
@@ -99,10 +100,10 @@ function workloadSpec(name: string, entry: WorkloadEntry, ctx: StepContext, know
   const env: Record<string, string> = {};
   for (const [variable, value] of Object.entries(entry.env ?? {})) {
     env[variable] = String(value).replace(REFERENCE, (_match, kind: string, refPath: string) => {
-      if (kind === "config") return stringify(ctx.config.get(refPath));
-      const step = outputsStep(refPath, knownSteps)!;
+      if (kind === "config") return referenceText(ctx.config.get(refPath));
+      const step = stepOfReference(refPath, knownSteps)!;
       const keyPath = refPath.slice(step.length + 1);
-      return stringify(dig(ctx.outputs(step), keyPath));
+      return referenceText(digOutputs(ctx.outputs(step), keyPath));
     });
   }
   return {
@@ -116,28 +117,8 @@ function workloadSpec(name: string, entry: WorkloadEntry, ctx: StepContext, know
   };
 }
 
-/** The longest known step name that prefixes `path` (step names may contain dots or colons). */
-function outputsStep(refPath: string, knownSteps: ReadonlySet<string>): string | undefined {
-  let best: string | undefined;
-  for (const step of knownSteps) {
-    if (refPath.startsWith(`${step}.`) && (!best || step.length > best.length)) best = step;
-  }
-  return best;
-}
 
-function dig(value: JsonValue | undefined, keyPath: string): JsonValue | undefined {
-  let current: JsonValue | undefined = value;
-  for (const key of keyPath.split(".")) {
-    if (current === null || typeof current !== "object" || Array.isArray(current)) return undefined;
-    current = current[key];
-  }
-  return current;
-}
 
-function stringify(value: JsonValue | undefined): string {
-  if (value === undefined || value === null) return "";
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
 
 export function parsePorts(ports: readonly (string | number)[]): PortSpec[] {
   return ports.map((port) => {

@@ -1,0 +1,140 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import { isMap, isScalar, parseDocument } from "yaml";
+import type { ConfigKeySpec, JsonValue } from "../contracts.js";
+import { coerceConfigValue } from "../config/resolve-config.js";
+import { ErrorCode } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
+import type { SiteSession } from "../engine/site-session.js";
+import { STATE_DIR } from "../state/file-state-backend.js";
+
+/** One thing `configure` may ask. */
+export interface Question {
+  kind: "config" | "secret";
+  /** Config dot path or secret name. */
+  key: string;
+  /** Step (or target) that owns it. */
+  owner: string;
+  prompt: string;
+  description: string;
+  required: boolean;
+  /** Config only: the value it would have if not answered (default or preset). */
+  current?: JsonValue;
+  spec?: ConfigKeySpec;
+}
+
+/** What an interrupted `configure` had done, saved after every answer (`.stepwise/configure.json`). */
+export interface ConfigureProgress {
+  version: 1;
+  startedAt: string;
+  answered: string[];
+  /** User-provided secrets skipped "for now". */
+  skipped: string[];
+  completedAt?: string;
+}
+
+export function progressFile(siteDir: string): string {
+  return path.join(siteDir, STATE_DIR, "configure.json");
+}
+
+export async function readProgress(siteDir: string): Promise<ConfigureProgress | undefined> {
+  try {
+    const progress = JSON.parse(await readFile(progressFile(siteDir), "utf8")) as ConfigureProgress;
+    return progress.version === 1 ? progress : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeProgress(siteDir: string, progress: ConfigureProgress): Promise<void> {
+  mkdirSync(path.join(siteDir, STATE_DIR), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(progressFile(siteDir), `${JSON.stringify(progress, null, 2)}\n`, { mode: 0o644 });
+}
+
+export function newProgress(): ConfigureProgress {
+  return { version: 1, startedAt: new Date().toISOString(), answered: [], skipped: [] };
+}
+
+/**
+ * Every question that applies now, in the order `configure` asks them: required config, then
+ * required secrets, then optional config, then optional secrets; within each group in step
+ * order. `done` tells whether it was already answered (in the file, env, `--set`, this
+ * session) or, for secrets, set or skipped.
+ */
+export async function listQuestions(session: SiteSession, progress: ConfigureProgress): Promise<(Question & { done: boolean })[]> {
+  const order = new Map(session.graph.order.map((name, i) => [name, i]));
+  const rank = (owner: string) => order.get(owner) ?? -1;
+  const config = session.ownedConfig
+    .filter((o) => o.spec.prompt && !session.config.isInactive(o.key))
+    .map((o) => {
+      const source = session.config.source(o.key)?.kind;
+      return {
+        kind: "config" as const,
+        key: o.key,
+        owner: o.owner,
+        prompt: o.spec.prompt!,
+        description: o.spec.description,
+        required: o.spec.required === true,
+        current: session.config.get(o.key),
+        spec: o.spec,
+        done: progress.answered.includes(o.key) || source === "file" || source === "env" || source === "set",
+      };
+    });
+  const secrets = (await session.secretStatus())
+    .filter((s) => !s.spec.generate && s.applies)
+    .map((s) => ({
+      kind: "secret" as const,
+      key: s.name,
+      owner: s.owner,
+      prompt: s.spec.prompt ?? s.spec.description,
+      description: s.spec.description,
+      required: s.spec.required !== false,
+      done: s.set || progress.skipped.includes(s.name),
+    }));
+  const group = (q: Question) => (q.required ? 0 : 2) + (q.kind === "secret" ? 1 : 0);
+  return [...config, ...secrets].sort((a, b) => group(a) - group(b) || rank(a.owner) - rank(b.owner));
+}
+
+/** Checks an answer typed as text; returns the coerced value or what is wrong with it. */
+export function checkAnswer(question: Question, text: string, session: SiteSession): { value: JsonValue } | { error: string } {
+  const spec = question.spec!;
+  const coerced = coerceConfigValue(text, spec.type, true);
+  if ("error" in coerced && coerced.error !== undefined) return { error: coerced.error };
+  const value = coerced.value as JsonValue;
+  if (spec.choices && !spec.choices.some((c) => JSON.stringify(c) === JSON.stringify(value))) {
+    return { error: `must be one of ${spec.choices.map((c) => JSON.stringify(c)).join(", ")}` };
+  }
+  const problem = spec.validate?.(value, session.config);
+  return problem ? { error: problem } : { value };
+}
+
+/**
+ * Writes one config value into stepwise.yaml under `config:`, keeping comments and layout
+ * (the YAML document is edited, not regenerated), atomically.
+ */
+export async function saveConfigValue(siteFile: string, key: string, value: JsonValue): Promise<void> {
+  const doc = parseDocument(readFileSync(siteFile, "utf8"));
+  if (!doc.has("config") || !isMap(doc.get("config"))) doc.set("config", doc.createNode({}));
+  const config = doc.get("config");
+  const segments = key.split(".");
+  // A key already written as a dot path ("email.smtp.port": 25) is updated in place.
+  if (isMap(config) && config.items.some((item) => isScalar(item.key) && item.key.value === key)) {
+    doc.setIn(["config", key], value);
+  } else {
+    let path: string[] = ["config"];
+    for (const segment of segments.slice(0, -1)) {
+      path = [...path, segment];
+      const node = doc.getIn(path, true);
+      if (node !== undefined && !isMap(node)) {
+        throw new StepwiseError(ErrorCode.SiteInvalid, `Cannot save ${key}: ${path.join(".")} in ${siteFile} is not a mapping.`, {
+          location: siteFile,
+          hint: `edit ${siteFile} by hand: set ${key}`,
+        });
+      }
+    }
+    doc.setIn(["config", ...segments], value);
+  }
+  await writeFileAtomic(siteFile, doc.toString());
+}

@@ -1,0 +1,155 @@
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { readFile, unlink, mkdir } from "node:fs/promises";
+import path from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import type { StepContext, StepDefinition } from "../contracts.js";
+import { ErrorCode } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
+import type { SiteFile } from "../site/load-site.js";
+import { digOutputs, referenceText, stepOfReference } from "../site/references.js";
+import { checkVersionCompatible } from "../site/version-rule.js";
+import { CORE_VERSION } from "../version.js";
+
+export const TEMPLATE_VERSION_FILE = ".template-version";
+export const TEMPLATES_STEP = "templates";
+
+/** `${config.KEY}`, `${secret.NAME}`, `${outputs.STEP.KEY}`; `$${` writes a literal `${`. */
+const REFERENCE = /(\$?)\$\{\s*(config|secret|outputs)\.([A-Za-z0-9_.:-]+?)\s*\}/g;
+
+interface TemplateFile {
+  /** Path relative to the templates folder. */
+  relative: string;
+  /** Path relative to the site (a declared file input). */
+  sitePath: string;
+  text: string;
+  holdsSecret: boolean;
+}
+
+/**
+ * The built-in step that renders a site's versioned template folder (`templates:` in
+ * stepwise.yaml) into its output folder. Its inputs are the template files and exactly the
+ * config keys, secrets and upstream outputs they reference. A rendered file holding a secret
+ * is written 0600. What was written is remembered as an HMAC, so a hand edit is found by the
+ * drift check and reported, never silently overwritten.
+ */
+export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<string>, digest: () => Promise<(text: string) => string>): StepDefinition {
+  const templates = site.templates!;
+  const sourceDir = path.resolve(site.dir, templates.source);
+  const outputDir = path.resolve(site.dir, templates.output);
+  const relSource = path.relative(site.dir, sourceDir).split(path.sep).join("/");
+  const relOutput = path.relative(site.dir, outputDir).split(path.sep).join("/");
+  const versionFile = path.join(sourceDir, TEMPLATE_VERSION_FILE);
+  if (!existsSync(versionFile)) {
+    throw new StepwiseError(ErrorCode.SiteInvalid, `Template folder ${relSource} has no ${TEMPLATE_VERSION_FILE}.`, {
+      location: site.locate(["templates", "source"]),
+      hint: `echo ${CORE_VERSION} > ${relSource}/${TEMPLATE_VERSION_FILE}`,
+    });
+  }
+  const version = readFileSync(versionFile, "utf8").trim();
+  const problem = checkVersionCompatible(CORE_VERSION, version);
+  if (problem) {
+    throw new StepwiseError(ErrorCode.TemplateTooNew, `Templates in ${relSource} are version ${version}, but this stepwise (${CORE_VERSION}) renders templates up to ${CORE_VERSION.split(".").slice(0, 2).join(".")}.x (${problem}).`, {
+      location: `${relSource}/${TEMPLATE_VERSION_FILE}`,
+      hint: "upgrade stepwise (npm install -D @stepwise/cli@latest), or use templates of a version this stepwise reads",
+    });
+  }
+  const files = listFiles(sourceDir).map((relative): TemplateFile => {
+    const text = readFileSync(path.join(sourceDir, relative), "utf8");
+    return { relative, sitePath: `${relSource}/${relative}`, text, holdsSecret: references(text).some((r) => r.kind === "secret") };
+  });
+  const config = new Set<string>();
+  const secrets = new Set<string>();
+  const upstream = new Set<string>();
+  for (const file of files) {
+    for (const ref of references(file.text)) {
+      if (ref.kind === "config") config.add(ref.path);
+      else if (ref.kind === "secret") secrets.add(ref.path);
+      else {
+        const step = stepOfReference(ref.path, knownSteps);
+        if (!step) {
+          throw new StepwiseError(ErrorCode.StepUnknown, `${file.sitePath} references outputs of an unknown step: \${outputs.${ref.path}}.`, {
+            location: file.sitePath,
+            hint: `use \${outputs.STEP.KEY} with one of: ${[...knownSteps].sort().join(", ")}`,
+          });
+        }
+        upstream.add(step);
+      }
+    }
+  }
+
+  const render = (file: TemplateFile, ctx: StepContext) =>
+    file.text.replace(REFERENCE, (match, escape: string, kind: string, refPath: string) => {
+      if (escape) return match.slice(1);
+      if (kind === "config") return referenceText(ctx.config.get(refPath));
+      if (kind === "secret") {
+        const value = ctx.secrets.get(refPath);
+        if (value === undefined) {
+          throw new StepwiseError(ErrorCode.SecretMissing, `${file.sitePath} needs secret ${refPath}, which is not set.`, { hint: `stepwise secrets set ${refPath}` });
+        }
+        return value;
+      }
+      const step = stepOfReference(refPath, knownSteps)!;
+      return referenceText(digOutputs(ctx.outputs(step), refPath.slice(step.length + 1)));
+    });
+
+  const handEdited = (relative: string) =>
+    new StepwiseError(ErrorCode.PluginError, `${relOutput}/${relative} was changed by hand since stepwise rendered it; it was not overwritten.`, {
+      exitCode: 1,
+      location: `${relOutput}/${relative}`,
+      hint: `move the change into ${relSource}/${relative} (or delete ${relOutput}/${relative}), then: stepwise deploy`,
+    });
+
+  return {
+    name: TEMPLATES_STEP,
+    description: `render ${relSource}/ (templates ${version}) into ${relOutput}/`,
+    dependsOn: [...upstream].sort(),
+    inputs: { files: [`${relSource}/**`], config: [...config].sort(), secrets: [...secrets].sort() },
+    async check(ctx) {
+      const written = (ctx.previousOutputs?.files ?? {}) as Record<string, string>;
+      const hash = await digest();
+      for (const [relative, expected] of Object.entries(written)) {
+        const target = path.join(outputDir, relative);
+        if (!existsSync(target)) return { reason: `${relOutput}/${relative} is missing` };
+        if (hash(await readFile(target, "utf8")) !== expected) return { reason: `${relOutput}/${relative} was edited by hand` };
+      }
+    },
+    async run(ctx) {
+      const written = (ctx.previousOutputs?.files ?? {}) as Record<string, string>;
+      const hash = await digest();
+      const rendered: Record<string, string> = {};
+      for (const file of files) {
+        const content = render(file, ctx);
+        const target = path.join(outputDir, file.relative);
+        if (existsSync(target)) {
+          const onDisk = await readFile(target, "utf8");
+          const ours = written[file.relative] !== undefined && hash(onDisk) === written[file.relative];
+          if (!ours && onDisk !== content) throw handEdited(file.relative);
+        }
+        await mkdir(path.dirname(target), { recursive: true });
+        await writeFileAtomic(target, content, { mode: file.holdsSecret ? 0o600 : 0o644, fsync: true });
+        rendered[file.relative] = hash(content);
+        ctx.log.info(`rendered ${relOutput}/${file.relative}${file.holdsSecret ? " (0600)" : ""}`);
+      }
+      for (const [relative, expected] of Object.entries(written)) {
+        if (relative in rendered) continue;
+        const target = path.join(outputDir, relative);
+        if (existsSync(target) && hash(await readFile(target, "utf8")) === expected) await unlink(target);
+      }
+      return { dir: relOutput, version, files: rendered };
+    },
+  };
+}
+
+function references(text: string): { kind: "config" | "secret" | "outputs"; path: string }[] {
+  return [...text.matchAll(REFERENCE)].filter((m) => !m[1]).map((m) => ({ kind: m[2] as "config" | "secret" | "outputs", path: m[3]! }));
+}
+
+function listFiles(dir: string, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
+    const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...listFiles(dir, relative));
+    else if (entry.isFile() && relative !== TEMPLATE_VERSION_FILE) out.push(relative);
+  }
+  return out.sort();
+}
