@@ -92,7 +92,7 @@ build_postgres() {
     --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' \
     --change 'ENV PGDATA=/var/lib/postgresql/data' --change 'ENV TZ=UTC' --change 'ENV LANG=C.UTF-8' \
     --change 'VOLUME /var/lib/postgresql/data' --change 'EXPOSE 5432' --change 'STOPSIGNAL SIGINT' \
-    --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD []'
+    --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["postgres"]'
 }
 
 node_binary() { echo "${STEPWISE_NODE_BINARY:-$(command -v node)}"; }

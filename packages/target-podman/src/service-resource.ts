@@ -3,7 +3,7 @@ import { podmanErrors } from "./errors.js";
 import { ensureBuiltImage, ensureImage, type ResolvedImage } from "./images.js";
 import type { SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
-import { convergeContainer, prepareContainer, publishedPorts, waitServiceReady } from "./container-resource.js";
+import { convergeContainer, prepareContainer, publishedPorts, waitServiceReady, type PreparedContainer } from "./container-resource.js";
 import type { PodmanSettings } from "./settings.js";
 
 /** The image of a service or job: built from `build` (tag from its context hash) or `image`, pulled when absent. */
@@ -20,19 +20,17 @@ export async function resolveServiceImage(
 }
 
 /**
- * A long-running container on the site network, reachable by its name. Ports publish on the
- * configured bind address (127.0.0.1 by default; a random host port when none is given).
- * Secrets become env vars through the helper shim and never appear in `podman inspect`.
- * Returns `unchanged` without touching a running container whose spec hash matches.
+ * The create spec and spec hash of a service, with its shared objects (network, volumes,
+ * secrets) in place; the container itself is untouched. {@link ensureService} converges on it.
  */
-export async function ensureService(
+export async function prepareService(
   api: PodmanApi,
   names: SiteNames,
   settings: PodmanSettings,
   spec: ServiceResource,
   siteDir: string,
   scope: TargetCallScope,
-): Promise<ResourceResult> {
+): Promise<{ image: ResolvedImage; prepared: PreparedContainer }> {
   const image = await resolveServiceImage(api, names, spec, siteDir, scope);
   const prepared = await prepareContainer(
     api,
@@ -53,6 +51,24 @@ export async function ensureService(
     },
     scope,
   );
+  return { image, prepared };
+}
+
+/**
+ * A long-running container on the site network, reachable by its name. Ports publish on the
+ * configured bind address (127.0.0.1 by default; a random host port when none is given).
+ * Secrets become env vars through the helper shim and never appear in `podman inspect`.
+ * Returns `unchanged` without touching a running container whose spec hash matches.
+ */
+export async function ensureService(
+  api: PodmanApi,
+  names: SiteNames,
+  settings: PodmanSettings,
+  spec: ServiceResource,
+  siteDir: string,
+  scope: TargetCallScope,
+): Promise<ResourceResult> {
+  const { image, prepared } = await prepareService(api, names, settings, spec, siteDir, scope);
   const converged = await convergeContainer(api, prepared, 10, scope, (container) =>
     waitServiceReady(api, container, spec.healthcheck, prepared.secretValues, scope.signal),
   );

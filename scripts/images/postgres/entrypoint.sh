@@ -7,6 +7,10 @@
 # missing databases, then exec postgres listening on 0.0.0.0:5432 as the postgres user.
 # The password is read by psql from the file (\set ... `cat`), never passed through argv or env.
 set -eu
+# As the official image: flags go to postgres; any other command (psql, pg_dump ...) just runs.
+case "${1:-postgres}" in -*) set -- postgres "$@" ;; esac
+if [ "${1:-postgres}" != postgres ]; then exec "$@"; fi
+[ $# -gt 0 ] && shift
 export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
 user="${POSTGRES_USER:-postgres}"
 
