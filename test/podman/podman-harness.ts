@@ -46,15 +46,22 @@ export async function buildImages(which: readonly string[] = ["all"]): Promise<s
   return stdout.trim().split("\n").filter(Boolean);
 }
 
-/** The service socket with images in place. Sets CONTAINERS_CONF for anything the test spawns. */
+/**
+ * The service socket with images in place. Sets CONTAINERS_CONF for anything the test spawns.
+ * When STEPWISE_TEST_PODMAN_SOCKET is set (by scripts/test.sh or the global setup below, after
+ * both steps ran), it is used as it is.
+ */
 export async function podmanHarness(): Promise<{ socketPath: string }> {
   process.env.CONTAINERS_CONF ??= containersConf;
+  const ready = process.env.STEPWISE_TEST_PODMAN_SOCKET;
+  if (ready) return { socketPath: ready };
   const socketPath = await startPodman();
   await buildImages();
+  process.env.STEPWISE_TEST_PODMAN_SOCKET = socketPath;
   return { socketPath };
 }
 
-/** Vitest global setup: start the service and build the images once per run. */
+/** Vitest global setup: start the service and build the images once per run (test workers inherit the env). */
 export async function setup(): Promise<void> {
   await podmanHarness();
 }
