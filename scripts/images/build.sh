@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds stepwise's offline images from Debian packages (no image registry needed):
 #
-#   scripts/images/build.sh [busybox|postgres|node|all]...     (default: all)
+#   scripts/images/build.sh [busybox|postgres|redis|node|all]...     (default: all)
 #
 #   localhost/stepwise/base-busybox   busybox-static, users root/postgres(999)/app(1000)
 #   localhost/stepwise/postgres:15    postgresql-15 server; env POSTGRES_USER, POSTGRES_PASSWORD_FILE,
 #                                     POSTGRES_DB (comma list); volume /var/lib/postgresql/data; 5432
+#   localhost/stepwise/redis:7        Debian's redis 7 server + redis-cli; runs as uid 999; /data
 #   localhost/stepwise/node           the node binary running this script (or $STEPWISE_NODE_BINARY)
 #
 # Each image is also tagged with a hash of its recipe (`:r-<hash>`); when that tag exists the
@@ -95,6 +96,25 @@ build_postgres() {
     --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["postgres"]'
 }
 
+redis_rootfs() {
+  local rootfs=$1
+  base_rootfs "$rootfs"
+  local rt="$work/redis"
+  mkdir -p "$rt" "$rootfs/usr/bin" "$rootfs/data"
+  extract_deb redis-tools "$rt"
+  # Debian's redis-server is redis-check-rdb under another name (it dispatches on argv[0]).
+  cp "$rt/usr/bin/redis-check-rdb" "$rootfs/usr/bin/redis-server"
+  cp "$rt/usr/bin/redis-cli" "$rootfs/usr/bin/redis-cli"
+  LIB_FALLBACK_PACKAGES="redis-tools" copy_libs "$rootfs" "$rootfs/usr/bin/redis-server" "$rootfs/usr/bin/redis-cli"
+  chown 999:999 "$rootfs/data"
+}
+build_redis() {
+  build_image localhost/stepwise/redis localhost/stepwise/redis:7 \
+    "$(recipe_hash redis "$(package_version busybox-static)" "$(package_version redis-tools)")" redis_rootfs \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' --change 'WORKDIR /data' \
+    --change 'VOLUME /data' --change 'EXPOSE 6379' --change 'USER 999' --change 'CMD ["redis-server", "--protected-mode", "no"]'
+}
+
 node_binary() { echo "${STEPWISE_NODE_BINARY:-$(command -v node)}"; }
 node_rootfs() {
   local rootfs=$1 node
@@ -123,7 +143,8 @@ for t in "${targets[@]}"; do
     busybox) build_busybox ;;
     postgres) build_postgres ;;
     node) build_node ;;
-    all) build_busybox; build_postgres; build_node ;;
-    *) log "unknown image $t (busybox|postgres|node|all)"; exit 2 ;;
+    redis) build_redis ;;
+    all) build_busybox; build_postgres; build_node; build_redis ;;
+    *) log "unknown image $t (busybox|postgres|redis|node|all)"; exit 2 ;;
   esac
 done

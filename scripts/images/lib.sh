@@ -16,7 +16,7 @@ fetch_deb() {
   file=$(ls "$deb_cache/${name}_"*"${version#*:}"_*.deb 2>/dev/null | head -n1 || true)
   if [ -z "$file" ]; then
     log "downloading $name $version"
-    (cd "$deb_cache" && apt-get download "$name=$version" >&2) || (cd "$deb_cache" && apt-get download "$name" >&2)
+    (cd "$deb_cache" && apt-get download -q -o APT::Sandbox::User=root "$name=$version" >&2) || (cd "$deb_cache" && apt-get download -q -o APT::Sandbox::User=root "$name" >&2)
     file=$(ls -t "$deb_cache/${name}_"*.deb | head -n1)
   fi
   echo "$file"
@@ -34,8 +34,8 @@ package_version() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print
 
 # copy_libs ROOTFS FILE...: copy every shared library the FILEs need (per ldd) into ROOTFS at
 # the same path. Libraries already in ROOTFS are searched first (LD_LIBRARY_PATH), then the host.
-# When the host lacks one, the lib* packages FILEs' packages depend on are unpacked into a
-# staging dir ($LIB_FALLBACK_PACKAGES names those packages) and ldd is asked again.
+# When the host lacks one, the lib* packages that $LIB_FALLBACK_PACKAGES depend on directly are
+# unpacked into a staging dir and ldd is asked again (a fresh machine lacks e.g. libjemalloc2).
 copy_libs() {
   local rootfs=$1; shift
   local search="" staging="$work/lib-staging" missing lib
@@ -47,7 +47,7 @@ copy_libs() {
     log "host lacks $(echo $missing | tr '\n' ' '); unpacking library packages"
     mkdir -p "$staging"
     local p
-    for p in $(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances $LIB_FALLBACK_PACKAGES | grep -E '^(lib|zlib)[^ ]*$' | sort -u); do
+    for p in $(apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances $LIB_FALLBACK_PACKAGES | awk '$1 ~ /Depends:/ && $2 ~ /^(lib|zlib)/ {print $2}' | sort -u); do
       extract_deb "$p" "$staging"
     done
     copy_libs "$rootfs" "$@"

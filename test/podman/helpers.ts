@@ -36,6 +36,7 @@ export async function openSession(site: string, secrets: Record<string, string> 
     "podman.socket": socketPath,
     "podman.helperImage": OFFLINE_IMAGES.helper,
     "podman.postgresImage": "localhost/stepwise/postgres:{version}",
+    "podman.redisImage": OFFLINE_IMAGES.redis,
   };
   const session = await podmanTarget.connect({
     site: { name: site, dir: process.cwd(), preset: "airgapped" },

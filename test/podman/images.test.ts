@@ -3,14 +3,15 @@ import { buildImages } from "./podman-harness.js";
 import { podman } from "./helpers.js";
 
 describe("offline images (scripts/images/build.sh)", () => {
-  it("builds (or reuses) the three images, tagged by recipe hash", async () => {
+  it("builds (or reuses) the four images, tagged by recipe hash", async () => {
     const images = await buildImages();
-    expect(images).toEqual(["localhost/stepwise/base-busybox:latest", "localhost/stepwise/postgres:15", "localhost/stepwise/node:latest"]);
+    expect(images).toEqual(["localhost/stepwise/base-busybox:latest", "localhost/stepwise/postgres:15", "localhost/stepwise/node:latest", "localhost/stepwise/redis:7"]);
     const tags = await podman("images", "--format", "{{.Repository}}:{{.Tag}}");
-    for (const repo of ["base-busybox", "postgres", "node"]) expect(tags).toMatch(new RegExp(`localhost/stepwise/${repo}:r-[0-9a-f]{12}`));
+    for (const repo of ["base-busybox", "postgres", "node", "redis"]) expect(tags).toMatch(new RegExp(`localhost/stepwise/${repo}:r-[0-9a-f]{12}`));
   });
 
-  it("busybox and node images run", async () => {
+  it("busybox, node and redis images run", async () => {
+    expect((await podman("run", "--rm", "localhost/stepwise/redis:7", "redis-server", "--version")).trim()).toMatch(/^Redis server v=7\./);
     expect((await podman("run", "--rm", "localhost/stepwise/base-busybox:latest", "echo", "hi")).trim()).toBe("hi");
     const out = await podman("run", "--rm", "localhost/stepwise/node:latest", "node", "-e", "console.log(process.version, process.getuid())");
     expect(out.trim()).toMatch(/^v\d+\.\d+\.\d+ 1000$/);

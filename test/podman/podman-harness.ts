@@ -22,6 +22,7 @@ export const OFFLINE_IMAGES = {
   helper: "localhost/stepwise/base-busybox:latest",
   postgres: "localhost/stepwise/postgres:15",
   node: "localhost/stepwise/node:latest",
+  redis: "localhost/stepwise/redis:7",
 } as const;
 
 function harnessEnv(): NodeJS.ProcessEnv {

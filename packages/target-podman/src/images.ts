@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { BuildSpec, TargetCallScope } from "@stepwise/core";
@@ -77,7 +78,9 @@ export async function ensureBuiltImage(
   siteDir: string,
   scope: Pick<TargetCallScope, "signal" | "log">,
 ): Promise<ResolvedImage> {
-  const tag = names.builtImage(resource, build.contextHash ?? "latest");
+  // Build args are part of the image's identity: the same context with another base image is another image.
+  const identity = build.contextHash && build.args && Object.keys(build.args).length > 0 ? createHash("sha256").update(`${build.contextHash}\0${JSON.stringify(Object.entries(build.args).sort())}`).digest("hex") : build.contextHash;
+  const tag = names.builtImage(resource, identity ?? "latest");
   if (build.contextHash) {
     const existing = await inspectImage(api, tag, scope.signal);
     if (existing) return existing;
@@ -90,7 +93,7 @@ export async function ensureBuiltImage(
   const src = listFiles(context);
   const lines: string[] = [];
   try {
-    const stream = (await api.docker.buildImage({ context, src }, { t: tag, dockerfile: file, rm: true, abortSignal: scope.signal } as never)) as unknown as NodeJS.ReadableStream;
+    const stream = (await api.docker.buildImage({ context, src }, { t: tag, dockerfile: file, rm: true, abortSignal: scope.signal, ...(build.args ? { buildargs: build.args } : {}) } as never)) as unknown as NodeJS.ReadableStream;
     await new Promise<void>((done, fail) => {
       api.docker.modem.followProgress(
         stream,
