@@ -98,6 +98,55 @@ Examples:
       await statusCommand(globals(command));
     });
 
+  program
+    .command("restart [service]")
+    .description("restart one service, or every service of the site")
+    .action(async (service: string | undefined, _options, command: Command) => {
+      const { restartCommand } = await import("./commands/day2.js");
+      await restartCommand(globals(command), service);
+    });
+  program
+    .command("logs <service>")
+    .description("print a service's logs (secret values are redacted)")
+    .option("-f, --follow", "keep printing new lines until Ctrl-C")
+    .option("-n, --tail <lines>", "only the last N lines", (v) => parsePositive(v, "--tail"))
+    .action(async (service: string, options, command: Command) => {
+      const { logsCommand } = await import("./commands/day2.js");
+      await logsCommand(globals(command), service, options);
+    });
+  program
+    .command("down")
+    .description("stop and remove what the site runs (volumes are kept unless --volumes)")
+    .option("--volumes", "also remove the site's volumes: its data is gone")
+    .action(async (options, command: Command) => {
+      const { downCommand } = await import("./commands/day2.js");
+      await downCommand(globals(command), options);
+    });
+  const backup = program.command("backup").description("one archive with volume data, encrypted secrets and state");
+  backup
+    .command("create")
+    .description("write a checked archive under .stepwise/backups/ (atomically)")
+    .option("-o, --output <dir>", "directory for the archive")
+    .action(async (options, command: Command) => {
+      const { backupCreateCommand } = await import("./commands/day2.js");
+      await backupCreateCommand(globals(command), options);
+    });
+  backup
+    .command("list")
+    .description("list archives and check each one")
+    .option("--dir <dir>", "directory to look in")
+    .action(async (options, command: Command) => {
+      const { backupListCommand } = await import("./commands/day2.js");
+      await backupListCommand(globals(command), options);
+    });
+  backup
+    .command("restore <file>")
+    .description("check an archive (manifest, checksums, site), then restore volumes, secrets and state")
+    .action(async (file: string, _options, command: Command) => {
+      const { backupRestoreCommand } = await import("./commands/day2.js");
+      await backupRestoreCommand(globals(command), file);
+    });
+
   const state = program.command("state").description("inspect or repair the deployment state");
   state
     .command("show")

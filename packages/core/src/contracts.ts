@@ -198,6 +198,8 @@ export interface BuildSpec {
   context: string;
   /** Containerfile/Dockerfile path relative to `context`. Default `Containerfile`, then `Dockerfile`. */
   file?: string;
+  /** Build arguments (`ARG` in the Containerfile). Part of the image's identity. */
+  args?: Readonly<Record<string, string>>;
   /** Hash of the context's files, computed by the engine; the target derives the tag from it. */
   contextHash?: string;
 }

@@ -87,3 +87,5 @@ export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgres
 export type { Question, ConfigureProgress } from "./configure/configure-flow.js";
 export { closestNames } from "./errors/error-codes.js";
 export { createTemplatesStep, TEMPLATE_VERSION_FILE, TEMPLATES_STEP } from "./templates/templates-step.js";
+export { createBackup, listBackups, verifyBackup, restoreBackup, BACKUP_DIR } from "./backup/site-backup.js";
+export type { BackupManifest, BackupInfo } from "./backup/site-backup.js";

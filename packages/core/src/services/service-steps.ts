@@ -39,14 +39,21 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
     }
     const configKeys = new Set<string>();
     const upstream = new Set<string>((entry.dependsOn ?? []).map(stepOf));
-    for (const [variable, value] of Object.entries(entry.env ?? {})) {
-      for (const ref of parseReferences(String(value))) {
+    // Every string that may hold ${config.*} / ${outputs.*}: env values, build args, ports.
+    const referencing: [string[], string][] = [
+      ...(entry.image ? [[["image"], entry.image] as [string[], string]] : []),
+      ...Object.entries(entry.env ?? {}).map(([k, v]): [string[], string] => [["env", k], String(v)]),
+      ...Object.entries(entry.build?.args ?? {}).map(([k, v]): [string[], string] => [["build", "args", k], String(v)]),
+      ...("ports" in entry ? ((entry as ServiceEntry).ports ?? []) : []).map((p, i): [string[], string] => [["ports", String(i)], String(p)]),
+    ];
+    for (const [where, value] of referencing) {
+      for (const ref of parseReferences(value)) {
         if (ref.kind === "config") configKeys.add(ref.path);
         else {
           const step = stepOfReference(ref.path, knownSteps);
           if (!step) {
-            throw new StepwiseError(ErrorCode.StepUnknown, `${site.locate([...yamlPath, "env", variable])}: ${variable} references outputs of an unknown step in "${value}".`, {
-              location: site.locate([...yamlPath, "env", variable]),
+            throw new StepwiseError(ErrorCode.StepUnknown, `${site.locate([...yamlPath, ...where])}: ${where.join(".")} references outputs of an unknown step in "${value}".`, {
+              location: site.locate([...yamlPath, ...where]),
               hint: `use \${outputs.STEP.KEY} with one of: ${[...knownSteps].sort().join(", ")}`,
             });
           }
@@ -71,7 +78,7 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
             ? {
                 kind: "service",
                 ...base,
-                ports: parsePorts((entry as ServiceEntry).ports ?? []),
+                ports: parsePorts(((entry as ServiceEntry).ports ?? []).map((p) => resolveReferences(String(p), ctx, knownSteps))),
                 ...((entry as ServiceEntry).healthcheck ? { healthcheck: (entry as ServiceEntry).healthcheck } : {}),
                 restart: (entry as ServiceEntry).restart ?? "always",
               }
@@ -96,20 +103,31 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
   ];
 }
 
+/** Replaces `${config.KEY}` and `${outputs.STEP.KEY}` in a string with their values. */
+function resolveReferences(text: string, ctx: StepContext, knownSteps: ReadonlySet<string>): string {
+  return text.replace(REFERENCE, (_match, kind: string, refPath: string) => {
+    if (kind === "config") return referenceText(ctx.config.get(refPath));
+    const step = stepOfReference(refPath, knownSteps)!;
+    return referenceText(digOutputs(ctx.outputs(step), refPath.slice(step.length + 1)));
+  });
+}
+
+function resolveAll(values: Readonly<Record<string, string | number | boolean>>, ctx: StepContext, knownSteps: ReadonlySet<string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, resolveReferences(String(value), ctx, knownSteps)]));
+}
+
 function workloadSpec(name: string, entry: WorkloadEntry, ctx: StepContext, knownSteps: ReadonlySet<string>) {
-  const env: Record<string, string> = {};
-  for (const [variable, value] of Object.entries(entry.env ?? {})) {
-    env[variable] = String(value).replace(REFERENCE, (_match, kind: string, refPath: string) => {
-      if (kind === "config") return referenceText(ctx.config.get(refPath));
-      const step = stepOfReference(refPath, knownSteps)!;
-      const keyPath = refPath.slice(step.length + 1);
-      return referenceText(digOutputs(ctx.outputs(step), keyPath));
-    });
-  }
+  const env = resolveAll(entry.env ?? {}, ctx, knownSteps);
+  const build = entry.build && {
+    context: entry.build.context,
+    ...(entry.build.file ? { file: entry.build.file } : {}),
+    ...(entry.build.args ? { args: resolveAll(entry.build.args, ctx, knownSteps) } : {}),
+    contextHash: ctx.files.digest(),
+  };
   return {
     name,
-    ...(entry.image ? { image: entry.image } : {}),
-    ...(entry.build ? { build: { context: entry.build.context, ...(entry.build.file ? { file: entry.build.file } : {}), contextHash: ctx.files.digest() } } : {}),
+    ...(entry.image ? { image: resolveReferences(entry.image, ctx, knownSteps) } : {}),
+    ...(build ? { build } : {}),
     ...(entry.command ? { command: entry.command } : {}),
     env,
     secrets: { ...(entry.secrets ?? {}) },

@@ -18,7 +18,7 @@ export interface PluginEntry {
 
 export interface WorkloadEntry {
   image?: string;
-  build?: { context: string; file?: string };
+  build?: { context: string; file?: string; args?: Record<string, string | number | boolean> };
   command?: string[];
   env?: Record<string, string | number | boolean>;
   secrets?: Record<string, string>;

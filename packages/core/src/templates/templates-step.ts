@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { listFilesRecursive } from "../files/list-files.js";
 import { readFile, unlink, mkdir } from "node:fs/promises";
 import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
@@ -53,7 +54,7 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
       hint: "upgrade stepwise (npm install -D @stepwise/cli@latest), or use templates of a version this stepwise reads",
     });
   }
-  const files = listFiles(sourceDir).map((relative): TemplateFile => {
+  const files = listFilesRecursive(sourceDir).filter((f) => f !== TEMPLATE_VERSION_FILE).map((relative): TemplateFile => {
     const text = readFileSync(path.join(sourceDir, relative), "utf8");
     return { relative, sitePath: `${relSource}/${relative}`, text, holdsSecret: references(text).some((r) => r.kind === "secret") };
   });
@@ -144,12 +145,3 @@ function references(text: string): { kind: "config" | "secret" | "outputs"; path
   return [...text.matchAll(REFERENCE)].filter((m) => !m[1]).map((m) => ({ kind: m[2] as "config" | "secret" | "outputs", path: m[3]! }));
 }
 
-function listFiles(dir: string, prefix = ""): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
-    const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...listFiles(dir, relative));
-    else if (entry.isFile() && relative !== TEMPLATE_VERSION_FILE) out.push(relative);
-  }
-  return out.sort();
-}
