@@ -21,9 +21,7 @@ name: ${name}
 preset: default            # default | dev-mode | airgapped
 
 # npm packages installed next to this file (npm install <name>), loaded at run time.
-plugins:
-${target ? `  - "@stepwise/target-${target}"\n` : ""}  # - "@stepwise/step-database"
-${target ? `target: ${target}\n` : ""}
+${target ? `plugins:\n  - "@stepwise/target-${target}"\n  # - "@stepwise/step-database"\ntarget: ${target}\n` : `plugins: []\n  # - "@stepwise/target-podman"\n  # - "@stepwise/step-database"\n# target: podman\n`}
 config: {}
   # database:
   #   name: app

@@ -161,10 +161,12 @@ export function flattenConfig(
 function nodeAt(doc: Document, yamlPath: readonly (string | number)[]): YamlNode | undefined {
   let node: unknown = doc.contents;
   let last: unknown = node;
-  for (const segment of yamlPath) {
+  for (const [index, segment] of yamlPath.entries()) {
     if (isMap(node)) {
       const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
       if (!pair) return last as YamlNode;
+      // The key's line is where a person looks for `foo: unknown key`.
+      if (index === yamlPath.length - 1) return pair.key as YamlNode;
       last = pair.key;
       node = pair.value ?? pair.key;
     } else if (isSeq(node) && typeof segment === "number") {
