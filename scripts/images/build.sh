@@ -20,6 +20,9 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$root/scripts/podman/containers.conf}
 cache=${STEPWISE_IMAGE_CACHE:-$root/test/.work/images}
 deb_cache="$cache/debs"
 mkdir -p "$deb_cache"
+# Parallel callers serialise here; the later ones find the images built.
+exec 9>"$cache/build.lock"
+flock 9
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 

@@ -19,6 +19,10 @@ pidfile="$dir/podman.pid"
 log="$dir/podman.log"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
 
+# Parallel callers (test files) serialise here; the later ones find the service running.
+exec 9>"$dir/start.lock"
+flock 9
+
 if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
   echo "start.sh: installing podman, runc and curl ..." >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi

@@ -161,22 +161,32 @@ export class PodmanSession implements TargetSession {
       const raw = (await container.logs({ ...query, follow: false, abortSignal: options.signal } as never)) as unknown as Buffer;
       return Readable.from([demuxLogBuffer(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)))]);
     }
+    // Podman sends the response headers of a followed log only with the first line, so the
+    // stream is returned at once and connected when (if) the response arrives.
     const out = new PassThrough();
-    let upstream: NodeJS.ReadableStream;
-    try {
-      upstream = (await container.logs({ ...query, follow: true } as never)) as unknown as NodeJS.ReadableStream;
-    } catch (error) {
-      throw apiFailure(`read logs of ${name}`, error);
-    }
-    this.api.docker.modem.demuxStream(upstream, out, out);
-    const stop = () => {
-      (upstream as Readable).destroy?.();
-      out.end();
+    let upstream: Readable | undefined;
+    const finish = () => {
+      upstream?.destroy();
+      if (!out.writableEnded) out.end();
     };
-    upstream.on("end", () => out.end());
-    upstream.on("error", () => out.end());
-    if (options.signal.aborted) stop();
-    else options.signal.addEventListener("abort", stop, { once: true });
+    if (options.signal.aborted) {
+      finish();
+      return out;
+    }
+    options.signal.addEventListener("abort", finish, { once: true });
+    (container.logs({ ...query, follow: true, abortSignal: options.signal } as never) as unknown as Promise<Readable>).then(
+      (stream) => {
+        upstream = stream;
+        if (options.signal.aborted) return finish();
+        this.api.docker.modem.demuxStream(stream, out, out);
+        stream.on("end", finish);
+        stream.on("error", finish);
+      },
+      (error: unknown) => {
+        if (options.signal.aborted) return finish();
+        out.destroy(apiFailure(`read logs of ${name}`, error));
+      },
+    );
     return out;
   }
 
