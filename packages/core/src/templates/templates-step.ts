@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { listFilesRecursive } from "../files/list-files.js";
 import { readFile, unlink, mkdir } from "node:fs/promises";
@@ -14,8 +15,11 @@ import { CORE_VERSION } from "../version.js";
 export const TEMPLATE_VERSION_FILE = ".template-version";
 export const TEMPLATES_STEP = "templates";
 
-/** `${config.KEY}`, `${secret.NAME}`, `${outputs.STEP.KEY}`; `$${` writes a literal `${`. */
-const REFERENCE = /(\$?)\$\{\s*(config|secret|outputs)\.([A-Za-z0-9_.:-]+?)\s*\}/g;
+/**
+ * `${config.KEY}`, `${secret.NAME}`, `${outputs.STEP.KEY}`; `$${` writes a literal `${` whatever
+ * follows it (`$${HOME}` -> `${HOME}`). Any other `${...}` is left as it is.
+ */
+const REFERENCE = /\$(\$)\{|\$\{\s*(config|secret|outputs)\.([A-Za-z0-9_.:-]+?)\s*\}/g;
 
 interface TemplateFile {
   /** Path relative to the templates folder. */
@@ -79,8 +83,8 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
   }
 
   const render = (file: TemplateFile, ctx: StepContext) =>
-    file.text.replace(REFERENCE, (match, escape: string, kind: string, refPath: string) => {
-      if (escape) return match.slice(1);
+    file.text.replace(REFERENCE, (match, escape: string | undefined, kind: string, refPath: string) => {
+      if (escape) return "${";
       if (kind === "config") return referenceText(ctx.config.get(refPath));
       if (kind === "secret") {
         const value = ctx.secrets.get(refPath);
@@ -111,21 +115,21 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
       for (const [relative, expected] of Object.entries(written)) {
         const target = path.join(outputDir, relative);
         if (!existsSync(target)) return { reason: `${relOutput}/${relative} is missing` };
-        if (hash(await readFile(target, "utf8")) !== expected) return { reason: `${relOutput}/${relative} was edited by hand` };
+        if (!sameAsWritten(await readFile(target, "utf8"), expected, hash)) return { reason: `${relOutput}/${relative} was edited by hand` };
       }
     },
     async run(ctx) {
       const written = (ctx.previousOutputs?.files ?? {}) as Record<string, string>;
       const hash = await digest();
+      // Render and look for hand edits first, so a refused file leaves every other file as it was.
+      const contents = files.map((file) => ({ file, content: render(file, ctx), target: path.join(outputDir, file.relative) }));
+      for (const { file, content, target } of contents) {
+        if (!existsSync(target)) continue;
+        const onDisk = await readFile(target, "utf8");
+        if (onDisk !== content && !sameAsWritten(onDisk, written[file.relative], hash)) throw handEdited(file.relative);
+      }
       const rendered: Record<string, string> = {};
-      for (const file of files) {
-        const content = render(file, ctx);
-        const target = path.join(outputDir, file.relative);
-        if (existsSync(target)) {
-          const onDisk = await readFile(target, "utf8");
-          const ours = written[file.relative] !== undefined && hash(onDisk) === written[file.relative];
-          if (!ours && onDisk !== content) throw handEdited(file.relative);
-        }
+      for (const { file, content, target } of contents) {
         await mkdir(path.dirname(target), { recursive: true });
         await writeFileAtomic(target, content, { mode: file.holdsSecret ? 0o600 : 0o644, fsync: true });
         rendered[file.relative] = hash(content);
@@ -134,7 +138,7 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
       for (const [relative, expected] of Object.entries(written)) {
         if (relative in rendered) continue;
         const target = path.join(outputDir, relative);
-        if (existsSync(target) && hash(await readFile(target, "utf8")) === expected) await unlink(target);
+        if (existsSync(target) && sameAsWritten(await readFile(target, "utf8"), expected, hash)) await unlink(target);
       }
       return { dir: relOutput, version, files: rendered };
     },
@@ -143,5 +147,16 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
 
 function references(text: string): { kind: "config" | "secret" | "outputs"; path: string }[] {
   return [...text.matchAll(REFERENCE)].filter((m) => !m[1]).map((m) => ({ kind: m[2] as "config" | "secret" | "outputs", path: m[3]! }));
+}
+
+/**
+ * Whether `text` is what was recorded as written. The record is an HMAC with the site key, or
+ * plain sha256 when the site had no secrets yet; the prefix says which, so a site that gains
+ * its first secret later does not see every rendered file as edited by hand.
+ */
+function sameAsWritten(text: string, recorded: string | undefined, digest: (text: string) => string): boolean {
+  if (recorded === undefined) return false;
+  if (recorded.startsWith("sha256:")) return recorded === `sha256:${createHash("sha256").update(text).digest("hex")}`;
+  return digest(text) === recorded;
 }
 
