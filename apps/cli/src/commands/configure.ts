@@ -2,6 +2,8 @@ import { rmSync } from "node:fs";
 import {
   ErrorCode,
   StepwiseError,
+  closestNames,
+  errors,
   listQuestions,
   newProgress,
   progressFile,
@@ -33,13 +35,25 @@ export async function configureCommand(globals: GlobalOptions, flags: ConfigureF
   let session = await openSession(globals);
   const dir = session.site.dir;
   if (flags.reset) rmSync(progressFile(dir), { force: true });
-  let progress = (await readProgress(dir)) ?? newProgress();
+  let progress = (await readProgress(dir)) ?? newProgress({ askAll: flags.reset });
 
   // Values given with --set are recorded in stepwise.yaml: configure is how config gets written down.
   if (globals.sets.length > 0) {
     session.assertConfigValid();
+    const known = session.ownedConfig.map((o) => o.key);
     for (const assignment of globals.sets) {
-      const key = assignment.slice(0, assignment.indexOf("="));
+      const key = assignment.slice(0, assignment.indexOf("=")).trim();
+      if (!known.includes(key)) {
+        // Writing a typo into stepwise.yaml would make it look configured while nothing reads it.
+        const close = closestNames(key, known);
+        throw errors.usage(
+          `No step of this site owns config key "${key}" (from --set); nothing was written.`,
+          close.length ? `did you mean ${close.map((c) => `--set ${c}=...`).join(" or ")}?` : "stepwise configure --status   (lists the steps and their settings)",
+        );
+      }
+    }
+    for (const assignment of globals.sets) {
+      const key = assignment.slice(0, assignment.indexOf("=")).trim();
       await saveConfigValue(session.site.file, key, session.config.get(key) as JsonValue);
       if (!progress.answered.includes(key)) progress.answered.push(key);
     }
@@ -59,42 +73,48 @@ export async function configureCommand(globals: GlobalOptions, flags: ConfigureF
 
   const prompts = await import("@clack/prompts");
   prompts.intro(`stepwise configure — site ${session.site.name} (preset ${session.site.preset})`);
-  const pending = (await listQuestions(session, progress)).filter((q) => !q.done);
-  if (progress.answered.length + progress.skipped.length > 0 && !progress.completedAt && pending.length > 0 && !flags.reset) {
+  // A finished session is history: a new run starts a new one, so secrets skipped "for now" are asked again.
+  if (progress.completedAt) progress = newProgress();
+  const asked = (q: Question) => flags.promptSecrets || q.kind === "config";
+  const pending = (await listQuestions(session, progress)).filter((q) => !q.done && asked(q));
+  if (progress.answered.length + progress.skipped.length > 0 && pending.length > 0 && !flags.reset) {
     const choice = await prompts.select({
       message: `A configure session from ${progress.startedAt} stopped with ${pending.length} question${pending.length === 1 ? "" : "s"} left.`,
       options: [
         { value: "continue", label: "Continue where it stopped" },
-        { value: "reset", label: "Start over (answers already saved stay in stepwise.yaml)" },
+        { value: "reset", label: "Start over (answers already saved stay in stepwise.yaml and are offered as defaults)" },
         { value: "quit", label: "Quit" },
       ],
     });
     if (prompts.isCancel(choice) || choice === "quit") {
-      prompts.outro("Nothing changed.");
+      prompts.outro("Nothing changed. Run stepwise configure to continue.");
+      if (prompts.isCancel(choice)) process.exitCode = 130;
       return;
     }
-    if (choice === "reset") progress = newProgress();
+    if (choice === "reset") progress = newProgress({ askAll: true });
   }
+  await writeProgress(dir, progress);
 
   for (;;) {
     const questions = await listQuestions(session, progress);
-    const next = questions.find((q) => !q.done && (flags.promptSecrets || q.kind === "config"));
+    const next = questions.find((q) => !q.done && asked(q));
     if (!next) break;
     const answered = await ask(prompts, next, session);
-    if (answered === "cancel") {
+    if (answered === CANCEL) {
       await writeProgress(dir, progress);
       prompts.cancel("Stopped. Every answer so far is saved; run stepwise configure to continue.");
       process.exitCode = 130;
       return;
     }
     if (next.kind === "config") {
-      await saveConfigValue(session.site.file, next.key, answered as JsonValue);
+      // An optional setting left empty is answered too: it is not asked again, and nothing is written.
+      if (answered !== SKIP) await saveConfigValue(session.site.file, next.key, answered);
       progress.answered.push(next.key);
-    } else if (answered === "skip") {
+    } else if (answered === SKIP) {
       progress.skipped.push(next.key);
     } else {
       const secrets = await session.secrets();
-      await secrets.set(new Map([[next.key, answered as string]]));
+      await secrets.set(new Map([[next.key, String(answered)]]));
     }
     await writeProgress(dir, progress);
     // Answers can switch other questions on or off (`when`), so look again with the new values.
@@ -104,15 +124,22 @@ export async function configureCommand(globals: GlobalOptions, flags: ConfigureF
   progress.completedAt = new Date().toISOString();
   await writeProgress(dir, progress);
   const summary = await secretSummary(session);
-  prompts.outro(`Configured. ${summary}${made.length ? `; generated ${made.join(", ")}` : ""}. Next: stepwise deploy`);
+  const missing = await missingRequiredSecrets(session);
+  if (missing.length > 0) {
+    prompts.note(missing.map((s) => `printf '%s' "$VALUE" | stepwise secrets set ${s.name}   (${s.owner}: ${s.spec.description})`).join("\n"), `Deploy refuses to run until ${missing.length === 1 ? "this secret is" : "these secrets are"} set`);
+  }
+  prompts.outro(`Configured. ${summary}${made.length ? `; generated ${made.join(", ")}` : ""}. Next: ${missing.length ? `stepwise secrets set ${missing[0]!.name}` : "stepwise deploy"}`);
 }
 
-async function ask(prompts: typeof import("@clack/prompts"), question: Question, session: SiteSession): Promise<JsonValue | "skip" | "cancel"> {
+const SKIP = Symbol("skip");
+const CANCEL = Symbol("cancel");
+
+async function ask(prompts: typeof import("@clack/prompts"), question: Question, session: SiteSession): Promise<JsonValue | typeof SKIP | typeof CANCEL> {
   const label = `${question.prompt}${question.required ? "" : " (optional)"}  [${question.owner}: ${question.key}]`;
   if (question.kind === "secret") {
     const value = await prompts.password({ message: `${label}\n  leave empty to skip for now`, mask: "*" });
-    if (prompts.isCancel(value)) return "cancel";
-    return value === "" ? "skip" : value;
+    if (prompts.isCancel(value)) return CANCEL;
+    return value === "" || value === undefined ? SKIP : value;
   }
   const spec = question.spec!;
   if (spec.choices && spec.choices.length > 0) {
@@ -121,15 +148,15 @@ async function ask(prompts: typeof import("@clack/prompts"), question: Question,
       options: spec.choices.map((c) => ({ value: c, label: String(c) })),
       initialValue: question.current,
     });
-    return prompts.isCancel(value) ? "cancel" : (value as JsonValue);
+    return prompts.isCancel(value) ? CANCEL : (value as JsonValue);
   }
   if (spec.type === "boolean") {
     const value = await prompts.confirm({ message: label, initialValue: question.current === true });
-    return prompts.isCancel(value) ? "cancel" : value;
+    return prompts.isCancel(value) ? CANCEL : value;
   }
   const current = question.current === undefined ? undefined : Array.isArray(question.current) ? question.current.join(",") : String(question.current);
   const value = await prompts.text({
-    message: current !== undefined ? `${label} [${current}]` : label,
+    message: current !== undefined && current !== "" ? `${label} [${current}]` : label,
     placeholder: current,
     defaultValue: current,
     validate: (text) => {
@@ -139,19 +166,23 @@ async function ask(prompts: typeof import("@clack/prompts"), question: Question,
       return "error" in checked ? checked.error : undefined;
     },
   });
-  if (prompts.isCancel(value)) return "cancel";
-  const input = value === "" ? current : value;
-  if (input === undefined) return "skip";
+  if (prompts.isCancel(value)) return CANCEL;
+  const input = value === "" || value === undefined ? current : value;
+  if (input === undefined || input === "") return SKIP;
   const checked = checkAnswer(question, input, session);
-  return "error" in checked ? "cancel" : checked.value;
+  // validate() above already refused anything checkAnswer refuses.
+  if ("error" in checked) throw errors.usage(`${question.key}: ${checked.error}`, "stepwise configure");
+  return checked.value;
+}
+
+async function missingRequiredSecrets(session: SiteSession) {
+  return (await session.secretStatus()).filter((s) => !s.spec.generate && s.applies && s.spec.required !== false && !s.set);
 }
 
 async function finishNonInteractive(session: SiteSession, progress: ConfigureProgress, globals: GlobalOptions): Promise<void> {
   session.assertConfigValid();
   const missingConfig = session.config.missing.map((m) => `  - config ${m.key} (${m.owner}): ${m.spec.description} — set it in stepwise.yaml or with --set ${m.key}=...`);
-  const missingSecrets = (await session.secretStatus())
-    .filter((s) => !s.spec.generate && s.applies && s.spec.required !== false && !s.set)
-    .map((s) => `  - secret ${s.name} (${s.owner}): ${s.spec.description} — printf '%s' "$VALUE" | stepwise secrets set ${s.name}`);
+  const missingSecrets = (await missingRequiredSecrets(session)).map((s) => `  - secret ${s.name} (${s.owner}): ${s.spec.description} — printf '%s' "$VALUE" | stepwise secrets set ${s.name}`);
   const missing = [...missingConfig, ...missingSecrets];
   if (missing.length > 0) {
     throw new StepwiseError(ErrorCode.ConfigMissing, `${missing.length} required value${missing.length === 1 ? " is" : "s are"} missing (no terminal, so nothing was asked):\n${missing.join("\n")}`, {
@@ -171,23 +202,47 @@ async function secretSummary(session: SiteSession): Promise<string> {
 }
 
 async function printStatus(session: SiteSession, progress: ConfigureProgress, globals: GlobalOptions): Promise<void> {
-  const questions = await listQuestions(session, progress);
+  // Status reports what is true now: a skipped secret is still missing, so it is not counted as done.
+  const questions = await listQuestions(session, { ...progress, skipped: [] });
+  const skipped = new Set(progress.completedAt ? [] : progress.skipped);
   const owners = [...new Set(questions.map((q) => q.owner))];
   const perStep = owners.map((owner) => {
     const mine = questions.filter((q) => q.owner === owner);
     const config = mine.filter((q) => q.kind === "config");
     const secrets = mine.filter((q) => q.kind === "secret");
-    return { step: owner, config: { done: config.filter((q) => q.done).length, total: config.length }, secrets: { done: secrets.filter((q) => q.done).length, total: secrets.length } };
+    return {
+      step: owner,
+      config: { done: config.filter((q) => q.done).length, total: config.length },
+      secrets: { done: secrets.filter((q) => q.done).length, total: secrets.length, notSet: secrets.filter((q) => !q.done).map((q) => q.key) },
+    };
   });
-  const next = questions.find((q) => !q.done);
+  const missing = await missingRequiredSecrets(session);
+  const nextConfig = questions.find((q) => q.kind === "config" && !q.done);
+  // In an unfinished session a skipped secret is not asked again; a new session asks it again.
+  const nextSecret = questions.find((q) => q.kind === "secret" && !q.done && !skipped.has(q.key));
+  const next = nextConfig ?? nextSecret;
+  const ready = session.config.missing.length === 0 && session.config.problems.length === 0 && missing.length === 0;
   const summary = await secretSummary(session);
   if (globals.json) {
-    printJson(session, { steps: perStep, next: next ? { kind: next.kind, key: next.key, step: next.owner } : null, secrets: summary, completedAt: progress.completedAt ?? null });
+    printJson(session, {
+      steps: perStep,
+      next: next ? { kind: next.kind, key: next.key, step: next.owner } : null,
+      secrets: summary,
+      missingSecrets: missing.map((s) => s.name),
+      readyToDeploy: ready,
+      completedAt: progress.completedAt ?? null,
+    });
     return;
   }
   const width = Math.max(4, ...owners.map((o) => o.length));
-  const lines = perStep.map((s) => `  ${s.step.padEnd(width)}  settings ${s.config.done}/${s.config.total}  secrets ${s.secrets.done}/${s.secrets.total}`);
+  const lines = perStep.map((s) => {
+    const skippedNote = s.secrets.notSet.length ? ` (not set: ${s.secrets.notSet.join(", ")})` : "";
+    return `  ${s.step.padEnd(width)}  settings ${s.config.done}/${s.config.total}  secrets ${s.secrets.done}/${s.secrets.total}${skippedNote}`;
+  });
   lines.push(summary);
-  lines.push(next ? `next: ${next.kind} ${next.key} (${next.owner}) — run stepwise configure` : "nothing left to ask — run stepwise deploy");
+  if (next) lines.push(`next: ${next.kind} ${next.key} (${next.owner}) — run stepwise configure`);
+  for (const s of missing) lines.push(`missing: secret ${s.name} (${s.owner}) — printf '%s' "$VALUE" | stepwise secrets set ${s.name}`);
+  if (!next && ready) lines.push("nothing left to ask — run stepwise deploy");
+  else if (!next && !ready && missing.length === 0) lines.push("required settings are missing — run stepwise configure");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

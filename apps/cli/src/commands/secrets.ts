@@ -14,12 +14,16 @@ export async function secretsListCommand(globals: GlobalOptions): Promise<void> 
     set: s.set,
     description: s.spec.description,
   }));
+  // "N/M secrets provided": the user-provided secrets that apply, as configure counts them.
+  const userProvided = rows.filter((r) => r.kind === "provided" && r.applies);
+  const provided = { set: userProvided.filter((r) => r.set).length, total: userProvided.length };
+  const summary = `${provided.set}/${provided.total} secrets provided`;
   if (globals.json) {
-    printJson(session, { store: session.secretBackend.description, secrets: rows });
+    printJson(session, { store: session.secretBackend.description, provided: { ...provided, summary }, secrets: rows });
     return;
   }
-  const provided = rows.filter((r) => r.applies);
-  const lines = [`secrets in ${session.secretBackend.description}: ${provided.filter((r) => r.set).length}/${provided.length} set`];
+  const used = rows.filter((r) => r.applies);
+  const lines = [`secrets in ${session.secretBackend.description}: ${used.filter((r) => r.set).length}/${used.length} set; ${summary}`];
   const width = Math.max(4, ...rows.map((r) => r.name.length));
   for (const r of rows) {
     const state = r.set ? "set" : !r.applies ? "not used" : r.kind === "generated" ? "made on deploy" : r.required ? "MISSING" : "optional, not set";

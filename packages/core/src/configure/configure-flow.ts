@@ -32,6 +32,11 @@ export interface ConfigureProgress {
   answered: string[];
   /** User-provided secrets skipped "for now". */
   skipped: string[];
+  /**
+   * Started with `--reset` (or "start over"): settings already in stepwise.yaml are asked
+   * again, with their saved values as defaults, instead of counting as answered.
+   */
+  askAll?: boolean;
   completedAt?: string;
 }
 
@@ -53,23 +58,27 @@ export async function writeProgress(siteDir: string, progress: ConfigureProgress
   await writeFileAtomic(progressFile(siteDir), `${JSON.stringify(progress, null, 2)}\n`, { mode: 0o644 });
 }
 
-export function newProgress(): ConfigureProgress {
-  return { version: 1, startedAt: new Date().toISOString(), answered: [], skipped: [] };
+export function newProgress(options: { askAll?: boolean } = {}): ConfigureProgress {
+  return { version: 1, startedAt: new Date().toISOString(), answered: [], skipped: [], ...(options.askAll ? { askAll: true } : {}) };
 }
 
 /**
  * Every question that applies now, in the order `configure` asks them: required config, then
  * required secrets, then optional config, then optional secrets; within each group in step
  * order. `done` tells whether it was already answered (in the file, env, `--set`, this
- * session) or, for secrets, set or skipped.
+ * session) or, for secrets, set or skipped. A value that is set but invalid is not done, so
+ * `configure` asks for it again. In an `askAll` session only this session's answers, env and
+ * `--set` count (env and `--set` would shadow whatever is answered).
  */
 export async function listQuestions(session: SiteSession, progress: ConfigureProgress): Promise<(Question & { done: boolean })[]> {
   const order = new Map(session.graph.order.map((name, i) => [name, i]));
   const rank = (owner: string) => order.get(owner) ?? -1;
+  const invalid = new Set(session.config.problems.map((p) => p.key));
   const config = session.ownedConfig
     .filter((o) => o.spec.prompt && !session.config.isInactive(o.key))
     .map((o) => {
       const source = session.config.source(o.key)?.kind;
+      const given = source === "env" || source === "set" || (source === "file" && !progress.askAll);
       return {
         kind: "config" as const,
         key: o.key,
@@ -79,7 +88,7 @@ export async function listQuestions(session: SiteSession, progress: ConfigurePro
         required: o.spec.required === true,
         current: session.config.get(o.key),
         spec: o.spec,
-        done: progress.answered.includes(o.key) || source === "file" || source === "env" || source === "set",
+        done: !invalid.has(o.key) && (progress.answered.includes(o.key) || given),
       };
     });
   const secrets = (await session.secretStatus())
@@ -121,7 +130,7 @@ export async function saveConfigValue(siteFile: string, key: string, value: Json
   const segments = key.split(".");
   // A key already written as a dot path ("email.smtp.port": 25) is updated in place.
   if (isMap(config) && config.items.some((item) => isScalar(item.key) && item.key.value === key)) {
-    doc.setIn(["config", key], value);
+    setKeepingComments(doc, ["config", key], value);
   } else {
     let path: string[] = ["config"];
     for (const segment of segments.slice(0, -1)) {
@@ -134,7 +143,19 @@ export async function saveConfigValue(siteFile: string, key: string, value: Json
         });
       }
     }
-    doc.setIn(["config", ...segments], value);
+    setKeepingComments(doc, ["config", ...segments], value);
   }
   await writeFileAtomic(siteFile, doc.toString());
+}
+
+/** Replaces a scalar's value in place (its comments stay with it); anything else is set anew. */
+function setKeepingComments(doc: ReturnType<typeof parseDocument>, yamlPath: string[], value: JsonValue): void {
+  const node = doc.getIn(yamlPath, true);
+  if (isScalar(node) && (value === null || typeof value !== "object")) {
+    node.value = value;
+    // A quoted style chosen for a string would be wrong for a number or boolean.
+    if (typeof value !== "string") node.type = undefined;
+  } else {
+    doc.setIn(yamlPath, value);
+  }
 }
