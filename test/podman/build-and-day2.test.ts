@@ -111,6 +111,13 @@ describe("podman target: build, health checks, network step, logs", () => {
     expect(chunks.join("")).not.toContain(TOKEN);
   });
 
+  it("stops at once when the run is aborted", async () => {
+    const scope = testScope({});
+    scope.controller.abort();
+    await expect(session.ensure({ kind: "service", name: "never", image: OFFLINE_IMAGES.helper }, scope)).rejects.toMatchObject({ name: "AbortError" });
+    expect(await podman("ps", "-a", "--filter", "name=stepwise-t-build-never", "--format", "{{.Names}}")).toBe("");
+  });
+
   it("refuses a resource it cannot realise", async () => {
     await expect(
       session.ensure({ kind: "objectStore", name: "files", buckets: ["b"], accessKeySecret: "a", secretKeySecret: "s" }, testScope({})),

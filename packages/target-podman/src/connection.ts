@@ -83,6 +83,11 @@ export async function connectPodman(options: ConnectOptions): Promise<PodmanApi>
     }
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // The default lives in a shared temp dir: refuse one somebody else made (or opened up).
+  const owner = statSync(dir);
+  if (typeof process.getuid === "function" && (owner.uid !== process.getuid() || (owner.mode & 0o077) !== 0)) {
+    throw podmanErrors.unreachable(socket, `private directory ${dir} is not owned by you with mode 0700`);
+  }
   const logFile = join(dir, "podman-service.log");
   const fd = openSync(logFile, "a", 0o600);
   const child = spawn(podman, ["system", "service", "--time=0", `unix://${socket}`], {
