@@ -14,7 +14,7 @@ import { createStepContext, type SiteStep } from "../context/step-context.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
-import { selectSiteFiles } from "../fingerprint/site-files.js";
+import { collectSiteFileIds } from "../fingerprint/site-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
 import { Redactor } from "../log/redactor.js";
 import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
@@ -162,7 +162,7 @@ export class SiteSession {
     const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
-    const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-hashes.json"));
+    const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-ids.bin"));
     self = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit);
     return self;
   }
@@ -215,17 +215,11 @@ export class SiteSession {
     if (missing.length > 0) throw errors.secretMissing(missing.map((m) => ({ name: m.name, usedBy: m.owner })));
   }
 
-  /** Hashes of the files each step declares, from one walk and the stat cache. */
+  /** Content ids of the files each step declares, from git's index or one walk, and the stat cache. */
   async collectFiles(): Promise<Map<string, Map<string, string>>> {
     const globs = new Map<string, string[]>();
     for (const step of this.steps.values()) if (step.inputs.files.length) globs.set(step.name, step.inputs.files);
-    const selected = await selectSiteFiles(this.site.dir, globs);
-    const all = [...new Set([...selected.values()].flat())];
-    const hashes = await this.fileHashes.hashFiles(all);
-    await this.fileHashes.save().catch(() => {});
-    const result = new Map<string, Map<string, string>>();
-    for (const [step, files] of selected) result.set(step, new Map(files.map((f) => [f, hashes.get(f)!])));
-    return result;
+    return collectSiteFileIds(this.site.dir, globs, this.fileHashes);
   }
 
   /** The target's session, connected on first use and shared by all steps of this command. */

@@ -31,14 +31,11 @@ export function hashJson(value: JsonValue | undefined): string {
  * occur in them, so ("a","bc") and ("ab","c") never collide.
  */
 export function computeInputFingerprint(entries: Readonly<InputEntries>): string {
-  const hash = createHash("sha256");
-  for (const key of Object.keys(entries).sort()) {
-    hash.update(key);
-    hash.update("\0");
-    hash.update(entries[key]!);
-    hash.update("\n");
-  }
-  return hash.digest("hex");
+  // One update over the joined text (the same bytes as one update per part, far fewer calls).
+  const keys = Object.keys(entries).sort();
+  const parts = new Array<string>(keys.length);
+  for (let i = 0; i < keys.length; i++) parts[i] = `${keys[i]!}\0${entries[keys[i]!]!}\n`;
+  return createHash("sha256").update(parts.join("")).digest("hex");
 }
 
 export interface EntryDiff {
@@ -48,6 +45,7 @@ export interface EntryDiff {
 }
 
 export function diffEntries(previous: Readonly<InputEntries>, next: Readonly<InputEntries>): EntryDiff {
+  if (sameEntries(previous, next)) return { added: [], removed: [], changed: [] };
   const added: string[] = [];
   const removed: string[] = [];
   const changed: string[] = [];
@@ -57,4 +55,11 @@ export function diffEntries(previous: Readonly<InputEntries>, next: Readonly<Inp
   }
   for (const key of Object.keys(previous)) if (!(key in next)) removed.push(key);
   return { added: added.sort(), removed: removed.sort(), changed: changed.sort() };
+}
+
+/** Equal maps (the usual no-op plan), checked without building arrays of entries. */
+function sameEntries(previous: Readonly<InputEntries>, next: Readonly<InputEntries>): boolean {
+  for (const key in next) if (previous[key] !== next[key]) return false;
+  for (const key in previous) if (!Object.hasOwn(next, key)) return false;
+  return true;
 }

@@ -1,29 +1,39 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { lstat, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { readContentIds } from "./hash-pool.js";
+import { SYMLINK_PREFIX } from "./hash-worker.js";
 
-/** Files whose mtime is this close to the moment they were hashed are not cached (git's "racy clean"). */
-const RACY_WINDOW_MS = 1000;
-const CACHE_VERSION = 1;
-const STREAM_THRESHOLD = 32 * 1024 * 1024;
-const READ_CONCURRENCY = 16;
+/**
+ * Files whose mtime or ctime is this close to the moment they were hashed are not cached
+ * (git's "racily clean" entries): an edit in the same clock tick as the hashing, or on a file
+ * system with coarse timestamps, cannot be missed.
+ */
+export const RACY_WINDOW_MS = 2000;
 
-type CacheRow = [size: number, mtimeMs: number, ctimeMs: number, ino: number, hash: string];
+const MAGIC = 0x43465753; // "SWFC" little-endian
+const FORMAT_VERSION = 2;
+const HEADER_BYTES = 12;
+const ID_BYTES = 20;
+/** Per row after the path: kind (1), size, mtimeMs, ctimeMs, ino (4 x f64), id (20). */
+const ROW_FIXED_BYTES = 2 + 1 + 32 + ID_BYTES;
 
-interface CacheFile {
-  version: number;
-  files: Record<string, CacheRow>;
+interface CacheRow {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  /** Content id as the fingerprint records it (hex, `symlink:` prefixed for links). */
+  id: string;
 }
 
 /**
- * Content hashes of site files with a stat cache (size, mtime, ctime, inode), as git's index
- * keeps: a file whose stat is unchanged is not read again. A file is cached only when it
- * was last modified well before it was hashed, so an edit in the same clock tick as the
- * hashing cannot be missed.
+ * Content ids of site files with a stat cache (size, mtime, ctime, inode), as git's index
+ * keeps: a file whose stat is unchanged is not read again. Stored as one compact binary file
+ * (about 70 bytes a file), read and written whole; losing it only costs time.
  */
 export class FileHashCache {
   private readonly rows = new Map<string, CacheRow>();
+  private readonly used = new Set<string>();
   private dirty = false;
   private loaded = false;
 
@@ -32,79 +42,157 @@ export class FileHashCache {
     private readonly cacheFile: string,
   ) {}
 
+  /** Rows held (files cached with their stat). */
+  get size(): number {
+    return this.rows.size;
+  }
+
   async load(): Promise<void> {
+    this.loadSync();
+  }
+
+  loadSync(): void {
     if (this.loaded) return;
     this.loaded = true;
+    let data: Buffer;
     try {
-      const parsed = JSON.parse(await readFile(this.cacheFile, "utf8")) as CacheFile;
-      if (parsed.version !== CACHE_VERSION) return;
-      for (const [file, row] of Object.entries(parsed.files)) this.rows.set(file, row);
+      data = readFileSync(this.cacheFile);
     } catch {
-      // No cache, or an unreadable one: it is only a cache.
+      return; // no cache yet
+    }
+    try {
+      this.decode(data);
+    } catch {
+      this.rows.clear(); // unreadable: start over
     }
   }
 
-  /** sha256 of each file (relative POSIX paths); a missing file maps to `missing`. */
-  async hashFiles(files: readonly string[]): Promise<Map<string, string>> {
-    await this.load();
-    const result = new Map<string, string>();
-    let next = 0;
-    const worker = async () => {
-      while (next < files.length) {
-        const file = files[next++]!;
-        result.set(file, await this.hashOne(file));
+  private decode(data: Buffer): void {
+    if (data.length < HEADER_BYTES || data.readUInt32LE(0) !== MAGIC || data.readUInt32LE(4) !== FORMAT_VERSION) return;
+    const count = data.readUInt32LE(8);
+    let at = HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const length = data.readUInt16LE(at);
+      const file = data.toString("utf8", at + 2, at + 2 + length);
+      at += 2 + length;
+      const symlink = data[at] === 1;
+      const row: CacheRow = {
+        size: data.readDoubleLE(at + 1),
+        mtimeMs: data.readDoubleLE(at + 9),
+        ctimeMs: data.readDoubleLE(at + 17),
+        ino: data.readDoubleLE(at + 25),
+        id: (symlink ? SYMLINK_PREFIX : "") + data.toString("hex", at + 33, at + 33 + ID_BYTES),
+      };
+      at += ROW_FIXED_BYTES - 2;
+      if (at > data.length) throw new Error("truncated stat cache");
+      this.rows.set(file, row);
+    }
+  }
+
+  /**
+   * Content ids of `files` (site-relative POSIX paths), in order; `undefined` for a file that
+   * is not there. Files whose stat matches the cache are not read; the others are read and
+   * hashed, in worker threads when there are many.
+   */
+  async readIds(files: readonly string[]): Promise<(string | undefined)[]> {
+    this.loadSync();
+    const ids: (string | undefined)[] = new Array(files.length);
+    const misses: number[] = [];
+    let expectedBytes = 0;
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      this.used.add(file);
+      const row = this.rows.get(file);
+      if (!row) {
+        misses.push(i);
+        continue;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
-    return result;
-  }
-
-  private async hashOne(file: string): Promise<string> {
-    const absolute = path.join(this.siteDir, file);
-    let stat;
-    try {
-      stat = await lstat(absolute, { bigint: false });
-    } catch {
-      return "missing";
+      const stat = lstatSync(this.absolute(file), { throwIfNoEntry: false });
+      if (stat && stat.size === row.size && stat.mtimeMs === row.mtimeMs && stat.ctimeMs === row.ctimeMs && stat.ino === row.ino) {
+        ids[i] = row.id;
+        continue;
+      }
+      if (stat) expectedBytes += stat.size;
+      misses.push(i);
     }
-    const cached = this.rows.get(file);
-    if (cached && cached[0] === stat.size && cached[1] === stat.mtimeMs && cached[2] === stat.ctimeMs && cached[3] === stat.ino) {
-      return cached[4];
-    }
+    if (misses.length === 0) return ids;
     const startedAt = Date.now();
-    const hash = stat.isSymbolicLink() ? hashText(`symlink`) : stat.size > STREAM_THRESHOLD ? await hashStream(absolute) : hashBuffer(await readFile(absolute));
-    if (stat.mtimeMs < startedAt - RACY_WINDOW_MS && stat.ctimeMs < startedAt - RACY_WINDOW_MS) {
-      this.rows.set(file, [stat.size, stat.mtimeMs, stat.ctimeMs, stat.ino, hash]);
-    } else {
-      this.rows.delete(file);
-    }
+    const reads = await readContentIds(
+      misses.map((i) => this.absolute(files[i]!)),
+      { expectedBytes },
+    );
     this.dirty = true;
-    return hash;
+    const racyAfter = startedAt - RACY_WINDOW_MS;
+    for (let k = 0; k < misses.length; k++) {
+      const file = files[misses[k]!]!;
+      const read = reads[k];
+      ids[misses[k]!] = read?.id;
+      if (read && read.mtimeMs < racyAfter && read.ctimeMs < racyAfter) {
+        this.rows.set(file, { size: read.size, mtimeMs: read.mtimeMs, ctimeMs: read.ctimeMs, ino: read.ino, id: read.id });
+      } else {
+        this.rows.delete(file);
+      }
+    }
+    return ids;
   }
 
-  /** Writes the cache if anything changed (atomic rename; losing it only costs time). */
+  /** Content id of each file; a missing file maps to `missing`. */
+  async hashFiles(files: readonly string[]): Promise<Map<string, string>> {
+    const ids = await this.readIds(files);
+    return new Map(files.map((file, i) => [file, ids[i] ?? "missing"]));
+  }
+
+  /**
+   * Writes the cache if anything changed, keeping only the files asked about since it was
+   * loaded (atomic rename).
+   */
   async save(): Promise<void> {
+    this.saveSync();
+  }
+
+  saveSync(): void {
+    for (const file of this.rows.keys()) {
+      if (!this.used.has(file)) {
+        this.rows.delete(file);
+        this.dirty = true;
+      }
+    }
     if (!this.dirty) return;
-    const files: Record<string, CacheRow> = {};
-    for (const [file, row] of this.rows) files[file] = row;
-    await mkdir(path.dirname(this.cacheFile), { recursive: true });
+    const paths: Buffer[] = [];
+    let total = HEADER_BYTES;
+    for (const file of this.rows.keys()) {
+      const bytes = Buffer.from(file, "utf8");
+      paths.push(bytes);
+      total += ROW_FIXED_BYTES + bytes.length;
+    }
+    const data = Buffer.allocUnsafe(total);
+    data.writeUInt32LE(MAGIC, 0);
+    data.writeUInt32LE(FORMAT_VERSION, 4);
+    data.writeUInt32LE(this.rows.size, 8);
+    let at = HEADER_BYTES;
+    let i = 0;
+    for (const row of this.rows.values()) {
+      const bytes = paths[i++]!;
+      data.writeUInt16LE(bytes.length, at);
+      bytes.copy(data, at + 2);
+      at += 2 + bytes.length;
+      const symlink = row.id.startsWith(SYMLINK_PREFIX);
+      data[at] = symlink ? 1 : 0;
+      data.writeDoubleLE(row.size, at + 1);
+      data.writeDoubleLE(row.mtimeMs, at + 9);
+      data.writeDoubleLE(row.ctimeMs, at + 17);
+      data.writeDoubleLE(row.ino, at + 25);
+      data.write(symlink ? row.id.slice(SYMLINK_PREFIX.length) : row.id, at + 33, ID_BYTES, "hex");
+      at += ROW_FIXED_BYTES - 2;
+    }
+    mkdirSync(path.dirname(this.cacheFile), { recursive: true });
     const temp = `${this.cacheFile}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify({ version: CACHE_VERSION, files } satisfies CacheFile));
-    await rename(temp, this.cacheFile);
+    writeFileSync(temp, data);
+    renameSync(temp, this.cacheFile);
     this.dirty = false;
   }
-}
 
-function hashBuffer(data: Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-function hashText(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-async function hashStream(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+  private absolute(file: string): string {
+    return path.join(this.siteDir, file);
+  }
 }

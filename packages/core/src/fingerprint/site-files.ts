@@ -1,23 +1,99 @@
-import picomatch from "picomatch";
-import { glob } from "tinyglobby";
+import type { FileHashCache } from "./file-hash-cache.js";
+import { conversionPaths, readGitListing } from "./git-listing.js";
+import { GlobSelector, isDefaultIgnored } from "./glob-selector.js";
+import { walkSiteFiles } from "./site-walk.js";
 
-/** Never inputs: stepwise's own state, VCS metadata and installed packages. */
-export const DEFAULT_IGNORES = [".stepwise/**", "**/.git/**", "**/node_modules/**"];
+export { DEFAULT_IGNORES, splitGlobs, type GlobSet } from "./glob-selector.js";
 
-export interface GlobSet {
-  include: string[];
-  exclude: string[];
+export interface CollectOptions {
+  /**
+   * Take clean tracked files' content ids from git's index when the site is in a git work
+   * tree (default true). Off, every selected file goes through the stat cache.
+   */
+  useGit?: boolean;
 }
 
-/** Splits `["app/**", "!app/tmp/**"]` into include and exclude globs. */
-export function splitGlobs(patterns: readonly string[]): GlobSet {
-  const include: string[] = [];
-  const exclude: string[] = [];
-  for (const pattern of patterns) {
-    if (pattern.startsWith("!")) exclude.push(pattern.slice(1));
-    else include.push(pattern);
+/** Site-relative file -> content id, per step. */
+export type StepFileIds = Map<string, Map<string, string>>;
+
+/**
+ * The files each step's globs select, with their content ids, for every step at once.
+ *
+ * In a git work tree, git lists the files: a tracked file git reports unchanged keeps the blob
+ * id from the index (no stat, no read here); modified, untracked, converted (attributes) or
+ * unusual files, directories git does not track, and anything outside the site go through
+ * the stat cache. Elsewhere one walk of the globs' base directories finds the files and the
+ * stat cache decides which to read. Either way a file's id is its git blob id, so both paths
+ * give the same entry. Only files some glob selects are ever stat'ed or read.
+ */
+export async function collectSiteFileIds(
+  siteDir: string,
+  globsByStep: ReadonlyMap<string, readonly string[]>,
+  cache: FileHashCache,
+  options: CollectOptions = {},
+): Promise<StepFileIds> {
+  const selector = new GlobSelector(globsByStep);
+  const result: StepFileIds = new Map(selector.steps.map((step) => [step, new Map<string, string>()]));
+  if (selector.steps.length === 0) return result;
+  const listingPromise = options.useGit === false ? undefined : readGitListing(siteDir);
+  cache.loadSync(); // while git runs
+  const listing = await listingPromise;
+
+  const files: string[] = [];
+  const stepsOf: number[][] = [];
+  const ids: (string | undefined)[] = [];
+  const toRead: number[] = [];
+  const consider = (file: string, id: string | undefined) => {
+    if (isDefaultIgnored(file)) return;
+    const steps = selector.select(file);
+    if (!steps) return;
+    const index = files.push(file) - 1;
+    stepsOf.push(steps);
+    ids.push(id);
+    if (id === undefined) toRead.push(index);
+  };
+  const walk = (root: string) => walkSiteFiles(siteDir, root, (dir) => selector.reaches(dir), (file) => consider(file, undefined));
+
+  if (listing) {
+    const clean: number[] = [];
+    for (let i = 0; i < listing.cleanPaths.length; i++) {
+      const before = files.length;
+      consider(listing.cleanPaths[i]!, listing.cleanIds[i]!);
+      if (files.length > before) clean.push(before);
+    }
+    for (const file of listing.readPaths) consider(file, undefined);
+    for (const dir of listing.walkDirs) if (!isDefaultIgnored(`${dir}/`) && selector.reaches(dir)) walk(dir);
+    // Globs reaching outside the site: git listed only the site's own tree.
+    for (const root of selector.roots()) if (root === ".." || root.startsWith("../")) walk(root);
+    if (listing.attributesPresent && clean.length > 0) {
+      const converted = await conversionPaths(
+        siteDir,
+        clean.map((i) => files[i]!),
+      );
+      for (const i of clean) {
+        if (converted && !converted.has(files[i]!)) continue;
+        ids[i] = undefined;
+        toRead.push(i);
+      }
+    }
+  } else {
+    for (const root of selector.roots()) walk(root);
   }
-  return { include, exclude };
+
+  if (toRead.length > 0) {
+    const read = await cache.readIds(toRead.map((i) => files[i]!));
+    for (let k = 0; k < toRead.length; k++) ids[toRead[k]!] = read[k];
+  }
+  cache.saveSync();
+
+  // Entries in path order, whichever source produced them.
+  const order = Array.from(files.keys()).sort((a, b) => (files[a]! < files[b]! ? -1 : files[a]! > files[b]! ? 1 : 0));
+  for (const i of order) {
+    const id = ids[i];
+    if (id === undefined) continue; // gone since it was listed
+    for (const step of stepsOf[i]!) result.get(selector.steps[step]!)!.set(files[i]!, id);
+  }
+  return result;
 }
 
 /**
@@ -25,23 +101,19 @@ export function splitGlobs(patterns: readonly string[]): GlobSet {
  * own sorted selection. Returns relative POSIX paths.
  */
 export async function selectSiteFiles(siteDir: string, globsByStep: ReadonlyMap<string, readonly string[]>): Promise<Map<string, string[]>> {
-  const sets = new Map<string, GlobSet>();
-  const allIncludes = new Set<string>();
-  for (const [step, patterns] of globsByStep) {
-    const set = splitGlobs(patterns);
-    if (set.include.length === 0) continue;
-    sets.set(step, set);
-    for (const pattern of set.include) allIncludes.add(pattern);
+  const selector = new GlobSelector(globsByStep);
+  const selected = new Map<string, string[]>(selector.steps.map((step) => [step, []]));
+  for (const root of selector.roots()) {
+    walkSiteFiles(
+      siteDir,
+      root,
+      (dir) => selector.reaches(dir),
+      (file) => {
+        if (isDefaultIgnored(file)) return;
+        for (const step of selector.select(file) ?? []) selected.get(selector.steps[step]!)!.push(file);
+      },
+    );
   }
-  const selected = new Map<string, string[]>();
-  if (allIncludes.size === 0) return selected;
-  const files = (
-    await glob([...allIncludes], { cwd: siteDir, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore: DEFAULT_IGNORES, expandDirectories: false })
-  ).sort();
-  for (const [step, set] of sets) {
-    const isIncluded = picomatch(set.include, { dot: true });
-    const isExcluded = set.exclude.length ? picomatch(set.exclude, { dot: true }) : () => false;
-    selected.set(step, files.filter((file) => isIncluded(file) && !isExcluded(file)));
-  }
+  for (const files of selected.values()) files.sort();
   return selected;
 }

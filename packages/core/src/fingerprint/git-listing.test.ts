@@ -1,0 +1,72 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { conversionPaths, readGitListing } from "./git-listing.js";
+
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.invalid", GIT_CONFIG_NOSYSTEM: "1" };
+const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", env: gitEnv });
+
+function repo(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-git-"));
+  made.push(dir);
+  git(dir, "init", "-q", "-b", "main");
+  git(dir, "config", "core.autocrlf", "false");
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), content);
+  }
+  git(dir, "add", "-A");
+  git(dir, "commit", "-q", "-m", "c");
+  return dir;
+}
+
+describe("readGitListing", () => {
+  it("gives clean tracked files with their blob ids and lists what must be read", async () => {
+    const dir = repo({ "a/x.txt": "x", "a/y.txt": "y", "b/z.txt": "z" });
+    writeFileSync(path.join(dir, "a/y.txt"), "changed");
+    writeFileSync(path.join(dir, "a/new.txt"), "n");
+    mkdirSync(path.join(dir, "fresh"));
+    writeFileSync(path.join(dir, "fresh/f.txt"), "f");
+    const listing = await readGitListing(dir);
+    expect(listing).toBeDefined();
+    expect(listing!.cleanPaths).toEqual(["a/x.txt", "b/z.txt"]);
+    expect(listing!.cleanIds[0]).toBe(git(dir, "hash-object", "a/x.txt").trim());
+    expect(listing!.readPaths.sort()).toEqual(["a/new.txt", "a/y.txt"]);
+    expect(listing!.walkDirs).toEqual(["fresh"]);
+    expect(listing!.attributesPresent).toBe(false);
+  });
+
+  it("lists paths relative to a site in a subdirectory, and nothing above it", async () => {
+    const dir = repo({ "top.txt": "t", "site/app/a.txt": "a" });
+    const listing = await readGitListing(path.join(dir, "site"));
+    expect(listing!.cleanPaths).toEqual(["app/a.txt"]);
+  });
+
+  it("is undefined outside a work tree, and when core.autocrlf converts", async () => {
+    const plain = mkdtempSync(path.join(os.tmpdir(), "stepwise-nogit-"));
+    made.push(plain);
+    expect(await readGitListing(plain)).toBeUndefined();
+    const dir = repo({ "a.txt": "a" });
+    git(dir, "config", "core.autocrlf", "true");
+    expect(await readGitListing(dir)).toBeUndefined();
+  });
+
+  it("flags attributes, and names the files they convert", async () => {
+    const dir = repo({ "sub/.gitattributes": "*.txt text\n*.bin -text\n", "sub/a.txt": "a", "sub/b.bin": "b", "c.md": "c" });
+    const listing = await readGitListing(dir);
+    expect(listing!.attributesPresent).toBe(true);
+    expect(await conversionPaths(dir, ["sub/a.txt", "sub/b.bin", "c.md"])).toEqual(new Set(["sub/a.txt"]));
+  });
+
+  it("flags attributes above a site in a subdirectory", async () => {
+    const dir = repo({ ".gitattributes": "* text=auto\n", "site/a.txt": "a" });
+    expect((await readGitListing(path.join(dir, "site")))!.attributesPresent).toBe(true);
+  });
+});

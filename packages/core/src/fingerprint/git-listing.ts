@@ -1,0 +1,190 @@
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+/**
+ * What git knows about the files under a site directory, read without writing anything
+ * (`GIT_OPTIONAL_LOCKS=0`, no index refresh). Paths are site-relative with POSIX separators.
+ */
+export interface GitListing {
+  /** Tracked files git vouches are unchanged on disk, with their blob ids (= content ids). */
+  cleanPaths: string[];
+  cleanIds: string[];
+  /** Files to read from disk: modified, untracked, conflicted, symlinks, assume-unchanged. */
+  readPaths: string[];
+  /** Directories git lists as wholly untracked, and submodules: walk them if a glob reaches in. */
+  walkDirs: string[];
+  /**
+   * Whether attributes may rewrite content between the work tree and git (filters, eol,
+   * text): then a blob id can differ from the file's bytes, so the caller must ask
+   * {@link conversionPaths} which clean files to read instead.
+   */
+  attributesPresent: boolean;
+}
+
+/** Environment variables that would point git at another repository than the site's. */
+const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
+
+function gitEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: "0", GIT_TERMINAL_PROMPT: "0" };
+  for (const name of REPOSITORY_VARIABLES) delete env[name];
+  return env;
+}
+
+interface GitRun {
+  code: number | null;
+  stdout: Buffer;
+}
+
+function git(cwd: string, args: readonly string[], input?: string): Promise<GitRun> {
+  return new Promise((resolve) => {
+    let child;
+    try {
+      child = spawn("git", args, { cwd, env: gitEnvironment(), stdio: [input === undefined ? "ignore" : "pipe", "pipe", "ignore"], windowsHide: true });
+    } catch {
+      resolve({ code: null, stdout: Buffer.alloc(0) });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk));
+    child.once("error", () => resolve({ code: null, stdout: Buffer.alloc(0) }));
+    child.once("close", (code) => resolve({ code, stdout: Buffer.concat(chunks) }));
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/** The `.git` entry (directory or gitfile) governing `dir`, found without running git. */
+export function findGitEntry(dir: string): string | undefined {
+  let current = path.resolve(dir);
+  for (;;) {
+    const candidate = path.join(current, ".git");
+    if (existsSync(candidate)) return candidate;
+    const parent = path.dirname(current);
+    if (parent === current) return undefined;
+    current = parent;
+  }
+}
+
+/**
+ * Reads git's view of `siteDir` with two git processes running in parallel: the index with
+ * what changed since (`ls-files -c -m -d -s -t -v`: one stat pass over tracked files, racy
+ * entries compared by content as `git status` does) and the untracked files, wholly untracked
+ * directories collapsed (`ls-files -o --directory`, no ignore rules: a glob may select an
+ * ignored file). A third reads the settings that make blob ids differ from file bytes.
+ * Returns undefined when `siteDir` is not in a git work tree, git is missing or fails, the
+ * repository is not SHA-1, or `core.autocrlf` converts line endings.
+ */
+export async function readGitListing(siteDir: string): Promise<GitListing | undefined> {
+  const gitEntry = findGitEntry(siteDir);
+  if (!gitEntry) return undefined;
+  const [tracked, untracked, config] = await Promise.all([
+    git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-s", "-t", "-v"]),
+    git(siteDir, ["ls-files", "-z", "-o", "--directory"]),
+    git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]),
+  ]);
+  if (tracked.code !== 0 || untracked.code !== 0 || (config.code !== 0 && config.code !== 1)) return undefined;
+  const settings = parseConfig(config.stdout.toString("utf8"));
+  const objectFormat = settings.get("extensions.objectformat");
+  if (objectFormat !== undefined && objectFormat.toLowerCase() !== "sha1") return undefined;
+  const autocrlf = settings.get("core.autocrlf")?.toLowerCase();
+  if (autocrlf !== undefined && autocrlf !== "false") return undefined;
+
+  const listing: GitListing = { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
+  const lines = tracked.stdout.toString("utf8").split("\0");
+  // Modified and deleted entries repeat a cached one with tag C or R; collect them first.
+  const changed = new Set<string>();
+  for (const line of lines) {
+    if (line.length > 52 && (line[0] === "C" || line[0] === "R")) changed.add(line.slice(line.indexOf("\t") + 1));
+  }
+  let previous = "";
+  for (const line of lines) {
+    // "<tag> <mode> <object> <stage>\t<path>"
+    if (line.length < 53) continue;
+    const tag = line[0];
+    if (tag === "C" || tag === "R") continue;
+    const tab = line.indexOf("\t");
+    const file = line.slice(tab + 1);
+    if (file === previous) continue; // conflicted: stages 1-3 of one path
+    previous = file;
+    const mode = line.slice(2, 8);
+    const stage = line[tab - 1];
+    if (mode === "160000") listing.walkDirs.push(file);
+    else if (tag === "H" && stage === "0" && (mode === "100644" || mode === "100755") && !changed.has(file)) {
+      listing.cleanPaths.push(file);
+      listing.cleanIds.push(line.slice(9, tab - 2));
+    } else if (tag !== "S" || existsSync(path.join(siteDir, file))) {
+      // Lower-case tags (assume-unchanged) and symlinks are read; skip-worktree files only if present.
+      listing.readPaths.push(file);
+    }
+    if (file === ".gitattributes" || file.endsWith("/.gitattributes")) listing.attributesPresent = true;
+  }
+  for (const entry of untracked.stdout.toString("utf8").split("\0")) {
+    if (entry === "") continue;
+    if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
+    else {
+      listing.readPaths.push(entry);
+      if (entry === ".gitattributes" || entry.endsWith("/.gitattributes")) listing.attributesPresent = true;
+    }
+  }
+  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, gitEntry, settings.get("core.attributesfile"));
+  return listing;
+}
+
+function parseConfig(text: string): Map<string, string> {
+  const settings = new Map<string, string>();
+  for (const record of text.split("\0")) {
+    if (!record) continue;
+    const newline = record.indexOf("\n");
+    settings.set((newline < 0 ? record : record.slice(0, newline)).toLowerCase(), newline < 0 ? "true" : record.slice(newline + 1));
+  }
+  return settings;
+}
+
+/** `.gitattributes` between the site and the work tree root, `info/attributes`, and the global and system files. */
+function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attributesFile: string | undefined): boolean {
+  const top = path.dirname(gitEntry);
+  for (let dir = path.dirname(path.resolve(siteDir)); dir.length >= top.length; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, ".gitattributes"))) return true;
+    if (dir === path.dirname(dir)) break;
+  }
+  const candidates = [path.join(commonGitDir(gitEntry), "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"];
+  const home = os.homedir();
+  if (attributesFile) candidates.push(attributesFile.startsWith("~/") ? path.join(home, attributesFile.slice(2)) : attributesFile);
+  else candidates.push(path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes"));
+  return candidates.some((file) => existsSync(file));
+}
+
+function commonGitDir(gitEntry: string): string {
+  let gitDir = gitEntry;
+  try {
+    if (!statSync(gitEntry).isDirectory()) {
+      const pointer = /^gitdir:\s*(.*)$/m.exec(readFileSync(gitEntry, "utf8"))?.[1]?.trim();
+      if (pointer) gitDir = path.resolve(path.dirname(gitEntry), pointer);
+    }
+    const common = path.join(gitDir, "commondir");
+    if (existsSync(common)) return path.resolve(gitDir, readFileSync(common, "utf8").trim());
+  } catch {
+    // Unreadable gitfile: info/attributes cannot be found; git itself will fail and we fall back.
+  }
+  return gitDir;
+}
+
+/** Attributes that make git store something other than the file's bytes. */
+const CONVERSION_ATTRIBUTES = ["filter", "text", "eol", "crlf", "ident", "working-tree-encoding"];
+
+/**
+ * Of `files` (site-relative), those an attribute may convert (any of {@link CONVERSION_ATTRIBUTES}
+ * set or given a value): their blob ids cannot stand for their bytes. Undefined if git fails.
+ */
+export async function conversionPaths(siteDir: string, files: readonly string[]): Promise<Set<string> | undefined> {
+  const result = await git(siteDir, ["check-attr", "-z", "--stdin", ...CONVERSION_ATTRIBUTES], files.join("\0") + "\0");
+  if (result.code !== 0) return undefined;
+  const converted = new Set<string>();
+  const fields = result.stdout.toString("utf8").split("\0");
+  for (let i = 0; i + 2 < fields.length; i += 3) {
+    const value = fields[i + 2];
+    if (value !== "unspecified" && value !== "unset") converted.add(fields[i]!);
+  }
+  return converted;
+}
