@@ -42,8 +42,25 @@ export function validateSiteSchema(data: unknown): SchemaProblem[] {
   return problems;
 }
 
+/** File name of the validator `scripts/build-site-validator.mjs` precompiles next to this module in `dist/`. */
+export const PRECOMPILED_VALIDATOR = "./site-schema-validator.cjs";
+
+/**
+ * The precompiled validator when the package was built (no Ajv compiler at run time);
+ * from sources (tests), Ajv compiles the schema with the same options.
+ */
 function compile(): Validator {
   const require = createRequire(import.meta.url);
+  try {
+    return require(PRECOMPILED_VALIDATOR) as Validator;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND" || !String((error as Error).message).includes("site-schema-validator")) throw error;
+  }
+  return compileSchema(require);
+}
+
+/** Compiles the published schema with Ajv, as the build script does (`allErrors`, non-strict). */
+export function compileSchema(require = createRequire(import.meta.url)): Validator {
   const Ajv = require("ajv") as typeof import("ajv").default;
   const schema = JSON.parse(readFileSync(SITE_SCHEMA_PATH, "utf8")) as object;
   const ajv = new Ajv({ allErrors: true, strict: false });
