@@ -16,7 +16,12 @@ fetch_deb() {
   file=$(ls "$deb_cache/${name}_"*"${version#*:}"_*.deb 2>/dev/null | head -n1 || true)
   if [ -z "$file" ]; then
     log "downloading $name $version"
-    (cd "$deb_cache" && apt-get download -q -o APT::Sandbox::User=root "$name=$version" >&2) || (cd "$deb_cache" && apt-get download -q -o APT::Sandbox::User=root "$name" >&2)
+    if ! (cd "$deb_cache" && apt-get download -q -o APT::Sandbox::User=root "$name=$version" >&2); then
+      # Stale package lists name versions the mirror no longer has.
+      log "download failed; refreshing package lists"
+      apt-get update >&2
+      (cd "$deb_cache" && apt-get download -q -o APT::Sandbox::User=root "$name" >&2)
+    fi
     file=$(ls -t "$deb_cache/${name}_"*.deb | head -n1)
   fi
   echo "$file"
@@ -32,37 +37,62 @@ extract_deb() {
 # package_version NAME: the version build.sh would use (part of the recipe hash).
 package_version() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}'; }
 
-# copy_libs ROOTFS FILE...: copy every shared library the FILEs need (per ldd) into ROOTFS at
-# the same path. Libraries already in ROOTFS are searched first (LD_LIBRARY_PATH), then the host.
-# When the host lacks one, the lib* packages that $LIB_FALLBACK_PACKAGES depend on directly are
-# unpacked into a staging dir and ldd is asked again (a fresh machine lacks e.g. libjemalloc2).
-copy_libs() {
+# lib_deps PACKAGE...: the lib* packages PACKAGEs depend on directly.
+lib_deps() {
+  apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "$@" 2>/dev/null |
+    awk '$1 ~ /Depends:/ && $2 ~ /^(lib|zlib)/ {print $2}' | sort -u
+}
+
+# missing_libs ROOTFS FILE...: sonames ldd cannot resolve (rootfs and staging libs first, then the host).
+missing_libs() {
   local rootfs=$1; shift
-  local search="" staging="$work/lib-staging" missing lib
-  for d in "$rootfs"/usr/lib/x86_64-linux-gnu "$rootfs"/usr/lib/postgresql/*/lib "$staging"/usr/lib/x86_64-linux-gnu "$staging"/lib/x86_64-linux-gnu; do
+  local f
+  for f in "$@"; do LD_LIBRARY_PATH="$(lib_search_path "$rootfs")" ldd "$f" 2>/dev/null | awk '/not found/ {print $1}'; done | sort -u
+}
+
+lib_search_path() {
+  local rootfs=$1 search="" d
+  for d in "$rootfs"/usr/lib/x86_64-linux-gnu "$rootfs"/usr/lib/postgresql/*/lib "$work/lib-staging"/usr/lib/x86_64-linux-gnu "$work/lib-staging"/lib/x86_64-linux-gnu; do
     [ -d "$d" ] && search="$search:$d"
   done
-  missing=$(for f in "$@"; do LD_LIBRARY_PATH="${search#:}" ldd "$f" 2>/dev/null | awk '/not found/ {print $1}'; done | sort -u)
-  if [ -n "$missing" ] && [ ! -d "$staging" ] && [ -n "${LIB_FALLBACK_PACKAGES:-}" ]; then
-    log "host lacks $(echo $missing | tr '\n' ' '); unpacking library packages"
+  echo "${search#:}"
+}
+
+# copy_libs ROOTFS FILE...: copy every shared library the FILEs need (per ldd) into ROOTFS at
+# the same path. Libraries in ROOTFS are searched first (LD_LIBRARY_PATH), then the host's.
+# When the host lacks some (a fresh machine has no libjemalloc2, libicu72 ...), the lib*
+# dependencies of $LIB_FALLBACK_PACKAGES are unpacked into a staging dir, one dependency
+# level per round, until ldd resolves everything (at most 4 rounds).
+copy_libs() {
+  local rootfs=$1; shift
+  local staging="$work/lib-staging" missing round=0 level seen="" p
+  level=${LIB_FALLBACK_PACKAGES:-}
+  missing=$(missing_libs "$rootfs" "$@")
+  while [ -n "$missing" ] && [ -n "$level" ] && [ $round -lt 4 ]; do
+    round=$((round + 1))
+    log "host lacks $(echo $missing | tr '\n' ' '); unpacking library packages (round $round)"
     mkdir -p "$staging"
-    local p
-    for p in $(apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances $LIB_FALLBACK_PACKAGES | awk '$1 ~ /Depends:/ && $2 ~ /^(lib|zlib)/ {print $2}' | sort -u); do
+    local next=""
+    for p in $(lib_deps $level); do
+      case " $seen " in *" $p "*) continue ;; esac
+      seen="$seen $p"
       extract_deb "$p" "$staging"
+      next="$next $p"
     done
-    copy_libs "$rootfs" "$@"
-    return
-  fi
+    level=$next
+    missing=$(missing_libs "$rootfs" "$@")
+  done
   if [ -n "$missing" ]; then
     log "shared libraries not found: $(echo $missing | tr '\n' ' ')"
     return 1
   fi
-  for f in "$@"; do LD_LIBRARY_PATH="${search#:}" ldd "$f" 2>/dev/null; done |
+  local f lib dest
+  for f in "$@"; do LD_LIBRARY_PATH="$(lib_search_path "$rootfs")" ldd "$f" 2>/dev/null; done |
     awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u |
     while read -r lib; do
       # Keep the path the loader asks for; copy the file behind symlinks.
-      local dest="$rootfs${lib}"
-      case "$lib" in "$rootfs"/*) continue ;; "$staging"/*) dest="$rootfs${lib#$staging}" ;; esac
+      dest="$rootfs${lib}"
+      case "$lib" in "$rootfs"/*) continue ;; "$staging"/*) dest="$rootfs${lib#"$staging"}" ;; esac
       [ -e "$dest" ] && continue
       mkdir -p "$(dirname "$dest")"
       cp -L "$lib" "$dest"
