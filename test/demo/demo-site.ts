@@ -200,9 +200,12 @@ export async function makeDemoSite(label: string): Promise<DemoSite> {
     async destroy() {
       const down = await site.cli(["down", "--volumes"]).catch((error: unknown) => ({ code: -1, stderr: String(error) }) as CliResult);
       if (down.code !== 0) process.stderr.write(`demo cleanup: stepwise down --volumes for ${name} exited ${down.code}: ${down.stderr}\n`);
-      const images = await podman("images", "--filter", `reference=localhost/stepwise-${name}/*`, "--format", "{{.Repository}}:{{.Tag}}").catch(() => "");
-      const tags = images.split("\n").filter(Boolean);
-      if (tags.length > 0) await podman("rmi", ...tags).catch(() => undefined);
+      // Only this site's tags: sites built from the same context share one image id, and
+      // `podman images --filter reference=...` lists every tag of a matching image.
+      const images = await podman("images", "--format", "{{.Repository}}:{{.Tag}}").catch(() => "");
+      const tags = [...new Set(images.split("\n").filter((tag) => tag.startsWith(`localhost/stepwise-${name}/`)))];
+      // `rmi` of one name of a multi-name image only removes that name.
+      for (const tag of tags) await podman("rmi", tag).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
