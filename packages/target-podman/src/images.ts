@@ -42,6 +42,8 @@ export async function inspectImage(api: PodmanApi, ref: string, signal?: AbortSi
 export async function ensureImage(api: PodmanApi, ref: string, scope: Pick<TargetCallScope, "signal" | "log">, hint?: string): Promise<ResolvedImage> {
   const present = await inspectImage(api, ref, scope.signal);
   if (present) return present;
+  // localhost/ names exist only where they were built; a pull would ask https://localhost.
+  if (ref.startsWith("localhost/")) throw podmanErrors.imageMissing(ref, "it is a local image and was not built on this machine", hint ?? `podman build -t ${ref} ...`);
   scope.log.progress(`pulling image ${ref}`);
   try {
     const stream = await api.docker.pull(ref, { abortSignal: scope.signal } as never);

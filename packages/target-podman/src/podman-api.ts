@@ -124,5 +124,5 @@ export function apiFailure(what: string, error: unknown, hint?: string): Error {
 
 /** True for the "already exists" answers Podman gives when a racing call created the object first. */
 export function isAlreadyExists(error: unknown): boolean {
-  return error instanceof PodmanApiError && (error.statusCode === 409 || /already exists|already in use/i.test(error.message));
+  return error instanceof PodmanApiError && (error.statusCode === 409 || /already exists|already in use|already used|name in use/i.test(error.message));
 }

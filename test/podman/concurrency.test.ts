@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ServiceResource, TargetSession } from "@stepwise/core";
+import { OFFLINE_IMAGES } from "./podman-harness.js";
+import { openSession, podman, testScope } from "./helpers.js";
+
+const SITE = "t-conc";
+const secrets = { shared: "conc-Shared-33d0a9e1" };
+let session: Required<TargetSession>;
+
+const svc = (name: string): ServiceResource => ({
+  kind: "service",
+  name,
+  image: OFFLINE_IMAGES.helper,
+  command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+  secrets: { SHARED: "shared" },
+  volumes: { common: "/common" },
+});
+
+describe("podman target: concurrent ensures", () => {
+  beforeAll(async () => {
+    ({ session } = await openSession(SITE));
+    await session.down({ volumes: true });
+  });
+  afterAll(async () => {
+    await session?.down({ volumes: true });
+  });
+
+  it("several resources of a fresh site made at once share one network, volume and secret", async () => {
+    const results = await Promise.all(["a", "b", "c"].map((n) => session.ensure(svc(n), testScope(secrets))));
+    expect(results.map((r) => r.change)).toEqual(["created", "created", "created"]);
+    expect((await podman("network", "ls", "--filter", `label=dev.stepwise.site=${SITE}`, "--format", "{{.Name}}")).trim()).toBe("stepwise-t-conc");
+    expect((await podman("volume", "ls", "--filter", `label=dev.stepwise.site=${SITE}`, "--format", "{{.Name}}")).trim()).toBe("stepwise-t-conc-common");
+    expect((await podman("secret", "ls", "--format", "{{.Name}}")).split("\n").filter((n) => n.startsWith("stepwise-t-conc-"))).toHaveLength(1);
+    // The containers reach each other by name on the site network.
+    expect(await podman("exec", "stepwise-t-conc-a", "ping", "-c", "1", "-W", "2", "b")).toContain("1 packets received");
+  });
+});
