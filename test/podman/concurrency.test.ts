@@ -34,4 +34,17 @@ describe("podman target: concurrent ensures", () => {
     // The containers reach each other by name on the site network.
     expect(await podman("exec", "stepwise-t-conc-a", "ping", "-c", "1", "-W", "2", "b")).toContain("1 packets received");
   });
+
+  it("refuses to replace a container of the same name that is not this resource's", async () => {
+    await podman("run", "-d", "--name", "stepwise-t-conc-handmade", OFFLINE_IMAGES.helper, "sleep", "30");
+    try {
+      await expect(session.ensure(svc("handmade"), testScope(secrets))).rejects.toMatchObject({
+        code: "PODMAN_SPEC_INVALID",
+        message: expect.stringContaining("belongs to nothing stepwise made"),
+      });
+      expect((await podman("ps", "--filter", "name=stepwise-t-conc-handmade", "--format", "{{.Names}}")).trim()).toBe("stepwise-t-conc-handmade");
+    } finally {
+      await podman("rm", "-f", "-t", "0", "stepwise-t-conc-handmade");
+    }
+  });
 });

@@ -204,6 +204,7 @@ export async function convergeContainer(
 ): Promise<ConvergeResult> {
   const { name } = prepared;
   const existing = await inspectContainer(api, name, scope.signal);
+  assertOwnContainer(existing, prepared);
   let change: ConvergeResult["change"] = "created";
   if (existing && existing.Config.Labels?.[Label.SpecHash] === prepared.hash) {
     if (existing.State.Running) return { id: name, change: "unchanged", inspect: existing };
@@ -306,4 +307,20 @@ export function publishedPorts(state: ContainerInspect): { container: number; ho
   return out.sort((a, b) => a.container - b.container);
 }
 
-export { removeContainer };
+/**
+ * `stepwise-<site>-<name>` can collide (site "a" + "b-c" vs site "a-b" + "c"), and a container
+ * of that name may have been made by hand: never replace a container that is not this
+ * resource's own.
+ */
+export function assertOwnContainer(existing: ContainerInspect | undefined, prepared: PreparedContainer): void {
+  if (!existing) return;
+  const labels = existing.Config.Labels ?? {};
+  const wanted = prepared.createSpec.labels as Record<string, string>;
+  if (labels[Label.Site] !== wanted[Label.Site] || labels[Label.Resource] !== wanted[Label.Resource]) {
+    const owner = labels[Label.Site] ? `resource ${labels[Label.Resource]} of site ${labels[Label.Site]}` : "nothing stepwise made";
+    throw podmanErrors.specInvalid(
+      wanted[Label.Resource] ?? prepared.name,
+      `container ${prepared.name} already exists and belongs to ${owner}; refusing to replace it (podman rm -f ${prepared.name} if it is yours to remove, or rename the site or resource)`,
+    );
+  }
+}

@@ -1,6 +1,6 @@
 import type { JobResource, ResourceResult, TargetCallScope } from "@stepwise/core";
 import { inspectContainer, removeContainer, startContainer, tailLogs } from "./container-ops.js";
-import { prepareContainer } from "./container-resource.js";
+import { assertOwnContainer, prepareContainer } from "./container-resource.js";
 import { podmanErrors } from "./errors.js";
 import { Label, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
@@ -44,6 +44,7 @@ export async function ensureJob(
   });
 
   const existing = await inspectContainer(api, name, scope.signal);
+  assertOwnContainer(existing, prepared);
   const sameSpec = existing?.Config.Labels?.[Label.SpecHash] === prepared.hash;
   let change: ResourceResult["change"] = existing ? "replaced" : "created";
   if (sameSpec && existing && !existing.State.Running && existing.State.Status === "exited" && existing.State.ExitCode === 0) return result("unchanged");
