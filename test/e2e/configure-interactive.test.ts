@@ -1,71 +1,10 @@
-import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadSite } from "@stepwise/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliBin, runCli } from "./cli-harness.js";
 import { LeakWatch, assertBuilt, makeComponentSite } from "../fixtures/component-site.js";
-
-/**
- * `stepwise configure` in a real pseudo-terminal: tmux runs the built CLI in a detached pane,
- * `send-keys` types, `capture-pane` reads the screen. A private tmux server (-L) keeps the
- * test away from any tmux the machine runs.
- */
-class TmuxPane {
-  private static counter = 0;
-  readonly socket = `stepwise-e2e-${process.pid}`;
-
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
-
-  private tmux(args: string[]): string {
-    return execFileSync("tmux", ["-L", this.socket, "-f", "/dev/null", "-u", ...args], { env: this.env, encoding: "utf8" });
-  }
-
-  /** Starts `command` in a new 160x60 session; returns its name. */
-  start(script: string): string {
-    const name = `cfg${++TmuxPane.counter}`;
-    this.tmux(["new-session", "-d", "-s", name, "-x", "160", "-y", "60", "sh", script]);
-    return name;
-  }
-
-  type(session: string, text: string): void {
-    this.tmux(["send-keys", "-t", session, "-l", text]);
-  }
-
-  keys(session: string, ...keys: string[]): void {
-    this.tmux(["send-keys", "-t", session, ...keys]);
-  }
-
-  /** The whole pane, history included, wrapped lines joined. */
-  screen(session: string): string {
-    return this.tmux(["capture-pane", "-p", "-J", "-S", "-", "-t", session]);
-  }
-
-  /** Polls the screen until `pattern` shows up; fails with the screen when it does not. */
-  async waitFor(session: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let screen = "";
-    while (Date.now() < deadline) {
-      screen = this.screen(session);
-      if (pattern.test(screen)) return screen;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`timed out after ${timeoutMs}ms waiting for ${pattern} on the terminal:\n${screen}`);
-  }
-
-  kill(): void {
-    spawnSync("tmux", ["-L", this.socket, "kill-server"], { env: this.env });
-  }
-}
-
-/** tmux, installed on the spot when missing (CI machines are fresh and run as root). */
-function ensureTmux(): string | undefined {
-  const has = () => spawnSync("tmux", ["-V"]).status === 0;
-  if (has()) return undefined;
-  const install = spawnSync("sh", ["-c", "apt-get install -y tmux || (apt-get update && apt-get install -y tmux)"], { encoding: "utf8", timeout: 170_000 });
-  if (has()) return undefined;
-  return `tmux is not installed and \`apt-get install -y tmux\` failed (exit ${install.status}): ${(install.stderr || install.error?.message || "").trim().split("\n").slice(-2).join(" ")}`;
-}
+import { TmuxPane, ensureTmux, startCliInPane, terminalEnv } from "../fixtures/tmux-pane.js";
 
 const SITE = `# Site for the interactive configure test.
 name: tty-site
@@ -103,6 +42,7 @@ describe("stepwise configure in a pseudo-terminal (tmux)", () => {
   beforeAll(() => {
     assertBuilt();
     tmuxProblem = ensureTmux();
+    if (!tmuxProblem) pane = new TmuxPane(terminalEnv());
   });
   afterAll(() => pane?.kill());
 
@@ -112,30 +52,12 @@ describe("stepwise configure in a pseudo-terminal (tmux)", () => {
     mkdirSync(path.join(dir, "templates"));
     writeFileSync(path.join(dir, "templates/.template-version"), "0.1.0\n");
     writeFileSync(path.join(dir, "templates/.env"), ENV_TEMPLATE);
-    const exitFile = path.join(dir, "configure.exit");
-    const script = path.join(dir, "configure.sh");
-    // The pane runs configure, then writes its exit code and stays open so the screen can be read.
-    writeFileSync(
-      script,
-      `unset CI; cd ${JSON.stringify(dir)}; rm -f ${JSON.stringify(exitFile)}
-${JSON.stringify(process.execPath)} ${JSON.stringify(cliBin)} configure "$@"
-echo $? > ${JSON.stringify(exitFile)}
-exec sleep 600
-`,
-    );
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", LANG: "C.UTF-8", TERM: "xterm-256color" };
-    for (const key of Object.keys(env)) if (key === "CI" || key.startsWith("STEPWISE_") || key.startsWith("FIXTURE_")) delete env[key];
-    pane = new TmuxPane(env);
-    const tmux = pane;
+    const tmux = pane!;
     const watch = new LeakWatch(dir);
-    const exited = async () => {
-      for (let i = 0; i < 200 && !existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(existsSync(exitFile), "configure did not exit").toBe(true);
-      return Number(readFileSync(exitFile, "utf8").trim());
-    };
 
     // Session 1: required settings first, defaults in brackets; interrupted at the SMTP port.
-    const one = tmux.start(script);
+    const first = startCliInPane(tmux, dir, cliBin, ["configure"]);
+    const one = first.session;
     let screen = await tmux.waitFor(one, /◆\s+Application database name\s+\[database: database\.name\] \[app\]/);
     expect(screen).toContain("stepwise configure — site tty-site (preset default)");
     tmux.type(one, "shop");
@@ -152,7 +74,7 @@ exec sleep 600
     await tmux.waitFor(one, /◆\s+SMTP port\s+\[email: email\.smtp\.port\] \[587\]/);
     tmux.keys(one, "C-c");
     screen = await tmux.waitFor(one, /Stopped\. Every answer so far is saved/);
-    expect(await exited()).toBe(130);
+    expect(await first.exitCode()).toBe(130);
     watch.keepText("terminal, session 1", screen);
     // Every answer was saved at once.
     expect(siteConfig(dir)).toMatchObject({ "database.name": "shop", "email.provider": "smtp", "email.from": "ops@example.com", "email.smtp.host": "mail.example.com" });
@@ -167,7 +89,8 @@ exec sleep 600
     expect(midway.stdout).toMatch(/database +settings 1\/1/);
 
     // Session 2: offered continue / reset / quit; continue asks only what is left.
-    const two = tmux.start(script);
+    const second = startCliInPane(tmux, dir, cliBin, ["configure"]);
+    const two = second.session;
     screen = await tmux.waitFor(two, /◆\s+A configure session from .* stopped with \d+ questions? left/);
     expect(screen).toContain("Continue where it stopped");
     expect(screen).toContain("Start over");
@@ -196,7 +119,7 @@ exec sleep 600
     await tmux.waitFor(two, /◆\s+Report errors to Sentry\? \(optional\)/);
     tmux.keys(two, "Enter");
     screen = await tmux.waitFor(two, /Configured\. 0\/1 secrets provided/);
-    expect(await exited()).toBe(0);
+    expect(await second.exitCode()).toBe(0);
     screen = tmux.screen(two);
     watch.keepText("terminal, session 2", screen);
     expect(screen).toContain("Deploy refuses to run until this secret is set");
@@ -274,6 +197,109 @@ PRICE=\${NOT_A_REFERENCE}
 `);
     watch.keep("deploy json", await runCli(["deploy", "--json", "--verbose"], { cwd: dir }));
     watch.keep("state show", await runCli(["state", "show"], { cwd: dir }));
+    await watch.assertNoSecretLeaked([SMTP_PASSWORD]);
+  }, 120_000);
+
+  it("--no-prompt-secrets asks no secret; an empty optional setting writes nothing; --reset and \"start over\" ask saved settings again with their values as defaults; quit changes nothing", async (ctx) => {
+    if (tmuxProblem) ctx.skip(tmuxProblem);
+    const dir = makeComponentSite({
+      yaml: `${SITE.replace(/templates:\n  source: templates\n  output: rendered\n/, "")}  email:
+    from: ops@example.com # set by hand before configure
+    smtp:
+      host: mail.example.com
+`,
+    });
+    const tmux = pane!;
+    const watch = new LeakWatch(dir);
+    const answer = async (session: string, prompt: RegExp, ...input: string[]) => {
+      await tmux.waitFor(session, new RegExp(`◆\\s+${prompt.source}`));
+      for (const item of input) {
+        if (item.startsWith("key:")) tmux.keys(session, item.slice(4));
+        else tmux.type(session, item);
+      }
+      tmux.keys(session, "Enter");
+    };
+
+    // A: values already in the file are not asked; secrets are not asked at all.
+    const a = startCliInPane(tmux, dir, cliBin, ["configure", "--no-prompt-secrets"]);
+    await answer(a.session, /Application database name .*\[app\]/);
+    await answer(a.session, /Mail provider/);
+    await answer(a.session, /SMTP port .*\[587\]/);
+    await answer(a.session, /Object store/);
+    await answer(a.session, /SMTP user \(empty for none\) \(optional\)/);
+    await answer(a.session, /Days until uploaded datasets expire .*\[30\]/);
+    await answer(a.session, /Report errors to Sentry\?/, "key:Left");
+    await tmux.waitFor(a.session, /Configured\. 0\/1 secrets provided/);
+    expect(await a.exitCode()).toBe(0);
+    let screen = tmux.screen(a.session);
+    watch.keepText("terminal A", screen);
+    expect(screen).not.toContain("Sender address");
+    expect(screen).not.toContain("SMTP host");
+    expect(screen).not.toContain("Sentry DSN");
+    expect(siteConfig(dir)).toEqual({
+      "database.user": "app",
+      "database.name": "app",
+      "email.from": "ops@example.com",
+      "email.smtp.host": "mail.example.com",
+      "email.provider": "smtp",
+      "email.smtp.port": 587,
+      "storage.objectStore.provider": "local",
+      // email.smtp.user was left empty: nothing is written for it.
+      "storage.datasetExpirationDays": 30,
+      "telemetry.sentryEnabled": true,
+    });
+    expect(readFileSync(path.join(dir, "stepwise.yaml"), "utf8")).toContain("from: ops@example.com # set by hand before configure");
+
+    // B: --reset asks everything again, saved values as defaults; interrupted after one answer.
+    const b = startCliInPane(tmux, dir, cliBin, ["configure", "--reset"]);
+    screen = await tmux.waitFor(b.session, /◆\s+Application database name .*\[app\]/);
+    expect(screen).not.toContain("A configure session from");
+    tmux.keys(b.session, "BSpace", "BSpace", "BSpace");
+    await answer(b.session, /Application database name/, "shop");
+    await tmux.waitFor(b.session, /◆\s+Mail provider/);
+    tmux.keys(b.session, "C-c");
+    expect(await b.exitCode()).toBe(130);
+    watch.keepText("terminal B", tmux.screen(b.session));
+    expect(siteConfig(dir)["database.name"]).toBe("shop");
+
+    // C: offered continue / reset / quit; quit changes nothing.
+    const c = startCliInPane(tmux, dir, cliBin, ["configure"]);
+    await answer(c.session, /A configure session from .* stopped/, "key:Down", "key:Down");
+    await tmux.waitFor(c.session, /Nothing changed\. Run stepwise configure to continue\./);
+    expect(await c.exitCode()).toBe(0);
+    watch.keepText("terminal C", tmux.screen(c.session));
+    expect(siteConfig(dir)["database.name"]).toBe("shop");
+
+    // D: start over asks the saved settings again (the file's values in brackets), then secrets.
+    const d = startCliInPane(tmux, dir, cliBin, ["configure"]);
+    await answer(d.session, /A configure session from .* stopped/, "key:Down");
+    await answer(d.session, /Application database name .*\[shop\]/);
+    await answer(d.session, /Mail provider/);
+    await answer(d.session, /Sender address .*\[ops@example\.com\]/);
+    await answer(d.session, /SMTP host .*\[mail\.example\.com\]/);
+    await answer(d.session, /SMTP port .*\[587\]/);
+    await answer(d.session, /Object store/);
+    await answer(d.session, /SMTP user \(empty for none\) \(optional\)/, "mailer");
+    await answer(d.session, /SMTP password/, SMTP_PASSWORD);
+    await answer(d.session, /Days until uploaded datasets expire .*\[30\]/);
+    screen = await tmux.waitFor(d.session, /◆\s+Report errors to Sentry\?/);
+    expect(screen).toMatch(/● Yes \/ ○ No/);
+    tmux.keys(d.session, "Enter");
+    await answer(d.session, /Sentry DSN \(optional\)/);
+    await tmux.waitFor(d.session, /Configured\. 1\/2 secrets provided/);
+    expect(await d.exitCode()).toBe(0);
+    screen = tmux.screen(d.session);
+    watch.keepText("terminal D", screen);
+    expect(screen).not.toContain("Deploy refuses to run until");
+    expect(siteConfig(dir)).toMatchObject({ "database.name": "shop", "email.smtp.user": "mailer", "telemetry.sentryEnabled": true });
+    const stored = await new (await import("@stepwise/core")).AgeSecretBackend(dir).readAll();
+    expect(stored.get("smtp_password")).toBe(SMTP_PASSWORD);
+    expect(stored.has("sentry_dsn")).toBe(false);
+    const status = watch.keep("status", await runCli(["configure", "--status"], { cwd: dir }));
+    expect(status.stdout).toMatch(/telemetry +settings 1\/1 +secrets 0\/1 \(not set: sentry_dsn\)/);
+    // The session is finished, so the next configure asks the skipped optional secret again.
+    expect(status.stdout).toContain("next: secret sentry_dsn (telemetry) — run stepwise configure");
+    expect(status.stdout).not.toContain("missing:");
     await watch.assertNoSecretLeaked([SMTP_PASSWORD]);
   }, 120_000);
 });
