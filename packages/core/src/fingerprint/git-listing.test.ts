@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { conversionPaths, readGitListing } from "./git-listing.js";
+import { conversionPaths, prefetchGitListing, readGitListing } from "./git-listing.js";
 
 const made: string[] = [];
 afterEach(() => {
@@ -68,5 +68,16 @@ describe("readGitListing", () => {
   it("flags attributes above a site in a subdirectory", async () => {
     const dir = repo({ ".gitattributes": "* text=auto\n", "site/a.txt": "a" });
     expect((await readGitListing(path.join(dir, "site")))!.attributesPresent).toBe(true);
+  });
+
+  it("a prefetched listing is used once; the next read lists the tree as it is then", async () => {
+    const dir = repo({ "a.txt": "a" });
+    prefetchGitListing(dir);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    writeFileSync(path.join(dir, "b.txt"), "b");
+    const first = await readGitListing(dir);
+    expect(first!.readPaths).toEqual([]);
+    const second = await readGitListing(dir);
+    expect(second!.readPaths).toEqual(["b.txt"]);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -37,19 +37,62 @@ interface GitRun {
   stdout: Buffer;
 }
 
+let outputCounter = 0;
+
+/**
+ * Runs git with its output going to an unlinked temporary file rather than a pipe: git never
+ * waits for this process to drain a pipe (it may be busy loading modules), and the output,
+ * megabytes for a large index, is read back with one call instead of dozens of stream chunks.
+ */
 function git(cwd: string, args: readonly string[], input?: string): Promise<GitRun> {
+  const failed: GitRun = { code: null, stdout: Buffer.alloc(0) };
+  let fd: number;
+  const file = path.join(os.tmpdir(), `stepwise-git-${process.pid}-${outputCounter++}`);
+  try {
+    fd = openSync(file, "w+", 0o600);
+  } catch {
+    return Promise.resolve(failed);
+  }
+  let unlinked = false;
+  try {
+    unlinkSync(file); // POSIX keeps the open file; Windows refuses, and it is removed after reading
+    unlinked = true;
+  } catch {
+    // removed below
+  }
+  let finished: GitRun | undefined;
+  const finish = (code: number | null): GitRun => {
+    if (finished) return finished; // "error" and "exit" can both arrive
+    finished = failed;
+    try {
+      if (code !== 0) return (finished = { code, stdout: Buffer.alloc(0) });
+      const size = fstatSync(fd).size;
+      const stdout = Buffer.allocUnsafe(size);
+      let read = 0;
+      while (read < size) {
+        const n = readSync(fd, stdout, read, size - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+      finished = { code, stdout: stdout.subarray(0, read) };
+      return finished;
+    } catch {
+      return failed;
+    } finally {
+      closeSync(fd);
+      if (!unlinked) rmSync(file, { force: true });
+    }
+  };
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn("git", args, { cwd, env: gitEnvironment(), stdio: [input === undefined ? "ignore" : "pipe", "pipe", "ignore"], windowsHide: true });
+      child = spawn("git", args, { cwd, env: gitEnvironment(), stdio: [input === undefined ? "ignore" : "pipe", fd, "ignore"], windowsHide: true });
     } catch {
-      resolve({ code: null, stdout: Buffer.alloc(0) });
+      resolve(finish(null));
       return;
     }
-    const chunks: Buffer[] = [];
-    child.stdout!.on("data", (chunk: Buffer) => chunks.push(chunk));
-    child.once("error", () => resolve({ code: null, stdout: Buffer.alloc(0) }));
-    child.once("close", (code) => resolve({ code, stdout: Buffer.concat(chunks) }));
+    child.once("error", () => resolve(finish(null)));
+    child.once("exit", (code) => resolve(finish(code)));
     if (input !== undefined) child.stdin!.end(input);
   });
 }
@@ -75,7 +118,29 @@ export function findGitEntry(dir: string): string | undefined {
  * Returns undefined when `siteDir` is not in a git work tree, git is missing or fails, the
  * repository is not SHA-1, or `core.autocrlf` converts line endings.
  */
-export async function readGitListing(siteDir: string): Promise<GitListing | undefined> {
+export function readGitListing(siteDir: string): Promise<GitListing | undefined> {
+  const key = path.resolve(siteDir);
+  const prefetched = prefetches.get(key);
+  if (prefetched) {
+    prefetches.delete(key); // once: a later collection (deploy's second) must see the tree as it is then
+    return prefetched;
+  }
+  return listGitFiles(key);
+}
+
+const prefetches = new Map<string, Promise<GitListing | undefined>>();
+
+/**
+ * Starts reading git's view of `siteDir` now, for the next {@link readGitListing} of that
+ * directory to take: a command that will plan calls this first thing, so git's stat pass
+ * runs on another core while the command loads its modules, site and plugins.
+ */
+export function prefetchGitListing(siteDir: string): void {
+  const key = path.resolve(siteDir);
+  if (!prefetches.has(key)) prefetches.set(key, listGitFiles(key));
+}
+
+async function listGitFiles(siteDir: string): Promise<GitListing | undefined> {
   const gitEntry = findGitEntry(siteDir);
   if (!gitEntry) return undefined;
   const [tracked, untracked, config] = await Promise.all([

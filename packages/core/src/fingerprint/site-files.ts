@@ -86,8 +86,10 @@ export async function collectSiteFileIds(
   }
   cache.saveSync();
 
-  // Entries in path order, whichever source produced them.
-  const order = Array.from(files.keys()).sort((a, b) => (files[a]! < files[b]! ? -1 : files[a]! > files[b]! ? 1 : 0));
+  // Entries in path order, whichever source produced them (git's listing usually is already).
+  let sorted = true;
+  for (let i = 1; i < files.length && sorted; i++) sorted = files[i - 1]! < files[i]!;
+  const order = sorted ? files.keys() : Array.from(files.keys()).sort((a, b) => (files[a]! < files[b]! ? -1 : files[a]! > files[b]! ? 1 : 0));
   for (const i of order) {
     const id = ids[i];
     if (id === undefined) continue; // gone since it was listed
