@@ -13,7 +13,7 @@ let builtImage: string | undefined;
 const app = (contextHash: string): ServiceResource => ({
   kind: "service",
   name: "app",
-  build: { context: "test/podman/fixtures/web-app", contextHash },
+  build: { context: "test/podman/fixtures/web-app", contextHash, args: { BASE_IMAGE: OFFLINE_IMAGES.node, BUILD_MARK: "mark1" } },
   env: { GREETING: "from-build" },
   secrets: { APP_TOKEN: "app_token" },
   ports: [{ container: 8080 }],
@@ -62,11 +62,11 @@ describe("podman target: build, health checks, network step, logs", () => {
     const scope = testScope({ app_token: TOKEN });
     const result = await session.ensure(app(hash), scope);
     expect(result.change).toBe("created");
-    expect(result.outputs.image).toBe(`localhost/stepwise-t-build/app:${hash}`);
+    expect(result.outputs.image).toMatch(/^localhost\/stepwise-t-build\/app:[0-9a-f]{16}$/);
     const port = (result.outputs.ports as { host: number }[])[0]!.host;
-    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("built:from-build");
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("built:from-build:mark1");
     expect((await inspect(result.id)).Config.Labels["dev.stepwise.kind"]).toBe("service");
-    expect(scope.log.lines.some((l) => l.includes(`building image localhost/stepwise-t-build/app:${hash}`))).toBe(true);
+    expect(scope.log.lines.some((l) => l.includes(`building image ${result.outputs.image}`))).toBe(true);
     expect(scope.log.lines.join("\n")).not.toContain(TOKEN);
 
     // Same context hash: no build, no restart.
@@ -76,7 +76,7 @@ describe("podman target: build, health checks, network step, logs", () => {
 
     const status = await session.status();
     expect(status).toEqual([expect.objectContaining({ name: "app", state: "running", health: "healthy" })]);
-    builtImage = `localhost/stepwise-t-build/app:${hash}`;
+    builtImage = result.outputs.image as string;
   });
 
   it("fails clearly when a service exits during start, with redacted logs", async () => {

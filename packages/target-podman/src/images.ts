@@ -6,6 +6,7 @@ import { podmanErrors } from "./errors.js";
 import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, PodmanApiError } from "./podman-api.js";
 import type { SiteNames } from "./naming.js";
+import { canonicalJson } from "./spec-hash.js";
 
 /** What a container spec needs to know about its image. */
 export interface ResolvedImage {
@@ -68,9 +69,9 @@ export async function ensureImage(api: PodmanApi, ref: string, scope: Pick<Targe
 }
 
 /**
- * Builds `build.context` (relative to `siteDir`) unless the image tagged with its
- * `contextHash` already exists. Without a `contextHash` the tag is `latest` and the image
- * is always rebuilt (Podman's layer cache keeps that cheap).
+ * Builds `build.context` (relative to `siteDir`) unless the image tagged with its identity
+ * (`contextHash`, the Containerfile name and the build args) already exists. Without a
+ * `contextHash` the image is always rebuilt (Podman's layer cache keeps that cheap).
  */
 export async function ensureBuiltImage(
   api: PodmanApi,
