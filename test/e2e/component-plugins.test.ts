@@ -82,6 +82,11 @@ describe("component plugins + authentik through the built CLI, without a termina
       "authentik.adminEmail": "admin@example.com",
     });
 
+    const status = await cli("configure --status", ["configure", "--status"]);
+    expect(status.stdout).toContain("0/1 secrets provided");
+    expect(status.stdout).toContain("every required value is set: stepwise deploy can run now");
+    expect(status.stdout).not.toContain("missing:");
+
     const plugins = await cli("plugins list", ["plugins", "list"]);
     expect(plugins.stdout).toContain("stepwise-step-authentik");
 
@@ -193,6 +198,43 @@ config:
     const leaky = new LeakWatch(dir);
     leaky.keepText("a careless log line", "password is s3cret-smtp-pass");
     await expect(leaky.assertNoSecretLeaked()).rejects.toThrow(/a secret value appears in a careless log line/);
+  });
+
+  it("presets: dev-mode needs no answers and runs a mail catcher; airgapped turns mail and telemetry uploads off; telemetry can be switched off and the plan says so", async () => {
+    const yaml = (preset: string, extra = "") => `name: ${preset}
+preset: ${preset}
+target: recorder
+plugins:
+  - stepwise-target-recorder
+  - "@stepwise/step-email"
+  - "@stepwise/step-database"
+  - "@stepwise/step-telemetry"
+  - "@stepwise/step-storage"
+${extra}`;
+    const outputs = (dir: string) => JSON.parse(readFileSync(path.join(dir, ".stepwise/state.json"), "utf8")).steps as Record<string, { outputs: Record<string, unknown> }>;
+
+    const dev = makeComponentSite({ yaml: yaml("dev-mode") });
+    const devConfigured = await runCli(["configure"], { cwd: dev });
+    expect(devConfigured.stderr).toBe("");
+    expect(devConfigured.code).toBe(0);
+    expect((await runCli(["deploy"], { cwd: dev })).code).toBe(0);
+    expect(recordedCalls(dev).map((c) => `${c.step} ${c.kind} ${c.name}`)).toEqual(["database postgres postgres", "email service mailpit"]);
+    expect(outputs(dev).email!.outputs).toMatchObject({ provider: "smtp", host: "mailpit", port: 1025, tls: "none", catcherUrl: "http://localhost:8025" });
+    expect(outputs(dev).telemetry!.outputs).toMatchObject({ logLevel: "debug", consoleLogging: true });
+
+    const airgapped = makeComponentSite({ yaml: yaml("airgapped") });
+    expect((await runCli(["deploy"], { cwd: airgapped })).code).toBe(0);
+    expect(outputs(airgapped).email!.outputs).toMatchObject({ provider: "none" });
+    expect(outputs(airgapped).telemetry!.outputs).toMatchObject({ sentryEnabled: false, s3EndpointUrl: null });
+    expect(outputs(airgapped).storage!.outputs).toMatchObject({ emailAuthentication: false });
+    expect(recordedCalls(airgapped).find((c) => c.kind === "postgres")!.spec).toMatchObject({ version: "15" });
+
+    const withoutTelemetry = makeComponentSite({ yaml: yaml("airgapped", "steps:\n  telemetry:\n    enabled: false\n") });
+    const plan = await runCli(["plan"], { cwd: withoutTelemetry });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/off +telemetry +disabled in stepwise\.yaml \(optional step\)/);
+    expect(plan.stdout).toContain("1 disabled");
+    expect((await runCli(["configure", "--status"], { cwd: withoutTelemetry })).stdout).not.toContain("telemetry");
   });
 
   // Needs packages/core/src/errors/error-codes.ts `secretMissing` to put the command on every

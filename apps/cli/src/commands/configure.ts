@@ -242,7 +242,9 @@ async function printStatus(session: SiteSession, progress: ConfigureProgress, gl
   lines.push(summary);
   if (next) lines.push(`next: ${next.kind} ${next.key} (${next.owner}) — run stepwise configure`);
   for (const s of missing) lines.push(`missing: secret ${s.name} (${s.owner}) — printf '%s' "$VALUE" | stepwise secrets set ${s.name}`);
+  for (const p of session.config.problems) lines.push(`invalid: config ${p.key} (from ${p.source}): ${p.message} — run stepwise configure`);
+  for (const m of session.config.missing) lines.push(`missing: config ${m.key} (${m.owner}) — run stepwise configure, or --set ${m.key}=...`);
   if (!next && ready) lines.push("nothing left to ask — run stepwise deploy");
-  else if (!next && !ready && missing.length === 0) lines.push("required settings are missing — run stepwise configure");
+  else if (ready) lines.push("every required value is set: stepwise deploy can run now (the questions left have defaults)");
   process.stdout.write(`${lines.join("\n")}\n`);
 }
