@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { loadSite } from "@stepwise/core";
+import { AgeSecretBackend, loadSite } from "@stepwise/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./cli-harness.js";
 import { LeakWatch, assertBuilt, makeComponentSite, recordedCalls } from "../fixtures/component-site.js";
@@ -106,7 +106,9 @@ describe("component plugins + authentik through the built CLI, without a termina
     expect(server.secrets).toMatchObject({ AUTHENTIK_POSTGRESQL__PASSWORD: "db_password", AUTHENTIK_REDIS__PASSWORD: "redis_password" });
     expect(server.env).toMatchObject({ AUTHENTIK_POSTGRESQL__NAME: "sso", AUTHENTIK_POSTGRESQL__HOST: "postgres.recorder.internal" });
 
-    // 4. Second deploy: nothing runs, nothing is asked of the target.
+    // 4. Second deploy: nothing runs, nothing is asked of the target, no secret is made again.
+    const generated = await new AgeSecretBackend(dir).readAll();
+    expect([...generated.keys()].sort()).toEqual(["app_encryption_key", "authentik_secret_key", "db_password", "redis_password", "sso_db_password", "sso_secret_key", "stepwise.hmac-key"]);
     const second = await cli("deploy 2", ["deploy"]);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("Nothing to do: all 6 steps unchanged.");
@@ -124,6 +126,12 @@ describe("component plugins + authentik through the built CLI, without a termina
     const rotated = await cli("rotate", ["secrets", "rotate", "db_password", "--json"]);
     expect(rotated.code).toBe(0);
     expect(JSON.parse(rotated.stdout)).toEqual({ rotated: "db_password", steps: ["database", "authentik"] });
+    const afterRotation = await new AgeSecretBackend(dir).readAll();
+    for (const [name, value] of generated) {
+      if (name === "db_password") expect(afterRotation.get(name)).not.toBe(value);
+      else expect(afterRotation.get(name), name).toBe(value);
+    }
+    expect(afterRotation.get("db_password")).toMatch(/^[A-Za-z0-9]{32}$/);
     const plan = await cli("plan after rotate", ["plan", "--json"]);
     expect(plan.code).toBe(0);
     const actions = planActions(plan.stdout);
