@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { AgeSecretBackend, loadSite } from "@stepwise/core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -39,7 +39,7 @@ describe("component plugins + authentik through the built CLI, without a termina
   beforeAll(assertBuilt);
 
   it("configure lists every missing key at once, records --set values, deploys, stays idempotent, and rotate re-runs only the users of the secret", async () => {
-    const dir = makeComponentSite({ yaml: SITE, authentik: true });
+    const dir = makeComponentSite({ yaml: SITE, authentik: "link" });
     const watch = new LeakWatch(dir);
     const cli = async (label: string, args: string[], input?: string) => watch.keep(label, await runCli(args, { cwd: dir, input }));
 
@@ -243,6 +243,36 @@ ${extra}`;
     expect(plan.stdout).toMatch(/off +telemetry +disabled in stepwise\.yaml \(optional step\)/);
     expect(plan.stdout).toContain("1 disabled");
     expect((await runCli(["configure", "--status"], { cwd: withoutTelemetry })).stdout).not.toContain("telemetry");
+  });
+
+  it("the authentik plugin installed from its npm pack tarball is discovered and run with no change to the CLI", async () => {
+    const dir = makeComponentSite({
+      authentik: "tarball",
+      yaml: `name: from-tarball
+target: recorder
+plugins:
+  - stepwise-target-recorder
+  - "@stepwise/step-database"
+  - stepwise-step-authentik
+config:
+  database:
+    redis:
+      enabled: true
+  authentik:
+    domain: auth.localhost
+    adminEmail: admin@example.com
+`,
+    });
+    expect(lstatSync(path.join(dir, "node_modules/stepwise-step-authentik")).isSymbolicLink()).toBe(false);
+    const plugins = await runCli(["plugins", "list"], { cwd: dir });
+    expect(plugins.code).toBe(0);
+    expect(plugins.stdout).toContain("stepwise-step-authentik");
+    expect(plugins.stdout).toContain(path.join(dir, "node_modules/stepwise-step-authentik"));
+    const deployed = await runCli(["deploy", "--json"], { cwd: dir });
+    expect(deployed.code).toBe(0);
+    expect((JSON.parse(deployed.stdout) as { ran: string[] }).ran).toContain("authentik");
+    const state = JSON.parse(readFileSync(path.join(dir, ".stepwise/state.json"), "utf8"));
+    expect(state.steps.authentik).toMatchObject({ status: "succeeded", plugin: "stepwise-step-authentik@0.1.0", outputs: { url: "http://auth.localhost:9000" } });
   });
 
   // Needs packages/core/src/errors/error-codes.ts `secretMissing` to put the command on every
