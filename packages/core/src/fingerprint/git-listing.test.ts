@@ -80,4 +80,17 @@ describe("readGitListing", () => {
     const second = await readGitListing(dir);
     expect(second!.readPaths).toEqual(["b.txt"]);
   });
+
+  it("stops looking for a repository at GIT_CEILING_DIRECTORIES, as git does", async () => {
+    const dir = repo({ "inner/a.txt": "a" });
+    const saved = process.env.GIT_CEILING_DIRECTORIES;
+    process.env.GIT_CEILING_DIRECTORIES = dir;
+    try {
+      expect(await readGitListing(path.join(dir, "inner"))).toBeUndefined();
+      expect(await readGitListing(dir)).toBeDefined();
+    } finally {
+      if (saved === undefined) delete process.env.GIT_CEILING_DIRECTORIES;
+      else process.env.GIT_CEILING_DIRECTORIES = saved;
+    }
+  });
 });

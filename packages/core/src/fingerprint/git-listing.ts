@@ -97,14 +97,18 @@ function git(cwd: string, args: readonly string[], input?: string): Promise<GitR
   });
 }
 
-/** The `.git` entry (directory or gitfile) governing `dir`, found without running git. */
+/**
+ * The `.git` entry (directory or gitfile) governing `dir`, found without running git. Like git,
+ * it does not go up into a directory listed in `GIT_CEILING_DIRECTORIES`.
+ */
 export function findGitEntry(dir: string): string | undefined {
+  const ceilings = new Set((process.env.GIT_CEILING_DIRECTORIES ?? "").split(path.delimiter).filter((d) => path.isAbsolute(d)).map((d) => path.resolve(d)));
   let current = path.resolve(dir);
   for (;;) {
     const candidate = path.join(current, ".git");
     if (existsSync(candidate)) return candidate;
     const parent = path.dirname(current);
-    if (parent === current) return undefined;
+    if (parent === current || ceilings.has(parent)) return undefined;
     current = parent;
   }
 }
