@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// stepwise benchmark (issue 2): a no-op plan, a cold plan and --version on a generated site of
+// 50 steps over 20,000 files / 200 MB, against git status, turbo's dry run, sha256sum and
+// `node -e 0`. Run from the repository root: `pnpm bench` (= node bench/run.mjs).
+// Options: --runs N (default 30), --quick (10 runs), --no-build.
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { FILES, STEPS, TOTAL_BYTES, generateSite, turboTasks } from "./generate-site.mjs";
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(benchDir);
+const work = path.join(benchDir, ".work");
+const site = path.join(work, "site");
+const siteNoGit = path.join(work, "site-nogit");
+const args = process.argv.slice(2);
+const runs = args.includes("--quick") ? 10 : Number(args[args.indexOf("--runs") + 1] ?? 0) || 30;
+const node = process.execPath;
+const cli = path.join(root, "apps", "cli", "bin", "stepwise.js");
+const log = (message) => process.stderr.write(`bench: ${message}\n`);
+
+if (Number(process.versions.node.split(".")[0]) < 22) {
+  log(`needs Node 22+ (this is ${process.version}); export PATH=${root}/.toolchain/node_modules/.bin:$PATH`);
+  process.exit(2);
+}
+
+function sh(command, argv, options = {}) {
+  return execFileSync(command, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 30, ...options });
+}
+
+function ensureHyperfine() {
+  if (spawnSync("hyperfine", ["--version"]).status === 0) return true;
+  log("hyperfine is missing; installing it with apt-get");
+  const sudo = process.getuid?.() === 0 ? [] : ["sudo"];
+  const install = spawnSync(sudo[0] ?? "apt-get", [...sudo.slice(1), ...(sudo.length ? ["apt-get"] : []), "install", "-y", "hyperfine"], { stdio: "inherit" });
+  if (install.status === 0 && spawnSync("hyperfine", ["--version"]).status === 0) return true;
+  log("could not install hyperfine; timing with this script's own loop instead");
+  return false;
+}
+
+function turboBinary() {
+  const require = createRequire(path.join(root, "package.json"));
+  const turboDir = path.dirname(require.resolve("turbo/package.json"));
+  const platform = `@turbo/${process.platform === "win32" ? "windows" : process.platform}-${process.arch === "x64" ? "64" : process.arch}`;
+  const binary = path.join(path.dirname(createRequire(path.join(turboDir, "package.json")).resolve(`${platform}/package.json`)), "bin", "turbo");
+  if (!existsSync(binary)) throw new Error(`turbo's binary is not at ${binary}`);
+  return binary;
+}
+
+function build() {
+  if (args.includes("--no-build")) return;
+  log("building @stepwise/cli and its dependencies");
+  const result = spawnSync("pnpm", ["exec", "turbo", "run", "build", "--filter=@stepwise/cli..."], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  if (result.status !== 0) log("the build reported errors; measuring what was emitted");
+  // Until packages/core's build script runs it, precompile the site validator here.
+  const validator = path.join(root, "packages", "core", "dist", "site", "site-schema-validator.cjs");
+  if (!existsSync(validator)) sh(node, [path.join(root, "packages", "core", "scripts", "build-site-validator.mjs")]);
+}
+
+/** A copy of the site that is not a git work tree, for the stat-cache path. */
+function copyWithoutGit() {
+  if (existsSync(path.join(siteNoGit, ".bench-layout")) && readFileSync(path.join(siteNoGit, ".bench-layout"), "utf8") === readFileSync(path.join(site, ".bench-layout"), "utf8")) {
+    // Keep the site files (stepwise.yaml, plugin) in step with the git site.
+    for (const file of ["stepwise.yaml", "plugins"]) cpSync(path.join(site, file), path.join(siteNoGit, file), { recursive: true });
+    return;
+  }
+  log(`copying the site without .git to ${siteNoGit}`);
+  rmSync(siteNoGit, { recursive: true, force: true });
+  cpSync(site, siteNoGit, { recursive: true, preserveTimestamps: true, filter: (source) => !/[\\/](\.git|\.stepwise|\.turbo)$/.test(source) });
+}
+
+/** The non-git copy lives inside this repository's work tree: a ceiling keeps git (and stepwise) from finding it. */
+const noGitEnv = { GIT_CEILING_DIRECTORIES: work };
+
+function stepwise(dir, ...argv) {
+  return spawnSync(node, [cli, "-C", dir, ...argv], { encoding: "utf8", env: { ...process.env, ...(dir === siteNoGit ? noGitEnv : {}) } });
+}
+
+/** Deploys once so that a plan has nothing to run; checks it. */
+function settle(dir) {
+  let plan = stepwise(dir, "plan");
+  if (!/^0 to run/m.test(plan.stdout)) {
+    log(`deploying ${path.basename(dir)} once so that plan is a no-op`);
+    const deploy = stepwise(dir, "deploy", "--auto-approve");
+    if (deploy.status !== 0) throw new Error(`deploy failed in ${dir}:\n${deploy.stdout}${deploy.stderr}`);
+    plan = stepwise(dir, "plan");
+  }
+  if (!/^0 to run, 50 unchanged/m.test(plan.stdout)) throw new Error(`plan in ${dir} is not a no-op:\n${plan.stdout}${plan.stderr}`);
+}
+
+/** File entries recorded in a site's state, by path. */
+function recordedEntries(dir) {
+  const state = JSON.parse(readFileSync(path.join(dir, ".stepwise", "state.json"), "utf8"));
+  const entries = {};
+  for (const step of Object.values(state.steps)) for (const [key, id] of Object.entries(step.entries ?? {})) if (key.startsWith("file:")) entries[key.slice(5)] = id;
+  return entries;
+}
+
+/** Checks that every tool sees the same files with the same content ids, so the figures compare like with like. */
+function verify(turbo) {
+  const dry = JSON.parse(sh(turbo, ["run", ...turboTasks(), "--dry=json"], { cwd: site, env: { ...process.env, ...turboEnv } }));
+  const turboInputs = Object.fromEntries(dry.tasks.flatMap((t) => Object.entries(t.inputs)).filter(([file]) => file.startsWith("pkg-")));
+  const viaGit = recordedEntries(site);
+  const viaStat = recordedEntries(siteNoGit);
+  for (const [name, entries] of [["turbo's dry run", turboInputs], ["stepwise (git)", viaGit], ["stepwise (stat cache)", viaStat]]) {
+    if (Object.keys(entries).length !== FILES) throw new Error(`${name} saw ${Object.keys(entries).length} input files, not ${FILES}`);
+  }
+  for (const [file, id] of Object.entries(turboInputs)) {
+    if (viaGit[file] !== id || viaStat[file] !== id) throw new Error(`content ids of ${file} differ: turbo ${id}, git path ${viaGit[file]}, stat path ${viaStat[file]}`);
+  }
+  log(`verified: turbo and both stepwise paths see the same ${FILES} files with the same content ids`);
+}
+
+function hyperfine(name, commands, { prepare, env } = {}) {
+  const out = path.join(work, `hyperfine-${name}.json`);
+  const argv = ["-N", "--warmup", "3", "--runs", String(runs), "--export-json", out, "--style", "basic"];
+  if (prepare) argv.push("--prepare", prepare);
+  for (const command of Object.values(commands)) argv.push(command);
+  const result = spawnSync("hyperfine", argv, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...env } });
+  if (result.status !== 0) throw new Error(`hyperfine failed for ${name}`);
+  const { results } = JSON.parse(readFileSync(out, "utf8"));
+  return Object.fromEntries(Object.keys(commands).map((key, i) => [key, summarize(results[i].times)]));
+}
+
+/** Timing without hyperfine: the same warmups and runs, via spawnSync. */
+function ownLoop(name, commands, { prepare, env } = {}) {
+  const output = {};
+  for (const [key, command] of Object.entries(commands)) {
+    const [file, ...argv] = command.split(" ");
+    const times = [];
+    for (let i = 0; i < 3 + runs; i++) {
+      if (prepare) spawnSync("sh", ["-c", prepare]);
+      const start = process.hrtime.bigint();
+      spawnSync(file, argv, { stdio: "ignore", env: { ...process.env, ...env } });
+      if (i >= 3) times.push(Number(process.hrtime.bigint() - start) / 1e9);
+    }
+    output[key] = summarize(times);
+  }
+  return output;
+}
+
+function summarize(times) {
+  const sorted = [...times].sort((a, b) => a - b);
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  const sd = Math.sqrt(times.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, times.length - 1));
+  return { median: sorted[Math.floor(sorted.length / 2)], mean, sd, min: sorted[0] };
+}
+
+const turboEnv = { TURBO_TELEMETRY_DISABLED: "1", TURBO_NO_UPDATE_NOTIFIER: "1", DO_NOT_TRACK: "1" };
+const ms = (seconds) => `${(seconds * 1000).toFixed(1)} ms`;
+const x = (ratio) => `${ratio.toFixed(2)}x`;
+
+mkdirSync(work, { recursive: true });
+const hasHyperfine = ensureHyperfine();
+const time = hasHyperfine ? hyperfine : ownLoop;
+build();
+generateSite(site, { log });
+copyWithoutGit();
+settle(site);
+settle(siteNoGit);
+const turbo = turboBinary();
+verify(turbo);
+const fileList = path.join(work, "files.nul");
+writeFileSync(fileList, sh("git", ["ls-files", "-z", "pkg-*"], { cwd: site }));
+const cacheOf = (dir) => path.join(dir, ".stepwise", "cache", "file-ids.bin");
+
+const loadBefore = os.loadavg()[0];
+if (loadBefore > os.cpus().length / 2) log(`warning: load average ${loadBefore.toFixed(2)} on ${os.cpus().length} cores: other work will inflate the times`);
+log(`timing (${runs} runs each, 3 warmups; hyperfine ${hasHyperfine ? "yes" : "no"})`);
+const noop = time("noop", {
+  gitStatus: `git -C ${site} status`,
+  plan: `${node} ${cli} -C ${site} plan`,
+  turbo: `${turbo} run ${turboTasks().join(" ")} --dry=json --cwd ${site}`,
+}, { env: turboEnv });
+const noopNoGit = time("noop-nogit", { planNoGit: `${node} ${cli} -C ${siteNoGit} plan` }, { env: noGitEnv });
+const cold = time("cold", { planCold: `${node} ${cli} -C ${site} plan` }, { prepare: `rm -f ${cacheOf(site)}` });
+const coldNoGit = time("cold-nogit", { planColdNoGit: `${node} ${cli} -C ${siteNoGit} plan` }, { prepare: `rm -f ${cacheOf(siteNoGit)}`, env: noGitEnv });
+const hash = time("sha256sum", { sha256sum: `sh -c ${JSON.stringify(`cd ${site} && xargs -0 -a ${fileList} sha256sum > /dev/null`)}` });
+const startup = time("startup", { nodeBare: `${node} -e 0`, version: `${node} ${cli} --version` });
+const t = { ...noop, ...noopNoGit, ...cold, ...coldNoGit, ...hash, ...startup };
+
+const mb = TOTAL_BYTES / 1024 / 1024;
+const throughput = (seconds) => `${(mb / seconds).toFixed(0)} MB/s`;
+const rows = [
+  ["no-op `stepwise plan` (git work tree)", t.plan, "`git status`", t.gitStatus, t.plan.median / t.gitStatus.median, "<= 2.00x", t.plan.median / t.gitStatus.median <= 2],
+  ["no-op `stepwise plan` (git work tree)", t.plan, "`turbo run --dry=json`", t.turbo, t.plan.median / t.turbo.median, "(peer)", undefined],
+  ["no-op `stepwise plan` (not a git repo: stat cache)", t.planNoGit, "`git status`", t.gitStatus, t.planNoGit.median / t.gitStatus.median, "(info)", undefined],
+  ["cold `stepwise plan` (git work tree, no stat cache)", t.planCold, "`sha256sum`", t.sha256sum, t.sha256sum.median / t.planCold.median, ">= 3.00x throughput", t.sha256sum.median / t.planCold.median >= 3],
+  ["cold `stepwise plan` (not a git repo, no stat cache)", t.planColdNoGit, "`sha256sum`", t.sha256sum, t.sha256sum.median / t.planColdNoGit.median, ">= 3.00x throughput", t.sha256sum.median / t.planColdNoGit.median >= 3],
+  ["`stepwise --version`", t.version, "`node -e 0`", t.nodeBare, t.version.median / t.nodeBare.median, "<= 1.50x", t.version.median / t.nodeBare.median <= 1.5],
+];
+
+const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+const gitVersion = sh("git", ["--version"]).trim();
+const header = `${STEPS} steps, ${FILES.toLocaleString("en")} files, ${mb} MB; ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM; Node ${process.version}; ${gitVersion}; turbo ${sh(turbo, ["--version"]).trim()}; median of ${runs} runs after 3 warmups, files in the page cache; load average before timing ${loadBefore.toFixed(2)}.`;
+const table = [
+  "| measurement | time (median, mean ± sd) | against | its time | ratio | target | met |",
+  "|---|---|---|---|---|---|---|",
+  ...rows.map(([what, a, against, b, ratio, target, met]) => {
+    const shown = target.includes("throughput") ? `${x(ratio)} (${throughput(a.median)} vs ${throughput(b.median)})` : x(ratio);
+    return `| ${what} | ${ms(a.median)} (${ms(a.mean)} ± ${ms(a.sd)}) | ${against} | ${ms(b.median)} | ${shown} | ${target} | ${met === undefined ? "" : met ? "yes" : "**no**"} |`;
+  }),
+].join("\n");
+
+process.stdout.write(`\n${header}\n\n${table}\n\n`);
+const results = `# stepwise benchmark results
+
+Reproduce: \`pnpm bench\` at the repository root (\`node bench/run.mjs\`; \`--quick\` for 10 runs).
+The site is generated under \`bench/.work/\` (git-ignored): ${FILES.toLocaleString("en")} files, ${mb} MB, a local plugin of ${STEPS} steps whose
+\`inputs.files\` globs (\`pkg-NN/src/**\`, \`pkg-NN/assets/**/*.bin\`, \`pkg-NN/*.json\`) partition the tree, a turbo.json whose
+${STEPS} tasks take the same globs as inputs, and a copy without \`.git\` for the stat-cache path.
+
+Measured ${new Date().toISOString()}: ${header}
+
+${table}
+
+- *no-op plan*: state says every step succeeded with these inputs; \`stepwise plan\` reads the site, its plugin and state,
+  lists the files (git's index + \`git ls-files -m/-o\` in a work tree, one walk + the stat cache elsewhere) and prints 50 skips.
+- *cold plan*: the stat cache (\`.stepwise/cache/file-ids.bin\`) is deleted before each run. In a git work tree a cold plan
+  still takes clean files' content ids from git's index; the non-git row reads and hashes all ${mb} MB.
+- \`sha256sum\` reads the same ${FILES.toLocaleString("en")} files (\`xargs -0 sha256sum\`); throughput ratio = its time / stepwise's time.
+- turbo runs its binary directly (no package-manager wrapper), \`--dry=json\` over the ${STEPS} tasks, daemon and telemetry off.
+`;
+writeFileSync(path.join(benchDir, "results.md"), results);
+log(`wrote ${path.relative(root, path.join(benchDir, "results.md"))}`);
