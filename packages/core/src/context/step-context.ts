@@ -30,6 +30,11 @@ export interface SiteStep {
   inputs: { files: string[]; config: string[]; secrets: string[] };
   /** A target's foundation step (every other step depends on these). */
   foundation: boolean;
+  /**
+   * For steps defined by the site itself (services, jobs, templates): their literal
+   * definition in stepwise.yaml, an input like any other (entry `site:<yaml path>`).
+   */
+  siteInput?: { key: string; value: import("../contracts.js").JsonValue };
 }
 
 export interface StepContextDeps {

@@ -82,14 +82,14 @@ export class SiteSession {
     const plugins = await loadPlugins(site.dir, site.plugins);
 
     const target = chooseTarget(site, plugins);
-    const candidates: { definition: StepDefinition; plugin: LoadedPlugin | undefined; foundation: boolean }[] = [];
+    const candidates: { definition: StepDefinition; plugin: LoadedPlugin | undefined; foundation: boolean; siteInput?: SiteStep["siteInput"] }[] = [];
     for (const plugin of plugins) for (const definition of plugin.definition.steps ?? []) candidates.push({ definition, plugin, foundation: false });
     if (target) for (const definition of target.definition.steps ?? []) candidates.push({ definition, plugin: target.plugin, foundation: true });
 
     const pluginStepNames = new Set(candidates.map((c) => c.definition.name));
     const workloadNames = [...Object.keys(site.services).map((n) => `service:${n}`), ...Object.keys(site.jobs).map((n) => `job:${n}`)];
     const knownSteps = new Set([...pluginStepNames, ...workloadNames, ...(site.templates ? [TEMPLATES_STEP] : [])]);
-    for (const definition of createWorkloadSteps(site, knownSteps)) candidates.push({ definition, plugin: undefined, foundation: false });
+    for (const { definition, siteInput } of createWorkloadSteps(site, knownSteps)) candidates.push({ definition, plugin: undefined, foundation: false, siteInput });
     // The templates step needs the session's secrets, which exist once the session does.
     let self: SiteSession | undefined;
     if (site.templates) {
@@ -97,13 +97,18 @@ export class SiteSession {
         const secrets = await self!.secrets();
         return (text: string) => secrets.digest(text);
       };
-      candidates.push({ definition: createTemplatesStep(site, knownSteps, digest), plugin: undefined, foundation: false });
+      candidates.push({
+        definition: createTemplatesStep(site, knownSteps, digest),
+        plugin: undefined,
+        foundation: false,
+        siteInput: { key: "templates", value: site.templates as unknown as JsonValue },
+      });
     }
 
     const steps = new Map<string, SiteStep>();
     const disabled: SiteStep[] = [];
     const foundationNames = candidates.filter((c) => c.foundation).map((c) => c.definition.name);
-    for (const { definition, plugin, foundation } of candidates) {
+    for (const { definition, plugin, foundation, siteInput } of candidates) {
       const existing = steps.get(definition.name) ?? disabled.find((s) => s.name === definition.name);
       if (existing) {
         throw new StepwiseError(ErrorCode.StepDuplicate, `Step ${definition.name} is defined twice: by ${existing.pluginId} and by ${plugin?.id ?? BUILTIN_ID}.`, {
@@ -124,6 +129,7 @@ export class SiteSession {
           secrets: [...new Set([...(definition.inputs?.secrets ?? []), ...Object.keys(definition.secrets ?? {})])].sort(),
         },
         foundation,
+        ...(siteInput ? { siteInput } : {}),
       };
       if (settings?.enabled === false) {
         if (definition.required !== false) {

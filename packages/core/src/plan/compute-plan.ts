@@ -47,6 +47,7 @@ export function computeEntries(step: SiteStep, sources: EntrySources): { entries
   for (const name of step.inputs.secrets) entries[`secret:${name}`] = sources.secretFingerprint(name);
   for (const [file, hash] of sources.files(step.name)) entries[`file:${file}`] = hash;
   for (const dep of step.dependsOn) entries[`step:${dep}`] = sources.upstreamOutputsHash(dep) ?? PENDING;
+  if (step.siteInput) entries[`site:${step.siteInput.key}`] = hashJson(step.siteInput.value);
   return { entries, config };
 }
 
@@ -81,6 +82,8 @@ export function reasonsToRun(
         return { kind: "file-changed", path: name, change: kind };
       case "step":
         return { kind: "upstream-changed", step: name };
+      case "site":
+        return { kind: "definition-changed", path: name };
       default:
         return { kind: "plugin-changed", plugin: name, from: record.entries?.[key], to: entries[key] ?? "(removed)" };
     }

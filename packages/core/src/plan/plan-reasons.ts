@@ -10,6 +10,7 @@ export type PlanReason =
   | { kind: "config-changed"; key: string; from?: JsonValue; to?: JsonValue }
   | { kind: "secret-changed"; name: string; from: string; to: string }
   | { kind: "file-changed"; path: string; change: "added" | "removed" | "modified" }
+  | { kind: "definition-changed"; path: string }
   | { kind: "upstream-changed"; step: string }
   | { kind: "upstream-will-run"; step: string }
   | { kind: "upstream-reran-unchanged" }
@@ -41,6 +42,8 @@ export function formatReason(reason: PlanReason): string {
       return `secret ${reason.name} changed (${short(reason.from)} -> ${short(reason.to)})`;
     case "file-changed":
       return `file ${reason.path} ${reason.change}`;
+    case "definition-changed":
+      return `${reason.path} changed in stepwise.yaml`;
     case "upstream-changed":
       return `upstream ${reason.step} changed`;
     case "upstream-will-run":

@@ -26,7 +26,9 @@ jobs:
 `);
 
   it("declares exactly what a workload references as its inputs", () => {
-    const steps = createWorkloadSteps(demo, new Set(["database", "podman:network", "service:web", "job:migrate"]));
+    const created = createWorkloadSteps(demo, new Set(["database", "podman:network", "service:web", "job:migrate"]));
+    expect(created.map((c) => c.siteInput.key)).toEqual(["services.web", "jobs.migrate"]);
+    const steps = created.map((c) => c.definition);
     const web = steps.find((s) => s.name === "service:web")!;
     expect(web.dependsOn).toEqual(["database", "job:migrate"]);
     expect(web.inputs).toEqual({ config: ["demo.base", "demo.port", "demo.title"], secrets: ["db_password"], files: ["app/**"] });

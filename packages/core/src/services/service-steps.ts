@@ -1,4 +1,4 @@
-import type { JobResource, JsonObject, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
+import type { JobResource, JsonObject, JsonValue, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import type { JobEntry, ServiceEntry, SiteFile, WorkloadEntry } from "../site/load-site.js";
@@ -22,7 +22,13 @@ export function parseReferences(text: string): Reference[] {
  * inputs are exactly what they reference: config keys and upstream outputs in `env`, secrets
  * by name, and the files of a build context.
  */
-export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<string>): StepDefinition[] {
+export interface SiteDefinedStep {
+  definition: StepDefinition;
+  /** The step's literal definition in stepwise.yaml: part of its inputs. */
+  siteInput: { key: string; value: JsonValue };
+}
+
+export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<string>): SiteDefinedStep[] {
   const stepOf = (name: string): string => {
     if (name in site.services) return `service:${name}`;
     if (name in site.jobs) return `job:${name}`;
@@ -98,8 +104,8 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
     return definition;
   };
   return [
-    ...Object.entries(site.services).map(([name, entry]) => make("service", name, entry)),
-    ...Object.entries(site.jobs).map(([name, entry]) => make("job", name, entry)),
+    ...Object.entries(site.services).map(([name, entry]) => ({ definition: make("service", name, entry), siteInput: { key: `services.${name}`, value: entry as unknown as JsonValue } })),
+    ...Object.entries(site.jobs).map(([name, entry]) => ({ definition: make("job", name, entry), siteInput: { key: `jobs.${name}`, value: entry as unknown as JsonValue } })),
   ];
 }
 
