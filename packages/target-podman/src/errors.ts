@@ -1,9 +1,9 @@
-import { ExitCode, StepwiseError } from "@stepwise/core";
+import { ErrorCode, ExitCode, StepwiseError } from "@stepwise/core";
 
 /** Error codes this plugin raises (in addition to core's `TARGET_MISSING`). Stable: scripts may match on them. */
 export const PodmanErrorCode = {
   /** No reachable Podman API socket and no `podman` binary to start one. */
-  TargetMissing: "TARGET_MISSING",
+  TargetMissing: ErrorCode.TargetMissing,
   /** A configured socket does not answer. */
   Unreachable: "PODMAN_UNREACHABLE",
   /** The Podman API refused or failed a request. */
@@ -15,7 +15,7 @@ export const PodmanErrorCode = {
   /** A job container exited non-zero or timed out. */
   JobFailed: "PODMAN_JOB_FAILED",
   /** A secret the resource references has no value. */
-  SecretMissing: "SECRET_MISSING",
+  SecretMissing: ErrorCode.SecretMissing,
   /** The resource spec is unusable (bad env name, unknown kind ...). */
   SpecInvalid: "PODMAN_SPEC_INVALID",
 } as const;

@@ -5,6 +5,7 @@ import { podmanErrors } from "./errors.js";
 import { ensureImage } from "./images.js";
 import { podmanSafeName, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
+import { LIBPOD, apiFailure } from "./podman-api.js";
 import { redactSecrets } from "./redact.js";
 import type { PodmanSettings } from "./settings.js";
 
@@ -17,7 +18,9 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
  * contract (POSTGRES_USER, POSTGRES_PASSWORD_FILE, POSTGRES_DB); the password is mounted
  * as a Podman secret file, never put in env or argv. Databases beyond the first are created
  * by `createdb` in the container. Outputs: host (container name), port, user, databases,
- * and the password as a secret reference.
+ * the password as a secret reference, and `dataCreatedAt`, the data volume's creation time:
+ * a fresh volume (after `down --volumes`, or a restore into a new volume) is new data, so the
+ * steps that depend on the database (migrations) run again instead of being cut off.
  */
 export async function ensurePostgres(
   api: PodmanApi,
@@ -59,6 +62,12 @@ export async function ensurePostgres(
     await waitPostgresReady(api, container, spec.user, prepared.secretValues, scope);
     await ensureDatabases(api, container, spec, scope);
   });
+  const dataVolume = names.volume(volume);
+  const volumeInfo = await api
+    .requestOrMissing<{ CreatedAt?: string }>({ method: "GET", path: `${LIBPOD}/volumes/${encodeURIComponent(dataVolume)}/json`, signal: scope.signal, what: `inspect volume ${dataVolume}` })
+    .catch((error: unknown) => {
+      throw apiFailure(`inspect volume ${dataVolume}`, error, `podman volume inspect ${dataVolume}`);
+    });
   return {
     kind: "postgres",
     name: spec.name,
@@ -73,7 +82,8 @@ export async function ensurePostgres(
       password: { secret: spec.passwordSecret },
       container: prepared.name,
       network: names.network,
-      volume: names.volume(volume),
+      volume: dataVolume,
+      dataCreatedAt: volumeInfo?.CreatedAt ?? null,
     },
   };
 }
