@@ -153,6 +153,15 @@ describe("component plugins + authentik through the built CLI, without a termina
     ]);
     expect((await cli("deploy 4", ["deploy"])).stdout).toContain("Nothing to do: all 6 steps unchanged.");
 
+    // A secret the current settings do not use is not made by rotate.
+    const unused = await cli("rotate unused", ["secrets", "rotate", "object_store_access_key"]);
+    expect(unused.code).toBe(2);
+    expect(unused.stderr).toContain("object_store_access_key is not used with this site's current settings");
+    expect((await new AgeSecretBackend(dir).readAll()).has("object_store_access_key")).toBe(false);
+    const unknown = await cli("rotate unknown", ["secrets", "rotate", "db_pasword"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('No step owns a secret named "db_pasword"');
+
     // A provided secret is not rotated: it is set.
     const provided = await cli("rotate provided", ["secrets", "rotate", "authentik_admin_password"]);
     expect(provided.code).toBe(2);

@@ -71,6 +71,11 @@ export async function secretsRotateCommand(globals: GlobalOptions, name: string)
   if (!owned.spec.generate) {
     throw errors.usage(`${name} is provided by you, not generated; set its new value instead.`, `stepwise secrets set ${name}`);
   }
+  const status = (await session.secretStatus()).find((s) => s.name === name)!;
+  if (!status.applies && !status.set) {
+    // Making a secret nothing uses would only re-run its owner for no reason.
+    throw errors.usage(`${name} is not used with this site's current settings (see stepwise secrets list); nothing was rotated.`, "stepwise secrets list");
+  }
   const secrets = await session.secrets();
   await secrets.set(new Map([[name, generateSecret(owned.spec.generate)]]));
   const users = [...session.steps.values()].filter((s) => s.inputs.secrets.includes(name)).map((s) => s.name);
