@@ -193,6 +193,14 @@ config:
 `,
     });
     const watch = new LeakWatch(dir);
+    // configure without a terminal lists the secret with the command that sets it ...
+    const configure = watch.keep("configure", await runCli(["configure"], { cwd: dir }));
+    expect(configure.code).toBe(2);
+    expect(configure.stderr).toContain(`secret smtp_password (email): Password of email.smtp.user — printf '%s' "$VALUE" | stepwise secrets set smtp_password`);
+    // ... and with --no-prompt-secrets it finishes the settings and says what deploy still needs.
+    const later = watch.keep("configure --no-prompt-secrets", await runCli(["configure", "--no-prompt-secrets"], { cwd: dir }));
+    expect(later.code).toBe(0);
+    expect(later.stdout).toContain("Deploy refuses to run until this secret is set:\n  - secret smtp_password (email): printf '%s' \"$VALUE\" | stepwise secrets set smtp_password");
     const refused = watch.keep("deploy", await runCli(["deploy"], { cwd: dir }));
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("1 required secret is not set");

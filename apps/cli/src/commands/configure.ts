@@ -67,7 +67,7 @@ export async function configureCommand(globals: GlobalOptions, flags: ConfigureF
   }
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !flags.autoApprove && !process.env.CI;
   if (!interactive) {
-    await finishNonInteractive(session, progress, globals);
+    await finishNonInteractive(session, progress, globals, flags);
     return;
   }
 
@@ -179,21 +179,34 @@ async function missingRequiredSecrets(session: SiteSession) {
   return (await session.secretStatus()).filter((s) => !s.spec.generate && s.applies && s.spec.required !== false && !s.set);
 }
 
-async function finishNonInteractive(session: SiteSession, progress: ConfigureProgress, globals: GlobalOptions): Promise<void> {
+async function finishNonInteractive(session: SiteSession, progress: ConfigureProgress, globals: GlobalOptions, flags: ConfigureFlags): Promise<void> {
   session.assertConfigValid();
+  const setCommand = (name: string) => `printf '%s' "$VALUE" | stepwise secrets set ${name}`;
   const missingConfig = session.config.missing.map((m) => `  - config ${m.key} (${m.owner}): ${m.spec.description} — set it in stepwise.yaml or with --set ${m.key}=...`);
-  const missingSecrets = (await missingRequiredSecrets(session)).map((s) => `  - secret ${s.name} (${s.owner}): ${s.spec.description} — printf '%s' "$VALUE" | stepwise secrets set ${s.name}`);
+  const secretsLeft = await missingRequiredSecrets(session);
+  // --no-prompt-secrets: the secrets are set later (stepwise secrets set); deploy refuses until then.
+  const missingSecrets = flags.promptSecrets ? secretsLeft.map((s) => `  - secret ${s.name} (${s.owner}): ${s.spec.description} — ${setCommand(s.name)}`) : [];
   const missing = [...missingConfig, ...missingSecrets];
   if (missing.length > 0) {
     throw new StepwiseError(ErrorCode.ConfigMissing, `${missing.length} required value${missing.length === 1 ? " is" : "s are"} missing (no terminal, so nothing was asked):\n${missing.join("\n")}`, {
       hint: "set each one as shown, or run stepwise configure in a terminal",
+      details: { config: session.config.missing.map((m) => m.key), secrets: flags.promptSecrets ? secretsLeft.map((s) => s.name) : [] },
     });
   }
   const made = await session.ensureGeneratedSecrets();
   progress.completedAt = new Date().toISOString();
   await writeProgress(session.site.dir, progress);
-  if (globals.json) printJson(session, { configured: true, generated: made });
-  else process.stdout.write(`Configured: nothing required is missing (${await secretSummary(session)}${made.length ? `; generated ${made.join(", ")}` : ""}). Next: stepwise deploy\n`);
+  if (globals.json) {
+    printJson(session, { configured: true, generated: made, secretsNotSet: secretsLeft.map((s) => s.name) });
+    return;
+  }
+  const summary = `${await secretSummary(session)}${made.length ? `; generated ${made.join(", ")}` : ""}`;
+  if (secretsLeft.length === 0) {
+    process.stdout.write(`Configured: nothing required is missing (${summary}). Next: stepwise deploy\n`);
+    return;
+  }
+  const lines = secretsLeft.map((s) => `  - secret ${s.name} (${s.owner}): ${setCommand(s.name)}`);
+  process.stdout.write(`Configured settings (${summary}). Deploy refuses to run until ${secretsLeft.length === 1 ? "this secret is" : "these secrets are"} set:\n${lines.join("\n")}\n`);
 }
 
 async function secretSummary(session: SiteSession): Promise<string> {
