@@ -2,13 +2,17 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { isDefaultIgnored } from "./glob-selector.js";
 
 /**
  * What git knows about the files under a site directory, read without writing anything
  * (`GIT_OPTIONAL_LOCKS=0`, no index refresh). Paths are site-relative with POSIX separators.
  */
 export interface GitListing {
-  /** Tracked files git vouches are unchanged on disk, with their blob ids (= content ids). */
+  /**
+   * Tracked files git vouches are unchanged on disk, with their blob ids (= content ids). None
+   * is under a default-ignored directory (node_modules, .stepwise).
+   */
   cleanPaths: string[];
   cleanIds: string[];
   /** Files to read from disk: modified, untracked, conflicted, symlinks, assume-unchanged. */
@@ -22,6 +26,8 @@ export interface GitListing {
    */
   attributesPresent: boolean;
 }
+
+const [C, R, H, S, ZERO] = ["C", "R", "H", "S", "0"].map((c) => c.charCodeAt(0)) as [number, number, number, number, number];
 
 /** Environment variables that would point git at another repository than the site's. */
 const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
@@ -160,33 +166,42 @@ async function listGitFiles(siteDir: string): Promise<GitListing | undefined> {
   if (autocrlf !== undefined && autocrlf !== "false") return undefined;
 
   const listing: GitListing = { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
-  const lines = tracked.stdout.toString("utf8").split("\0");
-  // Modified and deleted entries repeat a cached one with tag C or R; collect them first.
+  const text = tracked.stdout.toString("utf8");
+  // Checked once on the whole listing, so the usual repository costs no test per file.
+  const mayHoldIgnored = text.includes("node_modules/") || text.includes(".stepwise/");
+  // Records are "<tag> <mode> <object> <stage>\t<path>\0", read in place (no array of lines).
+  // Modified and deleted files repeat their cached record with tag C or R: collect them first.
   const changed = new Set<string>();
-  for (const line of lines) {
-    if (line.length > 52 && (line[0] === "C" || line[0] === "R")) changed.add(line.slice(line.indexOf("\t") + 1));
+  for (let at = 0; at < text.length; ) {
+    const end = text.indexOf("\0", at);
+    if (end < 0) break;
+    const tag = text.charCodeAt(at);
+    if (tag === C || tag === R) changed.add(text.slice(text.indexOf("\t", at) + 1, end));
+    at = end + 1;
   }
   let previous = "";
-  for (const line of lines) {
-    // "<tag> <mode> <object> <stage>\t<path>"
-    if (line.length < 53) continue;
-    const tag = line[0];
-    if (tag === "C" || tag === "R") continue;
-    const tab = line.indexOf("\t");
-    const file = line.slice(tab + 1);
+  for (let at = 0; at < text.length; ) {
+    const tab = text.indexOf("\t", at);
+    const end = tab < 0 ? -1 : text.indexOf("\0", tab);
+    if (end < 0) break; // output always ends with a NUL; anything else is not a record
+    const record = at;
+    at = end + 1;
+    const tag = text.charCodeAt(record);
+    if (tag === C || tag === R) continue;
+    const file = text.slice(tab + 1, end);
     if (file === previous) continue; // conflicted: stages 1-3 of one path
     previous = file;
-    const mode = line.slice(2, 8);
-    const stage = line[tab - 1];
+    if (mayHoldIgnored && isDefaultIgnored(file)) continue;
+    const mode = text.slice(record + 2, record + 8);
     if (mode === "160000") listing.walkDirs.push(file);
-    else if (tag === "H" && stage === "0" && (mode === "100644" || mode === "100755") && !changed.has(file)) {
+    else if (tag === H && text.charCodeAt(tab - 1) === ZERO && (mode === "100644" || mode === "100755") && (changed.size === 0 || !changed.has(file))) {
       listing.cleanPaths.push(file);
-      listing.cleanIds.push(line.slice(9, tab - 2));
-    } else if (tag !== "S" || existsSync(path.join(siteDir, file))) {
-      // Lower-case tags (assume-unchanged) and symlinks are read; skip-worktree files only if present.
+      listing.cleanIds.push(text.slice(record + 9, tab - 2));
+    } else if (tag !== S || existsSync(path.join(siteDir, file))) {
+      // Lower-case tags (assume-unchanged), conflicts and symlinks are read; skip-worktree files only if present.
       listing.readPaths.push(file);
     }
-    if (file === ".gitattributes" || file.endsWith("/.gitattributes")) listing.attributesPresent = true;
+    if (file.endsWith(".gitattributes") && (file === ".gitattributes" || file.endsWith("/.gitattributes"))) listing.attributesPresent = true;
   }
   for (const entry of untracked.stdout.toString("utf8").split("\0")) {
     if (entry === "") continue;

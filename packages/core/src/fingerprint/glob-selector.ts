@@ -56,6 +56,14 @@ export function globBase(glob: string): { base: string; literal: boolean } {
 
 type Matcher = (file: string) => boolean;
 
+const SUBTREE = /^((?:[^*?[\]{}()!+@\\/]+\/)*)\*\*$/;
+
+/** For `dir/**` the directory `dir` ("" for `**`): the glob selects every file under it. */
+export function subtreeOf(glob: string): string | undefined {
+  const m = SUBTREE.exec(glob);
+  return m ? m[1]!.slice(0, -1) : undefined;
+}
+
 let picomatch: ((glob: string, options: object) => Matcher) | undefined;
 
 /**
@@ -90,6 +98,16 @@ export function compileGlob(glob: string): Matcher {
 interface IncludeRule {
   step: number;
   matches: Matcher;
+  /** Set for `dir/**` globs: every file under this directory matches. */
+  subtree: string | undefined;
+}
+
+/** What decides selection for the files of one directory. */
+interface DirectoryPlan {
+  /** Steps that select every file of the directory (a `dir/**` of theirs covers it, and they exclude nothing). */
+  always: number[];
+  /** Rules to test file by file. */
+  perFile: IncludeRule[];
 }
 
 /**
@@ -101,11 +119,11 @@ export class GlobSelector {
   /** Steps with at least one include glob, in the order given. */
   readonly steps: string[] = [];
   private readonly rulesByBase = new Map<string, IncludeRule[]>();
-  private readonly rulesByDirectory = new Map<string, IncludeRule[]>();
+  private readonly plans = new Map<string, DirectoryPlan>();
   /** Rules by the parent directory of their base. */
   private readonly rulesByBaseParent = new Map<string, IncludeRule[]>();
   private lastDirectory = "\0";
-  private lastRules: IncludeRule[] = [];
+  private lastPlan: DirectoryPlan = { always: [], perFile: [] };
   private readonly excludes: (Matcher | undefined)[] = [];
   private readonly bases = new Set<string>();
   /** Every proper ancestor directory of a base ("" excluded). */
@@ -118,7 +136,7 @@ export class GlobSelector {
       const index = this.steps.push(step) - 1;
       for (const glob of set.include) {
         const { base } = globBase(glob);
-        const rule: IncludeRule = { step: index, matches: compileGlob(glob) };
+        const rule: IncludeRule = { step: index, matches: compileGlob(glob), subtree: subtreeOf(glob) };
         const rules = this.rulesByBase.get(base) ?? [];
         rules.push(rule);
         this.rulesByBase.set(base, rules);
@@ -140,29 +158,43 @@ export class GlobSelector {
    * Indices (into {@link steps}) of the steps that select `file`, or undefined for none.
    * `file` is relative to the site with POSIX separators.
    */
-  select(file: string): number[] | undefined {
+  select(file: string): readonly number[] | undefined {
     const slash = file.lastIndexOf("/");
-    let rules: IncludeRule[];
+    let plan: DirectoryPlan;
     const last = this.lastDirectory;
     // Listings come sorted, so a file is usually in the same directory as the one before.
-    if (slash >= 0 && slash === last.length && file.startsWith(last)) rules = this.lastRules;
+    if (slash >= 0 && slash === last.length && file.startsWith(last)) plan = this.lastPlan;
     else {
       const dir = slash < 0 ? "" : file.slice(0, slash);
-      let found = this.rulesByDirectory.get(dir);
+      let found = this.plans.get(dir);
       if (found === undefined) {
-        found = this.rulesUnder(dir);
-        this.rulesByDirectory.set(dir, found);
+        found = this.planFor(dir);
+        this.plans.set(dir, found);
       }
       this.lastDirectory = dir;
-      this.lastRules = rules = found;
+      this.lastPlan = plan = found;
     }
-    let hits: number[] | undefined;
-    for (const rule of rules) {
+    const { always, perFile } = plan;
+    if (perFile.length === 0) return always.length > 0 ? always : undefined;
+    let hits: number[] | undefined = always.length > 0 ? [...always] : undefined;
+    for (const rule of perFile) {
       if (!rule.matches(file) || hits?.includes(rule.step)) continue;
       if (this.excludes[rule.step]?.(file)) continue;
       (hits ??= []).push(rule.step);
     }
     return hits;
+  }
+
+  private planFor(dir: string): DirectoryPlan {
+    const always: number[] = [];
+    const perFile: IncludeRule[] = [];
+    for (const rule of this.rulesUnder(dir)) {
+      const covers = rule.subtree !== undefined && (rule.subtree === "" || dir === rule.subtree || dir.startsWith(`${rule.subtree}/`));
+      if (covers && !this.excludes[rule.step]) {
+        if (!always.includes(rule.step)) always.push(rule.step);
+      } else perFile.push(rule);
+    }
+    return { always, perFile: perFile.filter((rule) => !always.includes(rule.step)) };
   }
 
   /** Rules whose base is `dir` or one of its ancestors (files of one directory share them). */

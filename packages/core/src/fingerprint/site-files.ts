@@ -40,11 +40,11 @@ export async function collectSiteFileIds(
   const listing = await listingPromise;
 
   const files: string[] = [];
-  const stepsOf: number[][] = [];
+  const stepsOf: (readonly number[])[] = [];
   const ids: (string | undefined)[] = [];
   const toRead: number[] = [];
-  const consider = (file: string, id: string | undefined) => {
-    if (isDefaultIgnored(file)) return;
+  const consider = (file: string, id: string | undefined, screened = false) => {
+    if (!screened && isDefaultIgnored(file)) return;
     const steps = selector.select(file);
     if (!steps) return;
     const index = files.push(file) - 1;
@@ -58,7 +58,7 @@ export async function collectSiteFileIds(
     const clean: number[] = [];
     for (let i = 0; i < listing.cleanPaths.length; i++) {
       const before = files.length;
-      consider(listing.cleanPaths[i]!, listing.cleanIds[i]!);
+      consider(listing.cleanPaths[i]!, listing.cleanIds[i]!, true);
       if (files.length > before) clean.push(before);
     }
     for (const file of listing.readPaths) consider(file, undefined);
