@@ -66,3 +66,25 @@ describe("CLI basics", () => {
     expect(readFileSync(path.join(fresh, ".gitignore"), "utf8")).toContain(".stepwise/");
   });
 });
+
+describe("site problems found when the site is opened", () => {
+  it("a ${config.KEY} reference nobody sets fails plan with a suggestion, but other commands still work", async () => {
+    const dir = makeFixtureSite(`name: typo-site
+plugins:
+  - stepwise-plugin-fixture
+config:
+  demo:
+    title: Hello
+services:
+  web:
+    image: example.invalid/web:1
+    env:
+      TITLE: \${config.demo.titl}
+`);
+    const plan = await runCli(["plan"], { cwd: dir });
+    expect(plan.code).toBe(2);
+    expect(plan.stderr).toContain("services.web references ${config.demo.titl}, which no step owns and nothing sets (did you mean demo.title?)");
+    const set = await runCli(["secrets", "set", "api_token"], { cwd: dir, input: "a-token-value-123" });
+    expect(set.code).toBe(0);
+  });
+});

@@ -294,7 +294,7 @@ config:
 
   // Needs packages/core/src/errors/error-codes.ts `secretMissing` to put the command on every
   // line (it gives one generic hint when several are missing); flip to `it` once it does.
-  it.fails("with two missing secrets (SES) the refusal names each with the command that sets it", async () => {
+  it("with two missing secrets (SES) the refusal names each with the command that sets it", async () => {
     const dir = makeComponentSite({
       yaml: `name: ses
 target: recorder

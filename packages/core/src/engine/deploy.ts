@@ -43,6 +43,7 @@ const LOCK_RENEW_MS = 30_000;
 
 /** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but the stat cache. */
 export async function planSite(session: SiteSession, options: PlanOptions = {}): Promise<Plan> {
+  session.assertSiteUsable();
   session.assertConfigValid();
   session.assertNoMissingConfig();
   const { state } = await session.stateBackend.read();
@@ -132,6 +133,7 @@ async function runChecks(session: SiteSession, state: StateDocument, plans: Step
  * running steps are aborted through their signal. Returns; never exits the process.
  */
 export async function deploySite(session: SiteSession, options: DeployOptions = {}): Promise<DeployResult> {
+  session.assertSiteUsable();
   session.assertConfigValid();
   session.assertNoMissingConfig();
   if (options.dryRun) {

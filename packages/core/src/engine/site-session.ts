@@ -11,7 +11,7 @@ import type {
   TargetSession,
 } from "../contracts.js";
 import { createStepContext, type SiteStep } from "../context/step-context.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
+import { ErrorCode, closestNames, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
 import { collectSiteFileIds } from "../fingerprint/site-files.js";
@@ -73,7 +73,16 @@ export class SiteSession {
     readonly secretBackend: SecretBackend,
     readonly fileHashes: FileHashCache,
     private readonly emit: (event: EngineEvent) => void,
+    private readonly siteProblems: readonly StepwiseError[],
   ) {}
+
+  /** Throws what makes the site impossible to plan or deploy (found when it was opened). */
+  assertSiteUsable(): void {
+    const [first, ...rest] = this.siteProblems;
+    if (!first) return;
+    if (rest.length === 0) throw first;
+    throw new StepwiseError(first.code, this.siteProblems.map((p) => `${p.message}${p.hint ? `\n    fix: ${p.hint}` : ""}`).join("\n"), { hint: first.hint, location: first.location });
+  }
 
   static async open(options: OpenSiteOptions): Promise<SiteSession> {
     const emit = options.onEvent ?? (() => {});
@@ -92,17 +101,24 @@ export class SiteSession {
     for (const { definition, siteInput } of createWorkloadSteps(site, knownSteps)) candidates.push({ definition, plugin: undefined, foundation: false, siteInput });
     // The templates step needs the session's secrets, which exist once the session does.
     let self: SiteSession | undefined;
+    // Problems that make the site undeployable but must not stop `secrets set`, `state unlock`...
+    const siteProblems: StepwiseError[] = [];
     if (site.templates) {
       const digest = async () => {
         const secrets = await self!.secrets();
         return (text: string) => secrets.digest(text);
       };
-      candidates.push({
-        definition: createTemplatesStep(site, knownSteps, digest),
-        plugin: undefined,
-        foundation: false,
-        siteInput: { key: "templates", value: site.templates as unknown as JsonValue },
-      });
+      try {
+        candidates.push({
+          definition: createTemplatesStep(site, knownSteps, digest),
+          plugin: undefined,
+          foundation: false,
+          siteInput: { key: "templates", value: site.templates as unknown as JsonValue },
+        });
+      } catch (error) {
+        if (!isStepwiseError(error)) throw error;
+        siteProblems.push(error);
+      }
     }
 
     const steps = new Map<string, SiteStep>();
@@ -164,12 +180,14 @@ export class SiteSession {
     }
     if (target) for (const [key, spec] of Object.entries(target.definition.config ?? {})) ownedConfig.push({ key, spec, owner: `target ${target.definition.name}` });
     const config = resolveConfig({ owned: ownedConfig, preset: site.preset, file: site.config, env: options.env ?? process.env, sets: options.sets ?? [] });
+    const unset = unsetReferences([...steps.values()], ownedConfig, config);
+    if (unset) siteProblems.push(unset);
 
     const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
     const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-ids.bin"));
-    self = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit);
+    self = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, siteProblems);
     return self;
   }
 
@@ -365,4 +383,26 @@ function safe(fn: () => boolean): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * `${config.KEY}` references of site-defined steps (services, jobs, templates) to keys that
+ * no step owns and nothing sets: most likely typos, which would otherwise render as "".
+ */
+function unsetReferences(steps: readonly SiteStep[], owned: readonly OwnedConfigKey[], config: ResolvedConfig): StepwiseError | undefined {
+  const ownedKeys = new Set(owned.map((o) => o.key));
+  const known = [...new Set([...ownedKeys, ...config.keys()])];
+  const problems: string[] = [];
+  for (const step of steps) {
+    if (!step.siteInput) continue;
+    for (const key of step.inputs.config) {
+      if (ownedKeys.has(key) || config.has(key)) continue;
+      const close = closestNames(key, known);
+      problems.push(`  - ${step.siteInput.key} references \${config.${key}}, which no step owns and nothing sets${close.length ? ` (did you mean ${close.join(" or ")}?)` : ""}`);
+    }
+  }
+  if (problems.length === 0) return undefined;
+  return new StepwiseError(ErrorCode.ConfigMissing, `stepwise.yaml references config that is not set:\n${problems.join("\n")}`, {
+    hint: "set each key under config: in stepwise.yaml (or with --set KEY=VALUE), or fix the reference",
+  });
 }

@@ -134,9 +134,9 @@ export const errors = {
     });
   },
   secretMissing(names: readonly { name: string; usedBy: string }[]): StepwiseError {
-    const list = names.map((n) => `  - ${n.name} (used by ${n.usedBy})`).join("\n");
+    const list = names.map((n) => `  - ${n.name} (used by ${n.usedBy}): stepwise secrets set ${n.name}`).join("\n");
     return new StepwiseError(ErrorCode.SecretMissing, `${names.length} required secret${names.length === 1 ? " is" : "s are"} not set:\n${list}`, {
-      hint: names.length === 1 ? `stepwise secrets set ${names[0]!.name}` : "stepwise configure   (or stepwise secrets set NAME for each)",
+      hint: names.length === 1 ? `stepwise secrets set ${names[0]!.name}` : "stepwise configure   (or the command next to each secret above)",
       details: { secrets: names.map((n) => n.name) },
     });
   },
