@@ -93,4 +93,17 @@ describe("readGitListing", () => {
       else process.env.GIT_CEILING_DIRECTORIES = saved;
     }
   });
+
+  it("with a scope, lists and stats only those directories, and still sees attributes above them", async () => {
+    const dir = repo({ "app/a.txt": "a", "app/deep/b.txt": "b", "other/c.txt": "c" });
+    writeFileSync(path.join(dir, "other/new.txt"), "n");
+    writeFileSync(path.join(dir, "app/deep/new.txt"), "n");
+    const listing = await readGitListing(dir, ["app/deep"]);
+    expect(listing!.cleanPaths).toEqual(["app/deep/b.txt"]);
+    expect(listing!.readPaths).toEqual(["app/deep/new.txt"]);
+    expect(listing!.attributesPresent).toBe(false);
+    writeFileSync(path.join(dir, "app/.gitattributes"), "*.txt text\n");
+    expect((await readGitListing(dir, ["app/deep"]))!.attributesPresent).toBe(true);
+    expect((await readGitListing(dir, []))!.cleanPaths).toEqual([]);
+  });
 });

@@ -127,15 +127,19 @@ export function findGitEntry(dir: string): string | undefined {
  * ignored file). A third reads the settings that make blob ids differ from file bytes.
  * Returns undefined when `siteDir` is not in a git work tree, git is missing or fails, the
  * repository is not SHA-1, or `core.autocrlf` converts line endings.
+ *
+ * `scope` (site-relative directories, e.g. the globs' bases) limits both the stat pass and the
+ * untracked walk to those directories: git stats only what the globs can select. A listing
+ * prefetched for the whole site serves any scope.
  */
-export function readGitListing(siteDir: string): Promise<GitListing | undefined> {
+export function readGitListing(siteDir: string, scope?: readonly string[]): Promise<GitListing | undefined> {
   const key = path.resolve(siteDir);
   const prefetched = prefetches.get(key);
   if (prefetched) {
     prefetches.delete(key); // once: a later collection (deploy's second) must see the tree as it is then
     return prefetched;
   }
-  return listGitFiles(key);
+  return listGitFiles(key, scope);
 }
 
 const prefetches = new Map<string, Promise<GitListing | undefined>>();
@@ -150,12 +154,18 @@ export function prefetchGitListing(siteDir: string): void {
   if (!prefetches.has(key)) prefetches.set(key, listGitFiles(key));
 }
 
-async function listGitFiles(siteDir: string): Promise<GitListing | undefined> {
+/** Beyond this many directories, listing the whole site is simpler than a pathspec per directory. */
+const MAX_SCOPE = 256;
+
+async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise<GitListing | undefined> {
   const gitEntry = findGitEntry(siteDir);
   if (!gitEntry) return undefined;
+  const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("");
+  const pathspecs = scoped ? ["--", ...scope.map((dir) => `:(literal)${dir}`)] : [];
+  if (scoped && scope.length === 0) return { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
   const [tracked, untracked, config] = await Promise.all([
-    git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-s", "-t", "-v"]),
-    git(siteDir, ["ls-files", "-z", "-o", "--directory"]),
+    git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-s", "-t", "-v", ...pathspecs]),
+    git(siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]),
     git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]),
   ]);
   if (tracked.code !== 0 || untracked.code !== 0 || (config.code !== 0 && config.code !== 1)) return undefined;
@@ -211,7 +221,7 @@ async function listGitFiles(siteDir: string): Promise<GitListing | undefined> {
       if (entry === ".gitattributes" || entry.endsWith("/.gitattributes")) listing.attributesPresent = true;
     }
   }
-  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, gitEntry, settings.get("core.attributesfile"));
+  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, gitEntry, settings.get("core.attributesfile"), scoped ? scope : []);
   return listing;
 }
 
@@ -225,8 +235,14 @@ function parseConfig(text: string): Map<string, string> {
   return settings;
 }
 
-/** `.gitattributes` between the site and the work tree root, `info/attributes`, and the global and system files. */
-function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attributesFile: string | undefined): boolean {
+/**
+ * `.gitattributes` the listing cannot show: between the site and the work tree root, between
+ * the site and each scope directory, `info/attributes`, and the global and system files.
+ */
+function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attributesFile: string | undefined, scope: readonly string[]): boolean {
+  const inside = new Set<string>();
+  for (const dir of scope) for (let at = 0; at >= 0; at = dir.indexOf("/", at + 1)) inside.add(dir.slice(0, at));
+  for (const dir of inside) if (existsSync(path.join(siteDir, dir, ".gitattributes"))) return true;
   const top = path.dirname(gitEntry);
   for (let dir = path.dirname(path.resolve(siteDir)); dir.length >= top.length; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, ".gitattributes"))) return true;

@@ -35,7 +35,8 @@ export async function collectSiteFileIds(
   const selector = new GlobSelector(globsByStep);
   const result: StepFileIds = new Map(selector.steps.map((step) => [step, new Map<string, string>()]));
   if (selector.steps.length === 0) return result;
-  const listingPromise = options.useGit === false ? undefined : readGitListing(siteDir);
+  const insideSite = selector.roots().filter((root) => root !== ".." && !root.startsWith("../"));
+  const listingPromise = options.useGit === false ? undefined : readGitListing(siteDir, insideSite);
   cache.loadSync(); // while git runs
   const listing = await listingPromise;
 
