@@ -225,7 +225,7 @@ ${table}
 - *cold plan*: the stat cache (\`.stepwise/cache/file-ids.bin\`) is deleted before each run. In a git work tree a cold plan
   still takes clean files' content ids from git's index; the non-git row reads and hashes all ${mb} MB.
 - \`sha256sum\` reads the same ${FILES.toLocaleString("en")} files (\`xargs -0 sha256sum\`); throughput ratio = its time / stepwise's time.
-- turbo runs its binary directly (no package-manager wrapper), \`--dry=json\` over the ${STEPS} tasks, daemon and telemetry off.
+- turbo runs its binary directly (no package-manager wrapper), \`--dry=json\` over the ${STEPS} tasks, telemetry off (turbo 2 uses no daemon for \`run\`).
 `;
 writeFileSync(path.join(benchDir, "results.md"), results);
 log(`wrote ${path.relative(root, path.join(benchDir, "results.md"))}`);
