@@ -116,6 +116,21 @@ describe("a no-op plan still sees every change (git work tree)", () => {
     expect(after.app!["app/config.json"]).toBe(gitHashObject(dir, "app/config.json"));
   });
 
+  it("an edit right after the commit, same size, with ctime ignored (git's racily clean entry)", async () => {
+    const dir = repo();
+    git(dir, "config", "core.trustctime", "false");
+    git(dir, "config", "core.checkStat", "minimal");
+    write(dir, "app/a.txt", "one");
+    // Modified no earlier than the index is written: git must not trust this entry's stat.
+    const racy = new Date(Date.now() + 10_000);
+    utimesSync(path.join(dir, "app/a.txt"), racy, racy);
+    commitAll(dir);
+    write(dir, "app/a.txt", "two");
+    utimesSync(path.join(dir, "app/a.txt"), racy, racy);
+    const files = await collectBoth(dir, { app: ["app/**"] });
+    expect(files.app!["app/a.txt"]).toBe(contentIdOf(Buffer.from("two")));
+  });
+
   it("a modified, an added and a removed file", async () => {
     const dir = repo();
     write(dir, "app/keep.txt", "keep");
