@@ -1,6 +1,6 @@
 // Issue 4, must show: changing one service's env or image replaces that service only;
 // a container removed (or stopped) by hand is explained by `plan` and brought back by `deploy`.
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { editSiteFile, expectOk, greetings, httpGet, inspect, makeDemoSite, podman, siteContainerNames, snapshot, DEMO_RESOURCES, type DemoSite } from "./demo-site.js";
@@ -48,19 +48,21 @@ describe("changes replace only what they touch", () => {
     expect(await greetings(site)).toEqual(["Hello from stepwise"]);
   });
 
-  // KNOWN BUG (core, packages/core/src/services/service-steps.ts createWorkloadSteps): a service's
-  // own definition (literal env values, command, healthcheck, restart, ports without
-  // references, secret env names, volumes) is no input of its step, so editing it plans
-  // "0 to run" and the running container keeps the old spec until something else re-runs the
-  // step. `it.fails` passes while the bug is there; when it is fixed, turn it into `it`.
-  it.fails("a literal env var added to web in stepwise.yaml is planned as a change of service:web", async () => {
-    const yaml = readFileSync(path.join(site.dir, "stepwise.yaml"), "utf8");
-    try {
-      editSiteFile(site, "stepwise.yaml", /(\nservices:\n[\s\S]*?\n    env:\n)/, `$1      DEMO_LITERAL: "literal"\n`);
-      expect((await planOf(site))["service:web"]!.action).toBe("run");
-    } finally {
-      writeFileSync(path.join(site.dir, "stepwise.yaml"), yaml);
-    }
+  it("a literal env var added to web in stepwise.yaml replaces web only (the service's definition is an input of its step)", async () => {
+    const before = await snapshot(site.name);
+    editSiteFile(site, "stepwise.yaml", /(\nservices:\n[\s\S]*?\n    env:\n)/, `$1      DEMO_LITERAL: "literal"\n`);
+
+    const plan = await planOf(site);
+    expect(plan["service:web"]).toEqual({ action: "run", reasons: ["services.web changed in stepwise.yaml"] });
+    expect(plan["job:migrate"]!.action).toBe("skip");
+    expect(plan["database"]!.action).toBe("skip");
+
+    expectOk(await site.cli(["deploy", "--auto-approve"]), "deploy with the literal env var");
+    const after = await snapshot(site.name);
+    expect(after.web!.id).not.toBe(before.web!.id);
+    expect((await inspect(site.container("web")))!.Config.Env).toContain("DEMO_LITERAL=literal");
+    expect(after.postgres).toEqual(before.postgres);
+    expect(after.migrate).toEqual(before.migrate);
   });
 
   it("a new greeting (config only the migration job reads) re-runs the job only; web and postgres keep their containers", async () => {
