@@ -154,8 +154,12 @@ export function prefetchGitListing(siteDir: string): void {
   if (!prefetches.has(key)) prefetches.set(key, listGitFiles(key));
 }
 
-/** Beyond this many directories, listing the whole site is simpler than a pathspec per directory. */
-const MAX_SCOPE = 256;
+/**
+ * Beyond this many directories, the whole site is listed: git matches every index entry
+ * against every pathspec, which costs more than it saves when the globs cover most of the
+ * tree (measured: 50 pathspecs over 20,000 files add ~15%).
+ */
+const MAX_SCOPE = 16;
 
 async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise<GitListing | undefined> {
   const gitEntry = findGitEntry(siteDir);
