@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import plugin, { databaseStep } from "./index.js";
-import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "./testing/fake-step-context.js";
+import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 
 const secrets = { db_password: "Db0Password0Value0000000000000000", sso_db_password: "Sso0Password0Value000000000000000", redis_password: "Redis0Password0Value0000000000000" };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { generateSecret } from "@stepwise/core";
 import plugin, { storageStep } from "./index.js";
-import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "./testing/fake-step-context.js";
+import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 
 const secrets = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "@stepwise/core";
 import plugin, { telemetryStep } from "./index.js";
-import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "./testing/fake-step-context.js";
+import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 
 const DSN = "https://0123456789abcdef@o42.ingest.sentry.io/4505";

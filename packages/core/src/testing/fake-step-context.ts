@@ -1,0 +1,163 @@
+/**
+ * A hand-made StepContext for unit tests of a plugin's steps (import from "@stepwise/core/testing"). It resolves config the way
+ * the engine does (default < preset < site values, empty string = unset) and, like the real
+ * context, throws when a step reads config, a secret or step outputs it did not declare, so a
+ * test also proves that the step's `inputs` are complete. Exported for plugin authors; the engine never uses it.
+ */
+import type {
+  ConfigReader,
+  DriftReport,
+  JsonValue,
+  PresetName,
+  ResourceResult,
+  ResourceSpec,
+  StepContext,
+  StepDefinition,
+  StepOutputs,
+} from "../contracts.js";
+
+export interface FakeContextOptions {
+  preset?: PresetName;
+  /** Values as the site file, environment or `--set` would give them; they beat defaults and presets. */
+  config?: Record<string, JsonValue>;
+  secrets?: Record<string, string>;
+  /** Outputs of the steps this step depends on. */
+  outputs?: Record<string, StepOutputs>;
+  /** Outputs the fake target returns per resource kind. */
+  resourceOutputs?: Partial<Record<ResourceSpec["kind"], Record<string, JsonValue>>>;
+  /** What the step returned on its last successful run. */
+  previousOutputs?: StepOutputs;
+  /** Answer of the fake target's drift probe. */
+  probe?: (result: ResourceResult) => DriftReport | void;
+}
+
+export interface FakeContext {
+  ctx: StepContext;
+  /** Every spec passed to `ctx.target.ensure`, in order. */
+  ensured: ResourceSpec[];
+  /** Every result passed to `ctx.target.probe`, in order. */
+  probed: ResourceResult[];
+  /** Every line the step logged. */
+  logs: { level: "info" | "warn" | "debug" | "progress"; message: string }[];
+}
+
+/** Resolves a step's own keys (default < preset < given) plus given values for foreign keys. */
+export function resolveStepConfig(step: StepDefinition, preset: PresetName, given: Record<string, JsonValue> = {}): ConfigReader {
+  const values = new Map<string, JsonValue>();
+  for (const [key, spec] of Object.entries(step.config ?? {})) {
+    const value = spec.presets?.[preset] ?? spec.default;
+    if (value !== undefined) values.set(key, value);
+  }
+  for (const [key, value] of Object.entries(given)) values.set(key, value);
+  return { get: <T extends JsonValue>(key: string) => values.get(key) as T | undefined };
+}
+
+/**
+ * What the engine's resolver reports for a step's own keys: required keys without a value and
+ * messages from `choices` / `validate`, skipping keys whose `when` is false.
+ */
+export function configProblems(step: StepDefinition, preset: PresetName, given: Record<string, JsonValue> = {}): string[] {
+  const reader = resolveStepConfig(step, preset, given);
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(step.config ?? {})) {
+    if (spec.when && !spec.when(reader)) continue;
+    const value = reader.get(key);
+    if (value === undefined || value === "") {
+      if (spec.required) problems.push(`${key}: missing`);
+      continue;
+    }
+    if (spec.choices && !spec.choices.some((choice) => JSON.stringify(choice) === JSON.stringify(value))) {
+      problems.push(`${key}: must be one of ${spec.choices.map((c) => JSON.stringify(c)).join(", ")}`);
+      continue;
+    }
+    const message = spec.validate?.(value, reader);
+    if (message) problems.push(`${key}: ${message}`);
+  }
+  return problems;
+}
+
+/** The secrets of `step` that apply (their `when` holds) under the given config. */
+export function activeSecrets(step: StepDefinition, preset: PresetName, given: Record<string, JsonValue> = {}): string[] {
+  const reader = resolveStepConfig(step, preset, given);
+  return Object.entries(step.secrets ?? {})
+    .filter(([, spec]) => !spec.when || spec.when(reader))
+    .map(([name]) => name);
+}
+
+export function createFakeStepContext(step: StepDefinition, options: FakeContextOptions = {}): FakeContext {
+  const preset = options.preset ?? "default";
+  const reader = resolveStepConfig(step, preset, options.config);
+  const declaredConfig = new Set([...Object.keys(step.config ?? {}), ...(step.inputs?.config ?? [])]);
+  const declaredSecrets = new Set([...Object.keys(step.secrets ?? {}), ...(step.inputs?.secrets ?? [])]);
+  const ensured: ResourceSpec[] = [];
+  const probed: ResourceResult[] = [];
+  const logs: FakeContext["logs"] = [];
+  const undeclared = (kind: string, name: string) => new Error(`step ${step.name} read undeclared ${kind} "${name}"`);
+
+  // A variable, not an inline literal, so the fake fits both older and newer StepFiles shapes.
+  const files = {
+    list: () => [],
+    read: async (path: string): Promise<Buffer> => {
+      throw undeclared("file", path);
+    },
+    resolve: (path: string): string => {
+      throw undeclared("file", path);
+    },
+    digest: () => "0".repeat(64),
+  };
+
+  const ctx: StepContext = {
+    site: { name: "demo", dir: "/sites/demo", preset },
+    step: step.name,
+    config: {
+      get: <T extends JsonValue>(key: string) => {
+        if (!declaredConfig.has(key)) throw undeclared("config", key);
+        return reader.get<T>(key);
+      },
+    },
+    secrets: {
+      get: (name) => {
+        if (!declaredSecrets.has(name)) throw undeclared("secret", name);
+        return options.secrets?.[name];
+      },
+      fingerprint: (name) => {
+        if (!declaredSecrets.has(name)) throw undeclared("secret", name);
+        return options.secrets?.[name] === undefined ? undefined : `hmac:${name}`;
+      },
+    },
+    files,
+    outputs: (dependency) => {
+      if (!step.dependsOn?.includes(dependency)) throw undeclared("outputs of step", dependency);
+      const outputs = options.outputs?.[dependency];
+      if (!outputs) throw new Error(`test did not provide outputs of ${dependency}`);
+      return outputs;
+    },
+    previousOutputs: options.previousOutputs,
+    target: {
+      name: "fake",
+      ensure: async (spec): Promise<ResourceResult> => {
+        ensured.push(spec);
+        return {
+          kind: spec.kind,
+          name: spec.name,
+          id: `fake-${spec.name}`,
+          specHash: "0".repeat(64),
+          change: "created",
+          outputs: options.resourceOutputs?.[spec.kind] ?? {},
+        };
+      },
+      probe: async (result) => {
+        probed.push(result);
+        return options.probe?.(result);
+      },
+    },
+    signal: new AbortController().signal,
+    log: {
+      info: (message) => logs.push({ level: "info", message }),
+      warn: (message) => logs.push({ level: "warn", message }),
+      debug: (message) => logs.push({ level: "debug", message }),
+      progress: (message) => logs.push({ level: "progress", message }),
+    },
+  };
+  return { ctx, ensured, probed, logs };
+}
