@@ -33,7 +33,8 @@ export async function collectSiteFileIds(
   options: CollectOptions = {},
 ): Promise<StepFileIds> {
   const selector = new GlobSelector(globsByStep);
-  const result: StepFileIds = new Map(selector.steps.map((step) => [step, new Map<string, string>()]));
+  const stepMaps = selector.steps.map(() => new Map<string, string>());
+  const result: StepFileIds = new Map(selector.steps.map((step, i) => [step, stepMaps[i]!]));
   if (selector.steps.length === 0) return result;
   const insideSite = selector.roots().filter((root) => root !== ".." && !root.startsWith("../"));
   const listingPromise = options.useGit === false ? undefined : readGitListing(siteDir, insideSite);
@@ -44,8 +45,8 @@ export async function collectSiteFileIds(
   const stepsOf: (readonly number[])[] = [];
   const ids: (string | undefined)[] = [];
   const toRead: number[] = [];
-  const consider = (file: string, id: string | undefined, screened = false) => {
-    if (!screened && isDefaultIgnored(file)) return;
+  const consider = (file: string, id: string | undefined) => {
+    if (isDefaultIgnored(file)) return;
     const steps = selector.select(file);
     if (!steps) return;
     const index = files.push(file) - 1;
@@ -56,22 +57,23 @@ export async function collectSiteFileIds(
   const walk = (root: string) => walkSiteFiles(siteDir, root, (dir) => selector.reaches(dir), (file) => consider(file, undefined));
 
   if (listing) {
-    const clean: number[] = [];
-    for (let i = 0; i < listing.cleanPaths.length; i++) {
-      const before = files.length;
-      consider(listing.cleanPaths[i]!, listing.cleanIds[i]!, true);
-      if (files.length > before) clean.push(before);
+    const { cleanPaths, cleanIds } = listing;
+    for (let i = 0; i < cleanPaths.length; i++) {
+      const file = cleanPaths[i]!;
+      const steps = selector.select(file);
+      if (!steps) continue;
+      files.push(file);
+      stepsOf.push(steps);
+      ids.push(cleanIds[i]!);
     }
+    const cleanCount = files.length;
     for (const file of listing.readPaths) consider(file, undefined);
     for (const dir of listing.walkDirs) if (!isDefaultIgnored(`${dir}/`) && selector.reaches(dir)) walk(dir);
     // Globs reaching outside the site: git listed only the site's own tree.
     for (const root of selector.roots()) if (root === ".." || root.startsWith("../")) walk(root);
-    if (listing.attributesPresent && clean.length > 0) {
-      const converted = await conversionPaths(
-        siteDir,
-        clean.map((i) => files[i]!),
-      );
-      for (const i of clean) {
+    if (listing.attributesPresent && cleanCount > 0) {
+      const converted = await conversionPaths(siteDir, files.slice(0, cleanCount));
+      for (let i = 0; i < cleanCount; i++) {
         if (converted && !converted.has(files[i]!)) continue;
         ids[i] = undefined;
         toRead.push(i);
@@ -94,7 +96,7 @@ export async function collectSiteFileIds(
   for (const i of order) {
     const id = ids[i];
     if (id === undefined) continue; // gone since it was listed
-    for (const step of stepsOf[i]!) result.get(selector.steps[step]!)!.set(files[i]!, id);
+    for (const step of stepsOf[i]!) stepMaps[step]!.set(files[i]!, id);
   }
   return result;
 }
