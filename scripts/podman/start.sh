@@ -19,19 +19,36 @@ pidfile="$dir/podman.pid"
 log="$dir/podman.log"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
 
-# Parallel callers (test files) serialise here; the later ones find the service running.
-exec 9>"$dir/start.lock"
-flock 9
 
-if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
-  echo "start.sh: installing podman, runc and curl ..." >&2
+if [ ${#sock} -gt 100 ]; then
+  echo "start.sh: socket path $sock is too long for a unix socket (max ~107 bytes); pass a shorter DIR" >&2
+  exit 2
+fi
+
+# aardvark-dns (a Recommends of podman) is what lets containers find each other by name.
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 \
+  || ! [ -x /usr/lib/podman/aardvark-dns ]; then
+  echo "start.sh: installing podman, runc, aardvark-dns and curl ..." >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
   "${sudo[@]}" apt-get update >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y podman runc curl >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y podman runc netavark aardvark-dns curl >&2
 fi
 
 ping_ok() { curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; }
 
+# Fast path, no lock: the service this directory started answers.
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && ping_ok; then
+  echo "$sock"
+  exit 0
+fi
+
+# Parallel callers (test files) serialise here; the later ones find the service running.
+# Bounded: a stray holder of the lock must not hang a test run.
+exec 9>"$dir/start.lock"
+if ! flock -w 60 9; then
+  echo "start.sh: $dir/start.lock is held by another process for 60s; see: fuser -v $dir/start.lock" >&2
+  exit 1
+fi
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && ping_ok; then
   echo "$sock"
   exit 0
@@ -44,8 +61,9 @@ fi
 rm -f "$sock" "$pidfile"
 
 echo "start.sh: starting podman system service on $sock (log: $log)" >&2
-# setsid: the service must outlive the shell (and test runner) that started it.
-setsid podman system service --time=0 "unix://$sock" >>"$log" 2>&1 < /dev/null &
+# setsid: the service must outlive the shell (and test runner) that started it;
+# 9>&-: it must not inherit (and so hold) the start lock.
+setsid podman system service --time=0 "unix://$sock" >>"$log" 2>&1 </dev/null 9>&- &
 echo $! > "$pidfile"
 
 for _ in $(seq 1 120); do
