@@ -1,4 +1,4 @@
-import { createRequire } from "node:module";
+import { createRequire, enableCompileCache } from "node:module";
 
 // `stepwise --version` is answered before anything else is loaded: no commander, no core, no plugin.
 const argv = process.argv.slice(2);
@@ -10,6 +10,29 @@ if (major < 22) {
   const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
   process.stdout.write(`${pkg.version}\n`);
 } else {
+  // A reader that went away (`stepwise plan | head`) is not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  enableCompileCache?.(); // V8's code cache on disk: later runs skip most of the parsing
+  const site = planningSite(argv);
+  // Start git's listing of the site's files on the other core while the CLI loads.
+  if (site !== undefined) (await import("@stepwise/core/prefetch")).prefetchGitListing(site);
   const { run } = await import("./program.js");
   process.exitCode = await run(argv);
+}
+
+/** The site directory when the command will plan (plan, deploy), else undefined. */
+function planningSite(args: readonly string[]): string | undefined {
+  let site = process.cwd();
+  let command: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "-C" || arg === "--site") site = args[++i] ?? site;
+    else if (arg.startsWith("--site=")) site = arg.slice("--site=".length);
+    else if (arg === "--set" || arg === "--preset") i++;
+    else if (command === undefined && !arg.startsWith("-")) command = arg;
+  }
+  return command === "plan" || command === "deploy" ? site : undefined;
 }

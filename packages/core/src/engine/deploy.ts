@@ -47,10 +47,10 @@ export async function planSite(session: SiteSession, options: PlanOptions = {}):
   session.assertConfigValid();
   session.assertNoMissingConfig();
   const { state } = await session.stateBackend.read();
-  return computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options);
+  return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
 }
 
-async function computeSitePlan(session: SiteSession, state: StateDocument, options: PlanOptions): Promise<Plan> {
+async function computeSitePlan(session: SiteSession, state: StateDocument, options: PlanOptions): Promise<{ plan: Plan; files: Map<string, Map<string, string>> }> {
   for (const name of options.forceSteps ?? []) {
     if (!session.steps.has(name)) throw errors.stepUnknown(name, "--force-step", [...session.steps.keys()]);
   }
@@ -99,12 +99,13 @@ async function computeSitePlan(session: SiteSession, state: StateDocument, optio
     else plan.reasons.push({ kind: "unchanged" });
   }
   const steps = session.graph.order.map((n) => plans.get(n)!);
-  return {
+  const plan: Plan = {
     steps,
     disabled: session.disabledSteps.map((s) => ({ name: s.name, plugin: s.pluginId, description: s.description })),
     toRun: steps.filter((s) => s.action === "run").length,
     unchanged: steps.filter((s) => s.action === "skip").length,
   };
+  return { plan, files };
 }
 
 async function runChecks(session: SiteSession, state: StateDocument, plans: StepPlan[], files: Map<string, Map<string, string>>, concurrency: number): Promise<void> {
@@ -159,7 +160,8 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     const read = await backend.read();
     let etag = read.etag;
     const state: StateDocument = options.resetState || !read.state ? { ...emptyState(session.site.name), ...(read.state ? { lineage: read.state.lineage, serial: read.state.serial } : {}) } : read.state;
-    const plan = await computeSitePlan(session, state, options);
+    // The files hashed for the plan are the ones the steps then see: one walk per deploy.
+    const { plan, files } = await computeSitePlan(session, state, options);
     session.emitEvent({ type: "plan", plan });
     if (options.expectNoChanges && plan.toRun > 0) {
       throw new StepwiseError(ErrorCode.ChangesPending, `--expect-no-changes: ${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run (${plan.steps.filter((s) => s.action === "run").map((s) => s.name).join(", ")}).`, {
@@ -184,7 +186,6 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     const result: DeployResult = { plan, status: "ok", ran: [], skipped: [], failed: [], notRun: [] };
     const planned = new Map(plan.steps.map((s) => [s.name, s]));
     const outcome = new Map<string, "done" | "skipped" | "failed" | "blocked">();
-    const files = await session.collectFiles();
     const secrets = await session.secrets();
     const sources: EntrySources = {
       config: (key) => session.config.get(key),

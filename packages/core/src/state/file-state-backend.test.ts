@@ -43,6 +43,19 @@ describe("file state backend", () => {
   });
 });
 
+describe("crash leftovers", () => {
+  it("removes temp files of an interrupted atomic write when the lock is taken", async () => {
+    const dir = tempSite();
+    mkdirSync(path.join(dir, ".stepwise"), { recursive: true });
+    writeFileSync(path.join(dir, ".stepwise/state.json.2787860295"), "{half");
+    writeFileSync(path.join(dir, ".stepwise/state.json.notes"), "not ours");
+    const lock = await new FileStateBackend(dir).lock(currentHolder("deploy"), 60_000);
+    expect(existsSync(path.join(dir, ".stepwise/state.json.2787860295"))).toBe(false);
+    expect(existsSync(path.join(dir, ".stepwise/state.json.notes"))).toBe(true);
+    await lock.release();
+  });
+});
+
 describe("file lock", () => {
   it("refuses a live holder with exit 3 naming pid, host and operation; release frees it", async () => {
     const dir = tempSite();

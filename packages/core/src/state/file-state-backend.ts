@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, readdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import type { BackendContext, JsonObject, LockInfo, StateBackend, StateDocument, StateLock } from "../contracts.js";
@@ -60,9 +60,24 @@ export class FileStateBackend implements StateBackend {
     return { etag: sha256(text) };
   }
 
-  lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock> {
+  async lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock> {
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    return this.lockFile.acquire(info, ttlMs);
+    const lock = await this.lockFile.acquire(info, ttlMs);
+    await this.removeCrashLeftovers();
+    return lock;
+  }
+
+  /**
+   * A writer killed between write-file-atomic's temp write and its rename (kill -9 skips its
+   * cleanup) leaves `state.json.<number>` behind. Whoever holds the lock is the only writer,
+   * so any such file is a leftover.
+   */
+  private async removeCrashLeftovers(): Promise<void> {
+    const base = path.basename(this.file);
+    const leftover = new RegExp(`^${base.replace(/\./g, "\\.")}\\.\\d+$`);
+    for (const name of await readdir(path.dirname(this.file)).catch(() => [] as string[])) {
+      if (leftover.test(name)) await unlink(path.join(path.dirname(this.file), name)).catch(() => {});
+    }
   }
 
   async inspectLock(): Promise<(LockInfo & { stale?: string }) | undefined> {
