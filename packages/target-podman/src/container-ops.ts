@@ -55,11 +55,33 @@ export async function listContainers(api: PodmanApi, labelFilters: string[], sig
 }
 
 export async function startContainer(api: PodmanApi, name: string, signal?: AbortSignal): Promise<void> {
-  try {
-    await api.request({ method: "POST", path: `${LIBPOD}/containers/${encodeURIComponent(name)}/start`, signal, what: `start container ${name}` });
-  } catch (error) {
-    throw apiFailure(`start container ${name}`, error, `podman start ${name}   (see podman logs ${name})`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await api.request({ method: "POST", path: `${LIBPOD}/containers/${encodeURIComponent(name)}/start`, signal, what: `start container ${name}` });
+      return;
+    } catch (error) {
+      if (attempt < IMAGE_MOUNT_ATTEMPTS && isImageMountRace(error)) {
+        await sleep(250 * attempt, signal);
+        continue;
+      }
+      throw apiFailure(`start container ${name}`, error, `podman start ${name}   (see podman logs ${name})`);
+    }
   }
+}
+
+const IMAGE_MOUNT_ATTEMPTS = 4;
+
+/**
+ * Podman 4.3 races on image volumes (the helper image mounted at /.stepwise-helper): when
+ * another container that mounts the same image exits at the same moment (a finished job,
+ * another site's container), its cleanup can unmount the image between this start's mount
+ * and runc's, and runc fails with "error mounting ... no such file or directory". Measured
+ * here: about 1 start in 8 while such containers churn; a second start 250 ms later
+ * succeeded every time.
+ */
+function isImageMountRace(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /error mounting .*no such file or directory/s.test(message);
 }
 
 /** Stops (waiting up to `timeoutSeconds` for a graceful exit) and removes a container; a missing container is fine. */
