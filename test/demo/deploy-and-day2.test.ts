@@ -166,6 +166,22 @@ describe("the demo site on real Podman, through the built CLI", () => {
   });
 });
 
+describe("stepwise logs redacts a secret the app itself prints", () => {
+  it("a password written to web's stdout shows as [redacted] in stepwise logs (podman logs, which stepwise does not filter, has it)", async () => {
+    const password = (await new AgeSecretBackend(site.dir).readAll()).get("db_password")!;
+    // Appends to the container's log as if the app had printed it (PID 1 is node, same user).
+    await podman("exec", site.container("web"), "sh", "-c", "printf 'app says: %s\\n' \"$(cat /run/secrets/db_password)\" > /proc/1/fd/1");
+    const raw = await run("podman", ["logs", site.container("web")], { env: process.env, maxBuffer: 32 << 20 });
+    expect(raw.stdout + raw.stderr).toContain(`app says: ${password}`);
+
+    const logs = expectOk(await site.cli(["logs", "web"]), "logs web");
+    expect(logs.stdout).toContain("app says: [redacted]");
+    expect(logs.stdout).not.toContain(password);
+    const tail = expectOk(await site.cli(["logs", "web", "--tail", "1"]), "logs web --tail 1");
+    expect(tail.stdout.trim()).toBe("app says: [redacted]");
+  });
+});
+
 function listFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir)) {
