@@ -2,11 +2,31 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: "forks",
-    // Integration suites share one Podman service; files that need it serialise on their own.
     fileParallelism: true,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: ["**/node_modules/**", "**/.git/**", "test/podman/**", "test/demo/**"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "podman",
+          include: ["test/podman/**/*.test.ts", "test/demo/**/*.test.ts"],
+          // Runs only when a file of this project is selected; a no-op when scripts/test.sh
+          // already started the service (STEPWISE_TEST_PODMAN_SOCKET).
+          globalSetup: ["test/podman/podman-harness.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
   },
 });

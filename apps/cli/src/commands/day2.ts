@@ -33,7 +33,16 @@ export async function logsCommand(globals: GlobalOptions, service: string, flags
   process.once("SIGINT", stop);
   try {
     const stream = await (await targetFor(session, "logs", "logs")).logs(service, { follow: flags.follow === true, tail: flags.tail, signal: abort.signal });
-    for await (const chunk of stream) process.stdout.write(session.redactor.redact(String(chunk)));
+    // Redact whole lines: a secret split across two chunks must not slip through.
+    let pending = "";
+    for await (const chunk of stream) {
+      pending += String(chunk);
+      const end = pending.lastIndexOf("\n");
+      if (end < 0) continue;
+      process.stdout.write(session.redactor.redact(pending.slice(0, end + 1)));
+      pending = pending.slice(end + 1);
+    }
+    if (pending) process.stdout.write(session.redactor.redact(pending));
   } catch (error) {
     if (!abort.signal.aborted) throw error;
   } finally {

@@ -39,7 +39,10 @@ export async function statusCommand(globals: GlobalOptions): Promise<void> {
     if (services) {
       out.push("", "services:");
       const w = Math.max(...services.map((s) => s.name.length), 4);
-      for (const s of services) out.push(`  ${s.name.padEnd(w)}  ${s.state}${s.health ? ` (${s.health})` : ""}  ${s.image ?? ""}${s.startedAt ? `  since ${s.startedAt}` : ""}${s.ports?.length ? `  ${s.ports.join(", ")}` : ""}`);
+      for (const s of services) {
+        const up = s.startedAt && s.state === "running" ? `  up ${formatUptime(Date.now() - Date.parse(s.startedAt))}` : "";
+        out.push(`  ${s.name.padEnd(w)}  ${s.state}${s.health ? ` (${s.health})` : ""}  ${s.image ?? ""}${up}${s.startedAt ? `  since ${s.startedAt}` : ""}${s.ports?.length ? `  ${s.ports.join(", ")}` : ""}`);
+      }
     } else if (targetError) {
       out.push("", `target: ${targetError}`);
     }
@@ -47,4 +50,17 @@ export async function statusCommand(globals: GlobalOptions): Promise<void> {
   } finally {
     await session.close();
   }
+}
+
+/** `3d 4h`, `2h 5m`, `4m 10s`, `12s`. */
+export function formatUptime(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const sec = seconds % 60;
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${sec}s`;
+  return `${sec}s`;
 }
