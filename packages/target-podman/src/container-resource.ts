@@ -187,7 +187,8 @@ export interface ConvergeResult {
 
 /**
  * Makes container `prepared.name` run with exactly `prepared.createSpec`:
- * - same spec hash and running: nothing is touched (`unchanged`; same id, same StartedAt);
+ * - same spec hash and running: nothing is touched (`unchanged`; same id, same StartedAt), but
+ *   `ready` still runs, so a container a killed run left half-ready is waited for;
  * - same spec hash but not running (e.g. a crash between create and start): started (`created`);
  * - different hash: stopped, removed, created and started (`replaced`);
  * - absent: created and started (`created`).
@@ -207,7 +208,13 @@ export async function convergeContainer(
   assertOwnContainer(existing, prepared);
   let change: ConvergeResult["change"] = "created";
   if (existing && existing.Config.Labels?.[Label.SpecHash] === prepared.hash) {
-    if (existing.State.Running) return { id: name, change: "unchanged", inspect: existing };
+    if (existing.State.Running) {
+      // Untouched, but still made ready: a run killed between start and readiness (or before
+      // the databases were made) is re-run, and must not record success on a half-ready
+      // container. `ready` is idempotent and cheap when all is in place.
+      await ready(name);
+      return { id: name, change: "unchanged", inspect: existing };
+    }
     scope.log.progress(`starting container ${name} (it exists but is ${existing.State.Status})`);
   } else {
     if (existing) {
