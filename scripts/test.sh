@@ -30,5 +30,14 @@ if [ -x "$root/scripts/podman/start.sh" ] && [ "${STEPWISE_SKIP_PODMAN:-}" != "1
 fi
 
 status=0
-pnpm exec vitest run "$@" || status=$?
+report="$work/vitest-report.json"
+rm -f "$report"
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# One plain closing line that any CI reads: "tests: N passed, N failed, N skipped".
+if [ -f "$report" ]; then
+  node -e 'const r = require(process.argv[1]);
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+    if (r.numTotalTests === 0) { console.error("no test ran"); process.exitCode = 1; }' "$report" || status=1
+fi
 exit "$status"
