@@ -97,9 +97,10 @@ describe("database run", () => {
       secrets,
     });
     const outputs = await databaseStep.run(ctx);
+    // Redis does not wait for postgres: both are requested, redis first since it starts at once.
     expect(ensured).toEqual([
-      { kind: "postgres", name: "postgres", version: "16", databases: ["avatar", "authentik"], user: "avatar", passwordSecret: "db_password" },
       { kind: "redis", name: "redis", passwordSecret: "redis_password" },
+      { kind: "postgres", name: "postgres", version: "16", databases: ["avatar", "authentik"], user: "avatar", passwordSecret: "db_password" },
     ]);
     expect(outputs).toMatchObject({
       host: "postgres",

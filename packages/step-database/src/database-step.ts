@@ -90,6 +90,10 @@ export const databaseStep = defineStep({
 
     const databases = ssoName === null ? [name] : [name, ssoName];
     ctx.log.progress(`postgres ${version}: databases ${databases.join(", ")} owned by ${user}`);
+    // Redis does not depend on postgres: start both at once instead of one after the other.
+    const redisEnabled = ctx.config.get("database.redis.enabled") === true;
+    const redisPending = redisEnabled ? ctx.target.ensure({ kind: "redis", name: "redis", passwordSecret: "redis_password" }) : undefined;
+    redisPending?.catch(() => undefined); // awaited below; a postgres failure must not leave it unhandled
     const postgres = await ctx.target.ensure({
       kind: "postgres",
       name: "postgres",
@@ -115,9 +119,8 @@ export const databaseStep = defineStep({
       resources: [resourceRecord(postgres)],
     };
 
-    if (ctx.config.get("database.redis.enabled") === true) {
-      ctx.log.progress("redis");
-      const redis = await ctx.target.ensure({ kind: "redis", name: "redis", passwordSecret: "redis_password" });
+    if (redisPending) {
+      const redis = await redisPending;
       outputs.redisEnabled = true;
       outputs.redisHost = stringOutput(redis, "host") ?? redis.name;
       outputs.redisPort = numberOutput(redis, "port") ?? REDIS_PORT;

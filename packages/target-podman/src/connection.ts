@@ -119,12 +119,10 @@ async function clientFor(socketPath: string, signal: AbortSignal | undefined): P
   let pending = clients.get(socketPath);
   if (!pending) {
     pending = (async () => {
-      // Loaded on first use so that loading the plugin costs nothing.
-      const { default: Docker } = await import("dockerode");
-      const docker = new Docker({ socketPath });
+      const api = new PodmanApi(socketPath);
       const timeout = AbortSignal.timeout(5_000);
-      await docker.ping({ abortSignal: signal ? AbortSignal.any([signal, timeout]) : timeout } as never);
-      return new PodmanApi(docker, socketPath);
+      await api.request({ method: "GET", path: "/_ping", signal: signal ? AbortSignal.any([signal, timeout]) : timeout, what: "ping" });
+      return api;
     })();
     clients.set(socketPath, pending);
     pending.catch(() => clients.delete(socketPath));

@@ -291,7 +291,9 @@ export async function waitServiceReady(
         return;
       }
     }
-    await sleep(healthcheck ? Math.min(interval, 1000) : 100, signal);
+    // A fresh process answers within a few hundred ms: probe every 100 ms for the first 3 s
+    // (a 1 s pause after the first, too early probe was the web step's critical path), then back off.
+    await sleep(Date.now() - started < 3_000 ? 100 : Math.min(interval, 1000), signal);
   }
   throw await fail(`${lastProblem} after ${Math.round(timeoutMs / 1000)}s`);
 }

@@ -1,3 +1,5 @@
+import http from "node:http";
+import { createRequire } from "node:module";
 import type Docker from "dockerode";
 import { podmanErrors } from "./errors.js";
 
@@ -23,61 +25,71 @@ export class PodmanApiError extends Error {
   }
 }
 
-const OK_STATUS = { 200: true, 201: true, 204: true, 304: true } as const;
-
 /**
- * A thin client over one Podman service: dockerode for the Docker-compatible endpoints and
- * streams, `modem.dial` for libpod-only endpoints (secrets, image volumes, networks with aliases).
+ * A thin client over one Podman service: JSON requests go over node:http to the unix socket;
+ * dockerode (~100-150 ms to load: docker-modem, ssh2, ...) is loaded only for streams (build,
+ * pull, logs, exec, wait), so a no-op run never loads it.
  */
 export class PodmanApi {
-  readonly docker: Docker;
   readonly socketPath: string;
+  #docker: Docker | undefined;
 
-  constructor(docker: Docker, socketPath: string) {
-    this.docker = docker;
+  constructor(socketPath: string) {
     this.socketPath = socketPath;
   }
 
-  /** A JSON request. Throws {@link PodmanApiError} for any non-2xx status. */
+  /** dockerode on the same socket, loaded on first use. */
+  get docker(): Docker {
+    if (!this.#docker) {
+      const DockerClass = createRequire(import.meta.url)("dockerode") as typeof Docker;
+      this.#docker = new DockerClass({ socketPath: this.socketPath });
+    }
+    return this.#docker;
+  }
+
+  /** A JSON request. Throws {@link PodmanApiError} for any non-2xx status (304 counts as success). */
   request<T = unknown>(req: ApiRequest): Promise<T> {
-    // modem.dial takes the query from `_query` and, for POST, the JSON body from `_body`;
-    // an empty `{}` body is not sent.
-    const options = { _query: encodeQuery(req.query ?? {}), _body: req.body ?? {} };
-    return new Promise<T>((resolve, reject) => {
-      this.docker.modem.dial(
-        {
-          path: `${req.path}?`,
-          method: req.method,
-          options,
-          statusCodes: { ...OK_STATUS },
-          abortSignal: req.signal,
-        } as never,
-        (error: unknown, data: unknown) => {
-          if (error) reject(toApiError(error));
-          else resolve(data as T);
-        },
-      );
-    });
+    const body = req.body !== undefined && req.method !== "GET" ? Buffer.from(JSON.stringify(req.body)) : undefined;
+    return this.#send<T>(req, body, "application/json");
   }
 
   /** A request whose body is raw bytes (secret data, tar archives). */
   requestRaw<T = unknown>(req: ApiRequest & { data: Buffer; contentType: string }): Promise<T> {
+    return this.#send<T>(req, req.data, req.contentType);
+  }
+
+  #send<T>(req: ApiRequest, body: Buffer | undefined, contentType: string): Promise<T> {
+    const query = new URLSearchParams(encodeQuery(req.query ?? {})).toString();
     return new Promise<T>((resolve, reject) => {
-      this.docker.modem.dial(
+      const request = http.request(
         {
-          path: `${req.path}?`,
+          socketPath: this.socketPath,
+          path: query ? `${req.path}?${query}` : req.path,
           method: req.method,
-          options: { _query: encodeQuery(req.query ?? {}) },
-          file: req.data,
-          headers: { "Content-Type": req.contentType, "Content-Length": String(req.data.length) },
-          statusCodes: { ...OK_STATUS },
-          abortSignal: req.signal,
-        } as never,
-        (error: unknown, data: unknown) => {
-          if (error) reject(toApiError(error));
-          else resolve(data as T);
+          signal: req.signal,
+          headers: body ? { "Content-Type": contentType, "Content-Length": String(body.length) } : {},
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", (error) => reject(toApiError(error)));
+          response.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let json: unknown = text;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              // plain text (e.g. _ping's "OK")
+            }
+            const status = response.statusCode ?? 0;
+            if ((status >= 200 && status < 300) || status === 304) return resolve(json as T);
+            const message = (json as { message?: string } | undefined)?.message ?? (text || `HTTP ${status}`);
+            reject(new PodmanApiError(String(message).trim(), status));
+          });
         },
       );
+      request.on("error", (error) => reject(toApiError(error)));
+      request.end(body);
     });
   }
 

@@ -102,7 +102,8 @@ async function waitPostgresReady(api: PodmanApi, container: string, user: string
       const probe = await execIn(api, container, ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", "postgres"], scope.signal);
       if (probe.exitCode === 0) return;
     }
-    await sleep(500, scope.signal);
+    // pg_isready itself costs an exec (~100 ms); a 500 ms pause added 250 ms on average to every start.
+    await sleep(100, scope.signal);
   }
   throw podmanErrors.containerFailed(container, "did not accept connections within 120s", redactSecrets(await tailLogs(api, container, 30), secretValues));
 }
