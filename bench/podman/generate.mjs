@@ -52,9 +52,11 @@ async function round() {
     console.log(\`worker: \${error.message}\`);
   }
 }
+// Handlers first: as PID 1 the worker ignores SIGTERM without one, and a stop during the first round
+// (postgres still starting) would wait for the stop timeout.
+for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => process.exit(0));
 await round();
-const timer = setInterval(round, 5000);
-for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => { clearInterval(timer); process.exit(0); });
+setInterval(round, 5000);
 `;
 
 const CONTAINERFILE = `ARG NODE_IMAGE=${NAMES.nodeImage}

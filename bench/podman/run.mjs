@@ -11,7 +11,8 @@
 //                    (to measure a patched build; results then go to bench/.work/podman/results-plugins.md)
 //   [--out FILE]     where to write the results (default bench/podman/results.md)
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -124,16 +125,33 @@ function kubeDown() {
   podman(["network", "rm", "-f", NAMES.kube], { allowFail: true });
 }
 
+/**
+ * One GET on a fresh connection that is closed afterwards. Not fetch(): its pooled keep-alive
+ * connection would hold the app's `server.close()` open for ~4 s when kube play --replace stops it.
+ */
+function getPage(port) {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: "127.0.0.1", port, path: "/", agent: false, headers: { connection: "close" }, timeout: 2000 }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode, body }));
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error("timeout")));
+    request.on("error", reject);
+  });
+}
+
 /** Polls the web page until it answers 200 with the migrated greeting; returns when it did. */
 async function waitPage(port, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
-      const body = await response.text();
-      if (response.status === 200 && body.includes(NAMES.greeting)) return;
-      last = `HTTP ${response.status}`;
+      const { status, body } = await getPage(port);
+      if (status === 200 && body.includes(NAMES.greeting)) return;
+      last = `HTTP ${status}`;
     } catch (error) {
       last = error.message;
     }
@@ -232,7 +250,7 @@ function machine() {
 
 /** Step durations from a `--verbose` deploy: lines `ok <step> (1.3s)`. */
 function stepTimes(output) {
-  return [...output.matchAll(/^ok (\S+) \(([\d.]+)s\)/gm)].map((m) => `${m[1]} ${m[2]} s`).join(", ");
+  return [...output.matchAll(/(?:^|\s)ok (\S+) \(([\d.]+)s\)/gm)].map((m) => `${m[1]} ${m[2]} s`).join(", ");
 }
 
 /** Runs a verbose deploy, stamping each line with the ms since start (a timeline for profiling). */
@@ -387,6 +405,9 @@ Measured ${new Date().toISOString()}: ${m.nproc} cores (${m.cpu}), ${m.memGb} GB
 median and min of ${RUNS} runs after ${WARMUP} warmup; load average at the end ${m.load} (the machine is shared: other sessions run tests on the same Podman storage).
 
 ${table}
+
+Why the targets are (not) met, where stepwise spends the time and the proposed fixes (with a measured
+prototype): [analysis.md](analysis.md).
 
 ## What is compared
 
