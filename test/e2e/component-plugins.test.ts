@@ -97,8 +97,9 @@ describe("component plugins + authentik through the built CLI, without a termina
     expect(first.stdout).toContain("Deployed: 6 ran, 0 unchanged.");
     const afterFirst = recordedCalls(dir);
     expect(afterFirst.map((c) => `${c.step} ${c.kind} ${c.name} ${c.change}`)).toEqual([
-      "database postgres postgres created",
+      // redis is requested first: it starts while postgres initialises.
       "database redis redis created",
+      "database postgres postgres created",
       "authentik service authentik-server created",
       "authentik service authentik-worker created",
     ]);
@@ -146,8 +147,8 @@ describe("component plugins + authentik through the built CLI, without a termina
     const afterRotate = recordedCalls(dir).slice(afterFirst.length);
     expect(afterRotate.map((c) => `${c.step} ${c.kind} ${c.name} ${c.change}`)).toEqual([
       // The password changed, so what uses it is replaced; redis has its own password and stays.
-      "database postgres postgres replaced",
       "database redis redis unchanged",
+      "database postgres postgres replaced",
       "authentik service authentik-server replaced",
       "authentik service authentik-worker replaced",
     ]);

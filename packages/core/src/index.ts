@@ -89,3 +89,5 @@ export { closestNames } from "./errors/error-codes.js";
 export { createTemplatesStep, TEMPLATE_VERSION_FILE, TEMPLATES_STEP } from "./templates/templates-step.js";
 export { createBackup, listBackups, verifyBackup, restoreBackup, BACKUP_DIR } from "./backup/site-backup.js";
 export type { BackupManifest, BackupInfo } from "./backup/site-backup.js";
+export { resourceRecord, recordedResources } from "./resources/resource-record.js";
+export { endpointUrlProblem } from "./validation/value-problems.js";

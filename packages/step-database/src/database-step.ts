@@ -1,4 +1,4 @@
-import { defineStep, ErrorCode, StepwiseError } from "@stepwise/core";
+import { defineStep, ErrorCode, recordedResources, resourceRecord, StepwiseError } from "@stepwise/core";
 import type { ConfigReader, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "@stepwise/core";
 import { identifierProblem, postgresMajorProblem, roleNameProblem } from "./postgres-names.js";
 
@@ -75,7 +75,7 @@ export const databaseStep = defineStep({
     },
   },
   check: async (ctx) => {
-    for (const resource of previousResources(ctx)) {
+    for (const resource of recordedResources(ctx.previousOutputs)) {
       const drift = await ctx.target.probe(resource);
       if (drift) return drift;
     }
@@ -131,26 +131,7 @@ export const databaseStep = defineStep({
   },
 });
 
-/**
- * What `check` needs to probe a resource again. `change` is left out on purpose: it differs
- * between a first and a repeated run, and outputs must not change when nothing did, or every
- * dependant would re-run.
- */
-function resourceRecord(result: ResourceResult): JsonObject {
-  return { kind: result.kind, name: result.name, id: result.id, specHash: result.specHash, outputs: result.outputs };
-}
 
-function previousResources(ctx: StepContext): ResourceResult[] {
-  const recorded = ctx.previousOutputs?.resources;
-  if (!Array.isArray(recorded)) return [];
-  return recorded.flatMap((entry) => {
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return [];
-    const { kind, name, id, specHash, outputs } = entry;
-    if (typeof kind !== "string" || typeof name !== "string" || typeof id !== "string" || typeof specHash !== "string") return [];
-    const resourceOutputs = outputs !== null && typeof outputs === "object" && !Array.isArray(outputs) ? outputs : {};
-    return [{ kind: kind as ResourceResult["kind"], name, id, specHash, change: "unchanged" as const, outputs: resourceOutputs }];
-  });
-}
 
 function stringOutput(result: ResourceResult, key: string): string | undefined {
   const value = result.outputs[key];

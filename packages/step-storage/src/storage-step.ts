@@ -1,4 +1,4 @@
-import { defineStep, ErrorCode, StepwiseError } from "@stepwise/core";
+import { defineStep, ErrorCode, recordedResources, resourceRecord, StepwiseError } from "@stepwise/core";
 import type { ConfigReader, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "@stepwise/core";
 import { bucketNameProblem, endpointUrlProblem, expirationDaysProblem } from "./storage-rules.js";
 
@@ -90,7 +90,7 @@ export const storageStep = defineStep({
     },
   },
   check: async (ctx) => {
-    for (const resource of previousResources(ctx)) {
+    for (const resource of recordedResources(ctx.previousOutputs)) {
       const drift = await ctx.target.probe(resource);
       if (drift) return drift;
     }
@@ -176,22 +176,7 @@ function requireSecret(ctx: StepContext, name: string, problem?: (value: string)
   }
 }
 
-/** What `check` needs to probe the resource again; `change` is left out so a no-op run keeps the outputs hash. */
-function resourceRecord(result: ResourceResult): JsonObject {
-  return { kind: result.kind, name: result.name, id: result.id, specHash: result.specHash, outputs: result.outputs };
-}
 
-function previousResources(ctx: StepContext): ResourceResult[] {
-  const recorded = ctx.previousOutputs?.resources;
-  if (!Array.isArray(recorded)) return [];
-  return recorded.flatMap((entry) => {
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return [];
-    const { kind, name, id, specHash, outputs } = entry;
-    if (typeof kind !== "string" || typeof name !== "string" || typeof id !== "string" || typeof specHash !== "string") return [];
-    const resourceOutputs = outputs !== null && typeof outputs === "object" && !Array.isArray(outputs) ? outputs : {};
-    return [{ kind: kind as ResourceResult["kind"], name, id, specHash, change: "unchanged" as const, outputs: resourceOutputs }];
-  });
-}
 
 function invalid(message: string, key: string): StepwiseError {
   return new StepwiseError(ErrorCode.ConfigInvalid, message, { hint: `set ${key} in stepwise.yaml (or: stepwise configure)`, details: { key } });

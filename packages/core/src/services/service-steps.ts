@@ -3,6 +3,7 @@ import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import type { JobEntry, ServiceEntry, SiteFile, WorkloadEntry } from "../site/load-site.js";
 import { digOutputs, referenceText, stepOfReference } from "../site/references.js";
+import { resourceRecord } from "../resources/resource-record.js";
 
 const REFERENCE = /\$\{\s*(config|outputs)\.([A-Za-z0-9_.:-]+?)\s*\}/g;
 
@@ -91,7 +92,7 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
             : { kind: "job", ...base, ...((entry as JobEntry).timeoutSeconds ? { timeoutSeconds: (entry as JobEntry).timeoutSeconds } : {}) };
         const result = await ctx.target.ensure(spec);
         ctx.log.info(`${result.change}: ${result.id}`);
-        return { ...result.outputs, resource: resourceOutput(result) };
+        return { ...result.outputs, resource: resourceRecord(result) };
       },
     };
     if (kind === "service") {
@@ -153,10 +154,6 @@ export function parsePorts(ports: readonly (string | number)[]): PortSpec[] {
   });
 }
 
-function resourceOutput(result: ResourceResult): JsonObject {
-  // `change` is left out: it differs between runs that realise the same thing.
-  return { kind: result.kind, name: result.name, id: result.id, specHash: result.specHash, outputs: result.outputs };
-}
 
 function contextGlob(dir: string): string {
   const trimmed = dir.replace(/^\.\//, "").replace(/\/+$/, "");

@@ -1,0 +1,23 @@
+import type { JsonObject, JsonValue, ResourceResult, StepOutputs } from "../contracts.js";
+
+/**
+ * What a step keeps in its outputs about a resource it realised, so its `check` can probe
+ * it next time. `change` is left out: it differs between a first and a repeated run, and
+ * outputs must not change when nothing did, or every dependant would re-run.
+ */
+export function resourceRecord(result: ResourceResult): JsonObject {
+  return { kind: result.kind, name: result.name, id: result.id, specHash: result.specHash, outputs: result.outputs };
+}
+
+/** The resources recorded (with {@link resourceRecord}) under `outputs[key]` by a step's last run. */
+export function recordedResources(outputs: StepOutputs | undefined, key = "resources"): ResourceResult[] {
+  const recorded = outputs?.[key];
+  if (!Array.isArray(recorded)) return [];
+  return recorded.flatMap((entry: JsonValue) => {
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return [];
+    const { kind, name, id, specHash, outputs: resourceOutputs } = entry;
+    if (typeof kind !== "string" || typeof name !== "string" || typeof id !== "string" || typeof specHash !== "string") return [];
+    const facts = resourceOutputs !== null && typeof resourceOutputs === "object" && !Array.isArray(resourceOutputs) ? resourceOutputs : {};
+    return [{ kind: kind as ResourceResult["kind"], name, id, specHash, change: "unchanged" as const, outputs: facts }];
+  });
+}
