@@ -245,6 +245,7 @@ function machine() {
     runtime,
     node: process.version,
     load: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    commit: `${run("git", ["rev-parse", "--short", "HEAD"], { allowFail: true }).stdout.trim()}${run("git", ["status", "--porcelain", "--", "packages", "apps"], { allowFail: true }).stdout.trim() ? " with uncommitted changes in packages/ or apps/" : ""}`,
   };
 }
 
@@ -401,7 +402,7 @@ Reproduce (repository root, Node 22+: \`export PATH=$PWD/.toolchain/node_modules
 
     ${command}
 
-Measured ${new Date().toISOString()}: ${m.nproc} cores (${m.cpu}), ${m.memGb} GB RAM, kernel ${m.kernel}; podman ${m.podman} (${m.runtime}); Node ${m.node};
+Measured ${new Date().toISOString()} at commit ${m.commit}: ${m.nproc} cores (${m.cpu}), ${m.memGb} GB RAM, kernel ${m.kernel}; podman ${m.podman} (${m.runtime}); Node ${m.node};
 median and min of ${RUNS} runs after ${WARMUP} warmup; load average at the end ${m.load} (the machine is shared: other sessions run tests on the same Podman storage).
 
 ${table}
