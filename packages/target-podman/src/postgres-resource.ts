@@ -37,6 +37,11 @@ export async function ensurePostgres(
   const ref = spec.image ?? settings.postgresImage.replaceAll("{version}", version);
   const image = await ensureImage(api, ref, scope, `podman pull ${ref}   (offline: scripts/images/build.sh postgres, or use preset airgapped)`);
   const volume = `${spec.name}-data`;
+  // A data volume that does not exist yet is initialised by the image's entrypoint, which
+  // creates POSTGRES_DB: with one database there is nothing left to check (saves a psql exec).
+  const freshVolume = !(await api
+    .requestOrMissing({ method: "GET", path: `${LIBPOD}/volumes/${encodeURIComponent(names.volume(volume))}/json`, signal: scope.signal, what: `inspect volume ${names.volume(volume)}` })
+    .catch(() => true));
   const prepared = await prepareContainer(
     api,
     names,
@@ -60,6 +65,7 @@ export async function ensurePostgres(
   );
   const converged = await convergeContainer(api, prepared, 30, scope, async (container) => {
     await waitPostgresReady(api, container, spec.user, prepared.secretValues, scope);
+    if (freshVolume && spec.databases.length === 1) return;
     await ensureDatabases(api, container, spec, scope);
   });
   const dataVolume = names.volume(volume);
