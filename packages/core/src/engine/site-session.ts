@@ -319,10 +319,6 @@ export class SiteSession {
     }
     return errors.pluginError(error, plugin, step, (text) => this.redactor.redact(text));
   }
-
-  configValue(key: string): JsonValue | undefined {
-    return this.config.get(key);
-  }
 }
 
 function chooseTarget(site: SiteFile, plugins: LoadedPlugin[]): { definition: TargetDefinition; plugin: LoadedPlugin } | undefined {
