@@ -1,4 +1,4 @@
-import type { JsonValue, StateDocument, StepOutputs, StepRecord } from "../contracts.js";
+import type { StateDocument, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
 import { hashJson } from "../fingerprint/compute-input-fingerprint.js";
@@ -50,7 +50,15 @@ export async function planSite(session: SiteSession, options: PlanOptions = {}):
   return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
 }
 
-async function computeSitePlan(session: SiteSession, state: StateDocument, options: PlanOptions): Promise<{ plan: Plan; files: Map<string, Map<string, string>> }> {
+/**
+ * Plans against `state`. Also returns what the plan read (file hashes and the entry sources
+ * over the live `state`), so a deploy computes each step's entries from the same inputs.
+ */
+async function computeSitePlan(
+  session: SiteSession,
+  state: StateDocument,
+  options: PlanOptions,
+): Promise<{ plan: Plan; files: Map<string, Map<string, string>>; sources: EntrySources }> {
   for (const name of options.forceSteps ?? []) {
     if (!session.steps.has(name)) throw errors.stepUnknown(name, "--force-step", [...session.steps.keys()]);
   }
@@ -105,7 +113,7 @@ async function computeSitePlan(session: SiteSession, state: StateDocument, optio
     toRun: steps.filter((s) => s.action === "run").length,
     unchanged: steps.filter((s) => s.action === "skip").length,
   };
-  return { plan, files };
+  return { plan, files, sources };
 }
 
 async function runChecks(session: SiteSession, state: StateDocument, plans: StepPlan[], files: Map<string, Map<string, string>>, concurrency: number): Promise<void> {
@@ -161,7 +169,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     let etag = read.etag;
     const state: StateDocument = options.resetState || !read.state ? { ...emptyState(session.site.name), ...(read.state ? { lineage: read.state.lineage, serial: read.state.serial } : {}) } : read.state;
     // The files hashed for the plan are the ones the steps then see: one walk per deploy.
-    const { plan, files } = await computeSitePlan(session, state, options);
+    const { plan, files, sources } = await computeSitePlan(session, state, options);
     session.emitEvent({ type: "plan", plan });
     if (options.expectNoChanges && plan.toRun > 0) {
       throw new StepwiseError(ErrorCode.ChangesPending, `--expect-no-changes: ${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run (${plan.steps.filter((s) => s.action === "run").map((s) => s.name).join(", ")}).`, {
@@ -186,36 +194,26 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     const result: DeployResult = { plan, status: "ok", ran: [], skipped: [], failed: [], notRun: [] };
     const planned = new Map(plan.steps.map((s) => [s.name, s]));
     const outcome = new Map<string, "done" | "skipped" | "failed" | "blocked">();
-    const secrets = await session.secrets();
-    const sources: EntrySources = {
-      config: (key) => session.config.get(key),
-      secretFingerprint: (name) => secrets.fingerprint(name),
-      files: (step) => files.get(step) ?? new Map(),
-      upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
-    };
     const concurrency = Math.max(1, options.concurrency ?? 4);
     const inFlight = new Map<string, Promise<void>>();
     let stopped = false;
 
+    const skip = (name: string, reasons: PlanReason[]) => {
+      outcome.set(name, "skipped");
+      result.skipped.push(name);
+      session.emitEvent({ type: "step-skip", step: name, reasons });
+    };
     const execute = async (name: string): Promise<void> => {
       const step = session.steps.get(name)!;
       const stepPlan = planned.get(name)!;
-      if (stepPlan.action === "skip") {
-        outcome.set(name, "skipped");
-        result.skipped.push(name);
-        session.emitEvent({ type: "step-skip", step: name, reasons: stepPlan.reasons });
-        return;
-      }
+      if (stepPlan.action === "skip") return skip(name, stepPlan.reasons);
       const previous = state.steps[name];
       const { entries, config } = computeEntries(step, sources);
       const fingerprint = fingerprintOf(entries);
       const onlyUpstream = stepPlan.reasons.every((r) => r.kind === "upstream-will-run" || r.kind === "upstream-changed");
       if (onlyUpstream && previous?.status === "succeeded" && previous.fingerprint === fingerprint) {
         // Early cutoff: everything upstream that ran produced the same outputs as before.
-        outcome.set(name, "skipped");
-        result.skipped.push(name);
-        session.emitEvent({ type: "step-skip", step: name, reasons: [{ kind: "upstream-reran-unchanged" }] });
-        return;
+        return skip(name, [{ kind: "upstream-reran-unchanged" }]);
       }
       const startedAt = new Date();
       state.steps[name] = { ...previous, status: "running", plugin: step.pluginId, startedAt: startedAt.toISOString(), finishedAt: undefined, durationMs: undefined, error: undefined } as StepRecord;
@@ -223,7 +221,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       session.emitEvent({ type: "step-start", step: name, reasons: stepPlan.reasons });
       try {
         const ctx = await session.contextFor(step, files.get(name) ?? new Map(), (s) => state.steps[s]?.outputs, previous?.outputs);
-        const outputs = await runStep(session, step.definition.run.bind(step.definition), ctx, name);
+        const outputs = await runStep(session, step.definition, ctx);
         const finishedAt = new Date();
         state.steps[name] = {
           status: "succeeded",
@@ -298,10 +296,12 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
   }
 }
 
-async function runStep(session: SiteSession, run: (ctx: never) => Promise<StepOutputs | void>, ctx: unknown, name: string): Promise<StepOutputs> {
-  const outputs = ((await run(ctx as never)) ?? {}) as StepOutputs;
+/** Runs a step and checks its outputs: a JSON object (copied, so later mutation cannot reach state) with no secret value. */
+async function runStep(session: SiteSession, definition: StepDefinition, ctx: StepContext): Promise<StepOutputs> {
+  const name = definition.name;
+  const outputs = (await definition.run(ctx)) ?? {};
   if (typeof outputs !== "object" || Array.isArray(outputs)) throw new Error(`step ${name} returned ${JSON.stringify(outputs)}; run must return an object of outputs (or nothing)`);
-  const text = JSON.stringify(outputs, (_key, value: JsonValue) => value);
+  const text = JSON.stringify(outputs);
   if (session.redactor.redact(text) !== text) {
     // Outputs are stored in state and shown in plans: a secret value must never get there.
     throw new Error(`step ${name} returned a secret value in its outputs; return a secret reference (its name) instead`);
