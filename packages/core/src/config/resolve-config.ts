@@ -107,7 +107,7 @@ export function resolveConfig(input: ResolveConfigInput): ResolvedConfig {
   const missing: OwnedConfigKey[] = [];
   for (const owned of input.owned) {
     const { key, spec } = owned;
-    if (spec.when && !safeWhen(spec.when, reader)) {
+    if (!appliesWhen(spec.when, reader)) {
       inactive.add(key);
       continue;
     }
@@ -144,7 +144,12 @@ export function assertConfigValid(config: ResolvedConfig): void {
   throw errors.configInvalidMany(config.problems);
 }
 
-function safeWhen(when: (config: ConfigReader) => boolean, reader: ConfigReader): boolean {
+/**
+ * Whether a key or secret applies. A `when` that throws counts as true: asking for something
+ * unneeded is better than silently skipping something required.
+ */
+export function appliesWhen(when: ((config: ConfigReader) => boolean) | undefined, reader: ConfigReader): boolean {
+  if (!when) return true;
   try {
     return when(reader);
   } catch {

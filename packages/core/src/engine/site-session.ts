@@ -18,7 +18,7 @@ import { collectSiteFileIds } from "../fingerprint/site-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
 import { Redactor } from "../log/redactor.js";
 import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
-import { assertConfigValid, resolveConfig, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
+import { appliesWhen, assertConfigValid, resolveConfig, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
 import { createAgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { generateSecret } from "../secrets/generate-secret.js";
 import { SiteSecrets } from "../secrets/site-secrets.js";
@@ -219,7 +219,7 @@ export class SiteSession {
   /** Secrets that apply (their `when` holds), with whether they are set. */
   async secretStatus(): Promise<(OwnedSecret & { set: boolean; applies: boolean })[]> {
     const secrets = await this.secrets();
-    return this.ownedSecrets.map((s) => ({ ...s, set: secrets.has(s.name), applies: s.spec.when ? safe(() => s.spec.when!(this.config)) : true }));
+    return this.ownedSecrets.map((s) => ({ ...s, set: secrets.has(s.name), applies: appliesWhen(s.spec.when, this.config) }));
   }
 
   /** Makes every generated secret that does not exist yet (CSPRNG, stored atomically). */
@@ -371,14 +371,6 @@ async function createBackend<K extends "state" | "secrets">(
     `${kind}.backend "${name}" is not built in (${kind === "state" ? "file" : "age"}) and no listed plugin provides it.`,
     { hint: name === "azblob" ? "npm install @stepwise/target-azure and list it under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
   );
-}
-
-function safe(fn: () => boolean): boolean {
-  try {
-    return fn();
-  } catch {
-    return true;
-  }
 }
 
 /**

@@ -15,6 +15,7 @@ import type {
   StepDefinition,
   StepOutputs,
 } from "../contracts.js";
+import { appliesWhen } from "../config/resolve-config.js";
 
 export interface FakeContextOptions {
   preset?: PresetName;
@@ -60,7 +61,7 @@ export function configProblems(step: StepDefinition, preset: PresetName, given: 
   const reader = resolveStepConfig(step, preset, given);
   const problems: string[] = [];
   for (const [key, spec] of Object.entries(step.config ?? {})) {
-    if (spec.when && !spec.when(reader)) continue;
+    if (!appliesWhen(spec.when, reader)) continue;
     const value = reader.get(key);
     if (value === undefined || value === "") {
       if (spec.required) problems.push(`${key}: missing`);
@@ -80,7 +81,7 @@ export function configProblems(step: StepDefinition, preset: PresetName, given: 
 export function activeSecrets(step: StepDefinition, preset: PresetName, given: Record<string, JsonValue> = {}): string[] {
   const reader = resolveStepConfig(step, preset, given);
   return Object.entries(step.secrets ?? {})
-    .filter(([, spec]) => !spec.when || spec.when(reader))
+    .filter(([, spec]) => appliesWhen(spec.when, reader))
     .map(([name]) => name);
 }
 
