@@ -82,9 +82,13 @@ function stepwise(dir, ...argv) {
 /** Deploys once so that a plan has nothing to run; checks it. */
 function settle(dir) {
   let plan = stepwise(dir, "plan");
-  if (!/^0 to run/m.test(plan.stdout)) {
+  // A state written by an older stepwise is migrated on every read until a deploy rewrites it.
+  const stateFile = path.join(dir, ".stepwise", "state.json");
+  const { STATE_VERSION } = createRequire(import.meta.url)(path.join(root, "packages", "core", "dist", "state", "state-document.js"));
+  const stale = existsSync(stateFile) && JSON.parse(readFileSync(stateFile, "utf8")).stateVersion !== STATE_VERSION;
+  if (stale || !/^0 to run/m.test(plan.stdout)) {
     log(`deploying ${path.basename(dir)} once so that plan is a no-op`);
-    const deploy = stepwise(dir, "deploy", "--auto-approve");
+    const deploy = stepwise(dir, "deploy", "--auto-approve", ...(stale ? ["--force-all"] : []));
     if (deploy.status !== 0) throw new Error(`deploy failed in ${dir}:\n${deploy.stdout}${deploy.stderr}`);
     plan = stepwise(dir, "plan");
   }
@@ -95,7 +99,10 @@ function settle(dir) {
 function recordedEntries(dir) {
   const state = JSON.parse(readFileSync(path.join(dir, ".stepwise", "state.json"), "utf8"));
   const entries = {};
-  for (const step of Object.values(state.steps)) for (const [key, id] of Object.entries(step.entries ?? {})) if (key.startsWith("file:")) entries[key.slice(5)] = id;
+  // State format 2: one "<id> <path>\n" line per file in each step's `files`.
+  for (const step of Object.values(state.steps)) {
+    for (const line of (step.files ?? "").split("\n")) if (line) entries[line.slice(line.indexOf(" ") + 1)] = line.slice(0, line.indexOf(" "));
+  }
   return entries;
 }
 

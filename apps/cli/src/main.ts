@@ -18,9 +18,13 @@ if (major < 22) {
   enableCompileCache?.(); // V8's code cache on disk: later runs skip most of the parsing
   const site = planningSite(argv);
   // Start git's listing of the site's files on the other core while the CLI loads.
-  if (site !== undefined) (await import("@stepwise/core/prefetch")).prefetchGitListing(site);
+  const prefetch = await import("@stepwise/core/prefetch");
+  prefetch.trace("cli started");
+  if (site !== undefined) prefetch.prefetchGitListing(site);
   const { run } = await import("./program.js");
+  prefetch.trace("cli loaded");
   process.exitCode = await run(argv);
+  prefetch.trace("command done");
 }
 
 /** The site directory when the command will plan (plan, deploy), else undefined. */

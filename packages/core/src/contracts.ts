@@ -373,10 +373,15 @@ export interface TargetDefinition {
 /** One recorded step, as stored in state. Never holds a secret value. */
 export interface StepRecord {
   status: "succeeded" | "failed" | "running";
-  /** Combined sha256 over the sorted input entries; absent while running for the first time. */
+  /** Combined sha256 over the sorted input entries (files included); absent while running for the first time. */
   fingerprint?: string;
-  /** Input entries (`file:path`, `config:key`, `secret:name`, `step:name`, `plugin:name`) -> hash. */
+  /** Input entries other than files (`config:key`, `secret:name`, `step:name`, `plugin:name`, `site:key`) -> hash. */
   entries?: Record<string, string>;
+  /**
+   * The `file:path` entries, one `<content id> <path>\n` line per file in path order (a
+   * backslash or newline in a path escaped as `\\` or `\n`). Absent when the step has no files.
+   */
+  files?: string;
   /** Non-secret config values the step read, to show old -> new in plans. */
   config?: JsonObject;
   outputs?: StepOutputs;

@@ -1,7 +1,9 @@
+import { trace } from "../log/trace.js";
 import type { StateDocument, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
 import { hashJson } from "../fingerprint/compute-input-fingerprint.js";
+import { StepFiles } from "../fingerprint/step-files.js";
 import { computeEntries, fingerprintOf, reasonsToRun, type EntrySources, type Plan, type StepPlan } from "../plan/compute-plan.js";
 import type { PlanReason } from "../plan/plan-reasons.js";
 import { currentHolder } from "../state/file-lock.js";
@@ -47,6 +49,7 @@ export async function planSite(session: SiteSession, options: PlanOptions = {}):
   session.assertConfigValid();
   session.assertNoMissingConfig();
   const { state } = await session.stateBackend.read();
+  trace("state read");
   return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
 }
 
@@ -58,24 +61,26 @@ async function computeSitePlan(
   session: SiteSession,
   state: StateDocument,
   options: PlanOptions,
-): Promise<{ plan: Plan; files: Map<string, Map<string, string>>; sources: EntrySources }> {
+): Promise<{ plan: Plan; sources: EntrySources }> {
   for (const name of options.forceSteps ?? []) {
     if (!session.steps.has(name)) throw errors.stepUnknown(name, "--force-step", [...session.steps.keys()]);
   }
   const force = new Set(options.forceSteps ?? []);
   const [secrets, files] = await Promise.all([session.secrets(), session.collectFiles()]);
+  trace("files collected");
   const sources: EntrySources = {
     config: (key) => session.config.get(key),
     secretFingerprint: (name) => secrets.fingerprint(name),
-    files: (step) => files.get(step) ?? new Map(),
+    files: (step) => files.get(step) ?? StepFiles.EMPTY,
     upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
   };
   const plans = new Map<string, StepPlan>();
   const needsCheck: StepPlan[] = [];
   for (const name of session.graph.order) {
     const step = session.steps.get(name)!;
-    const { entries, config } = computeEntries(step, sources);
-    const reasons = reasonsToRun(state.steps[name], entries, config, { step: force.has(name), all: options.forceAll === true });
+    const { entries, files: stepFiles, config } = computeEntries(step, sources);
+    const fingerprint = fingerprintOf(entries, stepFiles);
+    const reasons = reasonsToRun(state.steps[name], { entries, files: stepFiles, fingerprint }, config, { step: force.has(name), all: options.forceAll === true });
     const neverRun = reasons.some((r) => r.kind === "never-run");
     for (const dep of step.dependsOn) {
       if (!neverRun && plans.get(dep)?.action === "run" && !reasons.some((r) => r.kind === "upstream-changed" && r.step === dep)) {
@@ -88,14 +93,16 @@ async function computeSitePlan(
       description: step.description,
       action: reasons.length > 0 ? "run" : "skip",
       reasons,
-      fingerprint: fingerprintOf(entries),
+      fingerprint,
       entries,
+      files: stepFiles,
       config,
     };
     plans.set(name, plan);
     if (plan.action === "skip" && step.definition.check && options.refresh !== false) needsCheck.push(plan);
   }
-  await runChecks(session, state, needsCheck, files, options.concurrency ?? 4);
+  trace("fingerprints compared");
+  await runChecks(session, state, needsCheck, options.concurrency ?? 4);
   // A drifted step makes its dependants run too.
   for (const name of session.graph.order) {
     const plan = plans.get(name)!;
@@ -113,17 +120,17 @@ async function computeSitePlan(
     toRun: steps.filter((s) => s.action === "run").length,
     unchanged: steps.filter((s) => s.action === "skip").length,
   };
-  return { plan, files, sources };
+  return { plan, sources };
 }
 
-async function runChecks(session: SiteSession, state: StateDocument, plans: StepPlan[], files: Map<string, Map<string, string>>, concurrency: number): Promise<void> {
+async function runChecks(session: SiteSession, state: StateDocument, plans: StepPlan[], concurrency: number): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < plans.length) {
       const plan = plans[next++]!;
       const step = session.steps.get(plan.name)!;
       try {
-        const ctx = await session.contextFor(step, files.get(step.name) ?? new Map(), (s) => state.steps[s]?.outputs, state.steps[step.name]?.outputs);
+        const ctx = await session.contextFor(step, plan.files.toMap(), (s) => state.steps[s]?.outputs, state.steps[step.name]?.outputs);
         const drift = await step.definition.check!(ctx);
         if (drift) plan.reasons.push({ kind: "drift", reason: session.redactor.redact(drift.reason) });
       } catch (error) {
@@ -169,7 +176,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     let etag = read.etag;
     const state: StateDocument = options.resetState || !read.state ? { ...emptyState(session.site.name), ...(read.state ? { lineage: read.state.lineage, serial: read.state.serial } : {}) } : read.state;
     // The files hashed for the plan are the ones the steps then see: one walk per deploy.
-    const { plan, files, sources } = await computeSitePlan(session, state, options);
+    const { plan, sources } = await computeSitePlan(session, state, options);
     session.emitEvent({ type: "plan", plan });
     if (options.expectNoChanges && plan.toRun > 0) {
       throw new StepwiseError(ErrorCode.ChangesPending, `--expect-no-changes: ${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run (${plan.steps.filter((s) => s.action === "run").map((s) => s.name).join(", ")}).`, {
@@ -208,8 +215,8 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       const stepPlan = planned.get(name)!;
       if (stepPlan.action === "skip") return skip(name, stepPlan.reasons);
       const previous = state.steps[name];
-      const { entries, config } = computeEntries(step, sources);
-      const fingerprint = fingerprintOf(entries);
+      const { entries, files: stepFiles, config } = computeEntries(step, sources);
+      const fingerprint = fingerprintOf(entries, stepFiles);
       const onlyUpstream = stepPlan.reasons.every((r) => r.kind === "upstream-will-run" || r.kind === "upstream-changed");
       if (onlyUpstream && previous?.status === "succeeded" && previous.fingerprint === fingerprint) {
         // Early cutoff: everything upstream that ran produced the same outputs as before.
@@ -220,13 +227,14 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       await save();
       session.emitEvent({ type: "step-start", step: name, reasons: stepPlan.reasons });
       try {
-        const ctx = await session.contextFor(step, files.get(name) ?? new Map(), (s) => state.steps[s]?.outputs, previous?.outputs);
+        const ctx = await session.contextFor(step, stepFiles.toMap(), (s) => state.steps[s]?.outputs, previous?.outputs);
         const outputs = await runStep(session, step.definition, ctx);
         const finishedAt = new Date();
         state.steps[name] = {
           status: "succeeded",
           fingerprint,
           entries,
+          ...(stepFiles.size > 0 ? { files: stepFiles.encode() } : {}),
           config,
           outputs,
           outputsHash: hashJson(outputs),

@@ -1,3 +1,4 @@
+import { trace } from "../log/trace.js";
 import path from "node:path";
 import type {
   JsonValue,
@@ -15,6 +16,7 @@ import { ErrorCode, closestNames, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
 import { collectSiteFileIds } from "../fingerprint/site-files.js";
+import type { StepFiles } from "../fingerprint/step-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
 import { Redactor } from "../log/redactor.js";
 import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
@@ -87,8 +89,10 @@ export class SiteSession {
   static async open(options: OpenSiteOptions): Promise<SiteSession> {
     const emit = options.onEvent ?? (() => {});
     const site = loadSite(options.dir);
+    trace("site loaded");
     if (options.preset) site.preset = options.preset;
     const plugins = await loadPlugins(site.dir, site.plugins);
+    trace("plugins loaded");
 
     const target = chooseTarget(site, plugins);
     const candidates: { definition: StepDefinition; plugin: LoadedPlugin | undefined; foundation: boolean; siteInput?: SiteStep["siteInput"] }[] = [];
@@ -240,7 +244,7 @@ export class SiteSession {
   }
 
   /** Content ids of the files each step declares, from git's index or one walk, and the stat cache. */
-  async collectFiles(): Promise<Map<string, Map<string, string>>> {
+  async collectFiles(): Promise<Map<string, StepFiles>> {
     const globs = new Map<string, string[]>();
     for (const step of this.steps.values()) if (step.inputs.files.length) globs.set(step.name, step.inputs.files);
     return collectSiteFileIds(this.site.dir, globs, this.fileHashes);

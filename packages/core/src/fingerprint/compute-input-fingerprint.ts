@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { JsonValue } from "../contracts.js";
+import type { StepFiles } from "./step-files.js";
 
 /**
  * Input entries of one step: `file:<path>`, `config:<key>`, `secret:<name>`, `step:<name>`,
@@ -29,14 +30,32 @@ export function hashJson(value: JsonValue | undefined): string {
  * One sha256 over the entries sorted by key. Order-independent by construction; any added,
  * removed or changed entry changes it. Keys and values are separated by bytes that cannot
  * occur in them, so ("a","bc") and ("ab","c") never collide.
+ *
+ * A step's `file:` entries may come as `files` instead of keys of `entries` (which then holds
+ * none): the result is the same as with every file an entry, because all `file:` keys sort
+ * together, between the keys below `"file:"` and those above it, in path order.
  */
-export function computeInputFingerprint(entries: Readonly<InputEntries>): string {
-  // One update over the joined text (the same bytes as one update per part, far fewer calls).
+export function computeInputFingerprint(entries: Readonly<InputEntries>, files?: StepFiles): string {
+  // One update per run of parts (the same bytes as one update per part, far fewer calls).
   const keys = Object.keys(entries).sort();
-  const parts = new Array<string>(keys.length);
-  for (let i = 0; i < keys.length; i++) parts[i] = `${keys[i]!}\0${entries[keys[i]!]!}\n`;
-  return createHash("sha256").update(parts.join("")).digest("hex");
+  const hash = createHash("sha256");
+  let text = "";
+  let filesAt = files === undefined || files.size === 0 ? -1 : keys.length;
+  for (let i = 0; i < keys.length; i++) {
+    if (filesAt === keys.length && keys[i]! > FILE_PREFIX) filesAt = i;
+    if (i === filesAt) {
+      hash.update(text);
+      hash.update(files!.fingerprintText());
+      text = "";
+    }
+    text += `${keys[i]!}\0${entries[keys[i]!]!}\n`;
+  }
+  hash.update(text);
+  if (filesAt === keys.length) hash.update(files!.fingerprintText());
+  return hash.digest("hex");
 }
+
+const FILE_PREFIX = "file:";
 
 export interface EntryDiff {
   added: string[];

@@ -1,7 +1,9 @@
+import { trace } from "../log/trace.js";
 import type { FileHashCache } from "./file-hash-cache.js";
 import { conversionPaths, readGitListing } from "./git-listing.js";
 import { GlobSelector, isDefaultIgnored } from "./glob-selector.js";
 import { walkSiteFiles } from "./site-walk.js";
+import { StepFiles } from "./step-files.js";
 
 export { DEFAULT_IGNORES, splitGlobs, type GlobSet } from "./glob-selector.js";
 
@@ -13,8 +15,8 @@ export interface CollectOptions {
   useGit?: boolean;
 }
 
-/** Site-relative file -> content id, per step. */
-export type StepFileIds = Map<string, Map<string, string>>;
+/** The files each step selects, with their content ids, by step name. */
+export type StepFileIds = Map<string, StepFiles>;
 
 /**
  * The files each step's globs select, with their content ids, for every step at once.
@@ -33,13 +35,12 @@ export async function collectSiteFileIds(
   options: CollectOptions = {},
 ): Promise<StepFileIds> {
   const selector = new GlobSelector(globsByStep);
-  const stepMaps = selector.steps.map(() => new Map<string, string>());
-  const result: StepFileIds = new Map(selector.steps.map((step, i) => [step, stepMaps[i]!]));
-  if (selector.steps.length === 0) return result;
+  if (selector.steps.length === 0) return new Map();
   const insideSite = selector.roots().filter((root) => root !== ".." && !root.startsWith("../"));
   const listingPromise = options.useGit === false ? undefined : readGitListing(siteDir, insideSite);
   cache.loadSync(); // while git runs
   const listing = await listingPromise;
+  trace("git listing parsed");
 
   const files: string[] = [];
   const stepsOf: (readonly number[])[] = [];
@@ -93,12 +94,17 @@ export async function collectSiteFileIds(
   let sorted = true;
   for (let i = 1; i < files.length && sorted; i++) sorted = files[i - 1]! < files[i]!;
   const order = sorted ? files.keys() : Array.from(files.keys()).sort((a, b) => (files[a]! < files[b]! ? -1 : files[a]! > files[b]! ? 1 : 0));
+  const stepPaths = selector.steps.map((): string[] => []);
+  const stepIds = selector.steps.map((): string[] => []);
   for (const i of order) {
     const id = ids[i];
     if (id === undefined) continue; // gone since it was listed
-    for (const step of stepsOf[i]!) stepMaps[step]!.set(files[i]!, id);
+    for (const step of stepsOf[i]!) {
+      stepPaths[step]!.push(files[i]!);
+      stepIds[step]!.push(id);
+    }
   }
-  return result;
+  return new Map(selector.steps.map((step, i) => [step, new StepFiles(stepPaths[i]!, stepIds[i]!)]));
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { JsonObject, StepRecord } from "../contracts.js";
 import { computeInputFingerprint, diffEntries, hashJson, type InputEntries } from "../fingerprint/compute-input-fingerprint.js";
+import { StepFiles } from "../fingerprint/step-files.js";
 import type { SiteStep } from "../context/step-context.js";
 import type { PlanReason } from "./plan-reasons.js";
 
@@ -11,7 +12,10 @@ export interface StepPlan {
   reasons: PlanReason[];
   /** Fingerprint of the inputs as they are now (upstream outputs as last recorded). */
   fingerprint: string;
+  /** The input entries other than files. */
   entries: InputEntries;
+  /** The `file:` entries: the files the step's globs select, with their content ids. */
+  files: StepFiles;
   /** Values of the config keys the step reads (non-secret), recorded for old -> new. */
   config: JsonObject;
 }
@@ -27,15 +31,15 @@ export interface Plan {
 export interface EntrySources {
   config(key: string): import("../contracts.js").JsonValue | undefined;
   secretFingerprint(name: string): string;
-  files(step: string): ReadonlyMap<string, string>;
+  files(step: string): StepFiles;
   /** The outputs hash a dependency has now (recorded, or just produced in this run). */
   upstreamOutputsHash(step: string): string | undefined;
 }
 
 export const PENDING = "pending";
 
-/** The input entries of one step, and the config values they came from. */
-export function computeEntries(step: SiteStep, sources: EntrySources): { entries: InputEntries; config: JsonObject } {
+/** The input entries of one step (files apart), and the config values they came from. */
+export function computeEntries(step: SiteStep, sources: EntrySources): { entries: InputEntries; files: StepFiles; config: JsonObject } {
   const entries: InputEntries = {};
   const config: JsonObject = {};
   entries[`plugin:${step.pluginName}`] = step.pluginId.slice(step.pluginName.length + 1);
@@ -45,10 +49,9 @@ export function computeEntries(step: SiteStep, sources: EntrySources): { entries
     if (value !== undefined) config[key] = value;
   }
   for (const name of step.inputs.secrets) entries[`secret:${name}`] = sources.secretFingerprint(name);
-  for (const [file, hash] of sources.files(step.name)) entries[`file:${file}`] = hash;
   for (const dep of step.dependsOn) entries[`step:${dep}`] = sources.upstreamOutputsHash(dep) ?? PENDING;
   if (step.siteInput) entries[`site:${step.siteInput.key}`] = hashJson(step.siteInput.value);
-  return { entries, config };
+  return { entries, files: step.inputs.files.length > 0 ? sources.files(step.name) : StepFiles.EMPTY, config };
 }
 
 /**
@@ -57,7 +60,7 @@ export function computeEntries(step: SiteStep, sources: EntrySources): { entries
  */
 export function reasonsToRun(
   record: StepRecord | undefined,
-  entries: InputEntries,
+  inputs: { entries: InputEntries; files: StepFiles; fingerprint: string },
   config: JsonObject,
   forced: { step: boolean; all: boolean },
 ): PlanReason[] {
@@ -68,6 +71,9 @@ export function reasonsToRun(
   if (record.status === "running") reasons.push({ kind: "interrupted" });
   if (!record.entries) return reasons.length ? reasons : [{ kind: "never-run" }];
   if (record.status !== "succeeded") return reasons;
+  // Equal fingerprints are equal entries: the usual no-op plan compares nothing else.
+  if (record.fingerprint === inputs.fingerprint) return reasons;
+  const { entries } = inputs;
   const diff = diffEntries(record.entries, entries);
   const change = (key: string, kind: "added" | "removed" | "modified"): PlanReason => {
     const colon = key.indexOf(":");
@@ -78,8 +84,6 @@ export function reasonsToRun(
         return { kind: "config-changed", key: name, from: record.config?.[name], to: config[name] };
       case "secret":
         return { kind: "secret-changed", name, from: record.entries?.[key] ?? "unset", to: entries[key] ?? "unset" };
-      case "file":
-        return { kind: "file-changed", path: name, change: kind };
       case "step":
         return { kind: "upstream-changed", step: name };
       case "site":
@@ -91,9 +95,13 @@ export function reasonsToRun(
   for (const key of diff.changed) reasons.push(change(key, "modified"));
   for (const key of diff.added) reasons.push(change(key, "added"));
   for (const key of diff.removed) reasons.push(change(key, "removed"));
+  const files = inputs.files.changesSince(record.files === undefined ? StepFiles.EMPTY : StepFiles.decode(record.files));
+  for (const path of files.modified) reasons.push({ kind: "file-changed", path, change: "modified" });
+  for (const path of files.added) reasons.push({ kind: "file-changed", path, change: "added" });
+  for (const path of files.removed) reasons.push({ kind: "file-changed", path, change: "removed" });
   return reasons;
 }
 
-export function fingerprintOf(entries: InputEntries): string {
-  return computeInputFingerprint(entries);
+export function fingerprintOf(entries: InputEntries, files: StepFiles): string {
+  return computeInputFingerprint(entries, files);
 }

@@ -36,6 +36,12 @@ describe("file state backend", () => {
     writeFileSync(file, JSON.stringify({ steps: { web: { status: "succeeded", plugin: "p@1", startedAt: "x" } } }));
     const migrated = await backend.read();
     expect(migrated.state).toMatchObject({ stateVersion: STATE_VERSION, serial: 0, steps: { web: { status: "succeeded" } } });
+    // Version 1 kept each file as a `file:` entry; version 2 keeps them as one string per step.
+    writeFileSync(
+      file,
+      JSON.stringify({ stateVersion: 1, steps: { web: { status: "succeeded", plugin: "p@1", startedAt: "x", fingerprint: "f", entries: { "file:b.txt": "22", "config:x": "c1", "file:a.txt": "11" } } } }),
+    );
+    expect((await backend.read()).state?.steps.web).toMatchObject({ fingerprint: "f", entries: { "config:x": "c1" }, files: "11 a.txt\n22 b.txt\n" });
     writeFileSync(file, '{"stateVersion": 1, "steps": {');
     await expect(backend.read()).rejects.toMatchObject({ code: "STATE_CORRUPT", hint: expect.stringContaining("--reset-state") });
     writeFileSync(file, JSON.stringify({ stateVersion: 1, steps: { web: { status: "maybe" } } }));

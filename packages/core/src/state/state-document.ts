@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { StateDocument } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
+import { StepFiles } from "../fingerprint/step-files.js";
 import { CORE_VERSION } from "../version.js";
 
 /** Format version this stepwise writes. Older documents are migrated on read. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 export function emptyState(site: string): StateDocument {
   return { stateVersion: STATE_VERSION, serial: 0, lineage: randomUUID(), site, writtenBy: CORE_VERSION, updatedAt: new Date(0).toISOString(), steps: {} };
@@ -16,6 +17,29 @@ export function emptyState(site: string): StateDocument {
  */
 const migrations: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {
   0: (doc) => ({ serial: 0, lineage: randomUUID(), site: "", writtenBy: "0.0.0", updatedAt: new Date(0).toISOString(), ...doc, stateVersion: 1 }),
+  // Version 2 keeps a step's `file:` entries as one `files` string (StepFiles.encode).
+  1: (doc) => {
+    const steps = doc.steps;
+    if (!steps || typeof steps !== "object" || Array.isArray(steps)) return { ...doc, stateVersion: 2 };
+    const migrated: Record<string, unknown> = {};
+    for (const [name, step] of Object.entries(steps as Record<string, unknown>)) {
+      const entries = (step as { entries?: unknown } | null)?.entries;
+      if (!entries || typeof entries !== "object" || Array.isArray(entries)) {
+        migrated[name] = step;
+        continue;
+      }
+      const kept: Record<string, unknown> = {};
+      const files: [string, string][] = [];
+      for (const [key, value] of Object.entries(entries)) {
+        if (key.startsWith("file:")) files.push([key.slice("file:".length), String(value)]);
+        else kept[key] = value;
+      }
+      files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const encoded = new StepFiles(files.map(([file]) => file), files.map(([, id]) => id)).encode();
+      migrated[name] = { ...(step as object), entries: kept, ...(files.length > 0 ? { files: encoded } : {}) };
+    }
+    return { ...doc, steps: migrated, stateVersion: 2 };
+  },
 };
 
 /** Parses and validates a state document's text; migrates older versions, refuses newer ones. */
@@ -44,6 +68,8 @@ export function parseState(text: string, location: string): StateDocument {
     if (status !== "succeeded" && status !== "failed" && status !== "running") {
       throw errors.stateCorrupt(location, `step "${name}" has status ${JSON.stringify(status)}`);
     }
+    const files = (step as { files?: unknown }).files;
+    if (files !== undefined && typeof files !== "string") throw errors.stateCorrupt(location, `step "${name}" has "files" that is not a string`);
   }
   return record as unknown as StateDocument;
 }

@@ -1,0 +1,111 @@
+/**
+ * The files one step's globs select, in path order, with their content ids: the step's
+ * `file:<path>` input entries, held as two arrays rather than thousands of object keys.
+ *
+ * A site of 20,000 files gives 20,000 such entries per plan. As object keys they cost a
+ * dictionary object per step to build, compare and fingerprint, and as JSON keys in state
+ * they made the state file the slowest thing a no-op plan read. Here they stay in the order
+ * the listing produced them, are hashed as one string, and go into state as one string
+ * ({@link StepFiles.encode}).
+ */
+export class StepFiles implements Iterable<[string, string]> {
+  static readonly EMPTY = new StepFiles([], []);
+
+  #map: Map<string, string> | undefined;
+  #fingerprintText: string | undefined;
+
+  /** `paths` sorted by code unit (as `<` sorts strings), `ids[i]` the content id of `paths[i]`. */
+  constructor(
+    readonly paths: readonly string[],
+    readonly ids: readonly string[],
+  ) {}
+
+  get size(): number {
+    return this.paths.length;
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (let i = 0; i < this.paths.length; i++) yield [this.paths[i]!, this.ids[i]!];
+  }
+
+  /** Path -> content id, built on first use (a step that runs or checks drift). */
+  toMap(): ReadonlyMap<string, string> {
+    return (this.#map ??= new Map(this));
+  }
+
+  /**
+   * The bytes {@link computeInputFingerprint} hashes for these files' `file:<path>` entries, in
+   * their sorted place: `file:<path>\0<id>\n` per file.
+   */
+  fingerprintText(): string {
+    if (this.#fingerprintText === undefined) {
+      const parts = new Array<string>(this.paths.length);
+      for (let i = 0; i < parts.length; i++) parts[i] = `file:${this.paths[i]!}\0${this.ids[i]!}\n`;
+      this.#fingerprintText = parts.join("");
+    }
+    return this.#fingerprintText;
+  }
+
+  /**
+   * The form kept in state: one `<id> <path>\n` line per file. A backslash or newline in a path
+   * is written as `\\` or `\n`, so every line is one file. JSON.parse reads the string in about
+   * a millisecond where the same entries as object keys took ten.
+   */
+  encode(): string {
+    const parts = new Array<string>(this.paths.length);
+    for (let i = 0; i < parts.length; i++) parts[i] = `${this.ids[i]!} ${escapePath(this.paths[i]!)}\n`;
+    return parts.join("");
+  }
+
+  /**
+   * Reads {@link encode}'s form. Never throws: a line without a space (a hand-edited state) reads
+   * as a path with an empty id, so it shows as modified and the step runs.
+   */
+  static decode(text: string): StepFiles {
+    const paths: string[] = [];
+    const ids: string[] = [];
+    for (let at = 0; at < text.length; ) {
+      let end = text.indexOf("\n", at);
+      if (end < 0) end = text.length;
+      if (end === at) {
+        at++;
+        continue;
+      }
+      let space = text.indexOf(" ", at);
+      if (space < 0 || space > end) space = at - 1;
+      ids.push(text.slice(at, Math.max(at, space)));
+      const file = text.slice(space + 1, end);
+      paths.push(file.includes("\\") ? unescapePath(file) : file);
+      at = end + 1;
+    }
+    return new StepFiles(paths, ids);
+  }
+
+  /** Files added, removed and modified going from `previous` to this; each list in path order. */
+  changesSince(previous: StepFiles): { added: string[]; removed: string[]; modified: string[] } {
+    const added: string[] = [];
+    const removed: string[] = [];
+    const modified: string[] = [];
+    const [before, after] = [previous.paths, this.paths];
+    let i = 0;
+    let j = 0;
+    while (i < before.length || j < after.length) {
+      if (j >= after.length || (i < before.length && before[i]! < after[j]!)) removed.push(before[i++]!);
+      else if (i >= before.length || after[j]! < before[i]!) added.push(after[j++]!);
+      else {
+        if (previous.ids[i] !== this.ids[j]) modified.push(after[j]!);
+        i++;
+        j++;
+      }
+    }
+    return { added, removed, modified };
+  }
+}
+
+function escapePath(file: string): string {
+  return file.includes("\\") || file.includes("\n") ? file.replaceAll("\\", "\\\\").replaceAll("\n", "\\n") : file;
+}
+
+function unescapePath(file: string): string {
+  return file.replace(/\\(\\|n)/g, (_, c: string) => (c === "n" ? "\n" : "\\"));
+}
