@@ -1,8 +1,9 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
-import { isMap, isScalar, parseDocument } from "yaml";
+import { writeFileAtomically } from "../files/write-file-atomically.js";
+import type { Document } from "yaml";
+import { yamlModule } from "../site/yaml-module.js";
 import type { ConfigKeySpec, JsonValue } from "../contracts.js";
 import { coerceConfigValue } from "../config/resolve-config.js";
 import { ErrorCode } from "../errors/error-codes.js";
@@ -55,7 +56,7 @@ export async function readProgress(siteDir: string): Promise<ConfigureProgress |
 
 export async function writeProgress(siteDir: string, progress: ConfigureProgress): Promise<void> {
   mkdirSync(path.join(siteDir, STATE_DIR), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(progressFile(siteDir), `${JSON.stringify(progress, null, 2)}\n`, { mode: 0o644 });
+  await writeFileAtomically(progressFile(siteDir), `${JSON.stringify(progress, null, 2)}\n`, { mode: 0o644 });
 }
 
 export function newProgress(options: { askAll?: boolean } = {}): ConfigureProgress {
@@ -124,6 +125,7 @@ export function checkAnswer(question: Question, text: string, session: SiteSessi
  * (the YAML document is edited, not regenerated), atomically.
  */
 export async function saveConfigValue(siteFile: string, key: string, value: JsonValue): Promise<void> {
+  const { isMap, isScalar, parseDocument } = yamlModule();
   const doc = parseDocument(readFileSync(siteFile, "utf8"));
   if (!doc.has("config") || !isMap(doc.get("config"))) doc.set("config", doc.createNode({}));
   const config = doc.get("config");
@@ -145,13 +147,13 @@ export async function saveConfigValue(siteFile: string, key: string, value: Json
     }
     setKeepingComments(doc, ["config", ...segments], value);
   }
-  await writeFileAtomic(siteFile, doc.toString());
+  await writeFileAtomically(siteFile, doc.toString());
 }
 
 /** Replaces a scalar's value in place (its comments stay with it); anything else is set anew. */
-function setKeepingComments(doc: ReturnType<typeof parseDocument>, yamlPath: string[], value: JsonValue): void {
+function setKeepingComments(doc: Document, yamlPath: string[], value: JsonValue): void {
   const node = doc.getIn(yamlPath, true);
-  if (isScalar(node) && (value === null || typeof value !== "object")) {
+  if (yamlModule().isScalar(node) && (value === null || typeof value !== "object")) {
     node.value = value;
     // A quoted style chosen for a string would be wrong for a number or boolean.
     if (typeof value !== "string") node.type = undefined;

@@ -1,3 +1,4 @@
+import { trace } from "../log/trace.js";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync } from "node:fs";
 import os from "node:os";
@@ -27,7 +28,7 @@ export interface GitListing {
   attributesPresent: boolean;
 }
 
-const [C, R, H, S, ZERO] = ["C", "R", "H", "S", "0"].map((c) => c.charCodeAt(0)) as [number, number, number, number, number];
+const [C, R, H, S, ZERO, QUESTION] = ["C", "R", "H", "S", "0", "?"].map((c) => c.charCodeAt(0)) as [number, number, number, number, number, number];
 
 /** Environment variables that would point git at another repository than the site's. */
 const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
@@ -120,11 +121,11 @@ export function findGitEntry(dir: string): string | undefined {
 }
 
 /**
- * Reads git's view of `siteDir` with two git processes running in parallel: the index with
- * what changed since (`ls-files -c -m -d -s -t -v`: one stat pass over tracked files, racy
- * entries compared by content as `git status` does) and the untracked files, wholly untracked
- * directories collapsed (`ls-files -o --directory`, no ignore rules: a glob may select an
- * ignored file). A third reads the settings that make blob ids differ from file bytes.
+ * Reads git's view of `siteDir` with one `git ls-files`: the index with what changed since
+ * (`-c -m -d -s -t -v`: one stat pass over tracked files, racy entries compared by content as
+ * `git status` does) and the untracked files, wholly untracked directories collapsed (`-o
+ * --directory`, no ignore rules: a glob may select an ignored file). A second git process
+ * reads the settings that make blob ids differ from file bytes.
  * Returns undefined when `siteDir` is not in a git work tree, git is missing or fails, the
  * repository is not SHA-1, or `core.autocrlf` converts line endings.
  *
@@ -167,12 +168,13 @@ async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise
   const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("");
   const pathspecs = scoped ? ["--", ...scope.map((dir) => `:(literal)${dir}`)] : [];
   if (scoped && scope.length === 0) return { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
-  const [tracked, untracked, config] = await Promise.all([
-    git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-s", "-t", "-v", ...pathspecs]),
-    git(siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]),
+  // One process for both: git then runs on one core and leaves the other to this process.
+  const [listed, config] = await Promise.all([
+    git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-o", "--directory", "-s", "-t", "-v", ...pathspecs]),
     git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]),
   ]);
-  if (tracked.code !== 0 || untracked.code !== 0 || (config.code !== 0 && config.code !== 1)) return undefined;
+  trace("git done");
+  if (listed.code !== 0 || (config.code !== 0 && config.code !== 1)) return undefined;
   const settings = parseConfig(config.stdout.toString("utf8"));
   const objectFormat = settings.get("extensions.objectformat");
   if (objectFormat !== undefined && objectFormat.toLowerCase() !== "sha1") return undefined;
@@ -180,10 +182,11 @@ async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise
   if (autocrlf !== undefined && autocrlf !== "false") return undefined;
 
   const listing: GitListing = { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
-  const text = tracked.stdout.toString("utf8");
+  const text = listed.stdout.toString("utf8");
   // Checked once on the whole listing, so the usual repository costs no test per file.
   const mayHoldIgnored = text.includes("node_modules/") || text.includes(".stepwise/");
-  // Records are "<tag> <mode> <object> <stage>\t<path>\0", read in place (no array of lines).
+  // Records are "<tag> <mode> <object> <stage>\t<path>\0" for the index and "? <path>\0" for
+  // untracked files and wholly untracked directories (git prints those first), read in place.
   // Modified and deleted files repeat their cached record with tag C or R: collect them first.
   const changed = new Set<string>();
   for (let at = 0; at < text.length; ) {
@@ -195,12 +198,24 @@ async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise
   }
   let previous = "";
   for (let at = 0; at < text.length; ) {
-    const tab = text.indexOf("\t", at);
+    const record = at;
+    const tag = text.charCodeAt(record);
+    if (tag === QUESTION) {
+      const end = text.indexOf("\0", record);
+      if (end < 0) break;
+      at = end + 1;
+      const entry = text.slice(record + 2, end);
+      if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
+      else {
+        listing.readPaths.push(entry);
+        if (entry === ".gitattributes" || entry.endsWith("/.gitattributes")) listing.attributesPresent = true;
+      }
+      continue;
+    }
+    const tab = text.indexOf("\t", record);
     const end = tab < 0 ? -1 : text.indexOf("\0", tab);
     if (end < 0) break; // output always ends with a NUL; anything else is not a record
-    const record = at;
     at = end + 1;
-    const tag = text.charCodeAt(record);
     if (tag === C || tag === R) continue;
     const file = text.slice(tab + 1, end);
     if (file === previous) continue; // conflicted: stages 1-3 of one path
@@ -217,14 +232,7 @@ async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise
     }
     if (file.endsWith(".gitattributes") && (file === ".gitattributes" || file.endsWith("/.gitattributes"))) listing.attributesPresent = true;
   }
-  for (const entry of untracked.stdout.toString("utf8").split("\0")) {
-    if (entry === "") continue;
-    if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
-    else {
-      listing.readPaths.push(entry);
-      if (entry === ".gitattributes" || entry.endsWith("/.gitattributes")) listing.attributesPresent = true;
-    }
-  }
+  trace("git output parsed");
   listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, gitEntry, settings.get("core.attributesfile"), scoped ? scope : []);
   return listing;
 }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import semver from "semver";
+// The two functions it uses, not the whole package (47 modules): plugin loading is on every run.
+import satisfies from "semver/functions/satisfies.js";
+import validRange from "semver/ranges/valid.js";
 import type { JsonObject, PluginDefinition } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
@@ -76,8 +78,8 @@ async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPl
   }
   // A workspace link ("workspace:^") is resolved by the package manager; accept it as-is.
   if (!coreRange.startsWith("workspace:") && !coreRange.startsWith("file:") && !coreRange.startsWith("link:")) {
-    if (!semver.validRange(coreRange)) throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range "${coreRange}" is not a semver range`);
-    if (!semver.satisfies(CORE_VERSION, coreRange, { includePrerelease: true })) {
+    if (!validRange(coreRange)) throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range "${coreRange}" is not a semver range`);
+    if (!satisfies(CORE_VERSION, coreRange, { includePrerelease: true })) {
       throw errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
     }
   }

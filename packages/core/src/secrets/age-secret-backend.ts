@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { BackendContext, JsonObject, SecretBackend } from "../contracts.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
@@ -90,7 +90,7 @@ export class AgeSecretBackend implements SecretBackend {
     if (!identity) {
       identity = await age.generateX25519Identity();
       mkdirSync(path.dirname(this.identityFile), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(this.identityFile, `# stepwise age identity: keep it secret, back it up\n${identity}\n`, { mode: 0o600 });
+      await writeFileAtomically(this.identityFile, `# stepwise age identity: keep it secret, back it up\n${identity}\n`, { mode: 0o600 });
       chmodSync(this.identityFile, 0o600);
     }
     const encrypter = new age.Encrypter();
@@ -99,7 +99,7 @@ export class AgeSecretBackend implements SecretBackend {
     const payload: Payload = { version: 1, secrets: Object.fromEntries([...current].sort(([a], [b]) => a.localeCompare(b))) };
     const encrypted = await encrypter.encrypt(JSON.stringify(payload));
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.file, Buffer.from(encrypted), { fsync: true, mode: 0o600 });
+    await writeFileAtomically(this.file, Buffer.from(encrypted), { fsync: true, mode: 0o600 });
     chmodSync(this.file, 0o600);
   }
 

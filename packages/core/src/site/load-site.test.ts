@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -70,6 +70,40 @@ services:
     expect(() => loadSite(dir)).toThrow(expect.objectContaining({ code: "SITE_NOT_FOUND", hint: expect.stringContaining("stepwise init") }));
     writeFileSync(path.join(dir, "stepwise.yaml"), "- a list\n");
     expect(() => loadSite(dir)).toThrow(expect.objectContaining({ code: "SITE_INVALID" }));
+  });
+});
+
+describe("the parse cache (.stepwise/cache/site.json)", () => {
+  const text = `name: demo\nplugins: []\nconfig:\n  database:\n    name: app\n`;
+  const cacheFile = (dir: string) => path.join(dir, ".stepwise", "cache", "site.json");
+
+  it("serves an unchanged stepwise.yaml from the cache, with the same site and lazy line numbers", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-site-"));
+    writeFileSync(path.join(dir, "stepwise.yaml"), text);
+    const first = loadSite(dir);
+    expect(existsSync(cacheFile(dir))).toBe(true);
+    expect(statSync(cacheFile(dir)).mode & 0o777).toBe(0o600);
+    // Mark the cached copy: a second load that returns the mark read the cache, not the YAML.
+    const cached = JSON.parse(readFileSync(cacheFile(dir), "utf8"));
+    cached.site.name = "from-cache";
+    writeFileSync(cacheFile(dir), JSON.stringify(cached));
+    const second = loadSite(dir);
+    expect(second.name).toBe("from-cache");
+    expect(second.config.get("database.name")).toEqual({ value: "app", location: expect.stringMatching(/stepwise\.yaml:5$/) });
+    expect(second.locate(["config", "database"])).toBe(first.locate(["config", "database"]));
+  });
+
+  it("parses afresh after an edit, and ignores a corrupt cache", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-site-"));
+    writeFileSync(path.join(dir, "stepwise.yaml"), text);
+    loadSite(dir);
+    writeFileSync(path.join(dir, "stepwise.yaml"), text.replace("demo", "edited"));
+    expect(loadSite(dir).name).toBe("edited");
+    writeFileSync(path.join(dir, "stepwise.yaml"), text.replace("demo", "broken: [")); // invalid YAML is never cached
+    expect(() => loadSite(dir)).toThrow(expect.objectContaining({ code: "SITE_INVALID", message: expect.stringContaining("invalid YAML") }));
+    writeFileSync(path.join(dir, "stepwise.yaml"), text);
+    writeFileSync(cacheFile(dir), "{not json");
+    expect(loadSite(dir).name).toBe("demo");
   });
 });
 

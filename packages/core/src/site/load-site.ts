@@ -1,12 +1,14 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode, type Document } from "yaml";
+import type { Document, Node as YamlNode } from "yaml";
 import type { JsonObject, JsonValue, PresetName } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { validateSiteSchema } from "./site-schema.js";
+import { readSiteCache, writeSiteCache } from "./site-cache.js";
 import { checkVersionCompatible, SITE_SCHEMA_VERSION } from "./version-rule.js";
+import { yamlModule } from "./yaml-module.js";
 
 export const SITE_FILE = "stepwise.yaml";
 
@@ -73,24 +75,18 @@ export function loadSite(dir: string): SiteFile {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw errors.siteNotFound(siteDir);
     throw new StepwiseError(ErrorCode.SiteInvalid, `Cannot read ${file}: ${(error as Error).message}`, { location: file });
   }
-  return parseSite(text, file);
+  // An unchanged stepwise.yaml was parsed and validated by an earlier run: take its result.
+  const cached = readSiteCache(siteDir, text);
+  if (cached !== undefined) return siteFrom(cached as Record<string, unknown>, file, lazyLocator(text, file));
+  const site = parseSite(text, file);
+  writeSiteCache(siteDir, text, site.raw);
+  return site;
 }
 
-export function parseSite(text: string, file: string): SiteFile {
+/** Parses and validates stepwise.yaml's text (`file` names it in errors). */
+export function parseSite(text: string, file: string): SiteFile & { raw: JsonObject } {
   const rel = path.relative(process.cwd(), file) || file;
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    const pos = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
-    const where = pos ? `${rel}:${pos.line}:${pos.col}` : rel;
-    throw errors.siteInvalid(where, `invalid YAML: ${first.message.split("\n")[0]}`, `fix the YAML syntax at ${where}`);
-  }
-  const locate = (yamlPath: readonly (string | number)[]): string => {
-    const node = nodeAt(doc, yamlPath);
-    if (node?.range) return `${rel}:${lineCounter.linePos(node.range[0]).line}`;
-    return rel;
-  };
+  const { doc, locate } = parseYaml(text, file);
   const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw errors.siteInvalid(rel, "expected a mapping with at least `name:` and `plugins:`", "stepwise init   (writes a starter stepwise.yaml)");
@@ -103,7 +99,11 @@ export function parseSite(text: string, file: string): SiteFile {
       hint: `fix the keys above in ${rel} (schema: node_modules/@stepwise/core/schema/stepwise.schema.json)`,
     });
   }
-  const site = raw as Record<string, unknown>;
+  return { ...siteFrom(raw as Record<string, unknown>, file, locate), raw: raw as JsonObject };
+}
+
+/** The site described by a parsed stepwise.yaml that passed the schema. */
+function siteFrom(site: Record<string, unknown>, file: string, locate: SiteFile["locate"]): SiteFile {
   const schemaVersion = (site.schemaVersion as string | undefined) ?? SITE_SCHEMA_VERSION;
   const versionProblem = checkVersionCompatible(SITE_SCHEMA_VERSION, schemaVersion);
   if (versionProblem) {
@@ -115,7 +115,13 @@ export function parseSite(text: string, file: string): SiteFile {
   }
   const config = new Map<string, LocatedValue>();
   flattenConfig((site.config as JsonObject | undefined) ?? {}, [], (key, value, yamlPath) => {
-    config.set(key, { value, location: locate(["config", ...yamlPath]) });
+    // Computed when an error message needs it: from the cache, that parses the YAML.
+    config.set(key, {
+      value,
+      get location() {
+        return locate(["config", ...yamlPath]);
+      },
+    });
   });
   const templates = site.templates as { source: string; output?: string } | undefined;
   return {
@@ -158,7 +164,34 @@ export function flattenConfig(
   }
 }
 
+/** The YAML document and a `file:line` locator over it; throws on a syntax error, with its line. */
+function parseYaml(text: string, file: string): { doc: Document; locate: SiteFile["locate"] } {
+  const { LineCounter, parseDocument } = yamlModule();
+  const rel = path.relative(process.cwd(), file) || file;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const pos = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);
+    const where = pos ? `${rel}:${pos.line}:${pos.col}` : rel;
+    throw errors.siteInvalid(where, `invalid YAML: ${first.message.split("\n")[0]}`, `fix the YAML syntax at ${where}`);
+  }
+  const locate = (yamlPath: readonly (string | number)[]): string => {
+    const node = nodeAt(doc, yamlPath);
+    if (node?.range) return `${rel}:${lineCounter.linePos(node.range[0]).line}`;
+    return rel;
+  };
+  return { doc, locate };
+}
+
+/** A locator that parses `text` on its first call (a cached site parses nothing until an error needs a line). */
+function lazyLocator(text: string, file: string): SiteFile["locate"] {
+  let locate: SiteFile["locate"] | undefined;
+  return (yamlPath) => (locate ??= parseYaml(text, file).locate)(yamlPath);
+}
+
 function nodeAt(doc: Document, yamlPath: readonly (string | number)[]): YamlNode | undefined {
+  const { isMap, isScalar, isSeq } = yamlModule();
   let node: unknown = doc.contents;
   let last: unknown = node;
   for (const [index, segment] of yamlPath.entries()) {

@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { readFile, readdir, unlink } from "node:fs/promises";
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { trace } from "../log/trace.js";
+import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { BackendContext, JsonObject, LockInfo, StateBackend, StateDocument, StateLock } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
 import { sha256 } from "../fingerprint/compute-input-fingerprint.js";
@@ -35,14 +36,17 @@ export class FileStateBackend implements StateBackend {
   }
 
   async read(): Promise<{ state: StateDocument | undefined; etag: string | undefined }> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(this.file, "utf8");
+      bytes = await readFile(this.file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return { state: undefined, etag: undefined };
       throw errors.stateCorrupt(this.file, (error as Error).message);
     }
-    return { state: parseState(text, this.file), etag: sha256(text) };
+    trace("state file read");
+    const state = parseState(bytes.toString("utf8"), this.file);
+    trace("state parsed");
+    return { state, etag: sha256(bytes) };
   }
 
   async write(state: StateDocument, etag: string | undefined): Promise<{ etag: string }> {
@@ -56,7 +60,7 @@ export class FileStateBackend implements StateBackend {
     if (currentEtag !== etag) throw errors.stateConflict(this.file);
     const text = `${JSON.stringify(state, null, 2)}\n`;
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.file, text, { fsync: true, mode: 0o644 });
+    await writeFileAtomically(this.file, text, { fsync: true, mode: 0o644 });
     return { etag: sha256(text) };
   }
 

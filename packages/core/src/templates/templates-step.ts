@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { listFilesRecursive } from "../files/list-files.js";
 import { readFile, unlink, mkdir } from "node:fs/promises";
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
+import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { StepContext, StepDefinition } from "../contracts.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
@@ -131,7 +131,7 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
       const rendered: Record<string, string> = {};
       for (const { file, content, target } of contents) {
         await mkdir(path.dirname(target), { recursive: true });
-        await writeFileAtomic(target, content, { mode: file.holdsSecret ? 0o600 : 0o644, fsync: true });
+        await writeFileAtomically(target, content, { mode: file.holdsSecret ? 0o600 : 0o644, fsync: true });
         rendered[file.relative] = hash(content);
         ctx.log.info(`rendered ${relOutput}/${file.relative}${file.holdsSecret ? " (0600)" : ""}`);
       }

@@ -1,0 +1,56 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { JsonObject } from "../contracts.js";
+import { CORE_VERSION } from "../version.js";
+
+/**
+ * The last good parse of stepwise.yaml, in `.stepwise/cache/site.json`: `{ key, site }`, where
+ * `site` is the YAML as JSON after it passed the schema and the version rule.
+ *
+ * Loading the yaml package and validating take ~20 ms of a ~100 ms no-op plan; an unchanged
+ * file costs one small JSON read instead. The key covers the file's exact bytes and this
+ * build of core (its version, and the modification times of the schema and of this module,
+ * which change on every rebuild), so an edit or an upgrade always parses afresh. The cache is
+ * best effort: unreadable, unwritable or malformed, it is ignored.
+ */
+const CACHE_FILE = path.join(".stepwise", "cache", "site.json");
+
+let buildId: string | undefined;
+
+function cacheKey(text: string): string {
+  buildId ??= [CORE_VERSION, ...[new URL("../../schema/stepwise.schema.json", import.meta.url), new URL(import.meta.url)].map((url) => {
+    try {
+      return String(statSync(fileURLToPath(url)).mtimeMs);
+    } catch {
+      return "-";
+    }
+  })].join(" ");
+  return createHash("sha256").update(buildId).update("\0").update(text).digest("hex");
+}
+
+/** The cached parse of `text`, or undefined. */
+export function readSiteCache(siteDir: string, text: string): JsonObject | undefined {
+  try {
+    const cached = JSON.parse(readFileSync(path.join(siteDir, CACHE_FILE), "utf8")) as { key?: unknown; site?: unknown };
+    if (cached.key !== cacheKey(text) || !cached.site || typeof cached.site !== "object" || Array.isArray(cached.site)) return undefined;
+    return cached.site as JsonObject;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records a good parse of `text` (temp file + rename: a reader sees the old file or the new one). */
+export function writeSiteCache(siteDir: string, text: string, site: JsonObject): void {
+  const file = path.join(siteDir, CACHE_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(temp, JSON.stringify({ key: cacheKey(text), site }), { mode: 0o600 });
+    renameSync(temp, file);
+  } catch {
+    // A read-only site still works; it parses every time.
+    rmSync(temp, { force: true });
+  }
+}
