@@ -16,7 +16,11 @@ export interface ContainerInspect {
     Health?: { Status?: string };
   };
   Config: { Labels?: Record<string, string> | null; Env?: string[]; Cmd?: string[] | null; Entrypoint?: string | string[] | null };
-  NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+  NetworkSettings?: {
+    Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
+    /** By network name: the container's address on it (empty while it is not running). */
+    Networks?: Record<string, { IPAddress?: string }> | null;
+  };
   Mounts?: { Type: string; Name?: string; Destination: string }[];
 }
 
