@@ -78,7 +78,16 @@ export function resolveConfig(input: ResolveConfigInput): ResolvedConfig {
     const presetValue = spec.presets?.[input.preset];
     if (presetValue !== undefined) put(key, presetValue, { kind: "preset", label: `preset ${input.preset}` }, false);
   }
-  for (const [key, located] of input.file) put(key, located.value, { kind: "file", label: located.location }, false);
+  for (const [key, located] of input.file) {
+    // The file:line is computed when a message shows it (a cached site parses YAML only then).
+    const source: ConfigSource = {
+      kind: "file",
+      get label() {
+        return located.location;
+      },
+    };
+    put(key, located.value, source, false);
+  }
 
   const envByName = new Map<string, string>();
   for (const key of new Set([...specs.keys(), ...input.file.keys()])) {
@@ -116,13 +125,13 @@ export function resolveConfig(input: ResolveConfigInput): ResolvedConfig {
       if (spec.required) missing.push(owned);
       continue;
     }
-    const label = sources.get(key)?.label ?? "default";
+    const label = () => sources.get(key)?.label ?? "default";
     if (spec.choices && !spec.choices.some((choice) => JSON.stringify(choice) === JSON.stringify(value))) {
-      problems.push({ key, source: label, message: `must be one of ${spec.choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(value)}` });
+      problems.push({ key, source: label(), message: `must be one of ${spec.choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(value)}` });
       continue;
     }
     const message = spec.validate?.(value, reader);
-    if (message) problems.push({ key, source: label, message });
+    if (message) problems.push({ key, source: label(), message });
   }
 
   return {

@@ -1,4 +1,3 @@
-import { trace } from "../log/trace.js";
 import type { StateDocument, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
@@ -10,6 +9,7 @@ import { currentHolder } from "../state/file-lock.js";
 import { emptyState } from "../state/state-document.js";
 import { CORE_VERSION } from "../version.js";
 import type { SiteSession } from "./site-session.js";
+import { trace } from "../log/trace.js";
 
 export interface PlanOptions {
   /** Steps to run whatever their fingerprint says (`--force-step`, repeatable). */
@@ -149,6 +149,7 @@ async function runChecks(session: SiteSession, state: StateDocument, plans: Step
  * running steps are aborted through their signal. Returns; never exits the process.
  */
 export async function deploySite(session: SiteSession, options: DeployOptions = {}): Promise<DeployResult> {
+  trace("deploy started");
   session.assertSiteUsable();
   session.assertConfigValid();
   session.assertNoMissingConfig();
@@ -161,6 +162,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
 
   const backend = session.stateBackend;
   const lock = await backend.lock(currentHolder("deploy"), LOCK_TTL_MS);
+  trace("state locked");
   let lockLost: unknown;
   const renewal = setInterval(() => {
     lock.renew().catch((error: unknown) => {
@@ -172,6 +174,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
   try {
     await session.ensureGeneratedSecrets();
     await session.assertRequiredSecrets();
+    trace("secrets read");
     const read = await backend.read();
     let etag = read.etag;
     const state: StateDocument = options.resetState || !read.state ? { ...emptyState(session.site.name), ...(read.state ? { lineage: read.state.lineage, serial: read.state.serial } : {}) } : read.state;

@@ -1,4 +1,3 @@
-import { trace } from "../log/trace.js";
 import path from "node:path";
 import type {
   JsonValue,
@@ -15,6 +14,7 @@ import { createStepContext, type SiteStep } from "../context/step-context.js";
 import { ErrorCode, closestNames, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
+import { markFileInputs } from "../fingerprint/git-listing.js";
 import { collectSiteFileIds } from "../fingerprint/site-files.js";
 import type { StepFiles } from "../fingerprint/step-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
@@ -30,6 +30,7 @@ import { loadSite, type SiteFile } from "../site/load-site.js";
 import { createFileStateBackend, STATE_DIR } from "../state/file-state-backend.js";
 import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
 import type { EngineEvent } from "./engine-events.js";
+import { trace } from "../log/trace.js";
 
 export interface OpenSiteOptions {
   /** Site directory (holds stepwise.yaml). */
@@ -192,6 +193,7 @@ export class SiteSession {
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
     const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-ids.bin"));
     self = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, siteProblems);
+    trace("session open");
     return self;
   }
 
@@ -247,6 +249,7 @@ export class SiteSession {
   async collectFiles(): Promise<Map<string, StepFiles>> {
     const globs = new Map<string, string[]>();
     for (const step of this.steps.values()) if (step.inputs.files.length) globs.set(step.name, step.inputs.files);
+    markFileInputs(this.site.dir, globs.size > 0);
     return collectSiteFileIds(this.site.dir, globs, this.fileHashes);
   }
 

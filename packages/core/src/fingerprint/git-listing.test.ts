@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { conversionPaths, prefetchGitListing, readGitListing } from "./git-listing.js";
+import { conversionPaths, markFileInputs, NO_FILE_INPUTS_MARKER, prefetchGitListing, readGitListing } from "./git-listing.js";
 
 const made: string[] = [];
 afterEach(() => {
@@ -79,6 +79,18 @@ describe("readGitListing", () => {
     expect(first!.readPaths).toEqual([]);
     const second = await readGitListing(dir);
     expect(second!.readPaths).toEqual(["b.txt"]);
+  });
+
+  it("is not prefetched for a site whose last plan found no file inputs", async () => {
+    const dir = repo({ "a.txt": "a" });
+    markFileInputs(dir, false);
+    expect(existsSync(path.join(dir, NO_FILE_INPUTS_MARKER))).toBe(true);
+    prefetchGitListing(dir); // skipped: the read below lists the tree as it is after the write
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    writeFileSync(path.join(dir, "b.txt"), "b");
+    expect((await readGitListing(dir))!.readPaths).toEqual(["b.txt"]);
+    markFileInputs(dir, true);
+    expect(existsSync(path.join(dir, NO_FILE_INPUTS_MARKER))).toBe(false);
   });
 
   it("stops looking for a repository at GIT_CEILING_DIRECTORIES, as git does", async () => {

@@ -1,9 +1,9 @@
-import { trace } from "../log/trace.js";
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { isDefaultIgnored } from "./glob-selector.js";
+import { trace } from "../log/trace.js";
 
 /**
  * What git knows about the files under a site directory, read without writing anything
@@ -152,7 +152,29 @@ const prefetches = new Map<string, Promise<GitListing | undefined>>();
  */
 export function prefetchGitListing(siteDir: string): void {
   const key = path.resolve(siteDir);
-  if (!prefetches.has(key)) prefetches.set(key, listGitFiles(key));
+  if (prefetches.has(key) || existsSync(path.join(key, NO_FILE_INPUTS_MARKER))) return;
+  prefetches.set(key, listGitFiles(key));
+}
+
+/**
+ * Present while the site's last plan found no step with file inputs: the listing would be
+ * work for nothing (a site of services from registry images), so the CLI does not start it.
+ * {@link markFileInputs} keeps it in step; a stale marker costs only the prefetch.
+ */
+export const NO_FILE_INPUTS_MARKER = path.join(".stepwise", "cache", "no-file-inputs");
+
+/** Records whether any step of the site declares file inputs (see {@link NO_FILE_INPUTS_MARKER}). */
+export function markFileInputs(siteDir: string, present: boolean): void {
+  const marker = path.join(siteDir, NO_FILE_INPUTS_MARKER);
+  try {
+    if (present) rmSync(marker, { force: true });
+    else if (!existsSync(marker)) {
+      mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
+      writeFileSync(marker, "");
+    }
+  } catch {
+    // Only a hint: a read-only site prefetches every time.
+  }
 }
 
 /**

@@ -1,9 +1,9 @@
-import { trace } from "../log/trace.js";
 import type { FileHashCache } from "./file-hash-cache.js";
 import { conversionPaths, readGitListing } from "./git-listing.js";
 import { GlobSelector, isDefaultIgnored } from "./glob-selector.js";
 import { walkSiteFiles } from "./site-walk.js";
 import { StepFiles } from "./step-files.js";
+import { trace } from "../log/trace.js";
 
 export { DEFAULT_IGNORES, splitGlobs, type GlobSet } from "./glob-selector.js";
 
