@@ -49,6 +49,43 @@ describe("readGitListing", () => {
     expect(listing!.cleanPaths).toEqual(["app/a.txt"]);
   });
 
+  it("gives the same listing from the index file as from git ls-files: linked worktree, split index, skip-worktree, conflict", async () => {
+    const dir = repo({ "a/x.txt": "x", "a/y.txt": "y", "b/z.txt": "z", "c/gone.txt": "g", "m.txt": "base" });
+    writeFileSync(path.join(dir, "a/y.txt"), "changed");
+    writeFileSync(path.join(dir, "a/new.txt"), "n");
+    git(dir, "update-index", "--skip-worktree", "c/gone.txt");
+    rmSync(path.join(dir, "c/gone.txt"));
+    const expected = {
+      cleanPaths: ["a/x.txt", "b/z.txt", "m.txt"],
+      cleanIds: ["x", "z", "base"].map((text) => execFileSync("git", ["hash-object", "--stdin"], { input: text, encoding: "utf8" }).trim()),
+      readPaths: ["a/new.txt", "a/y.txt"],
+      walkDirs: [],
+      attributesPresent: false,
+    };
+    const sorted = (listing: Awaited<ReturnType<typeof readGitListing>>) => ({ ...listing!, readPaths: [...listing!.readPaths].sort() });
+    expect(sorted(await readGitListing(dir))).toEqual(expected);
+    git(dir, "update-index", "--split-index"); // the index reader declines: git ls-files lists it
+    expect(sorted(await readGitListing(dir))).toEqual(expected);
+
+    const worktree = path.join(dir, "..", `${path.basename(dir)}-wt`);
+    made.push(worktree);
+    git(dir, "worktree", "add", "-q", worktree);
+    const inWorktree = await readGitListing(worktree);
+    expect(inWorktree!.cleanPaths).toEqual(["a/x.txt", "a/y.txt", "b/z.txt", "c/gone.txt", "m.txt"]);
+
+    // A conflicted file is read, whatever the index's stages say.
+    git(worktree, "checkout", "-q", "-b", "other");
+    writeFileSync(path.join(worktree, "m.txt"), "theirs");
+    git(worktree, "commit", "-q", "-am", "theirs");
+    git(worktree, "checkout", "-q", "--detach", "main");
+    writeFileSync(path.join(worktree, "m.txt"), "ours");
+    git(worktree, "commit", "-q", "-am", "ours");
+    expect(() => git(worktree, "merge", "-q", "other")).toThrow();
+    const conflicted = await readGitListing(worktree);
+    expect(conflicted!.cleanPaths).not.toContain("m.txt");
+    expect(conflicted!.readPaths).toContain("m.txt");
+  });
+
   it("is undefined outside a work tree, and when core.autocrlf converts", async () => {
     const plain = mkdtempSync(path.join(os.tmpdir(), "stepwise-nogit-"));
     made.push(plain);

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { readGitIndex } from "./git-index.js";
 import { isDefaultIgnored } from "./glob-selector.js";
 import { trace } from "../log/trace.js";
 
@@ -121,11 +122,14 @@ export function findGitEntry(dir: string): string | undefined {
 }
 
 /**
- * Reads git's view of `siteDir` with one `git ls-files`: the index with what changed since
- * (`-c -m -d -s -t -v`: one stat pass over tracked files, racy entries compared by content as
- * `git status` does) and the untracked files, wholly untracked directories collapsed (`-o
- * --directory`, no ignore rules: a glob may select an ignored file). A second git process
- * reads the settings that make blob ids differ from file bytes.
+ * Reads git's view of `siteDir`: the index file itself (read here, see git-index.ts) for the
+ * tracked files and their blob ids, and one `git ls-files -m -d -o --directory -t` for what
+ * differs from it: modified and deleted files (one stat pass over tracked files, racy entries
+ * compared by content as `git status` does) and untracked files, wholly untracked directories
+ * collapsed (no ignore rules: a glob may select an ignored file). A second git process reads
+ * the settings that make blob ids differ from file bytes. An index this reader does not
+ * follow (split, sparse) is listed by `git ls-files -c -s` instead.
+ *
  * Returns undefined when `siteDir` is not in a git work tree, git is missing or fails, the
  * repository is not SHA-1, or `core.autocrlf` converts line endings.
  *
@@ -138,22 +142,23 @@ export function readGitListing(siteDir: string, scope?: readonly string[]): Prom
   const prefetched = prefetches.get(key);
   if (prefetched) {
     prefetches.delete(key); // once: a later collection (deploy's second) must see the tree as it is then
-    return prefetched;
+    return finishGitListing(prefetched);
   }
-  return listGitFiles(key, scope);
+  const started = startGitListing(key, scope);
+  return started ? finishGitListing(started) : Promise.resolve(undefined);
 }
 
-const prefetches = new Map<string, Promise<GitListing | undefined>>();
+const prefetches = new Map<string, StartedListing | undefined>();
 
 /**
- * Starts reading git's view of `siteDir` now, for the next {@link readGitListing} of that
+ * Starts git's part of {@link readGitListing} for `siteDir` now, for the next read of that
  * directory to take: a command that will plan calls this first thing, so git's stat pass
  * runs on another core while the command loads its modules, site and plugins.
  */
 export function prefetchGitListing(siteDir: string): void {
   const key = path.resolve(siteDir);
   if (prefetches.has(key) || existsSync(path.join(key, NO_FILE_INPUTS_MARKER))) return;
-  prefetches.set(key, listGitFiles(key));
+  prefetches.set(key, startGitListing(key));
 }
 
 /**
@@ -184,25 +189,129 @@ export function markFileInputs(siteDir: string, present: boolean): void {
  */
 const MAX_SCOPE = 16;
 
-async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise<GitListing | undefined> {
-  const gitEntry = findGitEntry(siteDir);
+/** Git's processes under way for one listing, and where the index they compare with is. */
+interface StartedListing {
+  siteDir: string;
+  gitEntry: string;
+  /** The site's path inside the work tree, with a trailing `/` ("" at the top). */
+  prefix: string;
+  indexFile: string;
+  indexStat: string;
+  scope: readonly string[] | undefined;
+  changes: Promise<GitRun>;
+  config: Promise<GitRun>;
+}
+
+const EMPTY_LISTING = (): GitListing => ({ cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false });
+
+function startGitListing(siteDir: string, scope?: readonly string[]): StartedListing | undefined {
+  let physical: string;
+  try {
+    physical = realpathSync(siteDir); // git works from the physical directory, so the prefix must too
+  } catch {
+    return undefined;
+  }
+  const gitEntry = findGitEntry(physical);
   if (!gitEntry) return undefined;
-  const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("");
-  const pathspecs = scoped ? ["--", ...scope.map((dir) => `:(literal)${dir}`)] : [];
-  if (scoped && scope.length === 0) return { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
-  // One process for both: git then runs on one core and leaves the other to this process.
-  const [listed, config] = await Promise.all([
-    git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-o", "--directory", "-s", "-t", "-v", ...pathspecs]),
-    git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]),
-  ]);
-  trace("git done");
-  if (listed.code !== 0 || (config.code !== 0 && config.code !== 1)) return undefined;
+  const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("") ? scope : undefined;
+  const pathspecs = scoped ? ["--", ...scoped.map((dir) => `:(literal)${dir}`)] : [];
+  const prefix = path.relative(path.dirname(gitEntry), physical).split(path.sep).join("/");
+  const indexFile = path.join(gitDirOf(gitEntry), "index");
+  return {
+    siteDir,
+    gitEntry,
+    prefix: prefix === "" ? "" : `${prefix}/`,
+    indexFile,
+    indexStat: statKey(indexFile),
+    scope: scoped,
+    // One process for both: git then runs on one core and leaves the other to this process.
+    changes: scoped?.length === 0 ? Promise.resolve({ code: 0, stdout: Buffer.alloc(0) }) : git(siteDir, ["ls-files", "-z", "-m", "-d", "-o", "--directory", "-t", ...pathspecs]),
+    config: git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]),
+  };
+}
+
+/** Size, mtime and inode of a file: the index changed under the listing if this did. */
+function statKey(file: string): string {
+  try {
+    const stat = statSync(file, { bigint: true });
+    return `${stat.size} ${stat.mtimeNs} ${stat.ctimeNs} ${stat.ino}`;
+  } catch {
+    return "";
+  }
+}
+
+async function finishGitListing(started: StartedListing): Promise<GitListing | undefined> {
+  const { siteDir, scope } = started;
+  const config = await started.config;
+  if (config.code !== 0 && config.code !== 1) return undefined;
   const settings = parseConfig(config.stdout.toString("utf8"));
   const objectFormat = settings.get("extensions.objectformat");
   if (objectFormat !== undefined && objectFormat.toLowerCase() !== "sha1") return undefined;
   const autocrlf = settings.get("core.autocrlf")?.toLowerCase();
   if (autocrlf !== undefined && autocrlf !== "false") return undefined;
+  if (scope?.length === 0) return EMPTY_LISTING();
 
+  // Read the index while git still runs its stat pass over the same entries.
+  const index = readGitIndex(started.indexFile);
+  trace("git index read");
+  const changes = await started.changes;
+  trace("git done");
+  if (changes.code !== 0) return undefined;
+  if (!index || statKey(started.indexFile) !== started.indexStat) return listWithLsFiles(started, settings);
+
+  const listing = EMPTY_LISTING();
+  const modified = new Set<string>();
+  const text = changes.stdout.toString("utf8");
+  for (let at = 0; at < text.length; ) {
+    const end = text.indexOf("\0", at);
+    if (end < 0) break;
+    const tag = text.charCodeAt(at);
+    const entry = text.slice(at + 2, end);
+    at = end + 1;
+    if (tag !== QUESTION) modified.add(entry); // C (modified) or R (deleted)
+    else if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
+    else {
+      listing.readPaths.push(entry);
+      if (entry === ".gitattributes" || entry.endsWith("/.gitattributes")) listing.attributesPresent = true;
+    }
+  }
+  const { prefix } = started;
+  const inScope = scope === undefined ? undefined : scope.map((dir) => `${dir}/`);
+  let previous = "";
+  for (let i = 0; i < index.paths.length; i++) {
+    let file = index.paths[i]!;
+    if (prefix !== "") {
+      if (!file.startsWith(prefix)) continue;
+      file = file.slice(prefix.length);
+    }
+    if (file === previous) continue; // conflicted: stages 1-3 of one path
+    previous = file;
+    if (inScope !== undefined && !inScope.some((dir) => file.startsWith(dir))) continue;
+    if (isDefaultIgnored(file)) continue;
+    const mode = index.modes[i]!;
+    if (mode === GITLINK) listing.walkDirs.push(file);
+    else if ((mode === REGULAR || mode === EXECUTABLE) && !index.unusual.has(i) && !modified.has(file)) {
+      listing.cleanPaths.push(file);
+      listing.cleanIds.push(index.ids[i]!);
+    } else if (!index.unusual.has(i) || existsSync(path.join(siteDir, file))) {
+      // Symlinks, changed files and unusual entries are read; a skip-worktree file only if present.
+      listing.readPaths.push(file);
+    }
+    if (file.endsWith(".gitattributes") && (file === ".gitattributes" || file.endsWith("/.gitattributes"))) listing.attributesPresent = true;
+  }
+  trace("git output parsed");
+  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
+  return listing;
+}
+
+const [REGULAR, EXECUTABLE, GITLINK] = [0o100644, 0o100755, 0o160000];
+
+/** The listing from `git ls-files -c -s` output, for an index {@link readGitIndex} does not read. */
+async function listWithLsFiles(started: StartedListing, settings: Map<string, string>): Promise<GitListing | undefined> {
+  const { siteDir, scope } = started;
+  const pathspecs = scope ? ["--", ...scope.map((dir) => `:(literal)${dir}`)] : [];
+  const listed = await git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-o", "--directory", "-s", "-t", "-v", ...pathspecs]);
+  if (listed.code !== 0) return undefined;
   const listing: GitListing = { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
   const text = listed.stdout.toString("utf8");
   // Checked once on the whole listing, so the usual repository costs no test per file.
@@ -254,8 +363,7 @@ async function listGitFiles(siteDir: string, scope?: readonly string[]): Promise
     }
     if (file.endsWith(".gitattributes") && (file === ".gitattributes" || file.endsWith("/.gitattributes"))) listing.attributesPresent = true;
   }
-  trace("git output parsed");
-  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, gitEntry, settings.get("core.attributesfile"), scoped ? scope : []);
+  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
   return listing;
 }
 
@@ -289,13 +397,22 @@ function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attribu
   return candidates.some((file) => existsSync(file));
 }
 
-function commonGitDir(gitEntry: string): string {
-  let gitDir = gitEntry;
+/** The git directory a `.git` entry stands for: itself, or where its `gitdir:` line points (worktrees, submodules). */
+function gitDirOf(gitEntry: string): string {
   try {
     if (!statSync(gitEntry).isDirectory()) {
       const pointer = /^gitdir:\s*(.*)$/m.exec(readFileSync(gitEntry, "utf8"))?.[1]?.trim();
-      if (pointer) gitDir = path.resolve(path.dirname(gitEntry), pointer);
+      if (pointer) return path.resolve(path.dirname(gitEntry), pointer);
     }
+  } catch {
+    // Unreadable: the index is not found, and the listing falls back to git ls-files.
+  }
+  return gitEntry;
+}
+
+function commonGitDir(gitEntry: string): string {
+  const gitDir = gitDirOf(gitEntry);
+  try {
     const common = path.join(gitDir, "commondir");
     if (existsSync(common)) return path.resolve(gitDir, readFileSync(common, "utf8").trim());
   } catch {
