@@ -5,6 +5,7 @@ import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { BackendContext, JsonObject, SecretBackend } from "../contracts.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
+import { ageModule } from "./age-module.js";
 
 export const AGE_IDENTITY_ENV = "STEPWISE_AGE_IDENTITY";
 
@@ -58,7 +59,7 @@ export class AgeSecretBackend implements SecretBackend {
         hint: `set ${AGE_IDENTITY_ENV}=AGE-SECRET-KEY-1... or restore ${this.identityFile} (mode 0600)`,
       });
     }
-    const age = await import("age-encryption");
+    const age = await ageModule();
     const decrypter = new age.Decrypter();
     decrypter.addIdentity(identity);
     let text: string;
@@ -85,7 +86,7 @@ export class AgeSecretBackend implements SecretBackend {
       if (value === undefined) current.delete(name);
       else current.set(name, value);
     }
-    const age = await import("age-encryption");
+    const age = await ageModule();
     let identity = this.identity();
     if (!identity) {
       identity = await age.generateX25519Identity();
