@@ -1,6 +1,7 @@
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { packageFile } from "./package-root.js";
 
-const pkg = createRequire(import.meta.url)("../package.json") as { name: string; version: string };
+const pkg = JSON.parse(readFileSync(packageFile("package.json"), "utf8")) as { name: string; version: string };
 
 /** The package name plugins declare their compatibility range against. */
 export const CORE_PACKAGE: string = pkg.name;

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { FROM_SOURCES, packageFile } from "../package-root.js";
 import { drainQueue, newScratch, readContentId, type FileRead, type HashWorkerData, type HashWorkerResult } from "./hash-worker.js";
 
 /** Below this many files (and bytes) a worker costs more to start than it saves. */
@@ -7,7 +8,8 @@ const WORKER_MIN_FILES = 400;
 const WORKER_MIN_BYTES = 48 * 1024 * 1024;
 
 /** The worker script: the built `.js` next to this module, or the `.ts` source when running from `src/`. */
-export const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./hash-worker.ts" : "./hash-worker.js", import.meta.url);
+// The worker file tsc emits (it imports only Node built-ins), also when this module is bundled.
+export const WORKER_URL = FROM_SOURCES ? new URL("./hash-worker.ts", import.meta.url) : packageFile("dist/fingerprint/hash-worker.js");
 
 export interface ReadOptions {
   /** Bytes the files are expected to hold (from the stat cache), to decide on workers. */

@@ -1,3 +1,5 @@
+import { packageFile } from "../package-root.js";
+
 type Age = typeof import("age-encryption");
 let age: Promise<Age> | undefined;
 
@@ -8,7 +10,7 @@ let age: Promise<Age> | undefined;
  * reads secrets. From sources (tests), the package itself.
  */
 export function ageModule(): Promise<Age> {
-  return (age ??= import(new URL("../vendor/age-encryption.js", import.meta.url).href).then(
+  return (age ??= import(packageFile("dist/vendor/age-encryption.js").href).then(
     (bundled: Age) => bundled,
     (error: NodeJS.ErrnoException) => {
       if (error.code !== "ERR_MODULE_NOT_FOUND") throw error;

@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JsonObject } from "../contracts.js";
 import { CORE_VERSION } from "../version.js";
+import { SITE_SCHEMA_PATH } from "./site-schema.js";
 
 /**
  * The last good parse of stepwise.yaml, in `.stepwise/cache/site.json`: `{ key, site }`, where
@@ -20,7 +21,7 @@ const CACHE_FILE = path.join(".stepwise", "cache", "site.json");
 let buildId: string | undefined;
 
 function cacheKey(text: string): string {
-  buildId ??= [CORE_VERSION, ...[new URL("../../schema/stepwise.schema.json", import.meta.url), new URL(import.meta.url)].map((url) => {
+  buildId ??= [CORE_VERSION, ...[SITE_SCHEMA_PATH, new URL(import.meta.url)].map((url) => {
     try {
       return String(statSync(fileURLToPath(url)).mtimeMs);
     } catch {

@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { FROM_SOURCES, packageFile } from "../package-root.js";
 
 export interface SchemaProblem {
   path: (string | number)[];
@@ -10,7 +12,7 @@ type Validator = ((data: unknown) => boolean) & { errors?: { instancePath: strin
 let validator: Validator | undefined;
 
 /** Path of the JSON Schema for stepwise.yaml that ships with this package (editors use it too). */
-export const SITE_SCHEMA_PATH = new URL("../../schema/stepwise.schema.json", import.meta.url);
+export const SITE_SCHEMA_PATH = packageFile("schema/stepwise.schema.json");
 
 /** Validates a parsed stepwise.yaml against the published JSON Schema. */
 export function validateSiteSchema(data: unknown): SchemaProblem[] {
@@ -42,8 +44,8 @@ export function validateSiteSchema(data: unknown): SchemaProblem[] {
   return problems;
 }
 
-/** File name of the validator `scripts/build-site-validator.mjs` precompiles next to this module in `dist/`. */
-export const PRECOMPILED_VALIDATOR = "./site-schema-validator.cjs";
+/** Where `scripts/build-site-validator.mjs` writes the precompiled validator, from the package root. */
+export const PRECOMPILED_VALIDATOR = "dist/site/site-schema-validator.cjs";
 
 /**
  * The precompiled validator when the package was built (no Ajv compiler at run time);
@@ -51,10 +53,12 @@ export const PRECOMPILED_VALIDATOR = "./site-schema-validator.cjs";
  */
 function compile(): Validator {
   const require = createRequire(import.meta.url);
-  try {
-    return require(PRECOMPILED_VALIDATOR) as Validator;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND" || !String((error as Error).message).includes("site-schema-validator")) throw error;
+  if (!FROM_SOURCES) {
+    try {
+      return require(fileURLToPath(packageFile(PRECOMPILED_VALIDATOR))) as Validator;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND" || !String((error as Error).message).includes("site-schema-validator")) throw error;
+    }
   }
   return compileSchema(require);
 }

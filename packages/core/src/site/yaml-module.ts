@@ -1,4 +1,6 @@
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { packageFile } from "../package-root.js";
 
 type Yaml = typeof import("yaml");
 let yaml: Yaml | undefined;
@@ -13,7 +15,7 @@ export function yamlModule(): Yaml {
   if (yaml) return yaml;
   const require = createRequire(import.meta.url);
   try {
-    yaml = require("../vendor/yaml.cjs") as Yaml;
+    yaml = require(fileURLToPath(packageFile("dist/vendor/yaml.cjs"))) as Yaml;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw error;
     yaml = require("yaml") as Yaml;
