@@ -1,5 +1,5 @@
 import type { FileHashCache } from "./file-hash-cache.js";
-import { conversionPaths, readGitListing } from "./git-listing.js";
+import { conversionPaths, readGitListing, type GitListing } from "./git-listing.js";
 import { GlobSelector, isDefaultIgnored } from "./glob-selector.js";
 import { walkSiteFiles } from "./site-walk.js";
 import { StepFiles } from "./step-files.js";
@@ -41,6 +41,13 @@ export async function collectSiteFileIds(
   cache.loadSync(); // while git runs
   const listing = await listingPromise;
   trace("git listing parsed");
+  if (listing && onlyClean(listing, selector)) {
+    const direct = selectClean(listing, selector);
+    if (direct) {
+      cache.saveSync();
+      return direct;
+    }
+  }
 
   const files: string[] = [];
   const stepsOf: (readonly number[])[] = [];
@@ -102,6 +109,39 @@ export async function collectSiteFileIds(
     for (const step of stepsOf[i]!) {
       stepPaths[step]!.push(files[i]!);
       stepIds[step]!.push(id);
+    }
+  }
+  return new Map(selector.steps.map((step, i) => [step, new StepFiles(stepPaths[i]!, stepIds[i]!)]));
+}
+
+/** A listing with nothing selected to read or walk: every selected file is clean and in git's index. */
+function onlyClean(listing: GitListing, selector: GlobSelector): boolean {
+  if (listing.attributesPresent) return false;
+  if (listing.readPaths.some((file) => !isDefaultIgnored(file) && selector.select(file) !== undefined)) return false;
+  if (listing.walkDirs.some((dir) => !isDefaultIgnored(`${dir}/`) && selector.reaches(dir))) return false;
+  return !selector.roots().some((root) => root === ".." || root.startsWith("../"));
+}
+
+/**
+ * The usual no-op case in one pass: clean files, already in path order, straight into each
+ * step's arrays. Undefined when the listing is not in code-unit order (non-ASCII paths that
+ * git's byte order sorts differently); the general path then sorts.
+ */
+function selectClean(listing: GitListing, selector: GlobSelector): StepFileIds | undefined {
+  const { cleanPaths, cleanIds } = listing;
+  const stepPaths = selector.steps.map((): string[] => []);
+  const stepIds = selector.steps.map((): string[] => []);
+  let previous = "";
+  for (let i = 0; i < cleanPaths.length; i++) {
+    const file = cleanPaths[i]!;
+    if (file <= previous && i > 0) return undefined;
+    previous = file;
+    const steps = selector.select(file);
+    if (!steps) continue;
+    const id = cleanIds[i]!;
+    for (let k = 0; k < steps.length; k++) {
+      stepPaths[steps[k]!]!.push(file);
+      stepIds[steps[k]!]!.push(id);
     }
   }
   return new Map(selector.steps.map((step, i) => [step, new StepFiles(stepPaths[i]!, stepIds[i]!)]));
