@@ -80,6 +80,9 @@ describe("readGitIndex", () => {
     const file = path.join(dir, ".git", "index");
     const bytes = readFileSync(file);
     expect(parseGitIndex(bytes.subarray(0, 100))).toBeUndefined();
+    const tooMany = Buffer.from(bytes);
+    tooMany.writeUInt32BE(0xffffffff, 8);
+    expect(parseGitIndex(tooMany)).toBeUndefined();
     const version5 = Buffer.from(bytes);
     version5.writeUInt32BE(5, 4);
     expect(parseGitIndex(version5)).toBeUndefined();

@@ -49,6 +49,7 @@ export function parseGitIndex(data: Buffer): GitIndex | undefined {
   if (version < 2 || version > 4) return undefined;
   const count = data.readUInt32BE(8);
   const end = data.length - 20; // the trailing checksum
+  if (count > (end - 12) / ENTRY_FIXED) return undefined; // damaged: more entries than bytes for them
   const index: GitIndex = { paths: new Array<string>(count), ids: new Array<string>(count), modes: new Array<number>(count), unusual: new Set() };
   let at = 12;
   // Ids and (ASCII) paths are cut from two strings of the whole file, made by two native calls:
