@@ -99,6 +99,17 @@ describe("podman target: build, health checks, network step, logs", () => {
     await podman("rm", "-f", "stepwise-t-build-crasher");
   });
 
+  it("still catches a service without a health check that dies within 300 ms of its start", async () => {
+    const late: ServiceResource = { kind: "service", name: "late-crasher", image: OFFLINE_IMAGES.helper, command: ["sh", "-c", "sleep 0.15; exit 5"], restart: "no" };
+    const error = await session.ensure(late, testScope({})).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code: string },
+    );
+    expect(error).toMatchObject({ code: "PODMAN_CONTAINER_FAILED" });
+    expect(error!.message).toContain("exited with code 5");
+    await podman("rm", "-f", "stepwise-t-build-late-crasher");
+  });
+
   it("follows logs until the signal aborts", async () => {
     const controller = new AbortController();
     const stream = await session.logs("app", { follow: true, tail: 5, signal: controller.signal });

@@ -237,6 +237,8 @@ export async function convergeContainer(
   return { id: name, change, inspect: after };
 }
 
+const NO_HEALTHCHECK_GRACE_MS = 300;
+
 /**
  * Waits until a started service container is ready: running, and healthy by its health
  * check (command run through Podman, or HTTP from the host on the first published port).
@@ -286,9 +288,15 @@ export async function waitServiceReady(
           signal.throwIfAborted();
           lastProblem = `does not answer ${healthcheck.http} (${error instanceof Error ? error.message : String(error)})`;
         }
-      } else if (Date.now() - started >= 300) {
-        // No health check: running a moment after start is all we can know.
-        return;
+      } else {
+        // No health check: still running 300 ms after its process started is all we can know
+        // (a bad command or a missing file fails within that). Counted from Podman's start
+        // time, so the start call's own latency is not waited for twice.
+        const since = Date.parse(state.State.StartedAt ?? "");
+        const runningFor = Date.now() - (Number.isFinite(since) && since <= Date.now() ? since : started);
+        if (runningFor >= NO_HEALTHCHECK_GRACE_MS) return;
+        await sleep(Math.min(100, NO_HEALTHCHECK_GRACE_MS - runningFor), signal);
+        continue;
       }
     }
     // A fresh process answers within a few hundred ms: probe every 100 ms for the first 3 s
