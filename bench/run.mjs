@@ -228,7 +228,8 @@ Measured ${new Date().toISOString()}: ${header}
 ${table}
 
 - *no-op plan*: state says every step succeeded with these inputs; \`stepwise plan\` reads the site, its plugin and state,
-  lists the files (git's index + \`git ls-files -m/-o\` in a work tree, one walk + the stat cache elsewhere) and prints 50 skips.
+  lists the files (in a work tree: \`.git/index\` read directly while \`git ls-files -m -d -o\` reports what changed; elsewhere
+  one walk + the stat cache) and prints 50 skips. \`STEPWISE_TRACE=1 stepwise plan\` prints where the time goes.
 - *cold plan*: the stat cache (\`.stepwise/cache/file-ids.bin\`) is deleted before each run. In a git work tree a cold plan
   still takes clean files' content ids from git's index; the non-git row reads and hashes all ${mb} MB.
 - \`sha256sum\` reads the same ${FILES.toLocaleString("en")} files (\`xargs -0 sha256sum\`); throughput ratio = its time / stepwise's time.

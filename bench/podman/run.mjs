@@ -292,7 +292,9 @@ async function main() {
             r = await stepwiseCold();
           } catch (error) {
             // Recorded and reported, then retried from nothing running: a failure is a finding, not a timing.
-            const first = String(error.message).split("\n").find((l) => l.startsWith("FAILED")) ?? String(error.message).split("\n")[0];
+            // The first line, and the deploy's own last lines (its summary or error), so a failure can be told apart.
+            const lines = String(error.message).split("\n").filter((l) => l.trim() !== "");
+            const first = [lines.find((l) => l.startsWith("FAILED")) ?? lines[0], ...lines.slice(1).slice(-3)].join(" | ");
             failures.push(first);
             log(`cold stepwise deploy FAILED (attempt ${attempt}): ${first}`);
             stepwiseDown();
