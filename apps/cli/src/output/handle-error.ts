@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { isStepwiseError, type StepwiseError } from "@stepwise/core";
+import { isStepwiseError, redactKnownSecrets, type StepwiseError } from "@stepwise/core";
 
 export interface ErrorOutputOptions {
   json: boolean;
@@ -10,33 +10,51 @@ export interface ErrorOutputOptions {
 /**
  * Maps any error to an exit code and prints it once: what failed, where, and the command that
  * fixes it. Unexpected errors print as internal errors with versions, the stack only with -v.
+ * Everything printed here is redacted with every secret value this process has read: an
+ * unexpected error's message or stack may hold one.
  */
 export function handleError(error: unknown, options: ErrorOutputOptions): number {
+  return printError(error, options, redactedOutput());
+}
+
+interface Output {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+function printError(error: unknown, options: ErrorOutputOptions, out: Output): number {
   if (error instanceof CommanderError) {
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
-    if (error.code === "stepwise.usage") process.stderr.write(`error: ${error.message}\n`);
+    if (error.code === "stepwise.usage") out.stderr(`error: ${error.message}\n`);
     return 2;
   }
   if (isStepwiseError(error)) {
-    printStepwiseError(error, options);
+    printStepwiseError(error, options, out);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ error: { code: "INTERNAL", message, version: options.version } }, null, 2)}\n`);
+    out.stdout(`${JSON.stringify({ error: { code: "INTERNAL", message, version: options.version } }, null, 2)}\n`);
   }
-  process.stderr.write(`internal error: ${message}\n  stepwise ${options.version}, node ${process.version}, ${process.platform}-${process.arch}\n  this is a bug in stepwise; please report it with the command you ran${options.verbose ? "" : " and its output with --verbose"}\n`);
-  if (options.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  out.stderr(`internal error: ${message}\n  stepwise ${options.version}, node ${process.version}, ${process.platform}-${process.arch}\n  this is a bug in stepwise; please report it with the command you ran${options.verbose ? "" : " and its output with --verbose"}\n`);
+  if (options.verbose && error instanceof Error && error.stack) out.stderr(`${error.stack}\n`);
   return 1;
 }
 
-export function printStepwiseError(error: StepwiseError, options: Pick<ErrorOutputOptions, "json">): void {
+export function printStepwiseError(error: StepwiseError, options: Pick<ErrorOutputOptions, "json">, out: Output = redactedOutput()): void {
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+    out.stdout(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
   }
   const lines = [`error: ${error.message}`];
   if (error.step) lines.push(`  step: ${error.step}`);
   if (error.plugin) lines.push(`  plugin: ${error.plugin}`);
   if (error.hint) lines.push(`  fix: ${error.hint}`);
-  process.stderr.write(`${lines.join("\n")}\n`);
+  out.stderr(`${lines.join("\n")}\n`);
+}
+
+function redactedOutput(): Output {
+  return {
+    stdout: (text) => process.stdout.write(redactKnownSecrets(text)),
+    stderr: (text) => process.stderr.write(redactKnownSecrets(text)),
+  };
 }
