@@ -83,7 +83,7 @@ const IMAGE_MOUNT_ATTEMPTS = 4;
  * here: about 1 start in 8 while such containers churn; a second start 250 ms later
  * succeeded every time.
  */
-function isImageMountRace(error: unknown): boolean {
+export function isImageMountRace(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
   return /error mounting .*no such file or directory/s.test(message);
 }

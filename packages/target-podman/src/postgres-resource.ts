@@ -38,11 +38,14 @@ export async function ensurePostgres(
   const ref = spec.image ?? settings.postgresImage.replaceAll("{version}", version);
   const image = await ensureImage(api, ref, scope, `podman pull ${ref}   (offline: scripts/images/build.sh postgres, or use preset airgapped)`);
   const volume = `${spec.name}-data`;
+  const dataVolume = names.volume(volume);
+  const inspectVolume = () =>
+    api.requestOrMissing<{ CreatedAt?: string }>({ method: "GET", path: `${LIBPOD}/volumes/${encodeURIComponent(dataVolume)}/json`, signal: scope.signal, what: `inspect volume ${dataVolume}` });
   // A data volume that does not exist yet is initialised by the image's entrypoint, which
   // creates POSTGRES_DB: with one database there is nothing left to check (saves a psql exec).
-  const freshVolume = !(await api
-    .requestOrMissing({ method: "GET", path: `${LIBPOD}/volumes/${encodeURIComponent(names.volume(volume))}/json`, signal: scope.signal, what: `inspect volume ${names.volume(volume)}` })
-    .catch(() => true));
+  // null: the inspect failed, so freshness is unknown (and the databases are checked).
+  const existingVolume = await inspectVolume().catch(() => null);
+  const freshVolume = existingVolume === undefined;
   const prepared = await prepareContainer(
     api,
     names,
@@ -69,12 +72,12 @@ export async function ensurePostgres(
     if (freshVolume && spec.databases.length === 1) return;
     await ensureDatabases(api, container, spec, scope);
   });
-  const dataVolume = names.volume(volume);
-  const volumeInfo = await api
-    .requestOrMissing<{ CreatedAt?: string }>({ method: "GET", path: `${LIBPOD}/volumes/${encodeURIComponent(dataVolume)}/json`, signal: scope.signal, what: `inspect volume ${dataVolume}` })
-    .catch((error: unknown) => {
+  // An existing volume's creation time is what the first inspect said; a new one is asked for.
+  const volumeInfo =
+    existingVolume ??
+    (await inspectVolume().catch((error: unknown) => {
       throw apiFailure(`inspect volume ${dataVolume}`, error, `podman volume inspect ${dataVolume}`);
-    });
+    }));
   return {
     kind: "postgres",
     name: spec.name,

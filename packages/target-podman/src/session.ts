@@ -9,7 +9,7 @@ import type {
   TargetSession,
 } from "@stepwise/core";
 import { ErrorCode, StepwiseError, ExitCode } from "@stepwise/core";
-import { demuxLogBuffer, inspectContainer, listContainers, removeContainer } from "./container-ops.js";
+import { demuxLogBuffer, inspectContainer, isImageMountRace, listContainers, removeContainer, startContainer } from "./container-ops.js";
 import { ensureJob } from "./job-resource.js";
 import { Label, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
@@ -140,7 +140,9 @@ export class PodmanSession implements TargetSession {
       try {
         await this.api.request({ method: "POST", path: `${LIBPOD}/containers/${encodeURIComponent(name)}/restart`, query: { t: 10 }, signal: this.signal, what: `restart ${name}` });
       } catch (error) {
-        throw apiFailure(`restart container ${name}`, error, `podman restart ${name}`);
+        // Stopped, then the start lost Podman 4.3's image-mount race: start it the way deploy does, with retries.
+        if (isImageMountRace(error)) await startContainer(this.api, name, this.signal);
+        else throw apiFailure(`restart container ${name}`, error, `podman restart ${name}`);
       }
       restarted.push(name);
     }
