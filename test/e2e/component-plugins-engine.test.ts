@@ -12,18 +12,11 @@ import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SiteSession, deploySite, planSite } from "@stepwise/core";
-import { assertBuilt, makeComponentSite, recordedCalls } from "../fixtures/component-site.js";
+import { assertBuilt, makeComponentSite, RECORDER_AND_COMPONENTS, recordedCalls } from "../fixtures/component-site.js";
 
 const SITE = `name: demo
 preset: dev-mode
-target: recorder
-plugins:
-  - stepwise-target-recorder
-  - "@stepwise/step-email"
-  - "@stepwise/step-database"
-  - "@stepwise/step-telemetry"
-  - "@stepwise/step-storage"
-  - stepwise-step-authentik
+${RECORDER_AND_COMPONENTS}  - stepwise-step-authentik
 config:
   database:
     redis:

@@ -3,7 +3,7 @@ import path from "node:path";
 import { AgeSecretBackend, loadSite } from "@stepwise/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./cli-harness.js";
-import { LeakWatch, assertBuilt, makeComponentSite, recordedCalls } from "../fixtures/component-site.js";
+import { LeakWatch, RECORDER_AND_COMPONENTS, assertBuilt, makeComponentSite, recordedCalls } from "../fixtures/component-site.js";
 
 const SITE = `# A site with every component plugin, the third-party authentik plugin and the recorder target.
 name: components
@@ -178,14 +178,7 @@ describe("component plugins + authentik through the built CLI, without a termina
   it("deploy refuses while required secrets are missing, naming each and the command that sets it", async () => {
     const dir = makeComponentSite({
       yaml: `name: missing-secrets
-target: recorder
-plugins:
-  - stepwise-target-recorder
-  - "@stepwise/step-email"
-  - "@stepwise/step-database"
-  - "@stepwise/step-telemetry"
-  - "@stepwise/step-storage"
-config:
+${RECORDER_AND_COMPONENTS}config:
   email:
     from: ops@example.com
     smtp:
@@ -229,14 +222,7 @@ config:
   it("presets: dev-mode needs no answers and runs a mail catcher; airgapped turns mail and telemetry uploads off; telemetry can be switched off and the plan says so", async () => {
     const yaml = (preset: string, extra = "") => `name: ${preset}
 preset: ${preset}
-target: recorder
-plugins:
-  - stepwise-target-recorder
-  - "@stepwise/step-email"
-  - "@stepwise/step-database"
-  - "@stepwise/step-telemetry"
-  - "@stepwise/step-storage"
-${extra}`;
+${RECORDER_AND_COMPONENTS}${extra}`;
     const outputs = (dir: string) => JSON.parse(readFileSync(path.join(dir, ".stepwise/state.json"), "utf8")).steps as Record<string, { outputs: Record<string, unknown> }>;
 
     const dev = makeComponentSite({ yaml: yaml("dev-mode") });
