@@ -79,6 +79,36 @@ describe("podman target: build, health checks, network step, logs", () => {
     builtImage = result.outputs.image as string;
   });
 
+  it("a base image re-tagged to another image is drift, and the next ensure rebuilds on it", async () => {
+    const base = "localhost/stepwise-t-build/base:1";
+    await podman("tag", OFFLINE_IMAGES.node, base);
+    const hash = `b${Date.now().toString(16)}`;
+    // Its own service, so the "app" the later tests read is left alone.
+    const onBase = (): ServiceResource => ({ ...app(hash), name: "rebased", ports: [], build: { ...app(hash).build!, args: { BASE_IMAGE: base, BUILD_MARK: "mark1" } } });
+    try {
+      const first = await session.ensure(onBase(), testScope({ app_token: TOKEN }));
+      const firstBaseId = (first.outputs.baseImages as Record<string, string>)[base];
+      expect(firstBaseId).toBe((await podman("image", "inspect", "--format", "{{.Id}}", base)).trim());
+      expect(await session.probe(first, testScope({}))).toBeUndefined();
+
+      // The same tag now names another image (a re-pull or a rebuild of the base would do this).
+      await podman("create", "--name", "stepwise-t-build-rebase", OFFLINE_IMAGES.node, "true");
+      await podman("commit", "--quiet", "--change", "LABEL rebased=2", "stepwise-t-build-rebase", base);
+      await podman("rm", "-f", "stepwise-t-build-rebase");
+      expect(await session.probe(first, testScope({}))).toEqual({ reason: `base image ${base} of ${first.id} changed since it was built` });
+
+      const second = await session.ensure(onBase(), testScope({ app_token: TOKEN }));
+      expect(second.change).toBe("replaced");
+      expect((second.outputs.baseImages as Record<string, string>)[base]).not.toBe(firstBaseId);
+      expect(second.outputs.image).not.toBe(first.outputs.image);
+      await podman("rm", "-f", second.id);
+      await podman("image", "rm", "-f", first.outputs.image as string, second.outputs.image as string).catch(() => "");
+    } finally {
+      await podman("rm", "-f", "stepwise-t-build-rebase", "stepwise-t-build-rebased").catch(() => "");
+      await podman("image", "rm", "-f", base).catch(() => "");
+    }
+  });
+
   it("fails clearly when a service exits during start, with redacted logs", async () => {
     const crashing: ServiceResource = {
       kind: "service",

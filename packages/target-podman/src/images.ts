@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { BuildSpec, TargetCallScope } from "@stepwise/core";
+import { containerfileBases } from "./containerfile-bases.js";
 import { podmanErrors } from "./errors.js";
 import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, PodmanApiError } from "./podman-api.js";
@@ -17,6 +18,8 @@ export interface ResolvedImage {
   user: string;
   entrypoint: string[];
   cmd: string[];
+  /** A built image: the images its Containerfile builds FROM, by reference, with the ids it was built on. */
+  bases?: Record<string, string>;
 }
 
 interface ImageInspect {
@@ -81,17 +84,24 @@ export async function ensureBuiltImage(
   siteDir: string,
   scope: Pick<TargetCallScope, "signal" | "log">,
 ): Promise<ResolvedImage> {
-  // Build args are part of the image's identity: the same context with another base image is another image.
-  const identity = build.contextHash && build.args && Object.keys(build.args).length > 0 ? createHash("sha256").update(`${build.contextHash}\0${JSON.stringify(Object.entries(build.args).sort())}`).digest("hex") : build.contextHash;
-  const tag = names.builtImage(resource, identity ?? "latest");
-  if (build.contextHash) {
-    const existing = await inspectImage(api, tag, scope.signal);
-    if (existing) return existing;
-  }
   const context = resolve(siteDir, build.context);
   if (!existsSync(context)) throw podmanErrors.specInvalid(resource, `build context ${context} does not exist`);
   const file = build.file ?? (existsSync(join(context, "Containerfile")) ? "Containerfile" : "Dockerfile");
   if (!existsSync(join(context, file))) throw podmanErrors.specInvalid(resource, `no ${build.file ?? "Containerfile or Dockerfile"} in build context ${context}`);
+  // The images it builds FROM are present (pulled if need be) and part of its identity, as are
+  // the build args: the same context on a re-pulled or rebuilt base image is another image.
+  const bases: Record<string, string> = {};
+  for (const base of containerfileBases(readFileSync(join(context, file), "utf8"), build.args)) {
+    bases[base] = (await ensureImage(api, base, scope, `podman pull ${base}   (or build it: the Containerfile of ${resource} builds FROM it)`)).id;
+  }
+  const identity = build.contextHash
+    ? createHash("sha256").update(canonicalJson({ context: build.contextHash, args: build.args ?? {}, bases })).digest("hex")
+    : undefined;
+  const tag = names.builtImage(resource, identity ?? "latest");
+  if (identity) {
+    const existing = await inspectImage(api, tag, scope.signal);
+    if (existing) return { ...existing, bases };
+  }
   scope.log.progress(`building image ${tag} from ${build.context}`);
   const src = listFiles(context);
   const lines: string[] = [];
@@ -118,7 +128,20 @@ export async function ensureBuiltImage(
   }
   const built = await inspectImage(api, tag, scope.signal);
   if (!built) throw podmanErrors.imageMissing(tag, "the build finished but the image is not there", `podman build -t ${tag} ${context}`);
-  return built;
+  return { ...built, bases };
+}
+
+/**
+ * Which of the images a build was based on (`bases`: reference -> id it was built on) now
+ * carry another id (re-pulled, rebuilt under the same tag) or are gone: a reason to rebuild.
+ */
+export async function changedBases(api: PodmanApi, bases: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<string[]> {
+  const changed: string[] = [];
+  for (const [ref, id] of Object.entries(bases)) {
+    const now = await inspectImage(api, ref, signal);
+    if (now?.id !== id) changed.push(ref);
+  }
+  return changed;
 }
 
 function listFiles(root: string): string[] {

@@ -84,6 +84,7 @@ export async function ensureService(
       network: names.network,
       image: image.ref,
       imageId: image.id,
+      ...(image.bases ? { baseImages: image.bases } : {}),
       ports: publishedPorts(converged.inspect).map((p) => ({ container: p.container, host: p.host, hostIp: p.hostIp })),
     },
   };

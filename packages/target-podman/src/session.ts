@@ -10,6 +10,7 @@ import type {
 } from "@stepwise/core";
 import { ErrorCode, StepwiseError, ExitCode } from "@stepwise/core";
 import { demuxLogBuffer, inspectContainer, isImageMountRace, listContainers, removeContainer, startContainer } from "./container-ops.js";
+import { changedBases } from "./images.js";
 import { ensureJob } from "./job-resource.js";
 import { Label, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
@@ -99,6 +100,11 @@ export class PodmanSession implements TargetSession {
       return { reason: `container ${result.id} is ${state.State.Status} (exit code ${state.State.ExitCode})` };
     }
     if (state.Config.Labels?.[Label.SpecHash] !== result.specHash) return { reason: `container ${result.id} was changed outside stepwise` };
+    const bases = result.outputs?.baseImages;
+    if (bases && typeof bases === "object" && !Array.isArray(bases)) {
+      const changed = await changedBases(this.api, bases as Record<string, string>, scope.signal);
+      if (changed.length > 0) return { reason: `base image ${changed.join(", ")} of ${result.id} changed since it was built` };
+    }
   }
 
   /** One entry per container of the site (services, databases, jobs), sorted by name. */
