@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import plugin, { authentikStep, publicUrl } from "../src/index.js";
-import { configProblems, createFakeStepContext, resolveStepConfig } from "./fake-step-context.js";
+import { configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
