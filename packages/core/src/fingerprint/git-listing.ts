@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readGitIndex } from "./git-index.js";
+import { readGitIndex, type GitIndex } from "./git-index.js";
 import { isDefaultIgnored } from "./glob-selector.js";
 import { trace } from "../log/trace.js";
 
@@ -257,25 +257,27 @@ async function finishGitListing(started: StartedListing): Promise<GitListing | u
   const changes = await started.changes;
   trace("git done");
   if (changes.code !== 0) return undefined;
-  if (!index || statKey(started.indexFile) !== started.indexStat) return listWithLsFiles(started, settings);
+  const listing = index && statKey(started.indexFile) === started.indexStat ? listFromIndex(started, index, changes.stdout.toString("utf8")) : await listWithLsFiles(started);
+  if (!listing) return undefined;
+  trace("git output parsed");
+  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
+  return listing;
+}
 
+/** The listing from the index file and `ls-files -m -d -o --directory -t` output ("<tag> <path>\0"). */
+function listFromIndex(started: StartedListing, index: GitIndex, changes: string): GitListing {
+  const { siteDir, scope, prefix } = started;
   const listing = EMPTY_LISTING();
   const modified = new Set<string>();
-  const text = changes.stdout.toString("utf8");
-  for (let at = 0; at < text.length; ) {
-    const end = text.indexOf("\0", at);
+  for (let at = 0; at < changes.length; ) {
+    const end = changes.indexOf("\0", at);
     if (end < 0) break;
-    const tag = text.charCodeAt(at);
-    const entry = text.slice(at + 2, end);
+    const tag = changes.charCodeAt(at);
+    const entry = changes.slice(at + 2, end);
     at = end + 1;
-    if (tag !== QUESTION) modified.add(entry); // C (modified) or R (deleted)
-    else if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
-    else {
-      listing.readPaths.push(entry);
-      if (entry === ".gitattributes" || entry.endsWith("/.gitattributes")) listing.attributesPresent = true;
-    }
+    if (tag === QUESTION) addUntracked(listing, entry);
+    else modified.add(entry); // C (modified) or R (deleted)
   }
-  const { prefix } = started;
   const inScope = scope === undefined ? undefined : scope.map((dir) => `${dir}/`);
   let previous = "";
   for (let i = 0; i < index.paths.length; i++) {
@@ -288,31 +290,19 @@ async function finishGitListing(started: StartedListing): Promise<GitListing | u
     previous = file;
     if (inScope !== undefined && !inScope.some((dir) => file.startsWith(dir))) continue;
     if (isDefaultIgnored(file)) continue;
-    const mode = index.modes[i]!;
-    if (mode === GITLINK) listing.walkDirs.push(file);
-    else if ((mode === REGULAR || mode === EXECUTABLE) && !index.unusual.has(i) && !modified.has(file)) {
-      listing.cleanPaths.push(file);
-      listing.cleanIds.push(index.ids[i]!);
-    } else if (!index.unusual.has(i) || existsSync(path.join(siteDir, file))) {
-      // Symlinks, changed files and unusual entries are read; a skip-worktree file only if present.
-      listing.readPaths.push(file);
-    }
-    if (file.endsWith(".gitattributes") && (file === ".gitattributes" || file.endsWith("/.gitattributes"))) listing.attributesPresent = true;
+    const unusual = index.unusual.has(i);
+    addTracked(listing, siteDir, file, index.modes[i]!, unusual || modified.has(file) ? undefined : index.ids[i]!, unusual);
   }
-  trace("git output parsed");
-  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
   return listing;
 }
 
-const [REGULAR, EXECUTABLE, GITLINK] = [0o100644, 0o100755, 0o160000];
-
 /** The listing from `git ls-files -c -s` output, for an index {@link readGitIndex} does not read. */
-async function listWithLsFiles(started: StartedListing, settings: Map<string, string>): Promise<GitListing | undefined> {
+async function listWithLsFiles(started: StartedListing): Promise<GitListing | undefined> {
   const { siteDir, scope } = started;
   const pathspecs = scope ? ["--", ...scope.map((dir) => `:(literal)${dir}`)] : [];
   const listed = await git(siteDir, ["ls-files", "-z", "-c", "-m", "-d", "-o", "--directory", "-s", "-t", "-v", ...pathspecs]);
   if (listed.code !== 0) return undefined;
-  const listing: GitListing = { cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false };
+  const listing = EMPTY_LISTING();
   const text = listed.stdout.toString("utf8");
   // Checked once on the whole listing, so the usual repository costs no test per file.
   const mayHoldIgnored = text.includes("node_modules/") || text.includes(".stepwise/");
@@ -335,12 +325,7 @@ async function listWithLsFiles(started: StartedListing, settings: Map<string, st
       const end = text.indexOf("\0", record);
       if (end < 0) break;
       at = end + 1;
-      const entry = text.slice(record + 2, end);
-      if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
-      else {
-        listing.readPaths.push(entry);
-        if (entry === ".gitattributes" || entry.endsWith("/.gitattributes")) listing.attributesPresent = true;
-      }
+      addUntracked(listing, text.slice(record + 2, end));
       continue;
     }
     const tab = text.indexOf("\t", record);
@@ -352,19 +337,39 @@ async function listWithLsFiles(started: StartedListing, settings: Map<string, st
     if (file === previous) continue; // conflicted: stages 1-3 of one path
     previous = file;
     if (mayHoldIgnored && isDefaultIgnored(file)) continue;
-    const mode = text.slice(record + 2, record + 8);
-    if (mode === "160000") listing.walkDirs.push(file);
-    else if (tag === H && text.charCodeAt(tab - 1) === ZERO && (mode === "100644" || mode === "100755") && (changed.size === 0 || !changed.has(file))) {
-      listing.cleanPaths.push(file);
-      listing.cleanIds.push(text.slice(record + 9, tab - 2));
-    } else if (tag !== S || existsSync(path.join(siteDir, file))) {
-      // Lower-case tags (assume-unchanged), conflicts and symlinks are read; skip-worktree files only if present.
-      listing.readPaths.push(file);
-    }
-    if (file.endsWith(".gitattributes") && (file === ".gitattributes" || file.endsWith("/.gitattributes"))) listing.attributesPresent = true;
+    // Only an H (cached) record at stage 0 that git did not report changed is clean; lower-case
+    // tags (assume-unchanged), conflicts and S (skip-worktree) are not.
+    const clean = tag === H && text.charCodeAt(tab - 1) === ZERO && !changed.has(file);
+    addTracked(listing, siteDir, file, parseInt(text.slice(record + 2, record + 8), 8), clean ? text.slice(record + 9, tab - 2) : undefined, tag === S);
   }
-  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
   return listing;
+}
+
+const [REGULAR, EXECUTABLE, GITLINK] = [0o100644, 0o100755, 0o160000];
+
+const isAttributesFile = (file: string) => file === ".gitattributes" || file.endsWith("/.gitattributes");
+
+/** An untracked file, or a wholly untracked directory (a trailing `/`) to walk. */
+function addUntracked(listing: GitListing, entry: string): void {
+  if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
+  else {
+    listing.readPaths.push(entry);
+    if (isAttributesFile(entry)) listing.attributesPresent = true;
+  }
+}
+
+/**
+ * A tracked file: a submodule (walked), a regular file git vouches is unchanged (`cleanId`,
+ * its blob id, given), or a file to read: changed, a symlink, an unusual entry. An entry
+ * that may be absent on purpose (skip-worktree) is read only if it is there.
+ */
+function addTracked(listing: GitListing, siteDir: string, file: string, mode: number, cleanId: string | undefined, mayBeAbsent: boolean): void {
+  if (mode === GITLINK) listing.walkDirs.push(file);
+  else if (cleanId !== undefined && (mode === REGULAR || mode === EXECUTABLE)) {
+    listing.cleanPaths.push(file);
+    listing.cleanIds.push(cleanId);
+  } else if (!mayBeAbsent || existsSync(path.join(siteDir, file))) listing.readPaths.push(file);
+  if (isAttributesFile(file)) listing.attributesPresent = true;
 }
 
 function parseConfig(text: string): Map<string, string> {
