@@ -1,10 +1,29 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import type { Options } from "write-file-atomic";
 
 /**
  * write-file-atomic (temp file + fsync + rename), loaded on the first write: a plan writes
- * nothing, so it does not pay for the module and its signal-exit dependency.
+ * only its caches, so it does not pay for the module and its signal-exit dependency.
  */
 export async function writeFileAtomically(file: string, data: string | Buffer, options?: Options): Promise<void> {
   const { default: writeFileAtomic } = await import("write-file-atomic");
   await writeFileAtomic(file, data, options);
+}
+
+/**
+ * Replaces a cache file, synchronously: a temp file next to it, then a rename, so a reader
+ * sees the old file or the new one (no fsync: a cache lost in a crash is rebuilt). Creates
+ * the directory; on failure removes the temp file and throws.
+ */
+export function replaceCacheFileSync(file: string, data: string | Buffer, mode = 0o644): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(temp, data, { mode });
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }

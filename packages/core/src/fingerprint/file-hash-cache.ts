@@ -1,7 +1,8 @@
-import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readContentIds } from "./hash-pool.js";
 import { SYMLINK_PREFIX } from "./hash-worker.js";
+import { replaceCacheFileSync } from "../files/write-file-atomically.js";
 
 /**
  * Files whose mtime or ctime is this close to the moment they were hashed are not cached
@@ -185,10 +186,7 @@ export class FileHashCache {
       data.write(symlink ? row.id.slice(SYMLINK_PREFIX.length) : row.id, at + 33, ID_BYTES, "hex");
       at += ROW_FIXED_BYTES - 2;
     }
-    mkdirSync(path.dirname(this.cacheFile), { recursive: true });
-    const temp = `${this.cacheFile}.${process.pid}.tmp`;
-    writeFileSync(temp, data);
-    renameSync(temp, this.cacheFile);
+    replaceCacheFileSync(this.cacheFile, data);
     this.dirty = false;
   }
 

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JsonObject } from "../contracts.js";
+import { replaceCacheFileSync } from "../files/write-file-atomically.js";
 import { CORE_VERSION } from "../version.js";
 import { SITE_SCHEMA_PATH } from "./site-schema.js";
 
@@ -44,14 +45,9 @@ export function readSiteCache(siteDir: string, text: string): JsonObject | undef
 
 /** Records a good parse of `text` (temp file + rename: a reader sees the old file or the new one). */
 export function writeSiteCache(siteDir: string, text: string, site: JsonObject): void {
-  const file = path.join(siteDir, CACHE_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
   try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(temp, JSON.stringify({ key: cacheKey(text), site }), { mode: 0o600 });
-    renameSync(temp, file);
+    replaceCacheFileSync(path.join(siteDir, CACHE_FILE), JSON.stringify({ key: cacheKey(text), site }), 0o600);
   } catch {
     // A read-only site still works; it parses every time.
-    rmSync(temp, { force: true });
   }
 }
