@@ -92,7 +92,9 @@ export async function ensureBuiltImage(
   // the build args: the same context on a re-pulled or rebuilt base image is another image.
   const bases: Record<string, string> = {};
   for (const base of containerfileBases(readFileSync(join(context, file), "utf8"), build.args)) {
-    bases[base] = (await ensureImage(api, base, scope, `podman pull ${base}   (or build it: the Containerfile of ${resource} builds FROM it)`)).id;
+    // A localhost/ image cannot be pulled: ensureImage's own hint says to build it.
+    const hint = base.startsWith("localhost/") ? undefined : `podman pull ${base}   (the Containerfile of ${resource} builds FROM it)`;
+    bases[base] = (await ensureImage(api, base, scope, hint)).id;
   }
   const identity = build.contextHash
     ? createHash("sha256").update(canonicalJson({ context: build.contextHash, args: build.args ?? {}, bases })).digest("hex")
