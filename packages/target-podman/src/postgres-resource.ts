@@ -121,10 +121,6 @@ async function waitPostgresReady(api: PodmanApi, container: string, network: str
         const probe = await probePostgres(address, 5432, user, 1000, scope.signal);
         if (probe === "ready") return;
         if (probe === "unreachable") tcp = false;
-        else {
-          await sleep(50, scope.signal);
-          continue;
-        }
       } else {
         tcp = false;
         // TCP on 127.0.0.1 answers only once the image's init phase (socket-only) is over.
