@@ -10,17 +10,17 @@ if (major < 22) {
   const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
   process.stdout.write(`${pkg.version}\n`);
 } else {
+  // Start git's listing of the site's files on the other core first, while the CLI loads.
+  const site = planningSite(argv);
+  const prefetch = await import("@stepwise/core/prefetch");
+  if (site !== undefined) prefetch.prefetchGitListing(site);
+  prefetch.trace("cli started");
   // A reader that went away (`stepwise plan | head`) is not an error.
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });
   enableCompileCache?.(); // V8's code cache on disk: later runs skip most of the parsing
-  const site = planningSite(argv);
-  // Start git's listing of the site's files on the other core while the CLI loads.
-  const prefetch = await import("@stepwise/core/prefetch");
-  prefetch.trace("cli started");
-  if (site !== undefined) prefetch.prefetchGitListing(site);
   const { run } = await import("./program.js");
   prefetch.trace("cli loaded");
   process.exitCode = await run(argv);

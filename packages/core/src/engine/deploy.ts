@@ -1,10 +1,12 @@
 import type { StateDocument, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
-import { hashJson } from "../fingerprint/compute-input-fingerprint.js";
+import { computeInputFingerprint, hashJson } from "../fingerprint/compute-input-fingerprint.js";
 import { StepFiles } from "../fingerprint/step-files.js";
 import { computeEntries, fingerprintOf, reasonsToRun, type EntrySources, type Plan, type StepPlan } from "../plan/compute-plan.js";
+import { FingerprintMemo } from "../plan/fingerprint-memo.js";
 import type { PlanReason } from "../plan/plan-reasons.js";
+import type { SiteStep } from "../context/step-context.js";
 import { currentHolder } from "../state/file-lock.js";
 import { emptyState } from "../state/state-document.js";
 import { CORE_VERSION } from "../version.js";
@@ -43,7 +45,7 @@ export interface DeployResult {
 const LOCK_TTL_MS = 120_000;
 const LOCK_RENEW_MS = 30_000;
 
-/** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but the stat cache. */
+/** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but caches (`.stepwise/cache/`). */
 export async function planSite(session: SiteSession, options: PlanOptions = {}): Promise<Plan> {
   session.assertSiteUsable();
   session.assertConfigValid();
@@ -66,20 +68,35 @@ async function computeSitePlan(
     if (!session.steps.has(name)) throw errors.stepUnknown(name, "--force-step", [...session.steps.keys()]);
   }
   const force = new Set(options.forceSteps ?? []);
-  const [secrets, files] = await Promise.all([session.secrets(), session.collectFiles()]);
-  trace("files collected");
-  const sources: EntrySources = {
+  const [secrets, inputs] = await Promise.all([session.secrets(), session.fileInputs()]);
+  const sourcesWith = (files: (step: string) => StepFiles): EntrySources => ({
     config: (key) => session.config.get(key),
     secretFingerprint: (name) => secrets.fingerprint(name),
-    files: (step) => files.get(step) ?? StepFiles.EMPTY,
+    files,
     upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
-  };
+  });
+  const withFiles = session.graph.order.map((name) => session.steps.get(name)!).filter((step) => step.inputs.files.length > 0);
+  const memo = inputs.identity === undefined || withFiles.length === 0 ? undefined : FingerprintMemo.read(session.site.dir);
+  // The usual no-op: the file inputs are those the memo's fingerprints were computed with, and
+  // each step's last successful run had that fingerprint, so its files are the ones in state.
+  const known = memo && knownFingerprints(withFiles, state, sourcesWith(() => StepFiles.EMPTY), (step, digest) => memo.lookup(inputs.identity!, step, digest));
+  let files: (step: string) => StepFiles;
+  if (known) {
+    files = (step) => known.files.get(step) ?? StepFiles.EMPTY;
+  } else {
+    const collected = await inputs.collect();
+    files = (step) => collected.get(step) ?? StepFiles.EMPTY;
+  }
+  trace("files collected");
+  const sources = sourcesWith(files);
   const plans = new Map<string, StepPlan>();
   const needsCheck: StepPlan[] = [];
+  const computed = new Map<string, [string, string]>();
   for (const name of session.graph.order) {
     const step = session.steps.get(name)!;
     const { entries, files: stepFiles, config } = computeEntries(step, sources);
-    const fingerprint = fingerprintOf(entries, stepFiles);
+    const fingerprint = known?.fingerprints.get(name) ?? fingerprintOf(entries, stepFiles);
+    if (!known && step.inputs.files.length > 0) computed.set(name, [computeInputFingerprint(entries), fingerprint]);
     const reasons = reasonsToRun(state.steps[name], { entries, files: stepFiles, fingerprint }, config, { step: force.has(name), all: options.forceAll === true });
     const neverRun = reasons.some((r) => r.kind === "never-run");
     for (const dep of step.dependsOn) {
@@ -101,6 +118,7 @@ async function computeSitePlan(
     plans.set(name, plan);
     if (plan.action === "skip" && step.definition.check && options.refresh !== false) needsCheck.push(plan);
   }
+  if (!known && computed.size > 0 && inputs.identity !== undefined) (memo ?? FingerprintMemo.read(session.site.dir)).save(inputs.identity, computed);
   trace("fingerprints compared");
   await runChecks(session, state, needsCheck, options.concurrency ?? 4);
   // A drifted step makes its dependants run too.
@@ -121,6 +139,30 @@ async function computeSitePlan(
     unchanged: steps.filter((s) => s.action === "skip").length,
   };
   return { plan, sources };
+}
+
+/**
+ * The fingerprints of `steps` (those with file inputs) without listing their files, when the
+ * memo knows each for its other entries as they are now, and state records each step's last
+ * run as a success with that fingerprint: then the files in state are the files now. Undefined
+ * as soon as one step is not so.
+ */
+function knownFingerprints(
+  steps: readonly SiteStep[],
+  state: StateDocument,
+  sources: EntrySources,
+  lookup: (step: string, entriesDigest: string) => string | undefined,
+): { fingerprints: Map<string, string>; files: Map<string, StepFiles> } | undefined {
+  const fingerprints = new Map<string, string>();
+  const files = new Map<string, StepFiles>();
+  for (const step of steps) {
+    const fingerprint = lookup(step.name, computeInputFingerprint(computeEntries(step, sources).entries));
+    const record = state.steps[step.name];
+    if (fingerprint === undefined || record?.status !== "succeeded" || record.fingerprint !== fingerprint) return undefined;
+    fingerprints.set(step.name, fingerprint);
+    files.set(step.name, StepFiles.lazy(record.files ?? ""));
+  }
+  return { fingerprints, files };
 }
 
 async function runChecks(session: SiteSession, state: StateDocument, plans: StepPlan[], concurrency: number): Promise<void> {

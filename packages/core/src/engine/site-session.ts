@@ -15,8 +15,7 @@ import { ErrorCode, closestNames, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
 import { markFileInputs } from "../fingerprint/git-listing.js";
-import { collectSiteFileIds } from "../fingerprint/site-files.js";
-import type { StepFiles } from "../fingerprint/step-files.js";
+import { openSiteFileInputs, type SiteFileInputs } from "../fingerprint/site-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
 import { Redactor } from "../log/redactor.js";
 import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
@@ -245,12 +244,15 @@ export class SiteSession {
     if (missing.length > 0) throw errors.secretMissing(missing.map((m) => ({ name: m.name, usedBy: m.owner })));
   }
 
-  /** Content ids of the files each step declares, from git's index or one walk, and the stat cache. */
-  async collectFiles(): Promise<Map<string, StepFiles>> {
+  /**
+   * The files each step declares, opened: their identity (known from git's listing when nothing
+   * changed) and, on demand, their content ids from git's index or one walk and the stat cache.
+   */
+  fileInputs(): Promise<SiteFileInputs> {
     const globs = new Map<string, string[]>();
     for (const step of this.steps.values()) if (step.inputs.files.length) globs.set(step.name, step.inputs.files);
     markFileInputs(this.site.dir, globs.size > 0);
-    return collectSiteFileIds(this.site.dir, globs, this.fileHashes);
+    return openSiteFileInputs(this.site.dir, globs, this.fileHashes);
   }
 
   /** The target's session, connected on first use and shared by all steps of this command. */

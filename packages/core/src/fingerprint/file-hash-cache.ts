@@ -137,6 +137,21 @@ export class FileHashCache {
     return ids;
   }
 
+  /**
+   * The stat this cache holds for `file` with its content id (`<size> <mtimeMs> <ctimeMs> <ino>`),
+   * or undefined: not read, gone, or changed too recently to be kept (racy).
+   */
+  statOf(file: string): string | undefined {
+    const row = this.rows.get(file);
+    return row && `${row.size} ${row.mtimeMs} ${row.ctimeMs} ${row.ino}`;
+  }
+
+  /** The same line for the file on disk now (`-` when it is not there). */
+  currentStat(file: string): string {
+    const stat = lstatSync(this.absolute(file), { throwIfNoEntry: false });
+    return stat ? `${stat.size} ${stat.mtimeMs} ${stat.ctimeMs} ${stat.ino}` : "-";
+  }
+
   /** Content id of each file; a missing file maps to `missing`. */
   async hashFiles(files: readonly string[]): Promise<Map<string, string>> {
     const ids = await this.readIds(files);

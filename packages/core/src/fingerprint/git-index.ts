@@ -17,6 +17,8 @@ export interface GitIndex {
   modes: number[];
   /** Entries git may not vouch for on disk: unmerged (stage > 0), assume-unchanged, skip-worktree, intent-to-add. */
   unusual: Set<number>;
+  /** The trailing checksum (hex): a SHA-1 of the rest of the file, or zeros with `index.skipHash`. */
+  checksum: string;
 }
 
 const SIGNATURE = 0x44495243; // "DIRC"
@@ -50,7 +52,7 @@ export function parseGitIndex(data: Buffer): GitIndex | undefined {
   const count = data.readUInt32BE(8);
   const end = data.length - 20; // the trailing checksum
   if (count > (end - 12) / ENTRY_FIXED) return undefined; // damaged: more entries than bytes for them
-  const index: GitIndex = { paths: new Array<string>(count), ids: new Array<string>(count), modes: new Array<number>(count), unusual: new Set() };
+  const index: GitIndex = { paths: new Array<string>(count), ids: new Array<string>(count), modes: new Array<number>(count), unusual: new Set(), checksum: data.toString("hex", end) };
   let at = 12;
   // Ids and (ASCII) paths are cut from two strings of the whole file, made by two native calls:
   // slices of them cost less than 20,000 calls to toString each.

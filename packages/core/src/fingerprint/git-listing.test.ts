@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { conversionPaths, markFileInputs, NO_FILE_INPUTS_MARKER, prefetchGitListing, readGitListing } from "./git-listing.js";
+import { conversionPaths, markFileInputs, NO_FILE_INPUTS_MARKER, openGitListing, prefetchGitListing, readGitListing, UNTRACKED_CACHE } from "./git-listing.js";
 
 const made: string[] = [];
 afterEach(() => {
@@ -154,5 +154,71 @@ describe("readGitListing", () => {
     writeFileSync(path.join(dir, "app/.gitattributes"), "*.txt text\n");
     expect((await readGitListing(dir, ["app/deep"]))!.attributesPresent).toBe(true);
     expect((await readGitListing(dir, []))!.cleanPaths).toEqual([]);
+  });
+});
+
+/** Sets the mtime of every directory under `dir` (but .git) an hour back: none is "racily" new. */
+function backdateDirs(dir: string): void {
+  const past = new Date(Date.now() - 3600_000);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name !== ".git") backdateDirs(path.join(dir, entry.name));
+  }
+  utimesSync(dir, past, past);
+}
+
+describe("openGitListing", () => {
+  it("has an identity that changes with the index and with what git reports modified or untracked", async () => {
+    const dir = repo({ "a/x.txt": "x", "b/y.txt": "y" });
+    const identity = async () => (await openGitListing(dir))!.identity;
+    const first = await identity();
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(await identity()).toBe(first);
+    writeFileSync(path.join(dir, "a/x.txt"), "changed");
+    const modified = await identity();
+    expect(modified).not.toBe(first);
+    writeFileSync(path.join(dir, "b/new.txt"), "n");
+    const untracked = await identity();
+    expect(untracked).not.toBe(modified);
+    git(dir, "add", "-A");
+    expect(await identity()).not.toBe(untracked);
+  });
+
+  it("keeps the untracked listing while no directory git walked changed, and lists again when one did", async () => {
+    const dir = repo({ "a/x.txt": "x", "a/deep/y.txt": "y", "b/z.txt": "z" });
+    writeFileSync(path.join(dir, "a/loose.txt"), "l");
+    mkdirSync(path.join(dir, "fresh"));
+    mkdirSync(path.join(dir, ".stepwise")); // as after a first run: the cache's own directory changes nothing walked
+    backdateDirs(dir);
+    expect((await readGitListing(dir))!.readPaths).toEqual(["a/loose.txt"]);
+    const cacheFile = path.join(dir, UNTRACKED_CACHE);
+    const cache = JSON.parse(readFileSync(cacheFile, "utf8"));
+    expect(cache.dirs.split("\n").filter(Boolean).map((line: string) => line.split(" ").slice(3).join(" ")).sort()).toEqual(["", "a", "a/deep", "b"]);
+
+    // Served from the cache: a planted entry shows, and git is not asked.
+    writeFileSync(cacheFile, JSON.stringify({ ...cache, untracked: `${cache.untracked}a/planted.txt\0` }));
+    expect((await readGitListing(dir))!.readPaths).toEqual(["a/loose.txt", "a/planted.txt"]);
+    // A file in a wholly untracked directory leaves the listing as it is (the directory is one entry).
+    writeFileSync(path.join(dir, "fresh/f.txt"), "f");
+    expect((await readGitListing(dir))!.walkDirs).toEqual([".stepwise", "fresh"]);
+
+    // A new file in a walked directory changes its mtime: git lists again.
+    writeFileSync(path.join(dir, "a/deep/new.txt"), "n");
+    const listing = (await readGitListing(dir))!;
+    expect(listing.readPaths.sort()).toEqual(["a/deep/new.txt", "a/loose.txt"]);
+    // That directory changed just now: the new listing is not kept (it could miss a change in the same tick).
+    expect(existsSync(cacheFile) && readFileSync(cacheFile, "utf8").includes("a/deep/new.txt")).toBe(false);
+  });
+
+  it("does not take the untracked listing kept for another index", async () => {
+    const dir = repo({ "a/x.txt": "x" });
+    writeFileSync(path.join(dir, "a/loose.txt"), "l");
+    mkdirSync(path.join(dir, ".stepwise"));
+    backdateDirs(dir);
+    expect((await readGitListing(dir))!.readPaths).toEqual(["a/loose.txt"]);
+    expect(existsSync(path.join(dir, UNTRACKED_CACHE))).toBe(true);
+    git(dir, "add", "a/loose.txt"); // no directory changes, the index does
+    const listing = (await readGitListing(dir))!;
+    expect(listing.readPaths).toEqual([]);
+    expect(listing.cleanPaths).toEqual(["a/loose.txt", "a/x.txt"]);
   });
 });

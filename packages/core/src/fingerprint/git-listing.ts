@@ -1,10 +1,15 @@
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { commonGitDir, git, startGitListing, statKey, takePrefetched, untrackedListing, UNTRACKED_CACHE, UNTRACKED_CACHE_VERSION, type StartedListing, type UntrackedCacheFile } from "./git-start.js";
 import { readGitIndex, type GitIndex } from "./git-index.js";
+import { RACY_WINDOW_MS } from "./file-hash-cache.js";
+import { sha256 } from "./compute-input-fingerprint.js";
+import { replaceCacheFileSync } from "../files/write-file-atomically.js";
 import { isDefaultIgnored } from "./glob-selector.js";
 import { trace } from "../log/trace.js";
+
+export { findGitEntry, markFileInputs, NO_FILE_INPUTS_MARKER, prefetchGitListing, UNTRACKED_CACHE } from "./git-start.js";
 
 /**
  * What git knows about the files under a site directory, read without writing anything
@@ -31,104 +36,33 @@ export interface GitListing {
 
 const [C, R, H, S, ZERO, QUESTION] = ["C", "R", "H", "S", "0", "?"].map((c) => c.charCodeAt(0)) as [number, number, number, number, number, number];
 
-/** Environment variables that would point git at another repository than the site's. */
-const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
-
-function gitEnvironment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: "0", GIT_TERMINAL_PROMPT: "0" };
-  for (const name of REPOSITORY_VARIABLES) delete env[name];
-  return env;
-}
-
-interface GitRun {
-  code: number | null;
-  stdout: Buffer;
-}
-
-let outputCounter = 0;
-
 /**
- * Runs git with its output going to an unlinked temporary file rather than a pipe: git never
- * waits for this process to drain a pipe (it may be busy loading modules), and the output,
- * megabytes for a large index, is read back with one call instead of dozens of stream chunks.
+ * Git's view of a site, opened: {@link identity} says whether anything git reports changed
+ * since a listing seen before, without reading the index; {@link listing} reads it.
  */
-function git(cwd: string, args: readonly string[], input?: string): Promise<GitRun> {
-  const failed: GitRun = { code: null, stdout: Buffer.alloc(0) };
-  let fd: number;
-  const file = path.join(os.tmpdir(), `stepwise-git-${process.pid}-${outputCounter++}`);
-  try {
-    fd = openSync(file, "w+", 0o600);
-  } catch {
-    return Promise.resolve(failed);
-  }
-  let unlinked = false;
-  try {
-    unlinkSync(file); // POSIX keeps the open file; Windows refuses, and it is removed after reading
-    unlinked = true;
-  } catch {
-    // removed below
-  }
-  let finished: GitRun | undefined;
-  const finish = (code: number | null): GitRun => {
-    if (finished) return finished; // "error" and "exit" can both arrive
-    finished = failed;
-    try {
-      if (code !== 0) return (finished = { code, stdout: Buffer.alloc(0) });
-      const size = fstatSync(fd).size;
-      const stdout = Buffer.allocUnsafe(size);
-      let read = 0;
-      while (read < size) {
-        const n = readSync(fd, stdout, read, size - read, read);
-        if (n === 0) break;
-        read += n;
-      }
-      finished = { code, stdout: stdout.subarray(0, read) };
-      return finished;
-    } catch {
-      return failed;
-    } finally {
-      closeSync(fd);
-      if (!unlinked) rmSync(file, { force: true });
-    }
-  };
-  return new Promise((resolve) => {
-    let child;
-    try {
-      child = spawn("git", args, { cwd, env: gitEnvironment(), stdio: [input === undefined ? "ignore" : "pipe", fd, "ignore"], windowsHide: true });
-    } catch {
-      resolve(finish(null));
-      return;
-    }
-    child.once("error", () => resolve(finish(null)));
-    child.once("exit", (code) => resolve(finish(code)));
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
-
-/**
- * The `.git` entry (directory or gitfile) governing `dir`, found without running git. Like git,
- * it does not go up into a directory listed in `GIT_CEILING_DIRECTORIES`.
- */
-export function findGitEntry(dir: string): string | undefined {
-  const ceilings = new Set((process.env.GIT_CEILING_DIRECTORIES ?? "").split(path.delimiter).filter((d) => path.isAbsolute(d)).map((d) => path.resolve(d)));
-  let current = path.resolve(dir);
-  for (;;) {
-    const candidate = path.join(current, ".git");
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(current);
-    if (parent === current || ceilings.has(parent)) return undefined;
-    current = parent;
-  }
+export interface GitListingHandle {
+  /**
+   * Equal identities are equal listings: the same index (its checksum), the same files git
+   * reports modified, deleted or untracked, the same settings and attribute files, for the same
+   * site and scope. Undefined when that cannot be vouched for: an index without a checksum
+   * (`index.skipHash`), or one that changed while git listed the site.
+   */
+  readonly identity: string | undefined;
+  /** The listing itself (reads the index); undefined when git cannot list the site after all. */
+  listing(): Promise<GitListing | undefined>;
 }
 
 /**
  * Reads git's view of `siteDir`: the index file itself (read here, see git-index.ts) for the
- * tracked files and their blob ids, and one `git ls-files -m -d -o --directory -t` for what
- * differs from it: modified and deleted files (one stat pass over tracked files, racy entries
- * compared by content as `git status` does) and untracked files, wholly untracked directories
- * collapsed (no ignore rules: a glob may select an ignored file). A second git process reads
- * the settings that make blob ids differ from file bytes. An index this reader does not
- * follow (split, sparse) is listed by `git ls-files -c -s` instead.
+ * tracked files and their blob ids, `git diff-files` for the tracked files that differ from it
+ * (one stat pass, on git's preload threads; racy entries compared by content as `git status`
+ * does), and `git ls-files -o --directory` for untracked files, wholly untracked directories
+ * collapsed (no ignore rules: a glob may select an ignored file). The untracked listing is
+ * kept in `.stepwise/cache/untracked.json` with the mtime of every directory git walked for
+ * it, as git's untracked cache does: while no such directory changed (a file added, removed
+ * or renamed in it changes its mtime) and the index is the same, it is not run again. A third
+ * git process reads the settings that make blob ids differ from file bytes. An index this
+ * reader does not follow (split, sparse) is listed by `git ls-files -c -s` instead.
  *
  * Returns undefined when `siteDir` is not in a git work tree, git is missing or fails, the
  * repository is not SHA-1, or `core.autocrlf` converts line endings.
@@ -137,146 +71,130 @@ export function findGitEntry(dir: string): string | undefined {
  * untracked walk to those directories: git stats only what the globs can select. A listing
  * prefetched for the whole site serves any scope.
  */
-export function readGitListing(siteDir: string, scope?: readonly string[]): Promise<GitListing | undefined> {
+export async function openGitListing(siteDir: string, scope?: readonly string[]): Promise<GitListingHandle | undefined> {
   const key = path.resolve(siteDir);
-  const prefetched = prefetches.get(key);
-  if (prefetched) {
-    prefetches.delete(key); // once: a later collection (deploy's second) must see the tree as it is then
-    return finishGitListing(prefetched);
-  }
-  const started = startGitListing(key, scope);
-  return started ? finishGitListing(started) : Promise.resolve(undefined);
+  const started = takePrefetched(key) ?? startGitListing(key, scope);
+  return started ? finishGitListing(started) : undefined;
 }
 
-const prefetches = new Map<string, StartedListing | undefined>();
-
-/**
- * Starts git's part of {@link readGitListing} for `siteDir` now, for the next read of that
- * directory to take: a command that will plan calls this first thing, so git's stat pass
- * runs on another core while the command loads its modules, site and plugins.
- */
-export function prefetchGitListing(siteDir: string): void {
-  const key = path.resolve(siteDir);
-  if (prefetches.has(key) || existsSync(path.join(key, NO_FILE_INPUTS_MARKER))) return;
-  prefetches.set(key, startGitListing(key));
-}
-
-/**
- * Present while the site's last plan found no step with file inputs: the listing would be
- * work for nothing (a site of services from registry images), so the CLI does not start it.
- * {@link markFileInputs} keeps it in step; a stale marker costs only the prefetch.
- */
-export const NO_FILE_INPUTS_MARKER = path.join(".stepwise", "cache", "no-file-inputs");
-
-/** Records whether any step of the site declares file inputs (see {@link NO_FILE_INPUTS_MARKER}). */
-export function markFileInputs(siteDir: string, present: boolean): void {
-  const marker = path.join(siteDir, NO_FILE_INPUTS_MARKER);
-  try {
-    if (present) rmSync(marker, { force: true });
-    else if (!existsSync(marker)) {
-      mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
-      writeFileSync(marker, "");
-    }
-  } catch {
-    // Only a hint: a read-only site prefetches every time.
-  }
-}
-
-/**
- * Beyond this many directories, the whole site is listed: git matches every index entry
- * against every pathspec, which costs more than it saves when the globs cover most of the
- * tree (measured: 50 pathspecs over 20,000 files add ~15%).
- */
-const MAX_SCOPE = 16;
-
-/** Git's processes under way for one listing, and where the index they compare with is. */
-interface StartedListing {
-  siteDir: string;
-  gitEntry: string;
-  /** The site's path inside the work tree, with a trailing `/` ("" at the top). */
-  prefix: string;
-  indexFile: string;
-  indexStat: string;
-  scope: readonly string[] | undefined;
-  changes: Promise<GitRun>;
-  config: Promise<GitRun>;
+/** {@link openGitListing}, then its listing. */
+export async function readGitListing(siteDir: string, scope?: readonly string[]): Promise<GitListing | undefined> {
+  return (await openGitListing(siteDir, scope))?.listing();
 }
 
 const EMPTY_LISTING = (): GitListing => ({ cleanPaths: [], cleanIds: [], readPaths: [], walkDirs: [], attributesPresent: false });
 
-function startGitListing(siteDir: string, scope?: readonly string[]): StartedListing | undefined {
-  let physical: string;
-  try {
-    physical = realpathSync(siteDir); // git works from the physical directory, so the prefix must too
-  } catch {
-    return undefined;
+/**
+ * Keeps the untracked listing git just produced, with the stat of every directory git walked
+ * for it: the site and each directory holding tracked files (git does not descend into the
+ * others, and lists each as one entry). Not kept when a directory changed too recently to tell
+ * whether git saw the change (see {@link RACY_WINDOW_MS}), or when it could not be written.
+ */
+function keepUntracked(started: StartedListing, index: GitIndex, untracked: string): void {
+  const { siteDir, prefix, indexChecksum, untrackedStartedAt } = started;
+  if (indexChecksum === undefined || untrackedStartedAt === undefined) return;
+  const dirs = new Set<string>([""]);
+  for (const file of index.paths) {
+    if (!file.startsWith(prefix)) continue;
+    for (let slash = file.lastIndexOf("/"); slash > prefix.length; slash = file.lastIndexOf("/", slash - 1)) {
+      const dir = file.slice(prefix.length, slash);
+      if (dirs.has(dir)) break;
+      dirs.add(dir);
+    }
   }
-  const gitEntry = findGitEntry(physical);
-  if (!gitEntry) return undefined;
-  const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("") ? scope : undefined;
-  const pathspecs = scoped ? ["--", ...scoped.map((dir) => `:(literal)${dir}`)] : [];
-  const prefix = path.relative(path.dirname(gitEntry), physical).split(path.sep).join("/");
-  const indexFile = path.join(gitDirOf(gitEntry), "index");
-  return {
-    siteDir,
-    gitEntry,
-    prefix: prefix === "" ? "" : `${prefix}/`,
-    indexFile,
-    indexStat: statKey(indexFile),
-    scope: scoped,
-    // One process for both: git then runs on one core and leaves the other to this process.
-    changes: scoped?.length === 0 ? Promise.resolve({ code: 0, stdout: Buffer.alloc(0) }) : git(siteDir, ["ls-files", "-z", "-m", "-d", "-o", "--directory", "-t", ...pathspecs]),
-    config: git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]),
-  };
+  const base = siteDir.endsWith(path.sep) ? siteDir : siteDir + path.sep;
+  const racyAfter = untrackedStartedAt - RACY_WINDOW_MS;
+  const lines: string[] = [];
+  for (const dir of dirs) {
+    const stat = lstatSync(base + dir, { throwIfNoEntry: false });
+    // An entry added, removed or renamed later sets the mtime to then: only a recent mtime could
+    // come back unchanged from such a change (a recent ctime alone, e.g. after utimes, cannot).
+    if (stat && stat.mtimeMs >= racyAfter) return;
+    lines.push(`${stat ? `${stat.ino} ${stat.mtimeMs} ${stat.ctimeMs}` : "- - -"} ${dir}\n`);
+  }
+  const cache: UntrackedCacheFile = { version: UNTRACKED_CACHE_VERSION, prefix, index: indexChecksum, dirs: lines.join(""), untracked };
+  try {
+    replaceCacheFileSync(path.join(siteDir, UNTRACKED_CACHE), JSON.stringify(cache));
+  } catch {
+    // Only a cache: the next listing runs git again.
+  }
 }
 
-/** Size, mtime and inode of a file: the index changed under the listing if this did. */
-function statKey(file: string): string {
-  try {
-    const stat = statSync(file, { bigint: true });
-    return `${stat.size} ${stat.mtimeNs} ${stat.ctimeNs} ${stat.ino}`;
-  } catch {
-    return "";
-  }
-}
-
-async function finishGitListing(started: StartedListing): Promise<GitListing | undefined> {
+async function finishGitListing(started: StartedListing): Promise<GitListingHandle | undefined> {
   const { siteDir, scope } = started;
+  const untrackedRun = untrackedListing(started);
   const config = await started.config;
   if (config.code !== 0 && config.code !== 1) return undefined;
-  const settings = parseConfig(config.stdout.toString("utf8"));
+  const settingsText = config.stdout.toString("utf8");
+  const settings = parseConfig(settingsText);
   const objectFormat = settings.get("extensions.objectformat");
   if (objectFormat !== undefined && objectFormat.toLowerCase() !== "sha1") return undefined;
   const autocrlf = settings.get("core.autocrlf")?.toLowerCase();
   if (autocrlf !== undefined && autocrlf !== "false") return undefined;
-  if (scope?.length === 0) return EMPTY_LISTING();
-
-  // Read the index while git still runs its stat pass over the same entries.
-  const index = readGitIndex(started.indexFile);
-  trace("git index read");
-  const changes = await started.changes;
+  const [modified, untracked] = await Promise.all([started.modified, untrackedRun]);
   trace("git done");
-  if (changes.code !== 0) return undefined;
-  const listing = index && statKey(started.indexFile) === started.indexStat ? listFromIndex(started, index, changes.stdout.toString("utf8")) : await listWithLsFiles(started);
-  if (!listing) return undefined;
-  trace("git output parsed");
-  listing.attributesPresent ||= attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
-  return listing;
+  if (modified.code !== 0 || untracked.code !== 0) return undefined;
+  const modifiedText = modified.stdout.toString("utf8");
+  const untrackedText = untracked.stdout.toString("utf8");
+  const attributesOutside = attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
+  let identity =
+    started.indexChecksum !== undefined && statKey(started.indexFile) === started.indexStat
+      ? sha256(["git-listing 1", started.prefix, JSON.stringify(scope ?? null), started.indexChecksum, modifiedText, untrackedText, settingsText, String(attributesOutside)].join("\0"))
+      : undefined;
+  // The index as the identity names it, read once: for the untracked cache now (when git just
+  // listed the untracked files) and for the listing when it is asked for.
+  let index: GitIndex | undefined | null = null;
+  const sameIndex = (): GitIndex | undefined => {
+    if (index === null) {
+      const read = readGitIndex(started.indexFile);
+      trace("git index read");
+      const same = read !== undefined && read.checksum === (started.indexChecksum ?? "0".repeat(40)) && statKey(started.indexFile) === started.indexStat;
+      index = same ? read : undefined;
+    }
+    return index;
+  };
+  if (started.untrackedStartedAt !== undefined && started.scope === undefined && started.indexChecksum !== undefined) {
+    const fresh = sameIndex();
+    if (fresh) keepUntracked(started, fresh, untrackedText);
+  }
+  let listed: Promise<GitListing | undefined> | undefined;
+  const list = async (): Promise<GitListing | undefined> => {
+    if (scope?.length === 0) return EMPTY_LISTING();
+    const current = sameIndex();
+    if (!current) identity = undefined; // listed from another index than the one the identity names
+    const listing = current ? listFromIndex(started, current, modifiedText, untrackedText) : await listWithLsFiles(started);
+    if (!listing) return undefined;
+    trace("git output parsed");
+    listing.attributesPresent ||= attributesOutside;
+    return listing;
+  };
+  return {
+    get identity() {
+      return identity;
+    },
+    listing: () => (listed ??= list()),
+  };
 }
 
-/** The listing from the index file and `ls-files -m -d -o --directory -t` output ("<tag> <path>\0"). */
-function listFromIndex(started: StartedListing, index: GitIndex, changes: string): GitListing {
+/**
+ * The listing from the index file, `git diff-files -z --name-only` output (modified and
+ * deleted files) and `git ls-files -z -o --directory` output (untracked files and directories).
+ */
+function listFromIndex(started: StartedListing, index: GitIndex, modifiedText: string, untrackedText: string): GitListing {
   const { siteDir, scope, prefix } = started;
   const listing = EMPTY_LISTING();
   const modified = new Set<string>();
-  for (let at = 0; at < changes.length; ) {
-    const end = changes.indexOf("\0", at);
-    if (end < 0) break;
-    const tag = changes.charCodeAt(at);
-    const entry = changes.slice(at + 2, end);
+  for (let at = 0; at < modifiedText.length; ) {
+    let end = modifiedText.indexOf("\0", at);
+    if (end < 0) end = modifiedText.length;
+    modified.add(modifiedText.slice(at, end));
     at = end + 1;
-    if (tag === QUESTION) addUntracked(listing, entry);
-    else modified.add(entry); // C (modified) or R (deleted)
+  }
+  for (let at = 0; at < untrackedText.length; ) {
+    let end = untrackedText.indexOf("\0", at);
+    if (end < 0) end = untrackedText.length;
+    if (end > at) addUntracked(listing, untrackedText.slice(at, end));
+    at = end + 1;
   }
   const inScope = scope === undefined ? undefined : scope.map((dir) => `${dir}/`);
   let previous = "";
@@ -400,30 +318,6 @@ function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attribu
   if (attributesFile) candidates.push(attributesFile.startsWith("~/") ? path.join(home, attributesFile.slice(2)) : attributesFile);
   else candidates.push(path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes"));
   return candidates.some((file) => existsSync(file));
-}
-
-/** The git directory a `.git` entry stands for: itself, or where its `gitdir:` line points (worktrees, submodules). */
-function gitDirOf(gitEntry: string): string {
-  try {
-    if (!statSync(gitEntry).isDirectory()) {
-      const pointer = /^gitdir:\s*(.*)$/m.exec(readFileSync(gitEntry, "utf8"))?.[1]?.trim();
-      if (pointer) return path.resolve(path.dirname(gitEntry), pointer);
-    }
-  } catch {
-    // Unreadable: the index is not found, and the listing falls back to git ls-files.
-  }
-  return gitEntry;
-}
-
-function commonGitDir(gitEntry: string): string {
-  const gitDir = gitDirOf(gitEntry);
-  try {
-    const common = path.join(gitDir, "commondir");
-    if (existsSync(common)) return path.resolve(gitDir, readFileSync(common, "utf8").trim());
-  } catch {
-    // Unreadable gitfile: info/attributes cannot be found; git itself will fail and we fall back.
-  }
-  return gitDir;
 }
 
 /** Attributes that make git store something other than the file's bytes. */

@@ -3,9 +3,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, syml
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { FileHashCache } from "./file-hash-cache.js";
+import { FileHashCache, RACY_WINDOW_MS } from "./file-hash-cache.js";
 import { contentIdOf } from "./hash-worker.js";
-import { collectSiteFileIds, selectSiteFiles, type CollectOptions } from "./site-files.js";
+import { collectSiteFileIds, openSiteFileInputs, selectSiteFiles, type CollectOptions } from "./site-files.js";
 
 const made: string[] = [];
 afterEach(() => {
@@ -320,3 +320,44 @@ describe("selection", () => {
     expect(Object.fromEntries(selected)).toEqual(Object.fromEntries(Object.entries(files).map(([step, ids]) => [step, Object.keys(ids)])));
   });
 });
+
+describe("the identity of a site's file inputs", () => {
+  const identity = async (dir: string, globs: Record<string, string[]>, collect = false) => {
+    const inputs = await openSiteFileInputs(dir, new Map(Object.entries(globs)), cacheFor(dir));
+    if (collect) await inputs.collect();
+    return inputs.identity;
+  };
+
+  it("is known without listing once a collection saw the same listing, and changes with a read file's stat", async () => {
+    const dir = repo();
+    write(dir, "app/a.txt", "a");
+    write(dir, "app/b.txt", "b");
+    commitAll(dir);
+    write(dir, "app/b.txt", "B"); // modified: read from disk, through the stat cache
+    const past = new Date(Date.now() - 3600_000);
+    utimesSync(path.join(dir, "app/b.txt"), past, past);
+    await sleep(RACY_WINDOW_MS + 100); // b.txt's ctime (now) must be old enough for its stat to be trusted
+    const globs = { app: ["app/**"] };
+    expect(await identity(dir, globs)).toBeUndefined(); // nothing collected yet
+    const collected = await identity(dir, globs, true);
+    expect(collected).toMatch(/^[0-9a-f]{64}$/);
+    expect(await identity(dir, globs)).toBe(collected);
+    expect(await identity(dir, { app: ["app/*.txt"] })).toBeUndefined(); // other globs
+
+    write(dir, "app/b.txt", "X"); // same size, new stat
+    expect(await identity(dir, globs)).toBeUndefined();
+    expect(await collect(dir, globs)).toEqual({ app: { "app/a.txt": gitHashObject(dir, "app/a.txt"), "app/b.txt": gitHashObject(dir, "app/b.txt") } });
+  }, 10_000);
+
+  it("is unknown when a glob reaches into a directory git does not track, or outside git", async () => {
+    const dir = repo();
+    write(dir, "app/a.txt", "a");
+    commitAll(dir);
+    write(dir, "app/new/n.txt", "n");
+    expect(await identity(dir, { app: ["app/**"] }, true)).toBeUndefined();
+    const plain = tempDir();
+    write(plain, "app/a.txt", "a");
+    expect(await identity(plain, { app: ["app/**"] }, true)).toBeUndefined();
+  });
+});
+

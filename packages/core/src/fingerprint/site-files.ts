@@ -1,9 +1,13 @@
 import type { FileHashCache } from "./file-hash-cache.js";
-import { conversionPaths, readGitListing, type GitListing } from "./git-listing.js";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { sha256 } from "./compute-input-fingerprint.js";
+import { conversionPaths, openGitListing, type GitListing, type GitListingHandle } from "./git-listing.js";
 import { GlobSelector, isDefaultIgnored } from "./glob-selector.js";
 import { walkSiteFiles } from "./site-walk.js";
 import { StepFiles } from "./step-files.js";
 import { trace } from "../log/trace.js";
+import { replaceCacheFileSync } from "../files/write-file-atomically.js";
 
 export { DEFAULT_IGNORES, splitGlobs, type GlobSet } from "./glob-selector.js";
 
@@ -34,18 +38,126 @@ export async function collectSiteFileIds(
   cache: FileHashCache,
   options: CollectOptions = {},
 ): Promise<StepFileIds> {
+  return (await openSiteFileInputs(siteDir, globsByStep, cache, options)).collect();
+}
+
+/** The file inputs of a site, before and after {@link SiteFileInputs.collect} lists them. */
+export interface SiteFileInputs {
+  /**
+   * Equal identities: every step selects the same files with the same content ids. Known
+   * before {@link collect} when git's listing is the one a collection saw before (the same
+   * index, the same modified and untracked files: see {@link openGitListing}), the globs are
+   * the same, and every file that collection read from disk has the same stat now; after
+   * {@link collect}, it names what was collected. Undefined when that cannot be vouched for:
+   * outside git, globs reaching into untracked directories or outside the site, attributes
+   * that convert content, or a file changed too recently to tell (racy).
+   */
+  readonly identity: string | undefined;
+  /** The files each step selects, with their content ids (see {@link collectSiteFileIds}); once. */
+  collect(): Promise<StepFileIds>;
+}
+
+/**
+ * Where {@link openSiteFileInputs} keeps the identity of the last collection's git listing and
+ * globs, and the stat of each file it read from disk rather than taking from git's index.
+ */
+export const FILE_INPUTS_CACHE = path.join(".stepwise", "cache", "file-inputs.json");
+const FILE_INPUTS_VERSION = 1;
+
+interface FileInputsCacheFile {
+  version: number;
+  listing: string;
+  globs: string;
+  /** `[path, "<size> <mtimeMs> <ctimeMs> <ino>"]` of each file read from disk. */
+  read: [string, string][];
+}
+
+/**
+ * Opens the file inputs of a site: starts (or takes the prefetched) git listing and works out
+ * its {@link SiteFileInputs.identity}, which a plan compares with the one its fingerprints were
+ * computed for, and collects the files only when they differ.
+ */
+export async function openSiteFileInputs(
+  siteDir: string,
+  globsByStep: ReadonlyMap<string, readonly string[]>,
+  cache: FileHashCache,
+  options: CollectOptions = {},
+): Promise<SiteFileInputs> {
   const selector = new GlobSelector(globsByStep);
-  if (selector.steps.length === 0) return new Map();
+  if (selector.steps.length === 0) return { identity: undefined, collect: async () => new Map() };
   const insideSite = selector.roots().filter((root) => root !== ".." && !root.startsWith("../"));
-  const listingPromise = options.useGit === false ? undefined : readGitListing(siteDir, insideSite);
-  cache.loadSync(); // while git runs
+  const handle = options.useGit === false ? undefined : await openGitListing(siteDir, insideSite);
+  trace("git listing opened");
+  const globs = sha256(JSON.stringify([...globsByStep].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+  const cacheFile = path.join(siteDir, FILE_INPUTS_CACHE);
+  const identityOf = (listing: string, read: readonly [string, string][]) => sha256(JSON.stringify(["file-inputs 1", listing, globs, read]));
+
+  let identity: string | undefined;
+  const listingIdentity = handle?.identity;
+  const known = listingIdentity === undefined ? undefined : readFileInputsCache(cacheFile);
+  if (known && known.listing === listingIdentity && known.globs === globs && known.read.every(([file, stat]) => cache.currentStat(file) === stat)) {
+    identity = identityOf(listingIdentity!, known.read);
+  }
+
+  let collected: Promise<StepFileIds> | undefined;
+  const collect = async (): Promise<StepFileIds> => {
+    identity = undefined;
+    const { files, read } = await collectFrom(siteDir, selector, cache, handle);
+    const listing = handle?.identity; // undefined if the index changed while it was listed
+    if (listing === undefined || read === undefined) return files;
+    const stats: [string, string][] = [];
+    for (const file of read) {
+      const stat = cache.statOf(file);
+      if (stat === undefined) return files; // racy or gone: cannot be vouched for next time
+      stats.push([file, stat]);
+    }
+    identity = identityOf(listing, stats);
+    if (!known || known.listing !== listing || known.globs !== globs || JSON.stringify(known.read) !== JSON.stringify(stats)) {
+      const file: FileInputsCacheFile = { version: FILE_INPUTS_VERSION, listing, globs, read: stats };
+      try {
+        replaceCacheFileSync(cacheFile, JSON.stringify(file));
+      } catch {
+        // Only a cache.
+      }
+    }
+    return files;
+  };
+  return {
+    get identity() {
+      return identity;
+    },
+    collect: () => (collected ??= collect()),
+  };
+}
+
+function readFileInputsCache(file: string): FileInputsCacheFile | undefined {
+  try {
+    const cache = JSON.parse(readFileSync(file, "utf8")) as FileInputsCacheFile;
+    return cache?.version === FILE_INPUTS_VERSION && typeof cache.listing === "string" && typeof cache.globs === "string" && Array.isArray(cache.read) ? cache : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The collection itself, and the files it read from disk (not from git's index) when those
+ * and git's listing are all it depends on; undefined when it also walked directories.
+ */
+async function collectFrom(
+  siteDir: string,
+  selector: GlobSelector,
+  cache: FileHashCache,
+  handle: GitListingHandle | undefined,
+): Promise<{ files: StepFileIds; read: string[] | undefined }> {
+  const listingPromise = handle?.listing();
+  cache.loadSync(); // while the index is read
   const listing = await listingPromise;
   trace("git listing parsed");
   if (listing && onlyClean(listing, selector)) {
     const direct = selectClean(listing, selector);
     if (direct) {
       cache.saveSync();
-      return direct;
+      return { files: direct, read: [] };
     }
   }
 
@@ -53,6 +165,7 @@ export async function collectSiteFileIds(
   const stepsOf: (readonly number[])[] = [];
   const ids: (string | undefined)[] = [];
   const toRead: number[] = [];
+  let walked = false;
   const consider = (file: string, id: string | undefined) => {
     if (isDefaultIgnored(file)) return;
     const steps = selector.select(file);
@@ -62,7 +175,10 @@ export async function collectSiteFileIds(
     ids.push(id);
     if (id === undefined) toRead.push(index);
   };
-  const walk = (root: string) => walkSiteFiles(siteDir, root, (dir) => selector.reaches(dir), (file) => consider(file, undefined));
+  const walk = (root: string) => {
+    walked = true;
+    walkSiteFiles(siteDir, root, (dir) => selector.reaches(dir), (file) => consider(file, undefined));
+  };
 
   if (listing) {
     const { cleanPaths, cleanIds } = listing;
@@ -80,6 +196,7 @@ export async function collectSiteFileIds(
     // Globs reaching outside the site: git listed only the site's own tree.
     for (const root of selector.roots()) if (root === ".." || root.startsWith("../")) walk(root);
     if (listing.attributesPresent && cleanCount > 0) {
+      walked = true; // what attributes convert is not part of the listing's identity
       const converted = await conversionPaths(siteDir, files.slice(0, cleanCount));
       for (let i = 0; i < cleanCount; i++) {
         if (converted && !converted.has(files[i]!)) continue;
@@ -111,7 +228,10 @@ export async function collectSiteFileIds(
       stepIds[step]!.push(id);
     }
   }
-  return new Map(selector.steps.map((step, i) => [step, new StepFiles(stepPaths[i]!, stepIds[i]!)]));
+  return {
+    files: new Map(selector.steps.map((step, i) => [step, new StepFiles(stepPaths[i]!, stepIds[i]!)])),
+    read: listing && !walked ? toRead.map((i) => files[i]!) : undefined,
+  };
 }
 
 /** A listing with nothing selected to read or walk: every selected file is clean and in git's index. */

@@ -58,4 +58,15 @@ describe("StepFiles", () => {
   it("keeps one line per file in state, readable as text", () => {
     expect(new StepFiles(["a b/c.txt", "x\ny"], ["1111", "2222"]).encode()).toBe("1111 a b/c.txt\n2222 x\\ny\n");
   });
+
+  it("read lazily from state's form, are the same files, and encode back to it unread", () => {
+    const text = "1111 a.txt\n2222 b/c.txt\n";
+    const lazy = StepFiles.lazy(text);
+    expect(lazy.encode()).toBe(text);
+    expect(lazy.size).toBe(2);
+    expect([...lazy]).toEqual([...StepFiles.decode(text)]);
+    expect(lazy.fingerprintText()).toBe(StepFiles.decode(text).fingerprintText());
+    expect(StepFiles.lazy("")).toBe(StepFiles.EMPTY);
+  });
 });
+

@@ -11,17 +11,52 @@
 export class StepFiles implements Iterable<[string, string]> {
   static readonly EMPTY = new StepFiles([], []);
 
-  #map: Map<string, string> | undefined;
-  #fingerprintText: string | undefined;
+  private mapCache: Map<string, string> | undefined;
+  private textCache: string | undefined;
+  private pathList: readonly string[] | undefined;
+  private idList: readonly string[] | undefined;
+  private encodedForm: string | undefined;
 
   /** `paths` sorted by code unit (as `<` sorts strings), `ids[i]` the content id of `paths[i]`. */
-  constructor(
-    readonly paths: readonly string[],
-    readonly ids: readonly string[],
-  ) {}
+  constructor(paths: readonly string[], ids: readonly string[]) {
+    this.pathList = paths;
+    this.idList = ids;
+  }
+
+  /** Paths in code-unit order. */
+  get paths(): readonly string[] {
+    if (this.pathList === undefined) this.decodeNow();
+    return this.pathList!;
+  }
+
+  /** `ids[i]` is the content id of `paths[i]`. */
+  get ids(): readonly string[] {
+    if (this.idList === undefined) this.decodeNow();
+    return this.idList!;
+  }
 
   get size(): number {
     return this.paths.length;
+  }
+
+  /**
+   * {@link encode}'s form, read only when something asks for the files: a plan that finds a
+   * step unchanged without listing its files (see `openSiteFileInputs`) takes them from state
+   * this way, and a skipped step never decodes them.
+   */
+  static lazy(encoded: string): StepFiles {
+    if (encoded === "") return StepFiles.EMPTY;
+    const files = new StepFiles([], []);
+    files.pathList = undefined;
+    files.idList = undefined;
+    files.encodedForm = encoded;
+    return files;
+  }
+
+  private decodeNow(): void {
+    const decoded = StepFiles.decode(this.encodedForm ?? "");
+    this.pathList = decoded.paths;
+    this.idList = decoded.ids;
   }
 
   *[Symbol.iterator](): IterableIterator<[string, string]> {
@@ -30,7 +65,7 @@ export class StepFiles implements Iterable<[string, string]> {
 
   /** Path -> content id, built on first use (a step that runs or checks drift). */
   toMap(): ReadonlyMap<string, string> {
-    return (this.#map ??= new Map(this));
+    return (this.mapCache ??= new Map(this));
   }
 
   /**
@@ -38,12 +73,12 @@ export class StepFiles implements Iterable<[string, string]> {
    * their sorted place: `file:<path>\0<id>\n` per file.
    */
   fingerprintText(): string {
-    if (this.#fingerprintText === undefined) {
+    if (this.textCache === undefined) {
       const parts = new Array<string>(this.paths.length);
       for (let i = 0; i < parts.length; i++) parts[i] = `file:${this.paths[i]!}\0${this.ids[i]!}\n`;
-      this.#fingerprintText = parts.join("");
+      this.textCache = parts.join("");
     }
-    return this.#fingerprintText;
+    return this.textCache;
   }
 
   /**
@@ -52,6 +87,7 @@ export class StepFiles implements Iterable<[string, string]> {
    * a millisecond where the same entries as object keys took ten.
    */
   encode(): string {
+    if (this.encodedForm !== undefined) return this.encodedForm;
     const parts = new Array<string>(this.paths.length);
     for (let i = 0; i < parts.length; i++) parts[i] = `${this.ids[i]!} ${escapePath(this.paths[i]!)}\n`;
     return parts.join("");

@@ -1,0 +1,333 @@
+// The part of the git listing that starts git: loaded first thing by a command that will plan
+// (see prefetch.ts), so it imports nothing beyond Node's fs, path, os and child_process.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { trace } from "../log/trace.js";
+
+/** Environment variables that would point git at another repository than the site's. */
+const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
+
+function gitEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: "0", GIT_TERMINAL_PROMPT: "0" };
+  for (const name of REPOSITORY_VARIABLES) delete env[name];
+  return env;
+}
+
+export interface GitRun {
+  code: number | null;
+  stdout: Buffer;
+}
+
+let outputCounter = 0;
+
+/**
+ * Runs git with its output going to an unlinked temporary file rather than a pipe: git never
+ * waits for this process to drain a pipe (it may be busy loading modules), and the output,
+ * megabytes for a large index, is read back with one call instead of dozens of stream chunks.
+ */
+export function git(cwd: string, args: readonly string[], input?: string): Promise<GitRun> {
+  const failed: GitRun = { code: null, stdout: Buffer.alloc(0) };
+  let fd: number;
+  const file = path.join(os.tmpdir(), `stepwise-git-${process.pid}-${outputCounter++}`);
+  try {
+    fd = openSync(file, "w+", 0o600);
+  } catch {
+    return Promise.resolve(failed);
+  }
+  let unlinked = false;
+  try {
+    unlinkSync(file); // POSIX keeps the open file; Windows refuses, and it is removed after reading
+    unlinked = true;
+  } catch {
+    // removed below
+  }
+  let finished: GitRun | undefined;
+  const finish = (code: number | null): GitRun => {
+    if (finished) return finished; // "error" and "exit" can both arrive
+    finished = failed;
+    try {
+      if (code !== 0) return (finished = { code, stdout: Buffer.alloc(0) });
+      const size = fstatSync(fd).size;
+      const stdout = Buffer.allocUnsafe(size);
+      let read = 0;
+      while (read < size) {
+        const n = readSync(fd, stdout, read, size - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+      finished = { code, stdout: stdout.subarray(0, read) };
+      return finished;
+    } catch {
+      return failed;
+    } finally {
+      closeSync(fd);
+      if (!unlinked) rmSync(file, { force: true });
+    }
+  };
+  return new Promise((resolve) => {
+    let child;
+    try {
+      child = spawn("git", args, { cwd, env: gitEnvironment(), stdio: [input === undefined ? "ignore" : "pipe", fd, "ignore"], windowsHide: true });
+    } catch {
+      resolve(finish(null));
+      return;
+    }
+    child.once("error", () => resolve(finish(null)));
+    child.once("exit", (code) => resolve(finish(code)));
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/**
+ * The `.git` entry (directory or gitfile) governing `dir`, found without running git. Like git,
+ * it does not go up into a directory listed in `GIT_CEILING_DIRECTORIES`.
+ */
+export function findGitEntry(dir: string): string | undefined {
+  const ceilings = new Set((process.env.GIT_CEILING_DIRECTORIES ?? "").split(path.delimiter).filter((d) => path.isAbsolute(d)).map((d) => path.resolve(d)));
+  let current = path.resolve(dir);
+  for (;;) {
+    const candidate = path.join(current, ".git");
+    if (existsSync(candidate)) return candidate;
+    const parent = path.dirname(current);
+    if (parent === current || ceilings.has(parent)) return undefined;
+    current = parent;
+  }
+}
+
+const prefetches = new Map<string, StartedListing | undefined>();
+
+/** The listing prefetched for `siteDir` (resolved), once: a later collection (deploy's second) must see the tree as it is then. */
+export function takePrefetched(key: string): StartedListing | undefined {
+  const prefetched = prefetches.get(key);
+  if (prefetched) prefetches.delete(key);
+  return prefetched;
+}
+
+/**
+ * Starts git's part of {@link openGitListing} for `siteDir` now, for the next read of that
+ * directory to take: a command that will plan calls this first thing, so git's stat pass
+ * runs on another core while the command loads its modules, site and plugins.
+ */
+export function prefetchGitListing(siteDir: string): void {
+  const key = path.resolve(siteDir);
+  if (prefetches.has(key) || existsSync(path.join(key, NO_FILE_INPUTS_MARKER))) return;
+  wholeSites.add(key);
+  prefetches.set(key, startGitListing(key));
+}
+
+/**
+ * Sites listed whole by a prefetch: later listings of them in this process are whole too, so
+ * a deploy's listing has the same identity as the preview plan's before it, and as the next
+ * command's prefetch.
+ */
+const wholeSites = new Set<string>();
+
+/**
+ * Present while the site's last plan found no step with file inputs: the listing would be
+ * work for nothing (a site of services from registry images), so the CLI does not start it.
+ * {@link markFileInputs} keeps it in step; a stale marker costs only the prefetch.
+ */
+export const NO_FILE_INPUTS_MARKER = path.join(".stepwise", "cache", "no-file-inputs");
+
+/** Records whether any step of the site declares file inputs (see {@link NO_FILE_INPUTS_MARKER}). */
+export function markFileInputs(siteDir: string, present: boolean): void {
+  const marker = path.join(siteDir, NO_FILE_INPUTS_MARKER);
+  try {
+    if (present) rmSync(marker, { force: true });
+    else if (!existsSync(marker)) {
+      mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
+      writeFileSync(marker, "");
+    }
+  } catch {
+    // Only a hint: a read-only site prefetches every time.
+  }
+}
+
+/** Where the untracked listing and the directories it depends on are kept (see {@link openGitListing}). */
+export const UNTRACKED_CACHE = path.join(".stepwise", "cache", "untracked.json");
+export const UNTRACKED_CACHE_VERSION = 1;
+
+/**
+ * Beyond this many directories, the whole site is listed: git matches every index entry
+ * against every pathspec, which costs more than it saves when the globs cover most of the
+ * tree (measured: 50 pathspecs over 20,000 files add ~15%).
+ */
+const MAX_SCOPE = 16;
+
+/** Git's processes under way for one listing, and where the index they compare with is. */
+export interface StartedListing {
+  siteDir: string;
+  gitEntry: string;
+  /** The site's path inside the work tree, with a trailing `/` ("" at the top). */
+  prefix: string;
+  indexFile: string;
+  indexStat: string;
+  /** The index's trailing checksum (hex) when the listing started; undefined without one. */
+  indexChecksum: string | undefined;
+  scope: readonly string[] | undefined;
+  /** `git diff-files --name-only`: tracked files that differ from the index. */
+  modified: Promise<GitRun>;
+  /** `git ls-files -o --directory` under way; undefined while the untracked cache may serve instead. */
+  untracked: Promise<GitRun> | undefined;
+  /** The untracked cache, kept for this index: its directories are checked by {@link untrackedListing}. */
+  untrackedCache: UntrackedCacheFile | undefined;
+  /** When the untracked listing was started (ms since the epoch); undefined if it came from the cache. */
+  untrackedStartedAt: number | undefined;
+  config: Promise<GitRun>;
+}
+
+export const NOTHING: GitRun = { code: 0, stdout: Buffer.alloc(0) };
+
+export function startGitListing(siteDir: string, scope?: readonly string[]): StartedListing | undefined {
+  let physical: string;
+  try {
+    physical = realpathSync(siteDir); // git works from the physical directory, so the prefix must too
+  } catch {
+    return undefined;
+  }
+  const gitEntry = findGitEntry(physical);
+  if (!gitEntry) return undefined;
+  const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("") && !wholeSites.has(siteDir) ? scope : undefined;
+  const pathspecs = scoped ? ["--", ...scoped.map((dir) => `:(literal)${dir}`)] : [];
+  const relative = path.relative(path.dirname(gitEntry), physical).split(path.sep).join("/");
+  const prefix = relative === "" ? "" : `${relative}/`;
+  const indexFile = path.join(gitDirOf(gitEntry), "index");
+  const { stat: indexStat, checksum: indexChecksum } = indexIdentity(indexFile);
+  const none = scoped?.length === 0;
+  // Tracked changes first: the longest of the three. On two cores git's preload threads
+  // (one lstat pass per core) would take the core this process loads on: measured, a no-op
+  // plan then takes 12 ms longer than with git on one core and this process on the other.
+  const threads = os.availableParallelism() > 2 ? [] : ["-c", "core.preloadIndex=false"];
+  const modified = none ? Promise.resolve(NOTHING) : git(siteDir, [...threads, "diff-files", "-z", "--name-only", "--relative", "--no-color", "--no-ext-diff", "--ignore-submodules", ...pathspecs]);
+  const config = git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]);
+  // The untracked cache is read now, but its directories are checked only when the listing is
+  // awaited: while git's stat pass runs on both cores, 1,700 lstat calls here would take four
+  // times as long. When the index is not the one it was kept for, git starts at once.
+  const untrackedCache = none || scoped || indexChecksum === undefined ? undefined : readUntrackedCache(siteDir, prefix, indexChecksum);
+  const untrackedStartedAt = none || untrackedCache ? undefined : Date.now();
+  const untracked = none ? Promise.resolve(NOTHING) : untrackedCache ? undefined : git(siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]);
+  trace("git started");
+  return { siteDir, gitEntry, prefix, indexFile, indexStat, indexChecksum, scope: scoped, modified, untracked, untrackedCache, untrackedStartedAt, config };
+}
+
+/**
+ * The untracked listing of a started listing: git's, or the cached one when no directory git
+ * walked for it changed since (adding, removing or renaming an entry changes its directory's
+ * mtime and ctime); git is started now if one did.
+ */
+export function untrackedListing(started: StartedListing): Promise<GitRun> {
+  if (started.untracked) return started.untracked;
+  const cache = started.untrackedCache!;
+  if (directoriesUnchanged(started.siteDir, cache.dirs)) {
+    trace("untracked listing cached");
+    started.untracked = Promise.resolve({ code: 0, stdout: Buffer.from(cache.untracked, "utf8") });
+  } else {
+    started.untrackedStartedAt = Date.now();
+    const pathspecs = started.scope ? ["--", ...started.scope.map((dir) => `:(literal)${dir}`)] : [];
+    started.untracked = git(started.siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]);
+  }
+  return started.untracked;
+}
+
+/** Size, mtime and inode of a file: the index changed under the listing if this did. */
+export function statKey(file: string): string {
+  try {
+    const stat = statSync(file, { bigint: true });
+    return `${stat.size} ${stat.mtimeNs} ${stat.ctimeNs} ${stat.ino}`;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The index's {@link statKey} and its trailing checksum: git writes a SHA-1 of the whole file
+ * at its end (unless `index.skipHash`, which writes zeros), so the last 20 bytes name its content.
+ */
+function indexIdentity(file: string): { stat: string; checksum: string | undefined } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const stat = fstatSync(fd, { bigint: true });
+    const size = Number(stat.size);
+    const key = `${stat.size} ${stat.mtimeNs} ${stat.ctimeNs} ${stat.ino}`;
+    if (size < 32) return { stat: key, checksum: undefined };
+    const trailer = Buffer.alloc(20);
+    if (readSync(fd, trailer, 0, 20, size - 20) !== 20) return { stat: key, checksum: undefined };
+    const checksum = trailer.toString("hex");
+    return { stat: key, checksum: /^0+$/.test(checksum) ? undefined : checksum };
+  } catch {
+    return { stat: "", checksum: undefined };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export interface UntrackedCacheFile {
+  version: number;
+  prefix: string;
+  index: string;
+  /** `<ino> <mtimeMs> <ctimeMs> <path>\n` per directory git walked (`- - -` for one that was missing). */
+  dirs: string;
+  /** `git ls-files -z -o --directory` output. */
+  untracked: string;
+}
+
+/** The untracked cache of the site if it was kept for this index (its directories unchecked). */
+function readUntrackedCache(siteDir: string, prefix: string, indexChecksum: string): UntrackedCacheFile | undefined {
+  let cache: UntrackedCacheFile;
+  try {
+    cache = JSON.parse(readFileSync(path.join(siteDir, UNTRACKED_CACHE), "utf8")) as UntrackedCacheFile;
+  } catch {
+    return undefined;
+  }
+  if (cache?.version !== UNTRACKED_CACHE_VERSION || cache.prefix !== prefix || cache.index !== indexChecksum || typeof cache.dirs !== "string" || typeof cache.untracked !== "string") return undefined;
+  return cache;
+}
+
+/** Whether every directory of an untracked cache's `dirs` has the stat recorded there. */
+function directoriesUnchanged(siteDir: string, dirs: string): boolean {
+  const base = siteDir.endsWith(path.sep) ? siteDir : siteDir + path.sep;
+  for (let at = 0; at < dirs.length; ) {
+    let end = dirs.indexOf("\n", at);
+    if (end < 0) end = dirs.length;
+    const second = dirs.indexOf(" ", dirs.indexOf(" ", at) + 1);
+    const third = dirs.indexOf(" ", second + 1);
+    if (third < 0 || third > end) return false;
+    if (dirStatLine(base + dirs.slice(third + 1, end)) !== dirs.slice(at, third)) return false;
+    at = end + 1;
+  }
+  return true;
+}
+
+/** `<ino> <mtimeMs> <ctimeMs>` of a directory, `- - -` when it is not there. */
+function dirStatLine(dir: string): string {
+  const stat = lstatSync(dir, { throwIfNoEntry: false });
+  return stat ? `${stat.ino} ${stat.mtimeMs} ${stat.ctimeMs}` : "- - -";
+}
+
+/** The git directory a `.git` entry stands for: itself, or where its `gitdir:` line points (worktrees, submodules). */
+function gitDirOf(gitEntry: string): string {
+  try {
+    if (!statSync(gitEntry).isDirectory()) {
+      const pointer = /^gitdir:\s*(.*)$/m.exec(readFileSync(gitEntry, "utf8"))?.[1]?.trim();
+      if (pointer) return path.resolve(path.dirname(gitEntry), pointer);
+    }
+  } catch {
+    // Unreadable: the index is not found, and the listing falls back to git ls-files.
+  }
+  return gitEntry;
+}
+
+export function commonGitDir(gitEntry: string): string {
+  const gitDir = gitDirOf(gitEntry);
+  try {
+    const common = path.join(gitDir, "commondir");
+    if (existsSync(common)) return path.resolve(gitDir, readFileSync(common, "utf8").trim());
+  } catch {
+    // Unreadable gitfile: info/attributes cannot be found; git itself will fail and we fall back.
+  }
+  return gitDir;
+}
+
