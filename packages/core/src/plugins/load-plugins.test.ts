@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORE_VERSION } from "../version.js";
-import { loadPlugins } from "./load-plugins.js";
+import { CORE_RANGES_CACHE, loadPlugins } from "./load-plugins.js";
 
 /** Writes a real package into site/node_modules/<name>. */
 function installPackage(site: string, name: string, pkg: Record<string, unknown>, index: string): string {
@@ -56,6 +56,19 @@ describe("plugin discovery", () => {
       message: `Plugin old-plugin@1.2.3 (${root}) needs @stepwise/core ^9.0.0, but this stepwise runs @stepwise/core ${CORE_VERSION}.`,
       hint: expect.stringContaining("npm install old-plugin@latest"),
     });
+  });
+
+  it("remembers the ranges this core satisfies, per core version, and still refuses the others", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    mkdirSync(path.join(site, ".stepwise", "cache"), { recursive: true });
+    // Another core version's answers are not this one's.
+    writeFileSync(path.join(site, CORE_RANGES_CACHE), JSON.stringify({ "9.0.0": ["^9.0.0"] }));
+    installPackage(site, "new-plugin", peer, plugin("new-plugin"));
+    installPackage(site, "old-plugin", { peerDependencies: { "@stepwise/core": "^9.0.0" } }, plugin("old-plugin"));
+    await loadPlugins(site, [{ name: "new-plugin", options: {} }]);
+    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toEqual({ [CORE_VERSION]: ["^0.1.0"] });
+    await expect(loadPlugins(site, [{ name: "old-plugin", options: {} }])).rejects.toMatchObject({ code: "PLUGIN_INCOMPATIBLE" });
+    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toEqual({ [CORE_VERSION]: ["^0.1.0"] });
   });
 
   it("refuses malformed plugins, one clear line each, all in one error", async () => {

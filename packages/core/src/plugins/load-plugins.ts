@@ -1,14 +1,12 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-// The two functions it uses, not the whole package (47 modules): plugin loading is on every run.
-import satisfies from "semver/functions/satisfies.js";
-import validRange from "semver/ranges/valid.js";
 import type { JsonObject, PluginDefinition } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import type { PluginEntry } from "../site/load-site.js";
 import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
+import { replaceCacheFileSync } from "../files/write-file-atomically.js";
 
 export interface LoadedPlugin {
   /** npm package name (= `meta.name`). */
@@ -61,6 +59,41 @@ export async function loadPlugins(siteDir: string, entries: readonly PluginEntry
   return loaded;
 }
 
+/**
+ * The `@stepwise/core` ranges semver found this version of core to satisfy, kept in
+ * `.stepwise/cache/core-ranges.json` (`{ "<core version>": ["<range>", ...] }`): a pure
+ * function's answers, so they never go stale. Every command loads plugins, and semver's
+ * first use (its regular expressions, then parsing the range) costs ~3 ms of it.
+ */
+export const CORE_RANGES_CACHE = path.join(".stepwise", "cache", "core-ranges.json");
+
+const rangeCaches = new Map<string, Set<string>>();
+
+function compatibleRanges(siteDir: string): Set<string> {
+  let ranges = rangeCaches.get(siteDir);
+  if (!ranges) {
+    ranges = new Set();
+    try {
+      const known = (JSON.parse(readFileSync(path.join(siteDir, CORE_RANGES_CACHE), "utf8")) as Record<string, unknown>)[CORE_VERSION];
+      if (Array.isArray(known)) for (const range of known) if (typeof range === "string") ranges.add(range);
+    } catch {
+      // none yet, or unreadable: semver decides
+    }
+    rangeCaches.set(siteDir, ranges);
+  }
+  return ranges;
+}
+
+function rememberCompatible(siteDir: string, range: string): void {
+  const ranges = compatibleRanges(siteDir);
+  ranges.add(range);
+  try {
+    replaceCacheFileSync(path.join(siteDir, CORE_RANGES_CACHE), JSON.stringify({ [CORE_VERSION]: [...ranges].sort() }));
+  } catch {
+    // Only a cache: semver decides again next time.
+  }
+}
+
 async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPlugin> {
   const root = resolvePackageRoot(siteDir, entry.name);
   if (!root) throw errors.pluginMissing(entry.name, siteDir);
@@ -77,11 +110,15 @@ async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPl
     throw errors.pluginInvalid(name, root, `its package.json declares no peerDependencies["${CORE_PACKAGE}"] range`);
   }
   // A workspace link ("workspace:^") is resolved by the package manager; accept it as-is.
-  if (!coreRange.startsWith("workspace:") && !coreRange.startsWith("file:") && !coreRange.startsWith("link:")) {
+  if (!coreRange.startsWith("workspace:") && !coreRange.startsWith("file:") && !coreRange.startsWith("link:") && !compatibleRanges(siteDir).has(coreRange)) {
+    // The two functions it uses, not the whole package (47 modules), loaded only when a range
+    // is not known yet: their regular expressions alone cost milliseconds to build.
+    const [{ default: validRange }, { default: satisfies }] = await Promise.all([import("semver/ranges/valid.js"), import("semver/functions/satisfies.js")]);
     if (!validRange(coreRange)) throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range "${coreRange}" is not a semver range`);
     if (!satisfies(CORE_VERSION, coreRange, { includePrerelease: true })) {
       throw errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
     }
+    rememberCompatible(siteDir, coreRange);
   }
   const entryFile = packageEntry(root, pkg);
   if (!entryFile) throw errors.pluginInvalid(name, root, "it has no entry point (exports, main or index.js)");
