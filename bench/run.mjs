@@ -121,32 +121,40 @@ function verify(turbo) {
   log(`verified: turbo and both stepwise paths see the same ${FILES} files with the same content ids`);
 }
 
+/**
+ * The commands of a group are timed in interleaved rounds (a few runs of each, then again),
+ * not all runs of one and then all of the next: this VM's speed drifts by 20-30% from one
+ * minute to the next, and a ratio is only fair if both sides see the same drift.
+ */
+const ROUND = 3;
+
 function hyperfine(name, commands, { prepare, env } = {}) {
   const out = path.join(work, `hyperfine-${name}.json`);
-  const argv = ["-N", "--warmup", "3", "--runs", String(runs), "--export-json", out, "--style", "basic"];
-  if (prepare) argv.push("--prepare", prepare);
-  for (const command of Object.values(commands)) argv.push(command);
-  const result = spawnSync("hyperfine", argv, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...env } });
-  if (result.status !== 0) throw new Error(`hyperfine failed for ${name}`);
-  const { results } = JSON.parse(readFileSync(out, "utf8"));
-  return Object.fromEntries(Object.keys(commands).map((key, i) => [key, summarize(results[i].times)]));
+  const times = Object.keys(commands).map(() => []);
+  for (let done = 0; done < runs; done += ROUND) {
+    const argv = ["-N", "--warmup", done === 0 ? "3" : "1", "--runs", String(Math.min(ROUND, runs - done)), "--export-json", out, "--style", "basic"];
+    if (prepare) argv.push("--prepare", prepare);
+    for (const command of Object.values(commands)) argv.push(command);
+    const result = spawnSync("hyperfine", argv, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...env } });
+    if (result.status !== 0) throw new Error(`hyperfine failed for ${name}`);
+    const { results } = JSON.parse(readFileSync(out, "utf8"));
+    results.forEach((r, i) => times[i].push(...r.times));
+  }
+  return Object.fromEntries(Object.keys(commands).map((key, i) => [key, summarize(times[i])]));
 }
 
-/** Timing without hyperfine: the same warmups and runs, via spawnSync. */
+/** Timing without hyperfine: the same warmups and runs, interleaved, via spawnSync. */
 function ownLoop(name, commands, { prepare, env } = {}) {
-  const output = {};
-  for (const [key, command] of Object.entries(commands)) {
-    const [file, ...argv] = command.split(" ");
-    const times = [];
-    for (let i = 0; i < 3 + runs; i++) {
+  const entries = Object.entries(commands).map(([key, command]) => [key, command.split(" "), []]);
+  for (let i = 0; i < 3 + runs; i++) {
+    for (const [, [file, ...argv], times] of entries) {
       if (prepare) spawnSync("sh", ["-c", prepare]);
       const start = process.hrtime.bigint();
       spawnSync(file, argv, { stdio: "ignore", env: { ...process.env, ...env } });
       if (i >= 3) times.push(Number(process.hrtime.bigint() - start) / 1e9);
     }
-    output[key] = summarize(times);
   }
-  return output;
+  return Object.fromEntries(entries.map(([key, , times]) => [key, summarize(times)]));
 }
 
 function summarize(times) {
@@ -172,7 +180,8 @@ const turbo = turboBinary();
 verify(turbo);
 const fileList = path.join(work, "files.nul");
 writeFileSync(fileList, sh("git", ["ls-files", "-z", "pkg-*"], { cwd: site }));
-const cacheOf = (dir) => path.join(dir, ".stepwise", "cache", "file-ids.bin");
+/** Every cache a plan keeps (stat cache, untracked listing, file-input identity, fingerprints, site parse): gone for a cold plan. */
+const cacheOf = (dir) => path.join(dir, ".stepwise", "cache");
 
 const loadBefore = os.loadavg()[0];
 if (loadBefore > os.cpus().length / 2) log(`warning: load average ${loadBefore.toFixed(2)} on ${os.cpus().length} cores: other work will inflate the times`);
@@ -183,9 +192,12 @@ const noop = time("noop", {
   turbo: `${turbo} run ${turboTasks().join(" ")} --dry=json --cwd ${site}`,
 }, { env: turboEnv });
 const noopNoGit = time("noop-nogit", { planNoGit: `${node} ${cli} -C ${siteNoGit} plan` }, { env: noGitEnv });
-const cold = time("cold", { planCold: `${node} ${cli} -C ${site} plan` }, { prepare: `rm -f ${cacheOf(site)}` });
-const coldNoGit = time("cold-nogit", { planColdNoGit: `${node} ${cli} -C ${siteNoGit} plan` }, { prepare: `rm -f ${cacheOf(siteNoGit)}`, env: noGitEnv });
-const hash = time("sha256sum", { sha256sum: `sh -c ${JSON.stringify(`cd ${site} && xargs -0 -a ${fileList} sha256sum > /dev/null`)}` });
+const cold = time("cold", { planCold: `${node} ${cli} -C ${site} plan` }, { prepare: `rm -rf ${cacheOf(site)}` });
+const coldNoGit = time("cold-nogit", { planColdNoGit: `${node} ${cli} -C ${siteNoGit} plan` }, { prepare: `rm -rf ${cacheOf(siteNoGit)}`, env: noGitEnv });
+const hash = time("sha256sum", {
+  sha256sum: `sh -c ${JSON.stringify(`cd ${site} && xargs -0 -a ${fileList} sha256sum > /dev/null`)}`,
+  readFloor: `${node} ${path.join(benchDir, "read-files.mjs")} ${fileList} ${site}`,
+});
 const startup = time("startup", { nodeBare: `${node} -e 0`, version: `${node} ${cli} --version` });
 const t = { ...noop, ...noopNoGit, ...cold, ...coldNoGit, ...hash, ...startup };
 
@@ -197,15 +209,16 @@ const rows = [
   ["no-op `stepwise plan` (git work tree)", t.plan, "`git status`", t.gitStatus, t.plan.median / t.gitStatus.median, "<= 2.00x", t.plan.median / t.gitStatus.median <= 2],
   ["no-op `stepwise plan` (git work tree)", t.plan, "`turbo run --dry=json`", t.turbo, t.plan.median / t.turbo.median, "(peer)", undefined],
   ["no-op `stepwise plan` (not a git repo: stat cache)", t.planNoGit, "`git status`", t.gitStatus, t.planNoGit.median / t.gitStatus.median, "(info)", undefined],
-  ["cold `stepwise plan` (git work tree, no stat cache)", t.planCold, "`sha256sum`", t.sha256sum, t.sha256sum.median / t.planCold.median, ">= 3.00x throughput", t.sha256sum.median / t.planCold.median >= 3],
-  ["cold `stepwise plan` (not a git repo, no stat cache)", t.planColdNoGit, "`sha256sum`", t.sha256sum, t.sha256sum.median / t.planColdNoGit.median, ">= 3.00x throughput", t.sha256sum.median / t.planColdNoGit.median >= 3],
+  ["cold `stepwise plan` (git work tree, no cache)", t.planCold, "`sha256sum`", t.sha256sum, t.sha256sum.median / t.planCold.median, ">= 3.00x throughput", t.sha256sum.median / t.planCold.median >= 3],
+  ["cold `stepwise plan` (not a git repo, no cache)", t.planColdNoGit, "`sha256sum`", t.sha256sum, t.sha256sum.median / t.planColdNoGit.median, ">= 3.00x throughput", t.sha256sum.median / t.planColdNoGit.median >= 3],
+  ["Node reading the files alone (open, fstat, read, close; one thread, no hashing)", t.readFloor, "`sha256sum`", t.sha256sum, t.sha256sum.median / t.readFloor.median, "(info) throughput", undefined],
   ["hashing work alone: cold minus no-op `stepwise plan` (not a git repo)", derived(t.planColdNoGit, t.planNoGit), "`sha256sum`", t.sha256sum, t.sha256sum.median / (t.planColdNoGit.median - t.planNoGit.median), "(info) throughput", undefined],
   ["`stepwise --version`", t.version, "`node -e 0`", t.nodeBare, t.version.median / t.nodeBare.median, "<= 1.50x", t.version.median / t.nodeBare.median <= 1.5],
 ];
 
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const gitVersion = sh("git", ["--version"]).trim();
-const header = `${STEPS} steps, ${FILES.toLocaleString("en")} files, ${mb} MB; ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM; Node ${process.version}; ${gitVersion}; turbo ${sh(turbo, ["--version"]).trim()}; median of ${runs} runs after 3 warmups, files in the page cache; load average before timing ${loadBefore.toFixed(2)}.`;
+const header = `${STEPS} steps, ${FILES.toLocaleString("en")} files, ${mb} MB; ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM; Node ${process.version}; ${gitVersion}; turbo ${sh(turbo, ["--version"]).trim()}; median of ${runs} runs after 3 warmups (the commands of a group interleaved in rounds of ${ROUND}), files in the page cache; load average before timing ${loadBefore.toFixed(2)}.`;
 const table = [
   "| measurement | time (median, mean ± sd) | against | its time | ratio | target | met |",
   "|---|---|---|---|---|---|---|",
@@ -228,10 +241,14 @@ Measured ${new Date().toISOString()}: ${header}
 ${table}
 
 - *no-op plan*: state says every step succeeded with these inputs; \`stepwise plan\` reads the site, its plugin and state,
-  lists the files (in a work tree: \`.git/index\` read directly while \`git ls-files -m -d -o\` reports what changed; elsewhere
-  one walk + the stat cache) and prints 50 skips. \`STEPWISE_TRACE=1 stepwise plan\` prints where the time goes.
-- *cold plan*: the stat cache (\`.stepwise/cache/file-ids.bin\`) is deleted before each run. In a git work tree a cold plan
-  still takes clean files' content ids from git's index; the non-git row reads and hashes all ${mb} MB.
+  and asks git what changed (\`git diff-files\`; the untracked listing is kept in \`.stepwise/cache\` while no directory git
+  walked for it changed). When nothing did, the fingerprints of the last listing hold and the index is not even read;
+  elsewhere it is one walk + the stat cache. It prints 50 skips. \`STEPWISE_TRACE=1 stepwise plan\` prints where the time goes.
+- *cold plan*: \`.stepwise/cache/\` (stat cache, untracked listing, fingerprints, site parse) is deleted before each run. In a
+  git work tree a cold plan still takes clean files' content ids from git's index; the non-git row reads and hashes all ${mb} MB.
+  Outside git the 3x target is not within reach on this VM: the system calls to open, stat, read and close ${FILES.toLocaleString("en")}
+  files from Node (\`bench/read-files.mjs\`, no hashing) take about as long as the whole 3x budget on one thread, and a plan
+  also starts Node, walks the tree and hashes ${mb} MB. The bench site is a git work tree, as the \`git status\` comparison needs.
 - \`sha256sum\` reads the same ${FILES.toLocaleString("en")} files (\`xargs -0 sha256sum\`); throughput ratio = its time / stepwise's time.
 - turbo runs its binary directly (no package-manager wrapper), \`--dry=json\` over the ${STEPS} tasks, telemetry off (turbo 2 uses no daemon for \`run\`).
 `;
