@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import { listFilesRecursive } from "../files/list-files.js";
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { copyFile, readFile, rename, writeFile } from "node:fs/promises";
@@ -151,7 +151,7 @@ export async function restoreBackup(session: SiteSession, file: string): Promise
 
 
 async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
+  const hash = nodeCrypto().createHash("sha256");
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest("hex");
 }

@@ -1,7 +1,8 @@
 import type { StateDocument, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
-import { computeInputFingerprint, hashJson } from "../fingerprint/compute-input-fingerprint.js";
+import { entriesText, hashJson } from "../fingerprint/compute-input-fingerprint.js";
+import { compactKey } from "../fingerprint/node-crypto.js";
 import { StepFiles } from "../fingerprint/step-files.js";
 import { computeEntries, fingerprintOf, reasonsToRun, type EntrySources, type Plan, type StepPlan } from "../plan/compute-plan.js";
 import { FingerprintMemo } from "../plan/fingerprint-memo.js";
@@ -79,7 +80,7 @@ async function computeSitePlan(
   const memo = inputs.identity === undefined || withFiles.length === 0 ? undefined : FingerprintMemo.read(session.site.dir);
   // The usual no-op: the file inputs are those the memo's fingerprints were computed with, and
   // each step's last successful run had that fingerprint, so its files are the ones in state.
-  const known = memo && knownFingerprints(withFiles, state, sourcesWith(() => StepFiles.EMPTY), (step, digest) => memo.lookup(inputs.identity!, step, digest));
+  const known = memo && knownFingerprints(withFiles, state, sourcesWith(() => StepFiles.EMPTY), (step, entriesKey) => memo.lookup(inputs.identity!, step, entriesKey));
   let files: (step: string) => StepFiles;
   if (known) {
     files = (step) => known.files.get(step) ?? StepFiles.EMPTY;
@@ -96,7 +97,7 @@ async function computeSitePlan(
     const step = session.steps.get(name)!;
     const { entries, files: stepFiles, config } = computeEntries(step, sources);
     const fingerprint = known?.fingerprints.get(name) ?? fingerprintOf(entries, stepFiles);
-    if (!known && step.inputs.files.length > 0) computed.set(name, [computeInputFingerprint(entries), fingerprint]);
+    if (!known && step.inputs.files.length > 0) computed.set(name, [compactKey(entriesText(entries)), fingerprint]);
     const reasons = reasonsToRun(state.steps[name], { entries, files: stepFiles, fingerprint }, config, { step: force.has(name), all: options.forceAll === true });
     const neverRun = reasons.some((r) => r.kind === "never-run");
     for (const dep of step.dependsOn) {
@@ -151,12 +152,12 @@ function knownFingerprints(
   steps: readonly SiteStep[],
   state: StateDocument,
   sources: EntrySources,
-  lookup: (step: string, entriesDigest: string) => string | undefined,
+  lookup: (step: string, entriesKey: string) => string | undefined,
 ): { fingerprints: Map<string, string>; files: Map<string, StepFiles> } | undefined {
   const fingerprints = new Map<string, string>();
   const files = new Map<string, StepFiles>();
   for (const step of steps) {
-    const fingerprint = lookup(step.name, computeInputFingerprint(computeEntries(step, sources).entries));
+    const fingerprint = lookup(step.name, compactKey(entriesText(computeEntries(step, sources).entries)));
     const record = state.steps[step.name];
     if (fingerprint === undefined || record?.status !== "succeeded" || record.fingerprint !== fingerprint) return undefined;
     fingerprints.set(step.name, fingerprint);

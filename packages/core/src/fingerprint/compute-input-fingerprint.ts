@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "./node-crypto.js";
 import type { JsonValue } from "../contracts.js";
 import type { StepFiles } from "./step-files.js";
 
@@ -10,7 +10,7 @@ import type { StepFiles } from "./step-files.js";
 export type InputEntries = Record<string, string>;
 
 export function sha256(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return nodeCrypto().createHash("sha256").update(data).digest("hex");
 }
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
@@ -38,7 +38,7 @@ export function hashJson(value: JsonValue | undefined): string {
 export function computeInputFingerprint(entries: Readonly<InputEntries>, files?: StepFiles): string {
   // One update per run of parts (the same bytes as one update per part, far fewer calls).
   const keys = Object.keys(entries).sort();
-  const hash = createHash("sha256");
+  const hash = nodeCrypto().createHash("sha256");
   let text = "";
   let filesAt = files === undefined || files.size === 0 ? -1 : keys.length;
   for (let i = 0; i < keys.length; i++) {
@@ -56,6 +56,16 @@ export function computeInputFingerprint(entries: Readonly<InputEntries>, files?:
 }
 
 const FILE_PREFIX = "file:";
+
+/**
+ * The text {@link computeInputFingerprint} hashes for `entries` alone (no files): equal texts,
+ * equal entries. A plan compares it with the memo's (see `FingerprintMemo`) without hashing.
+ */
+export function entriesText(entries: Readonly<InputEntries>): string {
+  let text = "";
+  for (const key of Object.keys(entries).sort()) text += `${key}\0${entries[key]!}\n`;
+  return text;
+}
 
 export interface EntryDiff {
   added: string[];

@@ -4,7 +4,7 @@ import path from "node:path";
 import { commonGitDir, git, startGitListing, statKey, takePrefetched, untrackedListing, UNTRACKED_CACHE, UNTRACKED_CACHE_VERSION, type StartedListing, type UntrackedCacheFile } from "./git-start.js";
 import { readGitIndex, type GitIndex } from "./git-index.js";
 import { RACY_WINDOW_MS } from "./file-hash-cache.js";
-import { sha256 } from "./compute-input-fingerprint.js";
+import { compactKey } from "./node-crypto.js";
 import { replaceCacheFileSync } from "../files/write-file-atomically.js";
 import { isDefaultIgnored } from "./glob-selector.js";
 import { trace } from "../log/trace.js";
@@ -139,7 +139,7 @@ async function finishGitListing(started: StartedListing): Promise<GitListingHand
   const attributesOutside = attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
   let identity =
     started.indexChecksum !== undefined && statKey(started.indexFile) === started.indexStat
-      ? sha256(["git-listing 1", started.prefix, JSON.stringify(scope ?? null), started.indexChecksum, modifiedText, untrackedText, settingsText, String(attributesOutside)].join("\0"))
+      ? compactKey(["git-listing 2", started.prefix, JSON.stringify(scope ?? null), started.indexChecksum, modifiedText, untrackedText, settingsText, String(attributesOutside)].join("\0"))
       : undefined;
   // The index as the identity names it, read once: for the untracked cache now (when git just
   // listed the untracked files) and for the listing when it is asked for.

@@ -106,7 +106,7 @@ export function takePrefetched(key: string): StartedListing | undefined {
 }
 
 /**
- * Starts git's part of {@link openGitListing} for `siteDir` now, for the next read of that
+ * Starts git's part of `openGitListing` (git-listing.ts) for `siteDir` now, for the next read of that
  * directory to take: a command that will plan calls this first thing, so git's stat pass
  * runs on another core while the command loads its modules, site and plugins.
  */
@@ -145,7 +145,7 @@ export function markFileInputs(siteDir: string, present: boolean): void {
   }
 }
 
-/** Where the untracked listing and the directories it depends on are kept (see {@link openGitListing}). */
+/** Where the untracked listing and the directories it depends on are kept (see `openGitListing` in git-listing.ts). */
 export const UNTRACKED_CACHE = path.join(".stepwise", "cache", "untracked.json");
 export const UNTRACKED_CACHE_VERSION = 1;
 

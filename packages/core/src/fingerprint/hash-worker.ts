@@ -1,7 +1,7 @@
 // Reads and hashes site files. Runs in the main thread and, for large batches, in worker
 // threads: it imports only Node built-ins so the same file runs as a worker from `dist/`
 // and from `src/` (Node strips the types).
-import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 
@@ -13,13 +13,17 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
  */
 export const SYMLINK_PREFIX = "symlink:";
 
+// node:crypto on first use, as node-crypto.ts does (not imported: this file imports only built-ins).
+let cryptoModule: typeof import("node:crypto") | undefined;
+const nodeCrypto = () => (cryptoModule ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto"));
+
 /** Files up to this size are read with one call; larger ones in chunks of this size. */
 const CHUNK = 8 * 1024 * 1024;
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 const MAX_ATTEMPTS = 3;
 
 export function contentIdOf(bytes: Uint8Array): string {
-  return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+  return nodeCrypto().createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
 
 /** What one read of a file found; `undefined` when it is not there (or not a file). */
@@ -80,12 +84,12 @@ function hashWhole(fd: number, size: number, scratch: ReadScratch): string | und
     if (read > size) return undefined; // grew while being read
   }
   if (read !== size) return undefined; // shrank
-  return createHash("sha1").update(`blob ${size}\0`).update(scratch.buffer.subarray(0, size)).digest("hex");
+  return nodeCrypto().createHash("sha1").update(`blob ${size}\0`).update(scratch.buffer.subarray(0, size)).digest("hex");
 }
 
 function hashChunked(fd: number, size: number, scratch: ReadScratch): string | undefined {
   if (scratch.buffer.length < CHUNK + 1) scratch.buffer = Buffer.allocUnsafeSlow(CHUNK + 1);
-  const hash = createHash("sha1").update(`blob ${size}\0`);
+  const hash = nodeCrypto().createHash("sha1").update(`blob ${size}\0`);
   let position = 0;
   for (;;) {
     const n = readSync(fd, scratch.buffer, 0, CHUNK, position);

@@ -1,7 +1,7 @@
 import type { FileHashCache } from "./file-hash-cache.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { sha256 } from "./compute-input-fingerprint.js";
+import { compactKey } from "./node-crypto.js";
 import { conversionPaths, openGitListing, type GitListing, type GitListingHandle } from "./git-listing.js";
 import { GlobSelector, isDefaultIgnored } from "./glob-selector.js";
 import { walkSiteFiles } from "./site-walk.js";
@@ -62,7 +62,7 @@ export interface SiteFileInputs {
  * globs, and the stat of each file it read from disk rather than taking from git's index.
  */
 export const FILE_INPUTS_CACHE = path.join(".stepwise", "cache", "file-inputs.json");
-const FILE_INPUTS_VERSION = 1;
+const FILE_INPUTS_VERSION = 2;
 
 interface FileInputsCacheFile {
   version: number;
@@ -88,9 +88,9 @@ export async function openSiteFileInputs(
   const insideSite = selector.roots().filter((root) => root !== ".." && !root.startsWith("../"));
   const handle = options.useGit === false ? undefined : await openGitListing(siteDir, insideSite);
   trace("git listing opened");
-  const globs = sha256(JSON.stringify([...globsByStep].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+  const globs = JSON.stringify([...globsByStep].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const cacheFile = path.join(siteDir, FILE_INPUTS_CACHE);
-  const identityOf = (listing: string, read: readonly [string, string][]) => sha256(JSON.stringify(["file-inputs 1", listing, globs, read]));
+  const identityOf = (listing: string, read: readonly [string, string][]) => compactKey(JSON.stringify(["file-inputs 2", listing, globs, read]));
 
   let identity: string | undefined;
   const listingIdentity = handle?.identity;

@@ -7,19 +7,19 @@ import { replaceCacheFileSync } from "../files/write-file-atomically.js";
  * files.
  */
 export const FINGERPRINT_MEMO = path.join(".stepwise", "cache", "fingerprints.json");
-const VERSION = 1;
+const VERSION = 2;
 
 interface MemoFile {
   version: number;
   /** The identity of the file inputs the fingerprints were computed with (`SiteFileInputs.identity`). */
   identity: string;
-  /** Step name -> [digest of its entries other than files, its fingerprint]. */
+  /** Step name -> [its entries other than files, as `entriesText` gives them (`compactKey`), its fingerprint]. */
   steps: Record<string, [string, string]>;
 }
 
 /**
  * The fingerprints a plan computed for the steps with file inputs, with the identity of those
- * inputs and a digest of each step's other entries. A fingerprint is a function of the two:
+ * inputs and each step's other entries (their text: compared, never hashed). A fingerprint is a function of the two:
  * while both are the same, so is the fingerprint, and the next plan need not list and hash
  * thousands of files to know it. A cache in `.stepwise/cache/`: losing it costs one listing.
  */
@@ -41,10 +41,10 @@ export class FingerprintMemo {
   }
 
   /** The fingerprint recorded for `step` with these file inputs and other entries, if any. */
-  lookup(identity: string, step: string, entriesDigest: string): string | undefined {
+  lookup(identity: string, step: string, entriesKey: string): string | undefined {
     if (this.memo?.identity !== identity) return undefined;
     const row = this.memo.steps[step];
-    return Array.isArray(row) && row[0] === entriesDigest && typeof row[1] === "string" ? row[1] : undefined;
+    return Array.isArray(row) && row[0] === entriesKey && typeof row[1] === "string" ? row[1] : undefined;
   }
 
   /** Records the fingerprints just computed (written only if they differ from those held). */

@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import type { SecretGenerator } from "../contracts.js";
 
 const ALPHABETS: Record<string, string> = {
@@ -22,6 +22,6 @@ export function generateSecret(generator: SecretGenerator = {}): string {
   if (alphabet.length < 2) throw new Error(`secret alphabet needs at least 2 distinct characters, got ${alphabet.length}`);
   if (!Number.isInteger(length) || length < 8 || length > 4096) throw new Error(`secret length must be an integer from 8 to 4096, got ${length}`);
   let out = "";
-  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  for (let i = 0; i < length; i++) out += alphabet[nodeCrypto().randomInt(alphabet.length)];
   return out;
 }

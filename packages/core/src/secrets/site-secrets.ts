@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import type { SecretBackend } from "../contracts.js";
 import type { Redactor } from "../log/redactor.js";
 
@@ -47,7 +47,7 @@ export class SiteSecrets {
     const value = this.get(name);
     const key = this.values.get(HMAC_KEY_NAME);
     if (value === undefined || key === undefined) return UNSET;
-    return `hmac-sha256:${createHmac("sha256", key).update(value).digest("hex")}`;
+    return `hmac-sha256:${nodeCrypto().createHmac("sha256", key).update(value).digest("hex")}`;
   }
 
   /**
@@ -56,15 +56,15 @@ export class SiteSecrets {
    */
   digest(text: string): string {
     const key = this.values.get(HMAC_KEY_NAME);
-    if (key === undefined) return `sha256:${createHash("sha256").update(text).digest("hex")}`;
-    return `hmac-sha256:${createHmac("sha256", key).update(text).digest("hex")}`;
+    if (key === undefined) return `sha256:${nodeCrypto().createHash("sha256").update(text).digest("hex")}`;
+    return `hmac-sha256:${nodeCrypto().createHmac("sha256", key).update(text).digest("hex")}`;
   }
 
   /** Stores values (`undefined` deletes), atomically, adding the HMAC key on first use. */
   async set(values: ReadonlyMap<string, string | undefined>): Promise<void> {
     if (values.has(HMAC_KEY_NAME)) throw new Error(`${HMAC_KEY_NAME} is reserved`);
     const writes = new Map(values);
-    if (!this.values.has(HMAC_KEY_NAME)) writes.set(HMAC_KEY_NAME, randomBytes(32).toString("hex"));
+    if (!this.values.has(HMAC_KEY_NAME)) writes.set(HMAC_KEY_NAME, nodeCrypto().randomBytes(32).toString("hex"));
     await this.backend.setMany(writes);
     for (const [name, value] of writes) {
       if (value === undefined) this.values.delete(name);

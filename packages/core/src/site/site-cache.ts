@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { compactKey } from "../fingerprint/node-crypto.js";
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,7 +29,7 @@ function cacheKey(text: string): string {
       return "-";
     }
   })].join(" ");
-  return createHash("sha256").update(buildId).update("\0").update(text).digest("hex");
+  return compactKey(`${buildId}\0${text}`);
 }
 
 /** The cached parse of `text`, or undefined. */

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import { readFileSync } from "node:fs";
 import { open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -87,7 +87,7 @@ export class FileLock {
   ) {}
 
   async acquire(holder: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock> {
-    const info: LockInfo = { id: randomUUID(), ...holder, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
+    const info: LockInfo = { id: nodeCrypto().randomUUID(), ...holder, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
         const handle = await open(this.file, "wx", 0o644);

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import type { StateDocument } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
 import { StepFiles } from "../fingerprint/step-files.js";
@@ -8,7 +8,7 @@ import { CORE_VERSION } from "../version.js";
 export const STATE_VERSION = 2;
 
 export function emptyState(site: string): StateDocument {
-  return { stateVersion: STATE_VERSION, serial: 0, lineage: randomUUID(), site, writtenBy: CORE_VERSION, updatedAt: new Date(0).toISOString(), steps: {} };
+  return { stateVersion: STATE_VERSION, serial: 0, lineage: nodeCrypto().randomUUID(), site, writtenBy: CORE_VERSION, updatedAt: new Date(0).toISOString(), steps: {} };
 }
 
 /**
@@ -16,7 +16,7 @@ export function emptyState(site: string): StateDocument {
  * document into version n+1. Version 0 was the unversioned prototype: `steps` only.
  */
 const migrations: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {
-  0: (doc) => ({ serial: 0, lineage: randomUUID(), site: "", writtenBy: "0.0.0", updatedAt: new Date(0).toISOString(), ...doc, stateVersion: 1 }),
+  0: (doc) => ({ serial: 0, lineage: nodeCrypto().randomUUID(), site: "", writtenBy: "0.0.0", updatedAt: new Date(0).toISOString(), ...doc, stateVersion: 1 }),
   // Version 2 keeps a step's `file:` entries as one `files` string (StepFiles.encode).
   1: (doc) => {
     const steps = doc.steps;

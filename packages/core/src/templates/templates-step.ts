@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import { existsSync, readFileSync } from "node:fs";
 import { listFilesRecursive } from "../files/list-files.js";
 import { readFile, unlink, mkdir } from "node:fs/promises";
@@ -156,7 +156,7 @@ function references(text: string): { kind: "config" | "secret" | "outputs"; path
  */
 function sameAsWritten(text: string, recorded: string | undefined, digest: (text: string) => string): boolean {
   if (recorded === undefined) return false;
-  if (recorded.startsWith("sha256:")) return recorded === `sha256:${createHash("sha256").update(text).digest("hex")}`;
+  if (recorded.startsWith("sha256:")) return recorded === `sha256:${nodeCrypto().createHash("sha256").update(text).digest("hex")}`;
   return digest(text) === recorded;
 }
 
