@@ -14,6 +14,7 @@
 //   node ../../scripts/bundle-dist.mjs [--inline NAME,...] index.js [more entries...]
 import { build } from "esbuild";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 const args = process.argv.slice(2);
@@ -30,7 +31,37 @@ const external = dependencies.filter((name) => !inline.includes(name)).flatMap((
 const dist = path.resolve("dist");
 for (const name of readdirSync(dist)) if (/^chunk-.*\.js(\.map)?$/.test(name)) rmSync(path.join(dist, name));
 
+/**
+ * Node builds an ES module facade for a built-in on its first `import`, reading every export,
+ * getters included: `node:fs` thereby loads `fs/promises` and readline, `node:util` loads
+ * `worker_threads`, `node:process` loads `fs/promises` (~20 internal modules, ~2 ms of every
+ * command). These built-ins are reached through `require` instead: each named import becomes
+ * a pure read of the CommonJS object, kept only if used. A named import the object lacks (such
+ * as `promises`, left out on purpose) fails the build rather than reading as undefined.
+ */
+const FACADE_FREE = ["fs", "util", "process"];
+const requireBuiltin = createRequire(import.meta.url);
+const builtinsWithoutFacade = {
+  name: "builtins-without-esm-facade",
+  setup(build) {
+    const filter = new RegExp(`^(node:)?(${FACADE_FREE.join("|")})$`);
+    build.onResolve({ filter }, (args) => (args.namespace === "builtin" ? undefined : { path: args.path.replace(/^node:/, ""), namespace: "builtin" }));
+    build.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => {
+      const names = Object.keys(requireBuiltin(`node:${args.path}`)).filter((name) => name !== "promises" && /^[A-Za-z_$][\w$]*$/.test(name));
+      const lines = [
+        'import { createRequire } from "node:module";',
+        `const m = createRequire(import.meta.url)("node:${args.path}");`,
+        "const get = (name) => m[name];",
+        "export default m;",
+        ...names.map((name) => `export const ${name} = /* @__PURE__ */ get(${JSON.stringify(name)});`),
+      ];
+      return { contents: lines.join("\n"), loader: "js", resolveDir: dist };
+    });
+  },
+};
+
 await build({
+  plugins: [builtinsWithoutFacade],
   entryPoints: entries.map((entry) => path.join(dist, entry)),
   outdir: dist,
   outbase: dist,
