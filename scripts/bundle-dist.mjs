@@ -60,8 +60,9 @@ const builtinsWithoutFacade = {
   },
 };
 
-await build({
+const result = await build({
   plugins: [builtinsWithoutFacade],
+  metafile: true,
   entryPoints: entries.map((entry) => path.join(dist, entry)),
   outdir: dist,
   outbase: dist,
@@ -76,3 +77,12 @@ await build({
   legalComments: "inline",
   logLevel: "warning",
 });
+
+// Code-split files carry a content hash in their name (chunk-*, and modules only imported
+// dynamically, such as program-*): remove those an earlier build wrote and this one did not,
+// so dist/ (which is published) holds only what the entries load.
+const written = new Set(Object.keys(result.metafile.outputs).map((file) => path.resolve(file)));
+for (const name of readdirSync(dist)) {
+  const file = path.join(dist, name);
+  if (/-[A-Z0-9]{8}\.js(\.map)?$/.test(name) && !written.has(file.replace(/\.map$/, "")) && !written.has(file)) rmSync(file);
+}
