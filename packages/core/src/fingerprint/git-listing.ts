@@ -1,7 +1,7 @@
 import { existsSync, lstatSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { commonGitDir, git, startGitListing, statKey, takePrefetched, untrackedListing, UNTRACKED_CACHE, UNTRACKED_CACHE_VERSION, type StartedListing, type UntrackedCacheFile } from "./git-start.js";
+import { commonGitDir, git, startGitListing, statLine, statKey, takePrefetched, untrackedListing, UNTRACKED_CACHE, UNTRACKED_CACHE_VERSION, type StartedListing, type UntrackedCacheFile } from "./git-start.js";
 import { readGitIndex, type GitIndex } from "./git-index.js";
 import { RACY_WINDOW_MS } from "./file-hash-cache.js";
 import { compactKey } from "./node-crypto.js";
@@ -110,7 +110,7 @@ function keepUntracked(started: StartedListing, index: GitIndex, untracked: stri
     // An entry added, removed or renamed later sets the mtime to then: only a recent mtime could
     // come back unchanged from such a change (a recent ctime alone, e.g. after utimes, cannot).
     if (stat && stat.mtimeMs >= racyAfter) return;
-    lines.push(`${stat ? `${stat.ino} ${stat.mtimeMs} ${stat.ctimeMs}` : "- - -"} ${dir}\n`);
+    lines.push(`${statLine(stat)} ${dir}\n`);
   }
   const cache: UntrackedCacheFile = { version: UNTRACKED_CACHE_VERSION, prefix, index: indexChecksum, dirs: lines.join(""), untracked };
   try {
