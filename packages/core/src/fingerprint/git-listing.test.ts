@@ -183,6 +183,17 @@ describe("openGitListing", () => {
     expect(await identity()).not.toBe(untracked);
   });
 
+  it("keeps its identity through a listing by git ls-files, for an index this reader declines", async () => {
+    const dir = repo({ "a/x.txt": "x" });
+    git(dir, "update-index", "--split-index");
+    const handle = (await openGitListing(dir))!;
+    const before = handle.identity;
+    expect(before).toEqual(expect.any(String));
+    expect((await handle.listing())!.cleanPaths).toEqual(["a/x.txt"]);
+    expect(handle.identity).toBe(before);
+    expect((await openGitListing(dir))!.identity).toBe(before);
+  });
+
   it("keeps the untracked listing while no directory git walked changed, and lists again when one did", async () => {
     const dir = repo({ "a/x.txt": "x", "a/deep/y.txt": "y", "b/z.txt": "z" });
     writeFileSync(path.join(dir, "a/loose.txt"), "l");

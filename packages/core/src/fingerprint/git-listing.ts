@@ -55,8 +55,8 @@ export interface GitListingHandle {
 /**
  * Reads git's view of `siteDir`: the index file itself (read here, see git-index.ts) for the
  * tracked files and their blob ids, `git diff-files` for the tracked files that differ from it
- * (one stat pass, on git's preload threads; racy entries compared by content as `git status`
- * does), and `git ls-files -o --directory` for untracked files, wholly untracked directories
+ * (one stat pass; racy entries compared by content as `git status` does; see git-start.ts on
+ * git's preload threads), and `git ls-files -o --directory` for untracked files, wholly untracked directories
  * collapsed (no ignore rules: a glob may select an ignored file). The untracked listing is
  * kept in `.stepwise/cache/untracked.json` with the mtime of every directory git walked for
  * it, as git's untracked cache does: while no such directory changed (a file added, removed
@@ -144,12 +144,14 @@ async function finishGitListing(started: StartedListing): Promise<GitListingHand
   // The index as the identity names it, read once: for the untracked cache now (when git just
   // listed the untracked files) and for the listing when it is asked for.
   let index: GitIndex | undefined | null = null;
+  const unchangedIndex = () => statKey(started.indexFile) === started.indexStat;
+  let indexChanged = false;
   const sameIndex = (): GitIndex | undefined => {
     if (index === null) {
       const read = readGitIndex(started.indexFile);
       trace("git index read");
-      const same = read !== undefined && read.checksum === (started.indexChecksum ?? "0".repeat(40)) && statKey(started.indexFile) === started.indexStat;
-      index = same ? read : undefined;
+      indexChanged = !unchangedIndex() || (read !== undefined && read.checksum !== (started.indexChecksum ?? "0".repeat(40)));
+      index = indexChanged ? undefined : read; // undefined too for an index the reader declines (split, sparse)
     }
     return index;
   };
@@ -161,8 +163,9 @@ async function finishGitListing(started: StartedListing): Promise<GitListingHand
   const list = async (): Promise<GitListing | undefined> => {
     if (scope?.length === 0) return EMPTY_LISTING();
     const current = sameIndex();
-    if (!current) identity = undefined; // listed from another index than the one the identity names
     const listing = current ? listFromIndex(started, current, modifiedText, untrackedText) : await listWithLsFiles(started);
+    // Listed from another index than the one the identity names: the identity cannot stand for it.
+    if (indexChanged || !unchangedIndex()) identity = undefined;
     if (!listing) return undefined;
     trace("git output parsed");
     listing.attributesPresent ||= attributesOutside;
