@@ -95,6 +95,13 @@ describe("a no-op plan in a git work tree", () => {
     git(dir, "commit", "-q", "-m", "more");
     expect((await plan(dir)).stdout).toContain("0 to run, 4 unchanged");
 
+    // Damaged caches are no caches: the plan lists the files again.
+    const cacheDir = path.join(dir, ".stepwise/cache");
+    for (const name of readdirSync(cacheDir)) writeFileSync(path.join(cacheDir, name), name.endsWith(".json") ? '{"version":2,"steps":[1],"read":[null],"dirs":7}' : "\0garbage");
+    const damaged = await runCli(["plan"], { cwd: dir });
+    expect(damaged.stderr).toBe("");
+    expect(damaged.stdout).toContain("0 to run, 4 unchanged");
+
     // A deleted tracked file.
     rmSync(path.join(dir, "docs", "index.md"));
     expect((await plan(dir)).stdout).toMatch(/run +docs +file docs\/index\.md removed/);

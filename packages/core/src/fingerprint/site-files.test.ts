@@ -349,6 +349,20 @@ describe("the identity of a site's file inputs", () => {
     expect(await collect(dir, globs)).toEqual({ app: { "app/a.txt": gitHashObject(dir, "app/a.txt"), "app/b.txt": gitHashObject(dir, "app/b.txt") } });
   }, 10_000);
 
+  it("treats a damaged cache file as no cache", async () => {
+    const dir = repo();
+    write(dir, "app/a.txt", "a");
+    commitAll(dir);
+    const globs = { app: ["app/**"] };
+    await identity(dir, globs, true);
+    const cacheFile = path.join(dir, ".stepwise", "cache", "file-inputs.json");
+    for (const damaged of ["{", JSON.stringify({ version: 2, listing: "x", globs: "y", read: [1, null] }), "null"]) {
+      writeFileSync(cacheFile, damaged);
+      expect(await identity(dir, globs)).toBeUndefined();
+      expect(await collect(dir, globs)).toEqual({ app: { "app/a.txt": gitHashObject(dir, "app/a.txt") } });
+    }
+  });
+
   it("is unknown when a glob reaches into a directory git does not track, or outside git", async () => {
     const dir = repo();
     write(dir, "app/a.txt", "a");

@@ -133,7 +133,13 @@ export async function openSiteFileInputs(
 function readFileInputsCache(file: string): FileInputsCacheFile | undefined {
   try {
     const cache = JSON.parse(readFileSync(file, "utf8")) as FileInputsCacheFile;
-    return cache?.version === FILE_INPUTS_VERSION && typeof cache.listing === "string" && typeof cache.globs === "string" && Array.isArray(cache.read) ? cache : undefined;
+    const valid =
+      cache?.version === FILE_INPUTS_VERSION &&
+      typeof cache.listing === "string" &&
+      typeof cache.globs === "string" &&
+      Array.isArray(cache.read) &&
+      cache.read.every((row) => Array.isArray(row) && typeof row[0] === "string" && typeof row[1] === "string");
+    return valid ? cache : undefined; // anything else (hand-edited, truncated) is no cache
   } catch {
     return undefined;
   }
