@@ -143,13 +143,13 @@ export class FileHashCache {
    */
   statOf(file: string): string | undefined {
     const row = this.rows.get(file);
-    return row && `${row.size} ${row.mtimeMs} ${row.ctimeMs} ${row.ino}`;
+    return row && statText(row);
   }
 
   /** The same line for the file on disk now (`-` when it is not there). */
   currentStat(file: string): string {
     const stat = lstatSync(this.absolute(file), { throwIfNoEntry: false });
-    return stat ? `${stat.size} ${stat.mtimeMs} ${stat.ctimeMs} ${stat.ino}` : "-";
+    return stat ? statText(stat) : "-";
   }
 
   /** Content id of each file; a missing file maps to `missing`. */
@@ -209,4 +209,9 @@ export class FileHashCache {
   private absolute(file: string): string {
     return this.siteDir.endsWith(path.sep) ? this.siteDir + file : this.siteDir + path.sep + file;
   }
+}
+
+/** The stat fields the cache keys a file by, as one line: a cached row and a fresh lstat give equal lines for an unchanged file. */
+function statText(stat: { size: number; mtimeMs: number; ctimeMs: number; ino: number }): string {
+  return `${stat.size} ${stat.mtimeMs} ${stat.ctimeMs} ${stat.ino}`;
 }
