@@ -1,6 +1,7 @@
 // The default export, not named imports: a name this Node lacks (flushCompileCache came in 22.10)
 // would fail to link, where a missing property is only undefined.
 import nodeModule from "node:module";
+import { scanArgs } from "./args.js";
 
 // `stepwise --version` is answered before anything else is loaded: no commander, no core, no plugin.
 const argv = process.argv.slice(2);
@@ -13,9 +14,9 @@ if (major < 22) {
   process.stdout.write(`${pkg.version}\n`);
 } else {
   // Start git's listing of the site's files on the other core first, while the CLI loads.
-  const site = planningSite(argv);
+  const { command, site, help } = scanArgs(argv);
   const prefetch = await import("@stepwise/core/prefetch");
-  if (site !== undefined) prefetch.prefetchGitListing(site);
+  if (command === "plan" || command === "deploy") prefetch.prefetchGitListing(site ?? process.cwd());
   prefetch.trace("cli started");
   // A reader that went away (`stepwise plan | head`) is not an error.
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -25,7 +26,7 @@ if (major < 22) {
   nodeModule.enableCompileCache?.(); // V8's code cache on disk: later runs skip most of the parsing
   const { run } = await import("./program.js");
   prefetch.trace("cli loaded");
-  process.exitCode = await run(argv);
+  process.exitCode = await run(argv, help ? undefined : command);
   prefetch.trace("command done");
   exitWhenFlushed();
 }
@@ -44,18 +45,4 @@ function exitWhenFlushed(): void {
   }
   nodeModule.flushCompileCache?.();
   process.exit();
-}
-
-/** The site directory when the command will plan (plan, deploy), else undefined. */
-function planningSite(args: readonly string[]): string | undefined {
-  let site = process.cwd();
-  let command: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "-C" || arg === "--site") site = args[++i] ?? site;
-    else if (arg.startsWith("--site=")) site = arg.slice("--site=".length);
-    else if (arg === "--set" || arg === "--preset") i++;
-    else if (command === undefined && !arg.startsWith("-")) command = arg;
-  }
-  return command === "plan" || command === "deploy" ? site : undefined;
 }

@@ -11,11 +11,12 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /**
  * Builds the command tree. Command modules are imported only when their command runs, but for
  * plan and deploy, the commands run most: they are in this module's bundle, where loading
- * their four small modules on demand cost ~1.5 ms of a no-op plan. Given
- * the arguments, it registers only the command they name (when they name one and ask for no
- * help): defining all of them and their options costs ~3 ms of a 90 ms no-op plan.
+ * their four small modules on demand cost ~1.5 ms of a no-op plan. Given `only`, a command
+ * name, it registers that command alone (an unknown name registers all of them, for
+ * commander's did-you-mean): defining all of them and their options costs ~3 ms of a 90 ms
+ * no-op plan.
  */
-export function buildProgram(argv?: readonly string[]): Command {
+export function buildProgram(only?: string): Command {
   const program = new Command("stepwise")
     .description("Idempotent, plugin-based deployer: runs only the steps whose inputs changed.")
     .version(pkg.version, "-V, --version")
@@ -218,21 +219,9 @@ Examples:
         });
     },
   };
-  const only = argv === undefined ? undefined : commandNamed(argv);
   if (only !== undefined && Object.hasOwn(commands, only)) commands[only]!();
   else for (const register of Object.values(commands)) register();
   return program;
-}
-
-/** The command the arguments name, unless they ask for help (then every command is needed). */
-function commandNamed(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "-h" || arg === "--help" || arg === "help") return undefined;
-    if (arg === "-C" || arg === "--site" || arg === "--set" || arg === "--preset") i++;
-    else if (!arg.startsWith("-")) return argv.slice(i + 1).some((a) => a === "-h" || a === "--help") ? undefined : arg;
-  }
-  return undefined;
 }
 
 function globals(command: Command): GlobalOptions {
@@ -252,9 +241,13 @@ function parsePositive(value: string, flag: string): number {
   return n;
 }
 
-/** Runs the CLI; returns the exit code. The one place errors become exit codes. */
-export async function run(argv: readonly string[]): Promise<number> {
-  const program = buildProgram(argv);
+/**
+ * Runs the CLI; returns the exit code. The one place errors become exit codes. `only` is the
+ * command the arguments name when they ask for no help (see `scanArgs`), so that only it is
+ * registered; without it, every command is.
+ */
+export async function run(argv: readonly string[], only?: string): Promise<number> {
+  const program = buildProgram(only);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
