@@ -19,6 +19,7 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$root/scripts/podman/containers.conf}
 
 echo "demo: building offline images from Debian packages (cached) ..." >&2
 "$root/scripts/images/build.sh" >&2
+"$root/scripts/podman/check-host.sh"
 
 if [ ! -d "$site/app/node_modules/pg" ]; then
   echo "demo: installing the app's dependencies ..." >&2

@@ -25,13 +25,18 @@ if [ ${#sock} -gt 100 ]; then
   exit 2
 fi
 
-# aardvark-dns (a Recommends of podman) is what lets containers find each other by name.
-if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 \
-  || ! [ -x /usr/lib/podman/aardvark-dns ]; then
-  echo "start.sh: installing podman, runc, aardvark-dns and curl ..." >&2
+# What a container on a bridge network needs on this host. aardvark-dns (a Recommends of
+# podman) lets containers find each other by name; netavark sets up the network with iptables,
+# which Debian's podman only Suggests: without it every container start fails with
+# "netavark: No such file or directory". scripts/podman/check-host.sh proves the set.
+packages=(podman runc netavark aardvark-dns iptables curl)
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+if ! have podman || ! have runc || ! have curl || ! have iptables \
+  || ! [ -x /usr/lib/podman/aardvark-dns ] || ! [ -x /usr/lib/podman/netavark ]; then
+  echo "start.sh: installing ${packages[*]} ..." >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
   "${sudo[@]}" apt-get update >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y podman runc netavark aardvark-dns curl >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${packages[@]}" >&2
 fi
 
 ping_ok() { curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; }
