@@ -30,8 +30,8 @@ export function testScope(secrets: Record<string, string>, step = "test"): Targe
 }
 
 /** Connects the podman target for `site` to the harness's service, with the offline images. */
-export async function openSession(site: string, secrets: Record<string, string> = {}): Promise<{ session: Required<TargetSession>; socketPath: string }> {
-  const { socketPath } = await podmanHarness();
+export async function openSession(site: string, secrets: Record<string, string> = {}, socket?: string): Promise<{ session: Required<TargetSession>; socketPath: string }> {
+  const socketPath = socket ?? (await podmanHarness()).socketPath;
   const config: Record<string, JsonValue> = {
     "podman.socket": socketPath,
     "podman.helperImage": OFFLINE_IMAGES.helper,

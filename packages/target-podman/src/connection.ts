@@ -138,7 +138,8 @@ function isSocket(path: string): boolean {
   }
 }
 
-function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+/** The first regular file named `command` in `env.PATH`'s directories. */
+export function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, command);

@@ -1,9 +1,15 @@
 import { ErrorCode, ExitCode, StepwiseError } from "@stepwise/core";
+import type { HostProblem } from "./host-diagnosis.js";
 
 /** Error codes this plugin raises (in addition to core's `TARGET_MISSING`). Stable: scripts may match on them. */
 export const PodmanErrorCode = {
   /** No reachable Podman API socket and no `podman` binary to start one. */
   TargetMissing: ErrorCode.TargetMissing,
+  /**
+   * The host cannot run containers: a tool Podman's network backend or runtime needs
+   * (iptables, netavark, CNI plugins, runc ...) is missing. Exit 2: no step is at fault.
+   */
+  HostUnsupported: "PODMAN_HOST_UNSUPPORTED",
   /** A configured socket does not answer. */
   Unreachable: "PODMAN_UNREACHABLE",
   /** The Podman API refused or failed a request. */
@@ -41,6 +47,13 @@ export const podmanErrors = {
       hint: `podman system service --time=0 unix://${socket}   (or fix ${source})`,
       cause,
     });
+  },
+  hostUnsupported(what: string, problem: HostProblem, failure: ApiFailure): StepwiseError {
+    return new StepwiseError(
+      PodmanErrorCode.HostUnsupported,
+      `This host cannot run containers: ${problem.problem}. Podman could not ${what}: ${failure.message}`,
+      { exitCode: ExitCode.BadInput, hint: problem.hint },
+    );
   },
   api(what: string, failure: ApiFailure, hint?: string): StepwiseError {
     const status = failure.statusCode === undefined ? "" : ` (HTTP ${failure.statusCode})`;

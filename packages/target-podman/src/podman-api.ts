@@ -2,6 +2,7 @@ import http from "node:http";
 import { createRequire } from "node:module";
 import type Docker from "dockerode";
 import { podmanErrors } from "./errors.js";
+import { diagnoseHostFailure } from "./host-diagnosis.js";
 
 /** Libpod API prefix; Podman 4.x serves every 4.x path under it. */
 export const LIBPOD = "/v4.0.0/libpod";
@@ -131,6 +132,8 @@ function toApiError(error: unknown): PodmanApiError {
 export function apiFailure(what: string, error: unknown, hint?: string): Error {
   if (error instanceof Error && (error.name === "StepwiseError" || error.name === "AbortError")) return error;
   const failure = error instanceof PodmanApiError ? error : toApiError(error);
+  const host = failure.statusCode !== undefined && failure.statusCode >= 500 ? diagnoseHostFailure(failure.message) : undefined;
+  if (host) return podmanErrors.hostUnsupported(what, host, { statusCode: failure.statusCode, message: failure.message });
   return podmanErrors.api(what, { statusCode: failure.statusCode, message: failure.message }, hint);
 }
 

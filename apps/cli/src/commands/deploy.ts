@@ -1,4 +1,4 @@
-import { deploySite, planSite, type DeployResult } from "@stepwise/core";
+import { ExitCode, deploySite, planSite, type DeployResult } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter, isLiveTerminal, type Reporter } from "../output/reporter.js";
@@ -47,13 +47,24 @@ export async function deployCommand(globals: GlobalOptions, flags: DeployFlags):
     const result = await deploySite(session, { ...planOptions, dryRun: flags.dryRun, expectNoChanges: flags.expectNoChanges });
     await reporter.close();
     report(result, globals, session);
-    process.exitCode = result.status === "failed" ? 1 : result.status === "interrupted" ? 130 : 0;
+    process.exitCode = deployExitCode(result);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await reporter?.close();
     await session.close();
   }
+}
+
+/**
+ * 0 ok, 130 interrupted; a failure is 1 (a step failed) unless every failed step failed on
+ * bad input or a host that cannot run it (its error's exit code 2: a missing secret, a host
+ * without the tools containers need), which no retry of the step fixes.
+ */
+export function deployExitCode(result: Pick<DeployResult, "status" | "failed">): number {
+  if (result.status === "interrupted") return ExitCode.Interrupted;
+  if (result.status !== "failed") return ExitCode.Ok;
+  return result.failed.length > 0 && result.failed.every((f) => f.error.exitCode === ExitCode.BadInput) ? ExitCode.BadInput : ExitCode.StepFailed;
 }
 
 function report(result: DeployResult, globals: GlobalOptions, session: import("@stepwise/core").SiteSession): void {
@@ -78,7 +89,8 @@ function report(result: DeployResult, globals: GlobalOptions, session: import("@
       break;
     case "failed":
       for (const { step, error } of result.failed) {
-        process.stderr.write(`error: step ${step} failed: ${session.redactor.redact(error.message)}\n`);
+        const what = error.exitCode === ExitCode.BadInput ? `${session.redactor.redact(error.message)} (while running step ${step})` : `step ${step} failed: ${session.redactor.redact(error.message)}`;
+        process.stderr.write(`error: ${what}\n`);
         if (error.hint) process.stderr.write(`  fix: ${error.hint}\n`);
       }
       out(`${result.ran.length} ran, ${result.failed.length} failed${result.notRun.length ? `, ${result.notRun.length} not run (${result.notRun.join(", ")})` : ""}. Fix the cause and run stepwise deploy again: it resumes from ${result.failed.map((f) => f.step).join(", ")}.`);
