@@ -1,11 +1,12 @@
 // Issue 4, must show: deploy the demo site and read its page; a second deploy touches nothing;
 // no secret in inspect/argv/logs/state; status, restart and logs. One deployed copy for all.
 import { execFile } from "node:child_process";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { AgeSecretBackend } from "@stepwise/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../e2e/cli-harness.js";
 import { DEMO_RESOURCES, expectOk, greetings, httpGet, inspect, inspectText, makeDemoSite, podman, siteContainerNames, snapshot, type CliResult, type DemoSite } from "./demo-site.js";
 
 const run = promisify(execFile);
@@ -60,6 +61,24 @@ describe("the demo site on real Podman, through the built CLI", () => {
     // --expect-no-changes is the CI form of the same promise.
     expectOk(await cli(["plan", "--expect-no-changes"]), "plan --expect-no-changes");
     expect(await snapshot(site.name)).toEqual(before);
+  });
+
+  it("a user's own shell, without the demo's environment, plans nothing: how Podman is reached is no input", async () => {
+    // No STEPWISE_PODMAN_SOCKET, CONTAINERS_CONF or DOCKER_HOST: the target finds no answering
+    // socket and starts its own Podman service (in this TMPDIR), another path to the same engine.
+    const tmp = mkdtempSync("/tmp/sw-shell-");
+    try {
+      const plain = await runCli(["plan", "-C", site.dir], { cwd: site.dir, env: { CONTAINERS_CONF: undefined, DOCKER_HOST: undefined, TMPDIR: tmp } });
+      outputs.push(plain.stdout, plain.stderr);
+      expect(plain.code, plain.stdout + plain.stderr).toBe(0);
+      // The drift checks really went through another socket: the service started for this shell.
+      expect((await run("pgrep", ["-f", `unix://${tmp}/`])).stdout.trim()).toMatch(/^\d+/);
+      expect(plain.stdout).toContain("0 to run");
+      for (const step of ["podman:network", "database", "job:migrate", "service:web"]) expect(plain.stdout).toMatch(new RegExp(`skip +${step} +unchanged`));
+    } finally {
+      await run("pkill", ["-f", `unix://${tmp}/`]).catch(() => undefined);
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it("a secret never appears in podman inspect (env, argv), in container or stepwise logs, or in state", async () => {

@@ -127,6 +127,15 @@ describe("component plugins on the real engine (dev-mode)", () => {
     expect(recordedCalls(site)).toHaveLength(before);
   });
 
+  it("how the target is reached (a connection key) is no input: another endpoint plans nothing", async () => {
+    for (const env of [{ STEPWISE_RECORDER_ENDPOINT: "unix:///run/a.sock" }, { STEPWISE_RECORDER_ENDPOINT: "unix:///elsewhere/b.sock" }, {}]) {
+      const result = await plan(site, { env });
+      expect(result.steps.filter((s) => s.action === "run").map((s) => s.name), JSON.stringify(env)).toEqual([]);
+    }
+    const network = JSON.parse(readFileSync(path.join(site, ".stepwise/state.json"), "utf8")).steps["recorder:network"];
+    expect(Object.keys(network.entries).filter((key) => key.includes("recorder.endpoint"))).toEqual([]);
+  });
+
   it("a changed database name re-runs database and what reads its outputs, nothing else", async () => {
     const changed = await plan(site, { sets: ["database.name=avatar"] });
     expect(changed.steps.filter((s) => s.action === "run").map((s) => s.name).sort()).toEqual(["authentik", "database", "service:web"]);

@@ -47,13 +47,21 @@ describe("podman target: build, health checks, network step, logs", () => {
     if (builtImage) await podman("image", "rm", builtImage).catch(() => "");
   });
 
-  it("podman:network creates the site network and reports it as drift when removed", async () => {
+  it("podman:network creates the site network, records its id, and reports it as drift when removed or another one", async () => {
     const ctx = stepContext();
-    expect(await networkStep.run(ctx)).toEqual({ network: "stepwise-t-build" });
-    expect(await networkStep.check!(ctx)).toBeUndefined();
+    const first = (await networkStep.run(ctx)) as { network: string; id: string };
+    const id = (await podman("network", "inspect", "stepwise-t-build", "--format", "{{.ID}}")).trim();
+    expect(first).toEqual({ network: "stepwise-t-build", id });
+    const deployed = { ...ctx, previousOutputs: first };
+    expect(await networkStep.check!(deployed)).toBeUndefined();
     await podman("network", "rm", "stepwise-t-build");
-    expect(await networkStep.check!(ctx)).toEqual({ reason: "network stepwise-t-build is gone" });
-    expect(await networkStep.run(ctx)).toEqual({ network: "stepwise-t-build" });
+    expect(await networkStep.check!(deployed)).toEqual({ reason: "network stepwise-t-build is gone" });
+    // Recreated by hand (or the socket now reaches another engine): same name, another id.
+    await podman("network", "create", "stepwise-t-build");
+    expect(await networkStep.check!(deployed)).toEqual({ reason: expect.stringMatching(/^network stepwise-t-build is not the one deployed \(id \w{12} -> \w{12}: another Podman engine, or recreated\)$/) });
+    const again = (await networkStep.run(ctx)) as { network: string; id: string };
+    expect(again.id).not.toBe(first.id);
+    expect(await networkStep.check!({ ...ctx, previousOutputs: again })).toBeUndefined();
   });
 
   it("builds from a Containerfile, tags by context hash, and waits for the command health check", async () => {

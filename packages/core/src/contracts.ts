@@ -41,6 +41,15 @@ export interface ConfigKeySpec {
   /** Environment variable read for this key (e.g. `MAIL_PROVIDER`). */
   env?: string;
   /**
+   * How a target or backend is *reached* (a socket path, an endpoint, a credential), not
+   * *what* is deployed. A connection key is never an input: it enters no fingerprint, so the
+   * same site planned from another shell (another socket path to the same engine) is still
+   * unchanged. Steps of the plugin that owns it may read it with `ctx.config.get` without
+   * declaring it. Identify *which* engine or account is targeted by something the target
+   * reports (an id), recorded in outputs and compared by `check`. Default `false`.
+   */
+  connection?: boolean;
+  /**
    * Extra validation. Return a message saying what is wrong, or `undefined` when the value
    * is fine. Called with the coerced value; must not throw and must not do I/O.
    */

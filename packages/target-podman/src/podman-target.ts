@@ -1,9 +1,9 @@
-import { defineStep, defineTarget, type ConfigReader, type TargetConnectContext } from "@stepwise/core";
+import { defineStep, defineTarget, type ConfigReader, type JsonObject, type TargetConnectContext } from "@stepwise/core";
 import { connectPodman } from "./connection.js";
 import { SiteNames } from "./naming.js";
 import { PodmanSession } from "./session.js";
 import { DEFAULT_SETTINGS, OFFLINE_SETTINGS, type PodmanSettings } from "./settings.js";
-import { ensureNetwork, networkExists } from "./site-objects.js";
+import { ensureNetwork, networkId } from "./site-objects.js";
 
 function readSettings(config: ConfigReader): PodmanSettings {
   return {
@@ -16,22 +16,34 @@ function readSettings(config: ConfigReader): PodmanSettings {
 
 /**
  * `podman:network`: the site's bridge network `stepwise-<site>` with DNS, so services reach
- * each other (and postgres/redis) by container name. Drift: the network is gone.
+ * each other (and postgres/redis) by container name.
+ *
+ * Which engine the site is on is identified by the network's id, not by the socket used to
+ * reach it: `podman.socket` is a connection detail (another shell reaches the same engine
+ * through another path) and is no input. Drift: the network is gone, or it has another id
+ * than the one deployed (another Podman engine, or the network was recreated); its outputs
+ * carry the id, so every step on the site re-runs against the new engine.
  */
 export const networkStep = defineStep({
   name: "podman:network",
   description: "Podman network for the site (services reach each other by name)",
-  inputs: { config: ["podman.socket"] },
   async check(ctx) {
     const api = await connectPodman({ configuredSocket: ctx.config.get<string>("podman.socket"), log: ctx.log, signal: ctx.signal });
     const names = new SiteNames(ctx.site.name);
-    if (!(await networkExists(api, names, ctx.signal))) return { reason: `network ${names.network} is gone` };
+    const id = await networkId(api, names, ctx.signal);
+    if (id === undefined) return { reason: `network ${names.network} is gone` };
+    const deployed = ctx.previousOutputs?.id;
+    if (typeof deployed === "string" && deployed !== id) {
+      return { reason: `network ${names.network} is not the one deployed (id ${deployed.slice(0, 12)} -> ${id.slice(0, 12)}: another Podman engine, or recreated)` };
+    }
   },
   async run(ctx) {
     const api = await connectPodman({ configuredSocket: ctx.config.get<string>("podman.socket"), log: ctx.log, signal: ctx.signal });
     const network = await ensureNetwork(api, new SiteNames(ctx.site.name), ctx.signal);
     if (network.created) ctx.log.info(`created network ${network.name}`);
-    return { network: network.name };
+    const outputs: JsonObject = { network: network.name };
+    if (network.id) outputs.id = network.id;
+    return outputs;
   },
 });
 
@@ -46,6 +58,8 @@ export const podmanTarget = defineTarget({
     "podman.socket": {
       description: "Podman API socket path (default: DOCKER_HOST, then Podman's rootful/rootless socket, else one stepwise starts)",
       env: "STEPWISE_PODMAN_SOCKET",
+      // How the engine is reached, not which one: the network's id identifies the engine.
+      connection: true,
     },
     "podman.helperImage": {
       description: "Image with a static busybox, mounted read-only to pass secrets as env vars and used for volume backups",

@@ -6,28 +6,33 @@ import type { SiteNames } from "./naming.js";
  * Creates the site's network `stepwise-<site>` (bridge, DNS on, so containers reach each
  * other by container name and alias) unless it exists. Safe to call concurrently.
  */
-export async function ensureNetwork(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<{ name: string; created: boolean }> {
+export async function ensureNetwork(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<{ name: string; id: string | undefined; created: boolean }> {
   const name = names.network;
   try {
-    const existing = await api.requestOrMissing({ method: "GET", path: `${LIBPOD}/networks/${encodeURIComponent(name)}/json`, signal, what: `inspect network ${name}` });
-    if (existing) return { name, created: false };
-    await api.request({
+    const existing = await networkId(api, names, signal);
+    if (existing !== undefined) return { name, id: existing, created: false };
+    const created = await api.request<{ id?: string }>({
       method: "POST",
       path: `${LIBPOD}/networks/create`,
       body: { name, driver: "bridge", dns_enabled: true, labels: names.labels("network", "network") },
       signal,
       what: `create network ${name}`,
     });
-    return { name, created: true };
+    return { name, id: created?.id, created: true };
   } catch (error) {
-    if (isAlreadyExists(error)) return { name, created: false };
+    if (isAlreadyExists(error)) return { name, id: await networkId(api, names, signal), created: false };
     throw apiFailure(`create network ${name}`, error, `podman network create ${name}`);
   }
 }
 
-export async function networkExists(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<boolean> {
+/**
+ * The id of the site's network, `undefined` when it does not exist. The id is the engine's
+ * own: the same network name on another Podman engine (or recreated) has another id.
+ */
+export async function networkId(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    return (await api.requestOrMissing({ method: "GET", path: `${LIBPOD}/networks/${encodeURIComponent(names.network)}/json`, signal, what: "inspect network" })) !== undefined;
+    const network = await api.requestOrMissing<{ id?: string }>({ method: "GET", path: `${LIBPOD}/networks/${encodeURIComponent(names.network)}/json`, signal, what: "inspect network" });
+    return network === undefined ? undefined : (network.id ?? "");
   } catch (error) {
     throw apiFailure(`inspect network ${names.network}`, error);
   }

@@ -28,6 +28,8 @@ export interface SiteStep {
   definition: import("../contracts.js").StepDefinition;
   dependsOn: string[];
   inputs: { files: string[]; config: string[]; secrets: string[] };
+  /** Connection keys (`ConfigKeySpec.connection`) the step may read: never inputs, never hashed. */
+  connectionConfig?: string[];
   /** A target's foundation step (every other step depends on these). */
   foundation: boolean;
   /**
@@ -58,7 +60,7 @@ export interface StepContextDeps {
  */
 export function createStepContext(deps: StepContextDeps): StepContext {
   const { step } = deps;
-  const declaredConfig = new Set(step.inputs.config);
+  const declaredConfig = new Set([...step.inputs.config, ...(step.connectionConfig ?? [])]);
   const declaredSecrets = new Set(step.inputs.secrets);
   const declaredSteps = new Set(step.dependsOn);
   const undeclared = (kind: string, name: string) => errors.undeclaredInput(step.name, step.pluginId, kind, name);

@@ -136,6 +136,8 @@ export class SiteSession {
         });
       }
       const settings = site.steps[definition.name];
+      const stepConfig = { ...(foundation ? target?.definition.config : undefined), ...definition.config };
+      const connectionConfig = Object.keys(stepConfig).filter((key) => stepConfig[key]?.connection === true);
       const siteStep: SiteStep = {
         name: definition.name,
         description: definition.description,
@@ -145,10 +147,11 @@ export class SiteSession {
         dependsOn: [...new Set([...(definition.dependsOn ?? []), ...(settings?.dependsOn ?? []), ...(foundation ? [] : foundationNames)])],
         inputs: {
           files: [...(definition.inputs?.files ?? [])],
-          config: [...new Set([...(definition.inputs?.config ?? []), ...Object.keys(definition.config ?? {}), ...(foundation ? Object.keys(target?.definition.config ?? {}) : [])])].sort(),
+          config: [...new Set([...(definition.inputs?.config ?? []), ...Object.keys(stepConfig)])].filter((key) => !connectionConfig.includes(key)).sort(),
           secrets: [...new Set([...(definition.inputs?.secrets ?? []), ...Object.keys(definition.secrets ?? {})])].sort(),
         },
         foundation,
+        ...(connectionConfig.length ? { connectionConfig } : {}),
         ...(siteInput ? { siteInput } : {}),
       };
       if (settings?.enabled === false) {
