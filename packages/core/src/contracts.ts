@@ -183,6 +183,16 @@ export interface StepDefinition {
   /** Secrets this step owns, by name. */
   secrets?: Readonly<Record<string, SecretSpec>>;
   /**
+   * The kinds of resource `run` asks `ctx.target` for: a list, or a function of the resolved
+   * config when it depends on settings (`redis` only when enabled). Declared kinds are
+   * checked at plan time against the target's {@link TargetDefinition.kinds}: a site whose
+   * target lacks one is refused before anything runs, naming the step, the kind and the
+   * targets that realise it. Once declared, `ctx.target.ensure` of an undeclared kind throws
+   * `UNDECLARED_INPUT`. Absent: the step does not say, and a kind its target lacks fails only
+   * when `run` asks for it. The function must not throw or do I/O.
+   */
+  resources?: readonly ResourceKind[] | ((config: ConfigReader) => readonly ResourceKind[]);
+  /**
    * Cheap existence probe, run by `plan` for steps that would otherwise be skipped.
    * Return a {@link DriftReport} when what the last run made is gone or changed; return
    * nothing when all is in place. Must not change anything. If it throws, the plan
@@ -369,6 +379,13 @@ export interface TargetDefinition {
   description: string;
   /** Config keys the target owns (socket path, region ...). */
   config?: Readonly<Record<string, ConfigKeySpec>>;
+  /**
+   * The resource kinds `ensure` realises. A step that declares a kind not listed here
+   * ({@link StepDefinition.resources}) is refused at plan time, and `ensure` of an unlisted
+   * kind is refused before the target is called. Absent: the target does not say, and
+   * `ensure` itself must refuse a kind it cannot realise.
+   */
+  kinds?: readonly ResourceKind[];
   /** Foundation steps (network, resource group ...), namespaced `NAME:...`. */
   steps?: readonly StepDefinition[];
   /** Connect, lazily: called the first time a step touches `ctx.target`. Throws a clear error when unreachable. */

@@ -23,6 +23,7 @@ export const databaseStep = defineStep({
   name: "database",
   description: "Postgres with the app and SSO databases, and optionally Redis",
   required: true,
+  resources: (config) => (config.get("database.redis.enabled") === true ? ["postgres", "redis"] : ["postgres"]),
   config: {
     "database.name": {
       description: "Name of the application's database",

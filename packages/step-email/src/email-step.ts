@@ -33,6 +33,8 @@ export const emailStep = defineStep({
   name: "email",
   description: "Outgoing mail: SMTP or Amazon SES settings and credentials",
   required: true,
+  // The local mail catcher runs as a service of the site's target.
+  resources: (config) => (catcherEnabled(config) ? ["service"] : []),
   config: {
     "email.provider": {
       description: "How the application sends mail: smtp, ses (Amazon SES) or none",

@@ -30,6 +30,8 @@ export const storageStep = defineStep({
   name: "storage",
   description: "Object storage and application encryption keys",
   required: true,
+  // S3 without an endpoint of its own: the target provides the object store.
+  resources: (config) => (usesS3(config) && !isSet(config.get("storage.objectStore.endpoint")) ? ["objectStore"] : []),
   // E-mail sign-in is only possible when mail goes out; email.provider is owned by the email step.
   inputs: { config: ["email.provider"] },
   config: {

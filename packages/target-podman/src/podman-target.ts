@@ -81,6 +81,7 @@ export const podmanTarget = defineTarget({
       presets: { airgapped: OFFLINE_SETTINGS.redisImage },
     },
   },
+  kinds: ["service", "job", "postgres", "redis", "secret"],
   steps: [networkStep],
   /**
    * Finds (or starts) a Podman service and opens a session for the site. Loads dockerode here,

@@ -34,6 +34,8 @@ export const authentikStep = {
   name: "authentik",
   description: "authentik single sign-on: server and worker on the site's SSO database",
   required: true,
+  // The kinds of resource run() asks the target for: checked against the target at plan time.
+  resources: ["service"],
   dependsOn: ["database"],
   inputs: { secrets: DATABASE_SECRETS },
   config: {

@@ -4,6 +4,7 @@ import type {
   ConfigReader,
   JsonValue,
   PresetName,
+  ResourceKind,
   ResourceResult,
   ResourceSpec,
   StepContext,
@@ -15,6 +16,7 @@ import type {
 } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import { declaredResourceKinds } from "../engine/resource-kinds.js";
 import { computeInputFingerprint } from "../fingerprint/compute-input-fingerprint.js";
 import type { SiteSecrets } from "../secrets/site-secrets.js";
 
@@ -48,7 +50,7 @@ export interface StepContextDeps {
   files: ReadonlyMap<string, string>;
   upstreamOutputs: (step: string) => StepOutputs | undefined;
   previousOutputs: StepOutputs | undefined;
-  target: { name: string; session: () => Promise<TargetSession> } | undefined;
+  target: { name: string; kinds?: readonly ResourceKind[]; session: () => Promise<TargetSession> } | undefined;
   signal: AbortSignal;
   log: StepLogger;
 }
@@ -98,9 +100,14 @@ export function createStepContext(deps: StepContextDeps): StepContext {
     digest: () => computeInputFingerprint(Object.fromEntries(deps.files)),
   };
   const scope = { step: step.name, secrets, signal: deps.signal, log: deps.log };
+  const declaredKinds = declaredResourceKinds(step.definition, deps.config);
   const target: StepTarget = {
     name: deps.target?.name ?? "(none)",
     async ensure(spec: ResourceSpec): Promise<ResourceResult> {
+      // Refused before the target is called: the plan checked only the declared kinds.
+      if (declaredKinds && !declaredKinds.includes(spec.kind)) throw errors.resourceKindUndeclared(step.name, step.pluginId, spec.kind, declaredKinds);
+      const kinds = deps.target?.kinds;
+      if (deps.target && kinds && !kinds.includes(spec.kind)) throw errors.resourceKindUnsupported(step.name, spec.kind, deps.target.name, kinds, []);
       const session = await requireTarget(deps, spec.kind);
       return session.ensure(spec, scope);
     },

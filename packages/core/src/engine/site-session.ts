@@ -29,6 +29,7 @@ import { loadSite, type SiteFile } from "../site/load-site.js";
 import { createFileStateBackend, STATE_DIR } from "../state/file-state-backend.js";
 import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
 import type { EngineEvent } from "./engine-events.js";
+import { unrealisableKinds } from "./resource-kinds.js";
 import { trace } from "../log/trace.js";
 
 export interface OpenSiteOptions {
@@ -189,6 +190,8 @@ export class SiteSession {
     const config = resolveConfig({ owned: ownedConfig, preset: site.preset, file: site.config, env: options.env ?? process.env, sets: options.sets ?? [] });
     const unset = unsetReferences([...steps.values()], ownedConfig, config);
     if (unset) siteProblems.push(unset);
+    const allTargets = plugins.flatMap((p) => (p.definition.targets ?? []).map((t) => ({ target: t, plugin: p.name })));
+    siteProblems.push(...unrealisableKinds(steps.values(), target?.definition, allTargets, config));
 
     const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
@@ -314,7 +317,7 @@ export class SiteSession {
       files,
       upstreamOutputs,
       previousOutputs,
-      target: this.target ? { name: this.target.definition.name, session: () => this.connectTarget() } : undefined,
+      target: this.target ? { name: this.target.definition.name, kinds: this.target.definition.kinds, session: () => this.connectTarget() } : undefined,
       signal: this.signal,
       log: this.logger(step.name),
     });

@@ -113,6 +113,27 @@ export const errors = {
       { step, plugin, hint: `add "${name}" to the inputs of step ${step} in ${plugin}` },
     );
   },
+  resourceKindUndeclared(step: string, plugin: string, kind: string, declared: readonly string[]): StepwiseError {
+    return new StepwiseError(
+      ErrorCode.UndeclaredInput,
+      `Step ${step} asked its target for a ${kind} resource, but declares only ${declared.length ? declared.join(", ") : "none"} in resources; the plan could not check that the target realises it.`,
+      { step, plugin, hint: `add "${kind}" to the resources of step ${step} in ${plugin}` },
+    );
+  },
+  resourceKindUnsupported(step: string, kind: string, target: string, targetKinds: readonly string[], providers: readonly string[]): StepwiseError {
+    return new StepwiseError(
+      ErrorCode.TargetUnsupported,
+      `Step ${step} needs a ${kind} resource, which target ${target} does not realise (it realises ${targetKinds.join(", ") || "nothing"}).`,
+      {
+        step,
+        exitCode: ExitCode.BadInput,
+        hint: providers.length
+          ? `use a target that realises ${kind} (${providers.join(", ")}) with target: in stepwise.yaml, or configure ${step} not to need it`
+          : `no target among the site's plugins realises ${kind}: add one that does, or configure ${step} not to need it (stepwise configure)`,
+        details: { kind, target, targetKinds, providers },
+      },
+    );
+  },
   stateCorrupt(location: string, problem: string): StepwiseError {
     return new StepwiseError(ErrorCode.StateCorrupt, `State ${location} is unreadable: ${problem}.`, {
       location,

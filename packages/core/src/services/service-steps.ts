@@ -73,6 +73,7 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
       name: stepName,
       description: kind === "service" ? `service ${name}` : `job ${name} (runs to completion)`,
       dependsOn: [...upstream].sort(),
+      resources: [kind],
       inputs: {
         config: [...configKeys].sort(),
         secrets: [...new Set(Object.values(entry.secrets ?? {}))].sort(),
