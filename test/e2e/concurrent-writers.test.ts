@@ -124,6 +124,32 @@ function leaveEmptyLock(dir: string, ageMs: number): string {
   return lockFile;
 }
 
+describe("writers during a deploy", () => {
+  it("are refused at once with exit 3 naming the deploy, and change nothing", async () => {
+    const dir = makeFixtureSite();
+    expect((await runCli(["deploy"], { cwd: dir })).code).toBe(0);
+    // What the writers would change (the deploy itself changes only state).
+    const files = ["stepwise.yaml", ".stepwise/secrets.age"].map((f) => path.join(dir, f));
+    const before = files.map((f) => readFileSync(f));
+    const deploy = startCli(["deploy", "--force-all"], { cwd: dir, env: { FIXTURE_SLEEP_MS: "4000", FIXTURE_SLEEP_STEP: "prepare" } });
+    const done = collect(deploy);
+    const lockFile = path.join(dir, ".stepwise/state.lock");
+    for (let i = 0; i < 200 && !existsSync(lockFile); i++) await new Promise((r) => setTimeout(r, 25));
+    const writers: [string[], string?][] = [[["secrets", "set", "api_token"], "a-value-that-must-not-land"], [["secrets", "rotate", "api_token"]], [["configure", "--set", "app.greeting=lost"]], [["init", "--force"]]];
+    for (const [args, input] of writers) {
+      const started = Date.now();
+      const result = await runCli(args, { cwd: dir, input });
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(3);
+      expect(result.stderr).toContain(`State is locked by pid ${deploy.pid} on host`);
+      expect(result.stderr).toMatch(/deploy since [^)]+\)\. Nothing was changed\./);
+      // A deploy is not brief: nobody waits for it.
+      expect(Date.now() - started).toBeLessThan(3000);
+    }
+    expect(files.map((f) => readFileSync(f))).toEqual(before);
+    expect((await done).code).toBe(0);
+  }, 60_000);
+});
+
 describe("a lock whose creator cannot be identified", () => {
   it("every command reports an empty lock the same way and takes it over once it is stale", async () => {
     const dir = makeFixtureSite();

@@ -217,18 +217,10 @@ export class SiteSession {
    * the site's state, secrets or config holds it while it reads what it changes and writes it
    * back, so no write is lost. Secrets this command already read are read again under it;
    * temp files that killed writers left are removed. A `brief` lock (one quick edit) is waited
-   * for by others; a refusal (exit 3) says that nothing was changed.
+   * for by others; a refusal (exit 3) names the holder.
    */
   async lockSite(operation: string, options: { brief?: boolean; ttlMs?: number } = {}): Promise<StateLock> {
-    let lock: StateLock;
-    try {
-      lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS);
-    } catch (error) {
-      if (isStepwiseError(error) && (error.code === ErrorCode.StateLocked || error.code === ErrorCode.StateLockStale)) {
-        Object.defineProperty(error, "message", { value: `${error.message} Nothing was changed (${operation}).` });
-      }
-      throw error;
-    }
+    const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS);
     try {
       removeAtomicWriteLeftovers(this.filesWrittenUnderLock());
       removeCacheLeftovers(path.join(this.site.dir, STATE_DIR, "cache"));

@@ -135,7 +135,7 @@ export const errors = {
   },
   /** The lock could not be taken within the waiting time: another taker kept winning, or `found` stayed. */
   stateLockBusy(location: string, found: string | undefined): StepwiseError {
-    return new StepwiseError(ErrorCode.StateLocked, `Could not take the state lock ${location}${found ? `: found ${found}` : ""}.`, {
+    return new StepwiseError(ErrorCode.StateLocked, `Could not take the state lock ${location}${found ? `: found ${found}` : ""}. Nothing was changed.`, {
       exitCode: ExitCode.Locked,
       location,
       hint: "run the command again; if the lock stays, see who holds it: stepwise status",

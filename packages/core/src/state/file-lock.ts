@@ -85,7 +85,8 @@ export function describeFoundLock(found: FoundLock): string {
 }
 
 export function lockedError(info: LockInfo, location: string): StepwiseError {
-  return new StepwiseError(ErrorCode.StateLocked, `State is locked by ${describeHolder(info)}.`, {
+  // A lock is taken before anything is written, so a refusal always leaves everything as it was.
+  return new StepwiseError(ErrorCode.StateLocked, `State is locked by ${describeHolder(info)}. Nothing was changed.`, {
     exitCode: ExitCode.Locked,
     location,
     hint: "wait for that run to finish; if it is gone, run: stepwise state unlock",
@@ -94,7 +95,7 @@ export function lockedError(info: LockInfo, location: string): StepwiseError {
 }
 
 export function staleLockError(info: LockInfo, reason: string, location: string): StepwiseError {
-  return new StepwiseError(ErrorCode.StateLockStale, `State lock ${location} is stale: held by ${describeHolder(info)}, but ${reason}.`, {
+  return new StepwiseError(ErrorCode.StateLockStale, `State lock ${location} is stale: held by ${describeHolder(info)}, but ${reason}. Nothing was changed.`, {
     location,
     hint: "make sure that run is really gone, then: stepwise state unlock",
     details: { holder: info },
