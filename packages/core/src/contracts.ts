@@ -445,7 +445,26 @@ export interface LockInfo {
   expiresAt: string;
   /** Linux process start time of `pid`, to tell a reused pid from the holder. */
   pidStartTime?: string;
+  /**
+   * Held for one quick edit (a secret, a setting) that ends within a second: a taker waits a
+   * few seconds for it instead of refusing. A deploy's lock is not brief.
+   */
+  brief?: boolean;
 }
+
+/**
+ * A lock file whose holder cannot be read: empty (its creator was killed between creating and
+ * writing it, as older versions could leave it) or not a lock record.
+ */
+export interface UnreadableLock {
+  /** What was found, e.g. `empty lock file .stepwise/state.lock`. */
+  unreadable: string;
+  /** Set once it is too old to be in the middle of being written: why it counts as abandoned. */
+  stale?: string;
+}
+
+/** A lock as found: its holder (with `stale` when the holder is gone or expired), or an unreadable one. */
+export type FoundLock = (LockInfo & { stale?: string }) | UnreadableLock;
 
 export interface StateLock {
   readonly info: LockInfo;
@@ -460,7 +479,8 @@ export interface StateLock {
  * - `write` is compare-and-swap on `etag`: a write based on a stale read throws
  *   `STATE_CONFLICT`, never loses an update silently.
  * - `write` is atomic: a reader sees the old or the new document, never a mix.
- * - `lock` throws `STATE_LOCKED` (exit 3) naming the holder when a live run holds it.
+ * - `lock` throws `STATE_LOCKED` (exit 3) naming the holder when a live run holds it; a
+ *   `brief` holder is waited for a few seconds first.
  */
 export interface StateBackend {
   /** Human description (`file .stepwise/state.json`, `azblob https://.../state.json`). */
@@ -468,10 +488,10 @@ export interface StateBackend {
   read(): Promise<{ state: StateDocument | undefined; etag: string | undefined }>;
   write(state: StateDocument, etag: string | undefined): Promise<{ etag: string }>;
   lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock>;
-  /** The current lock, if any (whether live or stale). */
-  inspectLock(): Promise<(LockInfo & { stale?: string }) | undefined>;
+  /** The current lock, if any (whether live, stale or unreadable). */
+  inspectLock(): Promise<FoundLock | undefined>;
   /** Break the lock regardless of its holder; returns what was broken. */
-  forceUnlock(): Promise<LockInfo | undefined>;
+  forceUnlock(): Promise<FoundLock | undefined>;
 }
 
 export interface BackendContext {

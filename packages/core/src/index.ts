@@ -36,6 +36,8 @@ export type {
   StepRecord,
   StateDocument,
   LockInfo,
+  FoundLock,
+  UnreadableLock,
   StateLock,
   StateBackend,
   BackendContext,
@@ -70,7 +72,7 @@ export { formatReason, summarizeReasons } from "./plan/plan-reasons.js";
 export type { PlanReason } from "./plan/plan-reasons.js";
 export type { Plan, StepPlan } from "./plan/compute-plan.js";
 export { FileStateBackend, STATE_DIR } from "./state/file-state-backend.js";
-export { FileLock, currentHolder, describeHolder } from "./state/file-lock.js";
+export { FileLock, currentHolder, describeHolder, describeFoundLock } from "./state/file-lock.js";
 export { parseState, emptyState, STATE_VERSION } from "./state/state-document.js";
 export { AgeSecretBackend, AGE_IDENTITY_ENV } from "./secrets/age-secret-backend.js";
 export { generateSecret, secretAlphabet } from "./secrets/generate-secret.js";
@@ -83,7 +85,7 @@ export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";
 export { planSite, deploySite } from "./engine/deploy.js";
 export type { PlanOptions, DeployOptions, DeployResult } from "./engine/deploy.js";
 export type { EngineEvent } from "./engine/engine-events.js";
-export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, newProgress, progressFile } from "./configure/configure-flow.js";
+export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, updateProgress, newProgress, progressFile } from "./configure/configure-flow.js";
 export type { Question, ConfigureProgress } from "./configure/configure-flow.js";
 export { closestNames } from "./errors/error-codes.js";
 export { createTemplatesStep, TEMPLATE_VERSION_FILE, TEMPLATES_STEP } from "./templates/templates-step.js";

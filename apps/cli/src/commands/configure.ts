@@ -10,7 +10,7 @@ import {
   readProgress,
   saveConfigValue,
   checkAnswer,
-  writeProgress,
+  updateProgress,
   type ConfigureProgress,
   type JsonValue,
   type Question,
@@ -34,7 +34,7 @@ export interface ConfigureFlags {
 export async function configureCommand(globals: GlobalOptions, flags: ConfigureFlags): Promise<void> {
   let session = await openSession(globals);
   const dir = session.site.dir;
-  if (flags.reset) rmSync(progressFile(dir), { force: true });
+  if (flags.reset) await session.underLock("configure --reset", async () => rmSync(progressFile(dir), { force: true }));
   let progress = (await readProgress(dir)) ?? newProgress({ askAll: flags.reset });
 
   // Values given with --set are recorded in stepwise.yaml: configure is how config gets written down.
@@ -52,12 +52,13 @@ export async function configureCommand(globals: GlobalOptions, flags: ConfigureF
         );
       }
     }
-    for (const assignment of globals.sets) {
-      const key = assignment.slice(0, assignment.indexOf("=")).trim();
-      await saveConfigValue(session.site.file, key, session.config.get(key) as JsonValue);
-      if (!progress.answered.includes(key)) progress.answered.push(key);
-    }
-    await writeProgress(dir, progress);
+    const keys = globals.sets.map((assignment) => assignment.slice(0, assignment.indexOf("=")).trim());
+    const given = session;
+    // Read-modify-write under the lock: saveConfigValue reads stepwise.yaml again and changes only these keys.
+    progress = await session.underLock("configure --set", async () => {
+      for (const key of keys) await saveConfigValue(given.site.file, key, given.config.get(key) as JsonValue);
+      return updateProgress(dir, progress, (p) => p.answered.push(...keys.filter((k) => !p.answered.includes(k))));
+    });
     session = await openSession({ ...globals, sets: [] });
   }
 
@@ -93,7 +94,7 @@ export async function configureCommand(globals: GlobalOptions, flags: ConfigureF
     }
     if (choice === "reset") progress = newProgress({ askAll: true });
   }
-  await writeProgress(dir, progress);
+  progress = await session.underLock("configure", () => updateProgress(dir, progress));
 
   for (;;) {
     const questions = await listQuestions(session, progress);
@@ -101,28 +102,28 @@ export async function configureCommand(globals: GlobalOptions, flags: ConfigureF
     if (!next) break;
     const answered = await ask(prompts, next, session);
     if (answered === CANCEL) {
-      await writeProgress(dir, progress);
+      progress = await session.underLock("configure", () => updateProgress(dir, progress));
       prompts.cancel("Stopped. Every answer so far is saved; run stepwise configure to continue.");
       process.exitCode = 130;
       return;
     }
-    if (next.kind === "config") {
-      // An optional setting left empty is answered too: it is not asked again, and nothing is written.
-      if (answered !== SKIP) await saveConfigValue(session.site.file, next.key, answered);
-      progress.answered.push(next.key);
-    } else if (answered === SKIP) {
-      progress.skipped.push(next.key);
-    } else {
-      const secrets = await session.secrets();
-      await secrets.set(new Map([[next.key, String(answered)]]));
-    }
-    await writeProgress(dir, progress);
+    // The lock is held per answer, not while a human thinks: a deploy is never blocked by a prompt.
+    const current = session;
+    progress = await session.underLock("configure", async () => {
+      if (next.kind === "config") {
+        // An optional setting left empty is answered too: it is not asked again, and nothing is written.
+        if (answered !== SKIP) await saveConfigValue(current.site.file, next.key, answered);
+        return updateProgress(dir, progress, (p) => p.answered.push(next.key));
+      }
+      if (answered !== SKIP) await (await current.secrets()).set(new Map([[next.key, String(answered)]]));
+      return updateProgress(dir, progress, (p) => {
+        if (answered === SKIP) p.skipped.push(next.key);
+      });
+    });
     // Answers can switch other questions on or off (`when`), so look again with the new values.
     session = await openSession({ ...globals, sets: [] });
   }
-  const made = await session.ensureGeneratedSecrets();
-  progress.completedAt = new Date().toISOString();
-  await writeProgress(dir, progress);
+  const made = await completeSession(session, progress);
   const summary = await secretSummary(session);
   const missing = await missingRequiredSecrets(session);
   if (missing.length > 0) {
@@ -193,9 +194,7 @@ async function finishNonInteractive(session: SiteSession, progress: ConfigurePro
       details: { config: session.config.missing.map((m) => m.key), secrets: flags.promptSecrets ? secretsLeft.map((s) => s.name) : [] },
     });
   }
-  const made = await session.ensureGeneratedSecrets();
-  progress.completedAt = new Date().toISOString();
-  await writeProgress(session.site.dir, progress);
+  const made = await completeSession(session, progress);
   if (globals.json) {
     printJson(session, { configured: true, generated: made, secretsNotSet: secretsLeft.map((s) => s.name) });
     return;
@@ -207,6 +206,15 @@ async function finishNonInteractive(session: SiteSession, progress: ConfigurePro
   }
   const lines = secretsLeft.map((s) => `  - secret ${s.name} (${s.owner}): ${setCommand(s.name)}`);
   process.stdout.write(`Configured settings (${summary}). Deploy refuses to run until ${secretsLeft.length === 1 ? "this secret is" : "these secrets are"} set:\n${lines.join("\n")}\n`);
+}
+
+/** Makes the generated secrets that are missing and marks the configure session complete, under the lock. */
+function completeSession(session: SiteSession, progress: ConfigureProgress): Promise<string[]> {
+  return session.underLock("configure", async () => {
+    const made = await session.ensureGeneratedSecrets();
+    await updateProgress(session.site.dir, progress, (p) => (p.completedAt = new Date().toISOString()));
+    return made;
+  });
 }
 
 async function secretSummary(session: SiteSession): Promise<string> {

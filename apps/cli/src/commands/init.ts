@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { errors } from "@stepwise/core";
+import { FileStateBackend, currentHolder, errors } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 
 export interface InitFlags {
@@ -31,9 +31,28 @@ services: {}
   #   image: docker.io/library/nginx:1.27
   #   ports: ["8080:80"]
 `;
-  writeFileSync(file, text);
+  if (existsSync(file)) {
+    // --force over a site: under the site's lock (the default file backend's, as the file may be
+    // unreadable), so a configure writing stepwise.yaml at the same time is not lost, nor loses this.
+    const backend = new FileStateBackend(dir, { onStaleLock: (message) => process.stderr.write(`warning: ${message}\n`) });
+    const lock = await backend.lock(currentHolder("init --force", { brief: true }), 60_000);
+    try {
+      replaceSiteFile(file, text);
+    } finally {
+      await lock.release();
+    }
+  } else {
+    replaceSiteFile(file, text);
+  }
   const gitignore = path.join(dir, ".gitignore");
   const existing = existsSync(gitignore) ? readFileSync(gitignore, "utf8") : "";
   if (!existing.split("\n").some((l) => l.trim() === ".stepwise/")) writeFileSync(gitignore, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}.stepwise/\n`);
   process.stdout.write(`Wrote ${file}.\nNext: add plugins (npm install <plugin>), list them under plugins:, then run: stepwise plan\n`);
+}
+
+/** Temp file + rename: a reader (or a crash) sees the old file or the new one, never half of it. */
+function replaceSiteFile(file: string, text: string): void {
+  const temp = `${file}.${process.pid}`;
+  writeFileSync(temp, text);
+  renameSync(temp, file);
 }

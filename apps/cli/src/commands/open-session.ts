@@ -1,9 +1,16 @@
 import { SiteSession, type EngineEvent } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 
-/** Opens the site named by the global options (stepwise.yaml, plugins, config). */
-export function openSession(globals: GlobalOptions, onEvent?: (event: EngineEvent) => void): Promise<SiteSession> {
+/**
+ * Opens the site named by the global options (stepwise.yaml, plugins, config). Without
+ * `onEvent`, warnings (e.g. a stale lock taken over by `secrets set`) go to stderr.
+ */
+export function openSession(globals: GlobalOptions, onEvent: (event: EngineEvent) => void = printWarning): Promise<SiteSession> {
   return SiteSession.open({ dir: globals.site, sets: globals.sets, preset: globals.preset, env: process.env, onEvent });
+}
+
+function printWarning(event: EngineEvent): void {
+  if (event.type === "warning") process.stderr.write(`warning: ${event.message}\n`);
 }
 
 /** Prints a JSON document on stdout with every known secret value redacted. */

@@ -57,8 +57,7 @@ export async function secretsSetCommand(globals: GlobalOptions, name: string): P
     value = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
   }
   if (value === "") throw errors.usage(`No value given for ${name}; nothing was changed.`, `printf '%s' "$VALUE" | stepwise secrets set ${name}`);
-  const secrets = await session.secrets();
-  await secrets.set(new Map([[name, value]]));
+  await session.underLock("secrets set", async () => (await session.secrets()).set(new Map([[name, value]])));
   if (globals.json) printJson(session, { set: name, store: session.secretBackend.description });
   else process.stdout.write(`Stored ${name} in ${session.secretBackend.description}. Steps that use it run on the next deploy.\n`);
 }
@@ -76,8 +75,8 @@ export async function secretsRotateCommand(globals: GlobalOptions, name: string)
     // Making a secret nothing uses would only re-run its owner for no reason.
     throw errors.usage(`${name} is not used with this site's current settings (see stepwise secrets list); nothing was rotated.`, "stepwise secrets list");
   }
-  const secrets = await session.secrets();
-  await secrets.set(new Map([[name, generateSecret(owned.spec.generate)]]));
+  const generate = owned.spec.generate;
+  await session.underLock("secrets rotate", async () => (await session.secrets()).set(new Map([[name, generateSecret(generate)]])));
   const users = [...session.steps.values()].filter((s) => s.inputs.secrets.includes(name)).map((s) => s.name);
   if (globals.json) printJson(session, { rotated: name, steps: users });
   else process.stdout.write(`Rotated ${name}. These steps run on the next deploy: ${users.join(", ")}.\n`);

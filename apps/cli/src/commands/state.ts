@@ -1,4 +1,4 @@
-import { describeHolder } from "@stepwise/core";
+import { describeFoundLock, describeHolder } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 import { openSession, printJson } from "./open-session.js";
 
@@ -19,5 +19,7 @@ export async function stateUnlockCommand(globals: GlobalOptions): Promise<void> 
     printJson(session, { unlocked: broken ?? null });
     return;
   }
-  process.stdout.write(broken ? `Removed the state lock held by ${describeHolder(broken)}.\n` : `The state (${session.stateBackend.description}) was not locked.\n`);
+  if (!broken) process.stdout.write(`The state (${session.stateBackend.description}) was not locked.\n`);
+  else if ("unreadable" in broken) process.stdout.write(`Removed the state lock: ${describeFoundLock(broken)}.\n`);
+  else process.stdout.write(`Removed the state lock held by ${describeHolder(broken)}.\n`);
 }

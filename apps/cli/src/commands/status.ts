@@ -1,3 +1,4 @@
+import { describeFoundLock } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 import { openSession, printJson } from "./open-session.js";
 
@@ -30,7 +31,12 @@ export async function statusCommand(globals: GlobalOptions): Promise<void> {
       return;
     }
     const out: string[] = [`site ${session.site.name}  (state: ${session.stateBackend.description}, serial ${state?.serial ?? 0})`];
-    if (lock) out.push(`locked by pid ${lock.pid} on ${lock.host} (${lock.operation} since ${lock.startedAt})${lock.stale ? ` — stale: ${lock.stale}; run stepwise state unlock` : ""}`);
+    if (lock && "unreadable" in lock) {
+      // The same finding a deploy reports: an unreadable lock is taken over once it is stale, waited for before.
+      out.push(`locked: ${describeFoundLock(lock)}${lock.stale ? " — the next deploy takes it over (or: stepwise state unlock)" : ""}`);
+    } else if (lock) {
+      out.push(`locked by pid ${lock.pid} on ${lock.host} (${lock.operation} since ${lock.startedAt})${lock.stale ? ` — stale: ${lock.stale}; run stepwise state unlock` : ""}`);
+    }
     const width = Math.max(...steps.map((s) => s.name.length), 4);
     for (const step of steps) {
       const when = step.finishedAt ? `  ${step.finishedAt}` : "";

@@ -7,7 +7,6 @@ import path from "node:path";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import type { SiteSession } from "../engine/site-session.js";
-import { currentHolder } from "../state/file-lock.js";
 import { parseState } from "../state/state-document.js";
 import { CORE_VERSION } from "../version.js";
 
@@ -121,7 +120,7 @@ export async function verifyBackup(session: SiteSession, file: string): Promise<
  */
 export async function restoreBackup(session: SiteSession, file: string): Promise<BackupManifest> {
   const { manifest, dir } = await verifyBackup(session, file);
-  const lock = await session.stateBackend.lock(currentHolder("backup restore"), 120_000).catch((error: unknown) => {
+  const lock = await session.lockSite("backup restore").catch((error: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   });

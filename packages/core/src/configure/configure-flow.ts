@@ -59,6 +59,19 @@ export async function writeProgress(siteDir: string, progress: ConfigureProgress
   await writeFileAtomically(progressFile(siteDir), `${JSON.stringify(progress, null, 2)}\n`, { mode: 0o644 });
 }
 
+/**
+ * Reads the progress file again, applies `change` and writes it; call it under the site lock.
+ * While the file still holds `mine`'s session (same start), what other runs recorded in it
+ * since is kept; a file of another session is replaced by `mine`. Returns what was written.
+ */
+export async function updateProgress(siteDir: string, mine: ConfigureProgress, change: (progress: ConfigureProgress) => void = () => {}): Promise<ConfigureProgress> {
+  const onDisk = await readProgress(siteDir);
+  const progress = onDisk && onDisk.startedAt === mine.startedAt ? onDisk : mine;
+  change(progress);
+  await writeProgress(siteDir, progress);
+  return progress;
+}
+
 export function newProgress(options: { askAll?: boolean } = {}): ConfigureProgress {
   return { version: 1, startedAt: new Date().toISOString(), answered: [], skipped: [], ...(options.askAll ? { askAll: true } : {}) };
 }

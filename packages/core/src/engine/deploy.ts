@@ -8,7 +8,6 @@ import { computeEntries, fingerprintOf, reasonsToRun, type EntrySources, type Pl
 import { FingerprintMemo } from "../plan/fingerprint-memo.js";
 import type { PlanReason } from "../plan/plan-reasons.js";
 import type { SiteStep } from "../context/step-context.js";
-import { currentHolder } from "../state/file-lock.js";
 import { emptyState } from "../state/state-document.js";
 import { CORE_VERSION } from "../version.js";
 import type { SiteSession } from "./site-session.js";
@@ -43,7 +42,6 @@ export interface DeployResult {
   notRun: string[];
 }
 
-const LOCK_TTL_MS = 120_000;
 const LOCK_RENEW_MS = 30_000;
 
 /** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but caches (`.stepwise/cache/`). */
@@ -204,7 +202,8 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
   }
 
   const backend = session.stateBackend;
-  const lock = await backend.lock(currentHolder("deploy"), LOCK_TTL_MS);
+  // Secrets a preview read are read again under the lock: a deploy must not generate over a value set meanwhile.
+  const lock = await session.lockSite("deploy");
   trace("state locked");
   let lockLost: unknown;
   const renewal = setInterval(() => {

@@ -5,6 +5,7 @@ import type {
   SecretBackend,
   SecretSpec,
   StateBackend,
+  StateLock,
   StepDefinition,
   StepLogger,
   TargetDefinition,
@@ -20,7 +21,7 @@ import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
 import { Redactor } from "../log/redactor.js";
 import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
 import { appliesWhen, assertConfigValid, resolveConfig, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
-import { createAgeSecretBackend } from "../secrets/age-secret-backend.js";
+import { AgeSecretBackend, createAgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { generateSecret } from "../secrets/generate-secret.js";
 import { SiteSecrets } from "../secrets/site-secrets.js";
 import { createWorkloadSteps } from "../services/service-steps.js";
@@ -31,6 +32,12 @@ import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
 import type { EngineEvent } from "./engine-events.js";
 import { unrealisableKinds } from "./resource-kinds.js";
 import { trace } from "../log/trace.js";
+import { progressFile } from "../configure/configure-flow.js";
+import { removeAtomicWriteLeftovers, removeCacheLeftovers } from "../files/write-leftovers.js";
+import { currentHolder } from "../state/file-lock.js";
+
+/** A lock not renewed for this long is stale; a deploy renews it while it runs. */
+export const SITE_LOCK_TTL_MS = 120_000;
 
 export interface OpenSiteOptions {
   /** Site directory (holds stepwise.yaml). */
@@ -209,6 +216,42 @@ export class SiteSession {
   /** Aborts running steps (SIGINT/SIGTERM). */
   interrupt(reason = "interrupted"): void {
     if (!this.abort.signal.aborted) this.abort.abort(new StepwiseError(ErrorCode.Interrupted, reason, { exitCode: 130 }));
+  }
+
+  /**
+   * Takes the site lock (the state backend's lock) for `operation`. Every command that writes
+   * the site's state, secrets or config holds it while it reads what it changes and writes it
+   * back, so no write is lost. Secrets this command already read are read again under it;
+   * temp files that killed writers left are removed. A `brief` lock (one quick edit) is waited
+   * for by others; a refusal (exit 3) names the holder.
+   */
+  async lockSite(operation: string, options: { brief?: boolean; ttlMs?: number } = {}): Promise<StateLock> {
+    const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS);
+    try {
+      removeAtomicWriteLeftovers(this.filesWrittenUnderLock());
+      removeCacheLeftovers(path.join(this.site.dir, STATE_DIR, "cache"));
+      if (this.secretsPromise) await (await this.secretsPromise).reload();
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    return lock;
+  }
+
+  /** Runs one quick edit (`write`) under a brief site lock: read what it changes, change, write. */
+  async underLock<T>(operation: string, write: () => Promise<T>): Promise<T> {
+    const lock = await this.lockSite(operation, { brief: true });
+    try {
+      return await write();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Files that only holders of the site lock write (the state backend cleans its own). */
+  private filesWrittenUnderLock(): string[] {
+    const secretFiles = this.secretBackend instanceof AgeSecretBackend ? this.secretBackend.filesWritten() : [];
+    return [this.site.file, progressFile(this.site.dir), ...secretFiles];
   }
 
   secrets(): Promise<SiteSecrets> {

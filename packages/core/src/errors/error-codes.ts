@@ -154,6 +154,14 @@ export const errors = {
       hint: "run the command again; if this repeats, check that nobody runs stepwise with `state unlock` against a live run",
     });
   },
+  /** The lock could not be taken within the waiting time: another taker kept winning, or `found` stayed. */
+  stateLockBusy(location: string, found: string | undefined): StepwiseError {
+    return new StepwiseError(ErrorCode.StateLocked, `Could not take the state lock ${location}${found ? `: found ${found}` : ""}. Nothing was changed.`, {
+      exitCode: ExitCode.Locked,
+      location,
+      hint: "run the command again; if the lock stays, see who holds it: stepwise status",
+    });
+  },
   secretMissing(names: readonly { name: string; usedBy: string }[]): StepwiseError {
     const list = names.map((n) => `  - ${n.name} (used by ${n.usedBy}): stepwise secrets set ${n.name}`).join("\n");
     return new StepwiseError(ErrorCode.SecretMissing, `${names.length} required secret${names.length === 1 ? " is" : "s are"} not set:\n${list}`, {

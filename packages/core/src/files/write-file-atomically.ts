@@ -1,6 +1,10 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Options } from "write-file-atomic";
+import { removeCacheLeftovers } from "./write-leftovers.js";
+
+/** Cache directories this process already cleaned of killed writers' temp files. */
+const cleanedCacheDirs = new Set<string>();
 
 /**
  * write-file-atomic (temp file + fsync + rename), loaded on the first write: a plan writes
@@ -14,12 +18,18 @@ export async function writeFileAtomically(file: string, data: string | Buffer, o
 /**
  * Replaces a cache file, synchronously: a temp file next to it, then a rename, so a reader
  * sees the old file or the new one (no fsync: a cache lost in a crash is rebuilt). Creates
- * the directory; on failure removes the temp file and throws.
+ * the directory; on failure removes the temp file and throws. The first write into a directory
+ * also removes the temp files that killed writers left there.
  */
 export function replaceCacheFileSync(file: string, data: string | Buffer, mode = 0o644): void {
   const temp = `${file}.${process.pid}.tmp`;
+  const dir = path.dirname(file);
+  if (!cleanedCacheDirs.has(dir)) {
+    cleanedCacheDirs.add(dir);
+    removeCacheLeftovers(dir);
+  }
   try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(temp, data, { mode });
     renameSync(temp, file);
   } catch (error) {

@@ -44,6 +44,11 @@ export class AgeSecretBackend implements SecretBackend {
     this.description = `age ${path.relative(siteDir, this.file)}`;
   }
 
+  /** The files this backend writes (atomically, under the site lock). */
+  filesWritten(): string[] {
+    return [this.file, this.identityFile];
+  }
+
   async readAll(): Promise<Map<string, string>> {
     let data: Uint8Array;
     try {

@@ -60,18 +60,37 @@ export class SiteSecrets {
     return `hmac-sha256:${nodeCrypto().createHmac("sha256", key).update(text).digest("hex")}`;
   }
 
-  /** Stores values (`undefined` deletes), atomically, adding the HMAC key on first use. */
+  /**
+   * Reads the store again, into this object (whatever holds it sees the new values). A writer
+   * calls it once it holds the site lock, so it decides on the store as it is, not as it was.
+   */
+  async reload(): Promise<void> {
+    this.replaceValues(await this.backend.readAll());
+  }
+
+  /**
+   * Stores values (`undefined` deletes), atomically, adding the HMAC key on first use. Call it
+   * under the site lock: the store is read again first, so what other writers stored since this
+   * command read it (the HMAC key included) is kept, not overwritten.
+   */
   async set(values: ReadonlyMap<string, string | undefined>): Promise<void> {
     if (values.has(HMAC_KEY_NAME)) throw new Error(`${HMAC_KEY_NAME} is reserved`);
+    const stored = await this.backend.readAll();
     const writes = new Map(values);
-    if (!this.values.has(HMAC_KEY_NAME)) writes.set(HMAC_KEY_NAME, nodeCrypto().randomBytes(32).toString("hex"));
+    if (!stored.has(HMAC_KEY_NAME)) writes.set(HMAC_KEY_NAME, nodeCrypto().randomBytes(32).toString("hex"));
     await this.backend.setMany(writes);
     for (const [name, value] of writes) {
-      if (value === undefined) this.values.delete(name);
-      else {
-        this.values.set(name, value);
-        this.redactor.add(value);
-      }
+      if (value === undefined) stored.delete(name);
+      else stored.set(name, value);
+    }
+    this.replaceValues(stored);
+  }
+
+  private replaceValues(values: ReadonlyMap<string, string>): void {
+    this.values.clear();
+    for (const [name, value] of values) {
+      this.values.set(name, value);
+      this.redactor.add(value);
     }
   }
 }

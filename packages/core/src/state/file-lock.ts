@@ -1,20 +1,39 @@
 import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import { readFileSync } from "node:fs";
-import { open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { link, open, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
-import type { LockInfo, StateLock } from "../contracts.js";
-import { ErrorCode } from "../errors/error-codes.js";
+import path from "node:path";
+import type { FoundLock, LockInfo, StateLock } from "../contracts.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError } from "../errors/stepwise-error.js";
 
+/**
+ * How long a lock file may be unreadable (empty, half-written) before it counts as abandoned.
+ * Older versions created it and wrote it in two system calls; a kill -9 between them left it
+ * empty. This version never shows an unwritten lock (see {@link FileLock}).
+ */
+export const UNREADABLE_LOCK_GRACE_MS = 3000;
+/** How long a taker waits for a {@link LockInfo.brief} holder before refusing (exit 3). */
+export const BRIEF_HOLDER_WAIT_MS = 5000;
+const POLL_MS = 60;
+
 /** Facts about this process that go into a lock it takes. */
-export function currentHolder(operation: string): Omit<LockInfo, "expiresAt" | "id"> {
+export function currentHolder(operation: string, options: { brief?: boolean } = {}): Omit<LockInfo, "expiresAt" | "id"> {
   let user = "unknown";
   try {
     user = os.userInfo().username;
   } catch {
     user = process.env.USER ?? "unknown";
   }
-  return { operation, pid: process.pid, host: os.hostname(), user, startedAt: new Date().toISOString(), pidStartTime: processStartTime(process.pid) };
+  return {
+    operation,
+    pid: process.pid,
+    host: os.hostname(),
+    user,
+    startedAt: new Date().toISOString(),
+    pidStartTime: processStartTime(process.pid),
+    ...(options.brief ? { brief: true } : {}),
+  };
 }
 
 /** Linux start time of a process (clock ticks since boot), to tell a reused pid from the holder. */
@@ -45,7 +64,8 @@ export function assessLock(info: LockInfo, now = Date.now()): { reason: string; 
   return undefined;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process of this host is running (a process of another user counts). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -58,8 +78,15 @@ export function describeHolder(info: LockInfo): string {
   return `pid ${info.pid} on host ${info.host} (user ${info.user}, ${info.operation} since ${info.startedAt})`;
 }
 
+/** One line for any lock as found, the same in every command (status, state unlock, errors, warnings). */
+export function describeFoundLock(found: FoundLock): string {
+  if ("unreadable" in found) return found.stale ? `${found.unreadable}; ${found.stale}` : `${found.unreadable}, which its creator may be writing right now`;
+  return `${describeHolder(found)}${found.stale ? `; stale: ${found.stale}` : ""}`;
+}
+
 export function lockedError(info: LockInfo, location: string): StepwiseError {
-  return new StepwiseError(ErrorCode.StateLocked, `State is locked by ${describeHolder(info)}.`, {
+  // A lock is taken before anything is written, so a refusal always leaves everything as it was.
+  return new StepwiseError(ErrorCode.StateLocked, `State is locked by ${describeHolder(info)}. Nothing was changed.`, {
     exitCode: ExitCode.Locked,
     location,
     hint: "wait for that run to finish; if it is gone, run: stepwise state unlock",
@@ -68,91 +95,186 @@ export function lockedError(info: LockInfo, location: string): StepwiseError {
 }
 
 export function staleLockError(info: LockInfo, reason: string, location: string): StepwiseError {
-  return new StepwiseError(ErrorCode.StateLockStale, `State lock ${location} is stale: held by ${describeHolder(info)}, but ${reason}.`, {
+  return new StepwiseError(ErrorCode.StateLockStale, `State lock ${location} is stale: held by ${describeHolder(info)}, but ${reason}. Nothing was changed.`, {
     location,
     hint: "make sure that run is really gone, then: stepwise state unlock",
     details: { holder: info },
   });
 }
 
+/** What is in the lock file, with the file's identity so a takeover removes only what was judged. */
+type Examined =
+  | { kind: "held"; info: LockInfo; identity: string }
+  | { kind: "unreadable"; found: { unreadable: string; stale?: string }; identity: string };
+
 /**
- * An exclusive lock file (`O_CREAT|O_EXCL`) holding {@link LockInfo}. A lock whose holder is
- * provably dead on this host is taken over (with `onStale` told why); an expired lock of
- * another host is refused as stale (exit 2); a live one is refused as held (exit 3).
+ * An exclusive lock file holding {@link LockInfo}. It appears complete or not at all: the
+ * record is written to a temp file that is then hard-linked to the lock's name (`link` fails
+ * with EEXIST when the lock exists: `O_EXCL` with content). A lock whose holder is provably
+ * dead on this host is taken over (with `onStale` told why), as is an unreadable lock older
+ * than {@link UNREADABLE_LOCK_GRACE_MS}; an expired lock of another host is refused as stale
+ * (exit 2); a live one is refused as held (exit 3), after waiting up to
+ * {@link BRIEF_HOLDER_WAIT_MS} when its holder is brief.
  */
 export class FileLock {
+  private readonly label: string;
+
   constructor(
     private readonly file: string,
     private readonly onStale: (message: string) => void = () => {},
-  ) {}
+    /** How messages name the lock file (e.g. relative to the site). */
+    label?: string,
+  ) {
+    this.label = label ?? file;
+  }
 
   async acquire(holder: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock> {
     const info: LockInfo = { id: nodeCrypto().randomUUID(), ...holder, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
-    for (let attempt = 0; attempt < 20; attempt++) {
-      try {
-        const handle = await open(this.file, "wx", 0o644);
-        try {
-          await handle.writeFile(JSON.stringify(info, null, 2));
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+    const started = Date.now();
+    // Long enough to outwait an unreadable lock's grace and a brief holder; then refuse, never spin.
+    const giveUpAt = started + BRIEF_HOLDER_WAIT_MS + UNREADABLE_LOCK_GRACE_MS + 2000;
+    let last: Examined | undefined;
+    while (Date.now() < giveUpAt) {
+      if (await this.create(info)) {
+        await this.removeLeftovers();
         return this.handleFor(info, ttlMs);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
-      const current = await this.read();
-      if (!current) {
-        // Being written by its taker right now, or half-written by a crash: wait, then judge by age.
-        if (await this.olderThan(this.file, 5000)) await unlink(this.file).catch(() => {});
-        else await sleep(50);
+      last = await this.examine();
+      if (!last) continue; // released in between: try again
+      if (last.kind === "unreadable") {
+        if (!last.found.stale) await sleep(POLL_MS);
+        else await this.takeOver(last, `found ${last.found.unreadable}; ${last.found.stale}`);
         continue;
       }
-      const stale = assessLock(current);
-      if (!stale) throw lockedError(current, this.file);
-      if (!stale.provable) throw staleLockError(current, stale.reason, this.file);
-      if (await this.breakIfStill(current.id)) this.onStale(`Took over a stale state lock: ${stale.reason}.`);
-      else await sleep(50);
+      const stale = assessLock(last.info);
+      if (!stale) {
+        if (last.info.brief && Date.now() - started < BRIEF_HOLDER_WAIT_MS) {
+          await sleep(POLL_MS);
+          continue;
+        }
+        throw lockedError(last.info, this.file);
+      }
+      if (!stale.provable) throw staleLockError(last.info, stale.reason, this.file);
+      await this.takeOver(last, stale.reason);
     }
-    const current = await this.read();
-    if (current) throw lockedError(current, this.file);
-    throw new StepwiseError(ErrorCode.StateLocked, `Could not take the state lock ${this.file}.`, { exitCode: ExitCode.Locked, hint: "run the command again" });
+    if (last?.kind === "held") throw lockedError(last.info, this.file);
+    throw errors.stateLockBusy(this.label, last?.kind === "unreadable" ? last.found.unreadable : undefined);
   }
 
+  /** The lock as found, judged: a holder (stale or not), or an unreadable file (stale after its grace). */
+  async inspect(): Promise<FoundLock | undefined> {
+    const examined = await this.examine();
+    if (!examined) return undefined;
+    if (examined.kind === "unreadable") return examined.found;
+    const stale = assessLock(examined.info);
+    return stale ? { ...examined.info, stale: stale.reason } : examined.info;
+  }
+
+  /** The holder, when the lock file exists and holds a readable record. */
   async read(): Promise<LockInfo | undefined> {
-    try {
-      const info = JSON.parse(await readFile(this.file, "utf8")) as LockInfo;
-      return typeof info.id === "string" && typeof info.pid === "number" ? info : undefined;
-    } catch {
-      return undefined;
-    }
+    const examined = await this.examine();
+    return examined?.kind === "held" ? examined.info : undefined;
   }
 
-  /** Removes the lock whatever its holder; returns what was removed. */
-  async forceUnlock(): Promise<LockInfo | undefined> {
-    const current = await this.read();
+  /** Removes the lock whatever it holds; returns what was removed. */
+  async forceUnlock(): Promise<FoundLock | undefined> {
+    const found = await this.inspect();
     await unlink(this.file).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });
-    return current;
+    return found;
+  }
+
+  /** Creates the lock with its content in one step; false when it exists. */
+  private async create(info: LockInfo): Promise<boolean> {
+    const temp = `${this.file}.${process.pid}.${nodeCrypto().randomBytes(4).toString("hex")}.new`;
+    const handle = await open(temp, "wx", 0o644);
+    try {
+      await handle.writeFile(JSON.stringify(info, null, 2));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temp, this.file);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      // A file system without hard links: exclusive create, then write (two steps, as before).
+      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") return this.createInTwoSteps(info);
+      throw error;
+    } finally {
+      await unlink(temp).catch(() => {});
+    }
+  }
+
+  private async createInTwoSteps(info: LockInfo): Promise<boolean> {
+    let handle;
+    try {
+      handle = await open(this.file, "wx", 0o644);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    }
+    try {
+      await handle.writeFile(JSON.stringify(info, null, 2));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return true;
+  }
+
+  private async examine(): Promise<Examined | undefined> {
+    let handle;
+    try {
+      handle = await open(this.file, "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    try {
+      const stats = await handle.stat();
+      const text = await handle.readFile("utf8");
+      const identity = `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+      const info = parseLockInfo(text);
+      if (info) return { kind: "held", info, identity };
+      const what = text.trim() === "" ? `empty lock file ${this.label}` : `unreadable lock file ${this.label} (${stats.size} bytes that are not a lock record)`;
+      const age = Date.now() - stats.mtimeMs;
+      if (age < UNREADABLE_LOCK_GRACE_MS) return { kind: "unreadable", found: { unreadable: what }, identity };
+      const when = new Date(stats.mtimeMs).toISOString();
+      const stale =
+        text.trim() === ""
+          ? `it was created at ${when} and its holder was never written: a process was killed while taking the lock`
+          : `it was last written at ${when} and names no holder, so no run can be holding it`;
+      return { kind: "unreadable", found: { unreadable: what, stale }, identity };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async takeOver(judged: Examined, reason: string): Promise<void> {
+    if (await this.breakIfStill(judged.identity)) this.onStale(`Took over a stale state lock: ${reason}.`);
+    else await sleep(POLL_MS);
   }
 
   /**
-   * Removes the lock only if it still has `id`. A `.break` guard file makes two processes
-   * that both saw the same stale lock take turns, so neither removes the other's fresh lock.
+   * Removes the lock only if it is still the file that was judged. A `.break` guard file makes
+   * two processes that both saw the same stale lock take turns, so neither removes the
+   * other's fresh lock.
    */
-  private async breakIfStill(id: string): Promise<boolean> {
+  private async breakIfStill(identity: string): Promise<boolean> {
     const guard = `${this.file}.break`;
     let handle;
     try {
       handle = await open(guard, "wx");
     } catch {
-      if (await this.olderThan(guard, 10_000)) await unlink(guard).catch(() => {});
+      if (await olderThan(guard, 10_000)) await unlink(guard).catch(() => {});
       return false;
     }
     try {
-      const current = await this.read();
-      if (current?.id !== id) return false;
+      if ((await this.examine())?.identity !== identity) return false;
       await unlink(this.file);
       return true;
     } finally {
@@ -161,11 +283,14 @@ export class FileLock {
     }
   }
 
-  private async olderThan(file: string, ms: number): Promise<boolean> {
-    try {
-      return Date.now() - (await stat(file)).mtimeMs > ms;
-    } catch {
-      return false;
+  /** Temp files of lock writes (`.new`, `.renew`) whose process was killed before it removed them. */
+  private async removeLeftovers(): Promise<void> {
+    const dir = path.dirname(this.file);
+    const base = path.basename(this.file);
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.startsWith(`${base}.`)) continue;
+      const pid = /^\.(\d+)\.(?:[0-9a-f]+\.new|renew)$/.exec(name.slice(base.length))?.[1];
+      if (pid && !isAlive(Number(pid))) await unlink(path.join(dir, name)).catch(() => {});
     }
   }
 
@@ -198,6 +323,27 @@ export class FileLock {
         if (onDisk?.id === current.id) await unlink(self.file).catch(() => {});
       },
     };
+  }
+}
+
+/** A lock record, or `undefined` for anything that does not name its holder completely. */
+function parseLockInfo(text: string): LockInfo | undefined {
+  let info: Partial<LockInfo>;
+  try {
+    info = JSON.parse(text) as Partial<LockInfo>;
+  } catch {
+    return undefined;
+  }
+  if (info === null || typeof info !== "object") return undefined;
+  const named = (["id", "operation", "host", "user", "startedAt", "expiresAt"] as const).every((key) => typeof info[key] === "string");
+  return named && Number.isSafeInteger(info.pid) && info.pid! > 0 ? (info as LockInfo) : undefined;
+}
+
+async function olderThan(file: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs > ms;
+  } catch {
+    return false;
   }
 }
 

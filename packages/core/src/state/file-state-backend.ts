@@ -1,12 +1,13 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { readFile, readdir, unlink } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { trace } from "../log/trace.js";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
-import type { BackendContext, JsonObject, LockInfo, StateBackend, StateDocument, StateLock } from "../contracts.js";
+import { removeAtomicWriteLeftovers } from "../files/write-leftovers.js";
+import type { BackendContext, FoundLock, JsonObject, LockInfo, StateBackend, StateDocument, StateLock } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
 import { sha256 } from "../fingerprint/compute-input-fingerprint.js";
-import { FileLock, assessLock } from "./file-lock.js";
+import { FileLock } from "./file-lock.js";
 import { parseState } from "./state-document.js";
 
 export const STATE_DIR = ".stepwise";
@@ -32,7 +33,8 @@ export class FileStateBackend implements StateBackend {
   constructor(siteDir: string, options: FileStateBackendOptions = {}) {
     this.file = path.resolve(siteDir, options.path ?? path.join(STATE_DIR, "state.json"));
     this.description = `file ${path.relative(siteDir, this.file)}`;
-    this.lockFile = new FileLock(this.file.replace(/\.json$/, "") + ".lock", options.onStaleLock);
+    const lockFile = this.file.replace(/\.json$/, "") + ".lock";
+    this.lockFile = new FileLock(lockFile, options.onStaleLock, path.relative(siteDir, lockFile));
   }
 
   async read(): Promise<{ state: StateDocument | undefined; etag: string | undefined }> {
@@ -75,31 +77,16 @@ export class FileStateBackend implements StateBackend {
   async lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock> {
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const lock = await this.lockFile.acquire(info, ttlMs);
-    await this.removeCrashLeftovers();
+    // Whoever holds the lock is the only writer of the state file, so its temp files are leftovers.
+    removeAtomicWriteLeftovers([this.file]);
     return lock;
   }
 
-  /**
-   * A writer killed between write-file-atomic's temp write and its rename (kill -9 skips its
-   * cleanup) leaves `state.json.<number>` behind. Whoever holds the lock is the only writer,
-   * so any such file is a leftover.
-   */
-  private async removeCrashLeftovers(): Promise<void> {
-    const base = path.basename(this.file);
-    const leftover = new RegExp(`^${base.replace(/\./g, "\\.")}\\.\\d+$`);
-    for (const name of await readdir(path.dirname(this.file)).catch(() => [] as string[])) {
-      if (leftover.test(name)) await unlink(path.join(path.dirname(this.file), name)).catch(() => {});
-    }
+  inspectLock(): Promise<FoundLock | undefined> {
+    return this.lockFile.inspect();
   }
 
-  async inspectLock(): Promise<(LockInfo & { stale?: string }) | undefined> {
-    const info = await this.lockFile.read();
-    if (!info) return undefined;
-    const stale = assessLock(info);
-    return stale ? { ...info, stale: stale.reason } : info;
-  }
-
-  forceUnlock(): Promise<LockInfo | undefined> {
+  forceUnlock(): Promise<FoundLock | undefined> {
     return this.lockFile.forceUnlock();
   }
 }
