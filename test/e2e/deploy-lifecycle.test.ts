@@ -75,6 +75,26 @@ describe("deploy lifecycle through the built CLI", () => {
     expect(unknown.stderr).toContain('Unknown step "nope" (referenced by --force-step)');
   });
 
+  it("a plugin's own bug names the plugin and hook; --verbose and --json carry its stack", async () => {
+    const dir = makeFixtureSite();
+    const plain = await runCli(["deploy", "--concurrency", "1"], { cwd: dir, env: { FIXTURE_BUG_STEP: "build" } });
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain("step build failed: TypeError: Cannot read properties of undefined (reading 'name') [stepwise-plugin-fixture@1.0.0, run]");
+    expect(plain.stderr).toContain("fix: a bug or an unhandled case in stepwise-plugin-fixture: run again with --verbose");
+    expect(plain.stderr).not.toMatch(/^\s+at /m);
+    expect(state(dir).steps.build).toMatchObject({ status: "failed", error: { code: "PLUGIN_ERROR" } });
+
+    const verbose = await runCli(["deploy", "--verbose"], { cwd: dir, env: { FIXTURE_BUG_STEP: "build" } });
+    expect(verbose.code).toBe(1);
+    expect(verbose.stderr).toMatch(/^ +at .*stepwise-plugin-fixture\/index\.js:\d+/m);
+
+    const json = await runCli(["deploy", "--json"], { cwd: dir, env: { FIXTURE_BUG_STEP: "build" } });
+    expect(json.code).toBe(1);
+    const error = (JSON.parse(json.stdout) as { failed: { step: string; error: Record<string, string> }[] }).failed[0]!.error;
+    expect(error).toMatchObject({ code: "PLUGIN_ERROR", plugin: "stepwise-plugin-fixture@1.0.0", step: "build", hook: "run" });
+    expect(error.stack).toMatch(/stepwise-plugin-fixture\/index\.js:\d+/);
+  });
+
   it("a failing step exits 1, records the error, starts nothing after it, and the next run resumes from it", async () => {
     const dir = makeFixtureSite();
     const failed = await runCli(["deploy", "--concurrency", "1"], { cwd: dir, env: { FIXTURE_FAIL_STEP: "build" } });

@@ -50,3 +50,19 @@ describe("resource kinds a target does not realise", () => {
     expect(deploy.code, deploy.stderr).toBe(0);
   });
 });
+
+describe("errors a target raises inside a step", () => {
+  beforeAll(assertBuilt);
+
+  it("name the target's plugin and call, and the step they happened in", async () => {
+    const dir = makeComponentSite({ yaml: site("{ provider: local }").replace(/options: \{ kinds: \[[^\]]*\] \}.*\n/, "options: {}\n") });
+    const failed = await runCli(["deploy", "--auto-approve"], { cwd: dir, env: { FIXTURE_RECORDER_FAIL: "postgres" } });
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toContain("step database failed: recorder: the postgres service is down (FIXTURE_RECORDER_FAIL) [stepwise-target-recorder@1.0.0, ensure postgres postgres]");
+    expect(failed.stderr).toContain("fix: a bug or an unhandled case in stepwise-target-recorder");
+
+    const json = await runCli(["deploy", "--auto-approve", "--json"], { cwd: dir, env: { FIXTURE_RECORDER_FAIL: "postgres" } });
+    const error = (JSON.parse(json.stdout) as { failed: { error: Record<string, string> }[] }).failed[0]!.error;
+    expect(error).toMatchObject({ code: "PLUGIN_ERROR", plugin: "stepwise-target-recorder@1.0.0", step: "database", hook: "ensure postgres postgres" });
+  });
+});

@@ -1,4 +1,4 @@
-import { ExitCode, deploySite, planSite, type DeployResult } from "@stepwise/core";
+import { ErrorCode, ExitCode, deploySite, planSite, type DeployResult } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter, isLiveTerminal, type Reporter } from "../output/reporter.js";
@@ -89,9 +89,13 @@ function report(result: DeployResult, globals: GlobalOptions, session: import("@
       break;
     case "failed":
       for (const { step, error } of result.failed) {
-        const what = error.exitCode === ExitCode.BadInput ? `${session.redactor.redact(error.message)} (while running step ${step})` : `step ${step} failed: ${session.redactor.redact(error.message)}`;
+        const redact = (text: string) => session.redactor.redact(text);
+        // A plugin's own error names plugin and hook in its message already.
+        const by = error.plugin && error.code !== ErrorCode.PluginError ? ` [${error.plugin}${error.hook ? `, ${error.hook}` : ""}]` : "";
+        const what = error.exitCode === ExitCode.BadInput ? `${redact(error.message)} (while running step ${step}${by})` : `step ${step} failed${by}: ${redact(error.message)}`;
         process.stderr.write(`error: ${what}\n`);
-        if (error.hint) process.stderr.write(`  fix: ${error.hint}\n`);
+        if (error.hint) process.stderr.write(`  fix: ${redact(error.hint)}\n`);
+        if (globals.verbose && error.pluginStack) process.stderr.write(`${redact(error.pluginStack).replace(/^/gm, "  ")}\n`);
       }
       out(`${result.ran.length} ran, ${result.failed.length} failed${result.notRun.length ? `, ${result.notRun.length} not run (${result.notRun.join(", ")})` : ""}. Fix the cause and run stepwise deploy again: it resumes from ${result.failed.map((f) => f.step).join(", ")}.`);
       break;

@@ -50,7 +50,17 @@ export interface StepContextDeps {
   files: ReadonlyMap<string, string>;
   upstreamOutputs: (step: string) => StepOutputs | undefined;
   previousOutputs: StepOutputs | undefined;
-  target: { name: string; kinds?: readonly ResourceKind[]; session: () => Promise<TargetSession> } | undefined;
+  target:
+    | {
+        name: string;
+        /** `name@version` of the target's plugin. */
+        plugin: string;
+        kinds?: readonly ResourceKind[];
+        session: () => Promise<TargetSession>;
+        /** Names the target plugin (and the hook) on an error a target call raised. */
+        attribute: (error: unknown, hook: string) => StepwiseError;
+      }
+    | undefined;
   signal: AbortSignal;
   log: StepLogger;
 }
@@ -109,11 +119,11 @@ export function createStepContext(deps: StepContextDeps): StepContext {
       const kinds = deps.target?.kinds;
       if (deps.target && kinds && !kinds.includes(spec.kind)) throw errors.resourceKindUnsupported(step.name, spec.kind, deps.target.name, kinds, []);
       const session = await requireTarget(deps, spec.kind);
-      return session.ensure(spec, scope);
+      return attributed(deps, `ensure ${spec.kind} ${spec.name}`, () => session.ensure(spec, scope));
     },
     async probe(result: ResourceResult) {
       const session = await requireTarget(deps, result.kind);
-      return session.probe(result, scope);
+      return attributed(deps, `probe ${result.kind} ${result.name}`, () => session.probe(result, scope));
     },
   };
   return {
@@ -138,6 +148,16 @@ export function createStepContext(deps: StepContextDeps): StepContext {
     signal: deps.signal,
     log: deps.log,
   };
+}
+
+/** Runs a target call; its error names the target's plugin, not the step's (aborts pass through). */
+async function attributed<T>(deps: StepContextDeps, hook: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!deps.target || (error instanceof Error && error.name === "AbortError") || deps.signal.aborted) throw error;
+    throw deps.target.attribute(error, hook);
+  }
 }
 
 async function requireTarget(deps: StepContextDeps, kind: string): Promise<TargetSession> {

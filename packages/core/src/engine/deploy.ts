@@ -175,7 +175,7 @@ async function runChecks(session: SiteSession, state: StateDocument, plans: Step
         const drift = await step.definition.check!(ctx);
         if (drift) plan.reasons.push({ kind: "drift", reason: session.redactor.redact(drift.reason) });
       } catch (error) {
-        const wrapped = session.wrapPluginError(error, step.pluginId, step.name);
+        const wrapped = session.wrapPluginError(error, step.pluginId, step.name, "check");
         plan.reasons.push({ kind: "check-failed", message: wrapped.message });
       }
       if (plan.reasons.length > 0) plan.action = "run";
@@ -296,7 +296,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
         const interrupted = session.signal.aborted;
         const wrapped = interrupted
           ? new StepwiseError(ErrorCode.Interrupted, `interrupted: ${errorMessage(session.signal.reason)}`, { exitCode: ExitCode.Interrupted, step: name, plugin: step.pluginId })
-          : session.wrapPluginError(error, step.pluginId, name);
+          : session.wrapPluginError(error, step.pluginId, name, "run");
         const finishedAt = new Date();
         state.steps[name] = {
           ...previous,

@@ -44,7 +44,7 @@ describe("resource kinds", () => {
         files: new Map(),
         upstreamOutputs: () => undefined,
         previousOutputs: undefined,
-        target: { name: "t", kinds, session: async () => ({ ensure: async (spec) => (calls.push(spec.kind), { kind: spec.kind, name: spec.name, id: "x", specHash: "h", change: "created", outputs: {} }), probe: async () => undefined }) },
+        target: { name: "t", plugin: "t-plugin@1", kinds, attribute: (e) => e as never, session: async () => ({ ensure: async (spec) => (calls.push(spec.kind), { kind: spec.kind, name: spec.name, id: "x", specHash: "h", change: "created", outputs: {} }), probe: async () => undefined }) },
         signal: new AbortController().signal,
         log: { info() {}, warn() {}, debug() {}, progress() {} },
       });

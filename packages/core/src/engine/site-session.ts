@@ -322,7 +322,7 @@ export class SiteSession {
           signal: this.signal,
         })
         .catch((error: unknown) => {
-          throw this.wrapPluginError(error, target.plugin.id, undefined);
+          throw this.wrapPluginError(error, target.plugin.id, undefined, "connect");
         }),
     );
     return this.targetSession;
@@ -360,22 +360,31 @@ export class SiteSession {
       files,
       upstreamOutputs,
       previousOutputs,
-      target: this.target ? { name: this.target.definition.name, kinds: this.target.definition.kinds, session: () => this.connectTarget() } : undefined,
+      target: this.target
+        ? { name: this.target.definition.name, plugin: this.target.plugin.id, kinds: this.target.definition.kinds, session: () => this.connectTarget(), attribute: (error: unknown, hook: string) => this.wrapPluginError(error, this.target!.plugin.id, step.name, hook) }
+        : undefined,
       signal: this.signal,
       log: this.logger(step.name),
     });
   }
 
   /** Every error leaving a plugin gains plugin and step, and loses any secret value. */
-  wrapPluginError(error: unknown, plugin: string, step: string | undefined): StepwiseError {
+  /**
+   * Attributes an error from a plugin call (Rollup's `logPluginError`): a StepwiseError keeps
+   * its code and gains the plugin, step and hook it lacks (a target's error raised inside a
+   * step's `ensure` already names the target); anything else becomes `PLUGIN_ERROR` naming
+   * the plugin and hook, with the original kept for its stack. Messages are redacted.
+   */
+  wrapPluginError(error: unknown, plugin: string, step: string | undefined, hook?: string): StepwiseError {
     if (isStepwiseError(error)) {
       error.plugin ??= plugin;
       error.step ??= step;
+      error.hook ??= hook;
       const redacted = this.redactor.redact(error.message);
       if (redacted !== error.message) Object.defineProperty(error, "message", { value: redacted });
       return error;
     }
-    return errors.pluginError(error, plugin, step, (text) => this.redactor.redact(text));
+    return errors.pluginError(error, plugin, step, (text) => this.redactor.redact(text), hook);
   }
 }
 

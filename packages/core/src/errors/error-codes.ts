@@ -172,12 +172,21 @@ export const errors = {
   usage(message: string, hint?: string): StepwiseError {
     return new StepwiseError(ErrorCode.Usage, message, { hint });
   },
-  pluginError(error: unknown, plugin: string, step: string | undefined, redact: (text: string) => string): StepwiseError {
-    const message = redact(errorMessage(error));
+  /**
+   * A plugin's own error (a `TypeError`, a library's error) as a step failure that names the
+   * plugin and hook; the original is kept as `cause`, so its stack reaches `--verbose` and
+   * `--json` (redacted there like everything printed).
+   */
+  pluginError(error: unknown, plugin: string, step: string | undefined, redact: (text: string) => string, hook?: string): StepwiseError {
+    const kind = error instanceof Error && error.name && error.name !== "Error" ? `${error.name}: ` : "";
+    const message = redact(`${kind}${errorMessage(error)} [${plugin}${hook ? `, ${hook}` : ""}]`);
     return new StepwiseError(ErrorCode.PluginError, message, {
       exitCode: ExitCode.StepFailed,
       plugin,
       step,
+      hook,
+      cause: error,
+      hint: `a bug or an unhandled case in ${plugin.replace(/@[^@]*$/, "")}: run again with --verbose for its stack, and report it to the plugin's authors`,
       details: error instanceof Error && "code" in error && typeof error.code === "string" ? { cause: error.code } : undefined,
     });
   },

@@ -24,6 +24,8 @@ export interface StepwiseErrorOptions {
   plugin?: string;
   /** Step the error belongs to. */
   step?: string;
+  /** The plugin hook that raised it: `run`, `check`, `connect`, `ensure postgres db` ... */
+  hook?: string;
   cause?: unknown;
   /** Extra facts for `--json` output. Never put a secret value here. */
   details?: Record<string, unknown>;
@@ -41,6 +43,7 @@ export class StepwiseError extends Error {
   readonly location: string | undefined;
   plugin: string | undefined;
   step: string | undefined;
+  hook: string | undefined;
   readonly details: Record<string, unknown> | undefined;
 
   constructor(code: string, message: string, options: StepwiseErrorOptions = {}) {
@@ -51,7 +54,18 @@ export class StepwiseError extends Error {
     this.location = options.location;
     this.plugin = options.plugin;
     this.step = options.step;
+    this.hook = options.hook;
     this.details = options.details;
+  }
+
+  /**
+   * The stack of the plugin's own error this one wraps (a `TypeError` thrown by a step, say),
+   * so a plugin author can find the failing line: printed with `--verbose`, always in
+   * `--json`. `undefined` for errors stepwise raised on purpose.
+   */
+  get pluginStack(): string | undefined {
+    const cause = this.cause;
+    return this.code === "PLUGIN_ERROR" && cause instanceof Error && !isStepwiseError(cause) ? cause.stack : undefined;
   }
 
   /** A plain object for `--json` output and for the state file. */
@@ -62,8 +76,10 @@ export class StepwiseError extends Error {
       ...(this.location ? { location: this.location } : {}),
       ...(this.plugin ? { plugin: this.plugin } : {}),
       ...(this.step ? { step: this.step } : {}),
+      ...(this.hook ? { hook: this.hook } : {}),
       ...(this.hint ? { hint: this.hint } : {}),
       ...(this.details ? { details: this.details } : {}),
+      ...(this.pluginStack ? { stack: this.pluginStack } : {}),
     };
   }
 }
