@@ -1,29 +1,12 @@
-import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { backdate, git } from "../fixtures/git-repo.js";
 import { makeFixtureSite, runCli } from "./cli-harness.js";
 
-const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.invalid", GIT_CONFIG_NOSYSTEM: "1" };
-const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", env: gitEnv });
 const runs = (dir: string) => readFileSync(path.join(dir, "runs.log"), "utf8").trim().split("\n").filter(Boolean);
 const state = (dir: string) => JSON.parse(readFileSync(path.join(dir, ".stepwise/state.json"), "utf8"));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Sets every file and directory under `dir` (but .git) an hour back: nothing is "racily" new. */
-function backdate(dir: string): void {
-  const past = new Date(Date.now() - 3600_000);
-  const visit = (at: string) => {
-    for (const entry of readdirSync(at, { withFileTypes: true })) {
-      if (entry.name === ".git" || entry.isSymbolicLink()) continue;
-      const full = path.join(at, entry.name);
-      if (entry.isDirectory()) visit(full);
-      utimesSync(full, past, past);
-    }
-  };
-  visit(dir);
-  utimesSync(dir, past, past);
-}
 
 /** A no-op plan that took its fingerprints from the memo never reads git's index. */
 async function plan(dir: string) {

@@ -155,6 +155,24 @@ describe("readGitListing", () => {
     expect((await readGitListing(dir, ["app/deep"]))!.attributesPresent).toBe(true);
     expect((await readGitListing(dir, []))!.cleanPaths).toEqual([]);
   });
+
+  it("with a scope, keeps a submodule that is exactly a scope directory (one index entry, `lib`)", async () => {
+    const upstream = repo({ "x.txt": "x" });
+    const dir = repo({ "app/a.txt": "a" });
+    git(dir, "-c", "protocol.file.allow=always", "submodule", "add", "-q", upstream, "lib");
+    expect((await readGitListing(dir, ["lib"]))!.walkDirs).toEqual(["lib"]);
+    expect((await readGitListing(dir))!.walkDirs).toEqual(["lib"]);
+  });
+
+  it("lists a site git collapses to one untracked directory (`./`) as the site itself, to walk", async () => {
+    const parent = repo({ README: "parent" });
+    for (const site of ["site", "outer/site"]) {
+      mkdirSync(path.join(parent, site, "app"), { recursive: true });
+      writeFileSync(path.join(parent, site, "app/a.txt"), "a");
+      expect((await readGitListing(path.join(parent, site)))!.walkDirs).toEqual([""]);
+      expect((await readGitListing(path.join(parent, site), ["app"]))!.walkDirs).toEqual(["app"]);
+    }
+  });
 });
 
 /** Sets the mtime of every directory under `dir` (but .git) an hour back: none is "racily" new. */

@@ -24,7 +24,7 @@ export interface GitListing {
   cleanIds: string[];
   /** Files to read from disk: modified, untracked, conflicted, symlinks, assume-unchanged. */
   readPaths: string[];
-  /** Directories git lists as wholly untracked, and submodules: walk them if a glob reaches in. */
+  /** Directories git lists as wholly untracked (`""`: the site itself), and submodules: walk them if a glob reaches in. */
   walkDirs: string[];
   /**
    * Whether attributes may rewrite content between the work tree and git (filters, eol,
@@ -137,9 +137,11 @@ async function finishGitListing(started: StartedListing): Promise<GitListingHand
   const modifiedText = modified.stdout.toString("utf8");
   const untrackedText = untracked.stdout.toString("utf8");
   const attributesOutside = attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
+  // "git-listing 3": a listing of version 2 did not walk a site git reports as one untracked
+  // directory (`./`), so a file-inputs identity made from one must not match any more.
   let identity =
     started.indexChecksum !== undefined && statKey(started.indexFile) === started.indexStat
-      ? compactKey(["git-listing 2", started.prefix, JSON.stringify(scope ?? null), started.indexChecksum, modifiedText, untrackedText, settingsText, String(attributesOutside)].join("\0"))
+      ? compactKey(["git-listing 3", started.prefix, JSON.stringify(scope ?? null), started.indexChecksum, modifiedText, untrackedText, settingsText, String(attributesOutside)].join("\0"))
       : undefined;
   // The index as the identity names it, read once: for the untracked cache now (when git just
   // listed the untracked files) and for the listing when it is asked for.
@@ -199,7 +201,10 @@ function listFromIndex(started: StartedListing, index: GitIndex, modifiedText: s
     if (end > at) addUntracked(listing, untrackedText.slice(at, end));
     at = end + 1;
   }
+  // A scope directory's own path is in scope too, as git's pathspec has it: a submodule there is
+  // one index entry (`src`, not `src/...`), and a glob's base can also be a file.
   const inScope = scope === undefined ? undefined : scope.map((dir) => `${dir}/`);
+  const scopeItself = new Set(scope);
   let previous = "";
   for (let i = 0; i < index.paths.length; i++) {
     let file = index.paths[i]!;
@@ -209,7 +214,7 @@ function listFromIndex(started: StartedListing, index: GitIndex, modifiedText: s
     }
     if (file === previous) continue; // conflicted: stages 1-3 of one path
     previous = file;
-    if (inScope !== undefined && !inScope.some((dir) => file.startsWith(dir))) continue;
+    if (inScope !== undefined && !scopeItself.has(file) && !inScope.some((dir) => file.startsWith(dir))) continue;
     if (isDefaultIgnored(file)) continue;
     const unusual = index.unusual.has(i);
     addTracked(listing, siteDir, file, index.modes[i]!, unusual || modified.has(file) ? undefined : index.ids[i]!, unusual);
@@ -270,9 +275,15 @@ const [REGULAR, EXECUTABLE, GITLINK] = [0o100644, 0o100755, 0o160000];
 
 const isAttributesFile = (file: string) => file === ".gitattributes" || file.endsWith("/.gitattributes");
 
-/** An untracked file, or a wholly untracked directory (a trailing `/`) to walk. */
+/**
+ * An untracked file, or a wholly untracked directory (a trailing `/`) to walk. `./` is the site
+ * itself: git collapses it to one entry when nothing under it is tracked (a site never added
+ * to an enclosing repository, or ignored by it, or under such a directory), and it is walked
+ * as `""`, the site, like any other such directory.
+ */
 function addUntracked(listing: GitListing, entry: string): void {
-  if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
+  if (entry === "./") listing.walkDirs.push("");
+  else if (entry.endsWith("/")) listing.walkDirs.push(entry.slice(0, -1));
   else {
     listing.readPaths.push(entry);
     if (isAttributesFile(entry)) listing.attributesPresent = true;

@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileHashCache, RACY_WINDOW_MS } from "./file-hash-cache.js";
 import { contentIdOf } from "./hash-worker.js";
+import { commitAll, git, initRepo } from "../../../../test/fixtures/git-repo.js";
 import { collectSiteFileIds, openSiteFileInputs, selectSiteFiles, type CollectOptions } from "./site-files.js";
 
 const made: string[] = [];
@@ -18,22 +18,8 @@ function tempDir(): string {
   return dir;
 }
 
-const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.invalid", GIT_CONFIG_NOSYSTEM: "1" };
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8", env: gitEnv });
-}
-
 function repo(): string {
-  const dir = tempDir();
-  git(dir, "init", "-q", "-b", "main");
-  git(dir, "config", "core.autocrlf", "false");
-  return dir;
-}
-
-function commitAll(dir: string): void {
-  git(dir, "add", "-A");
-  git(dir, "commit", "-q", "--allow-empty", "-m", "c");
+  return initRepo(tempDir());
 }
 
 function write(dir: string, file: string, content: string | Uint8Array): void {
@@ -179,6 +165,21 @@ describe("a no-op plan still sees every change (git work tree)", () => {
     const files = await collectBoth(dir, { app: ["app/*.txt"], fresh: ["fresh/**/*.txt"] });
     expect(Object.keys(files.app!).sort()).toEqual(["app/tracked.txt", "app/untracked.txt"]);
     expect(files.fresh).toEqual({ "fresh/deep/x.txt": contentIdOf(Buffer.from("x")) });
+  });
+
+  it("a site never added to its enclosing repository (git lists it as `./`): walked, with no identity to skip on", async () => {
+    const parent = repo();
+    write(parent, "README", "parent");
+    commitAll(parent);
+    const dir = path.join(parent, "site");
+    write(dir, "app/a.txt", "a");
+    write(dir, "top.txt", "t");
+    const globs = { app: ["app/**"], all: ["**"] }; // scoped to app/, and the whole site
+    const inputs = await openSiteFileInputs(dir, new Map(Object.entries(globs)), cacheFor(dir));
+    const files = Object.fromEntries([...(await inputs.collect())].map(([step, stepFiles]) => [step, Object.fromEntries(stepFiles)]));
+    expect(files).toEqual(await collect(dir, globs, { useGit: false }));
+    expect(Object.keys(files.all!).sort()).toEqual(["app/a.txt", "top.txt"]);
+    expect(inputs.identity).toBeUndefined();
   });
 
   it("assume-unchanged files are read, not trusted from the index", async () => {
