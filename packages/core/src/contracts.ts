@@ -207,10 +207,11 @@ export interface StepDefinition {
 // Targets and the resources they realise
 // ---------------------------------------------------------------------------------------------
 
-/** A secret value passed by reference: the target fetches it, nobody logs it. */
-export interface SecretRef {
-  secret: string;
-}
+/**
+ * A secret passed by reference (its name in the site's secret store): the target fetches the
+ * value and hands it to the platform; outputs, state and logs only ever hold the name.
+ */
+export type SecretRef = { secret: string };
 
 /** Build an image from a context directory (relative to the site). */
 export interface BuildSpec {
@@ -301,28 +302,61 @@ export type ResourceSpec = ServiceResource | JobResource | PostgresResource | Re
 export type ResourceKind = ResourceSpec["kind"];
 
 /**
- * What realising a resource gives back: non-secret connection facts (host, port, database
- * names) and secret *references*, never secret values. Becomes part of step outputs.
+ * What every target returns in `outputs` for each kind: how dependants reach the resource.
+ * A target may add facts of its own (a container name, an ARM id, a volume); steps read only
+ * these, so a step works unchanged on every target.
  */
-export interface ResourceResult {
-  kind: ResourceKind;
-  name: string;
-  /** Target-specific id of what was made (container name, ARM resource id). */
-  id: string;
-  /** Hash of the spec the target realised; equal hashes mean nothing to do. */
-  specHash: string;
-  /** `created`, `replaced`, or `unchanged`. */
-  change: "created" | "replaced" | "unchanged";
-  outputs: JsonObject;
+export interface ResourceOutputs {
+  /** `host`: the name other services of the site reach it by; `ports`: what was published on the host, if any. */
+  service: JsonObject & { host: string; ports?: { container: number; host: number; hostIp?: string }[] };
+  /** A job ran to completion (exit code 0): `ensure` throws for any other outcome. */
+  job: JsonObject & { exitCode: number };
+  /** `databases` exist and are owned by `user`, whose password is the referenced secret. */
+  postgres: JsonObject & { host: string; port: number; user: string; databases: string[]; password: SecretRef };
+  redis: JsonObject & { host: string; port: number; password?: SecretRef };
+  /** An S3-compatible endpoint; the buckets exist; the keys are the spec's secrets. */
+  objectStore: JsonObject & { endpoint: string };
+  /** The secret is in the platform's store (a Podman secret, a Key Vault secret). */
+  secret: JsonObject & { secret: SecretRef };
 }
 
-/** A step's view of the site's target. */
+/**
+ * What realising a resource gives back: non-secret connection facts (host, port, database
+ * names) and secret *references*, never secret values. Becomes part of step outputs (record
+ * it with `resourceRecord` so `check` can probe it). Narrowed by `kind`.
+ */
+export type ResourceResult<K extends ResourceKind = ResourceKind> = K extends ResourceKind
+  ? {
+      kind: K;
+      name: string;
+      /** Target-specific id of what was made (container name, ARM resource id). */
+      id: string;
+      /** Hash of the spec the target realised; equal hashes mean nothing to do. */
+      specHash: string;
+      /** `created`, `replaced`, or `unchanged` (no write happened). */
+      change: "created" | "replaced" | "unchanged";
+      outputs: ResourceOutputs[K];
+    }
+  : never;
+
+/**
+ * A step's view of the site's target (`ctx.target`). It differs from {@link TargetSession} on
+ * purpose: the engine binds each call to the calling step (its declared secrets, signal and
+ * logger, the kinds it declared) and names the target's plugin on any error, so a step can
+ * neither pass another step's scope nor read a secret it did not declare. The target is
+ * connected on the first call (`connect`, once per command), not before.
+ */
 export interface StepTarget {
   /** The target's name (`podman`, `azure`). */
   readonly name: string;
-  /** Make the resource exist as specified. Idempotent; an unchanged spec changes nothing. */
-  ensure(spec: ResourceSpec): Promise<ResourceResult>;
-  /** Drift probe for a resource an earlier `ensure` made. */
+  /**
+   * Makes the resource exist as specified. Idempotent: an unchanged spec changes nothing
+   * (`change: "unchanged"`, no write). Throws when it cannot; whatever it had made by then is
+   * labelled so the next call converges without duplicates. Refused before the target is
+   * called when the kind is not one the step declared (`resources`) or the target realises.
+   */
+  ensure<S extends ResourceSpec>(spec: S): Promise<ResourceResult<S["kind"]>>;
+  /** Drift probe for a resource an earlier `ensure` made; changes nothing. */
   probe(result: ResourceResult): Promise<DriftReport | void>;
 }
 
@@ -346,11 +380,23 @@ export interface ServiceStatus {
 }
 
 /**
- * A live connection to a target, opened lazily once per command. Day-2 members are
- * optional; the CLI reports a target that lacks one.
+ * A live connection to a target, opened lazily once per command by `connect` and shared by
+ * every step (so calls run concurrently: steps of the DAG at once, and `check`s during plan).
+ * Day-2 members are optional; the CLI reports a target that lacks one.
  */
 export interface TargetSession {
+  /**
+   * Realises `spec` for the step named in `scope`, reading only the secrets `scope` allows.
+   * Idempotent and labelled with the site and a spec hash; must return the kind's
+   * {@link ResourceOutputs}. On failure: throws (a `StepwiseError` with a hint where the cause
+   * is known; exit code 2 for a host or input problem no retry fixes); what it made stays
+   * labelled, and the next call converges from there.
+   */
   ensure(spec: ResourceSpec, scope: TargetCallScope): Promise<ResourceResult>;
+  /**
+   * Drift probe, run during `plan` (concurrently) for steps that would otherwise be skipped.
+   * Returns a report when the resource is gone or differs from `result`; changes nothing.
+   */
   probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void>;
   status?(): Promise<ServiceStatus[]>;
   restart?(service?: string): Promise<string[]>;
@@ -388,7 +434,12 @@ export interface TargetDefinition {
   kinds?: readonly ResourceKind[];
   /** Foundation steps (network, resource group ...), namespaced `NAME:...`. */
   steps?: readonly StepDefinition[];
-  /** Connect, lazily: called the first time a step touches `ctx.target`. Throws a clear error when unreachable. */
+  /**
+   * Connects, lazily and once per command: called the first time a step touches `ctx.target`
+   * (a step's `run`, or a `probe` during plan), never for a plan whose steps need no target.
+   * Throws a clear error when unreachable (exit 2, naming the setting and the fix). Load heavy
+   * SDKs here, not at module load.
+   */
   connect(ctx: TargetConnectContext): Promise<TargetSession>;
 }
 

@@ -15,6 +15,7 @@ export type {
   StepFiles,
   StepDefinition,
   SecretRef,
+  ResourceOutputs,
   BuildSpec,
   HealthCheckSpec,
   PortSpec,

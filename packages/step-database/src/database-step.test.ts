@@ -86,7 +86,7 @@ describe("database run", () => {
       redisHost: null,
       redisPort: null,
       redisPasswordSecret: null,
-      resources: [{ kind: "postgres", name: "postgres", id: "fake-postgres", specHash: "0".repeat(64), outputs: { host: "demo-postgres", port: 5432 } }],
+      resources: [{ kind: "postgres", name: "postgres", id: "fake-postgres", specHash: "0".repeat(64), outputs: { host: "demo-postgres", port: 5432, user: "app", databases: ["app", "sso"], password: { secret: "db_password" } } }],
     });
     for (const value of Object.values(secrets)) expect(JSON.stringify(outputs)).not.toContain(value);
   });

@@ -1,11 +1,9 @@
 import { defineStep, ErrorCode, recordedResources, resourceRecord, StepwiseError } from "@stepwise/core";
-import type { ConfigReader, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "@stepwise/core";
+import type { ConfigReader, JsonObject, JsonValue, StepContext, StepOutputs } from "@stepwise/core";
 import { identifierProblem, postgresMajorProblem, roleNameProblem } from "./postgres-names.js";
 
 /** Generated passwords: 32 letters and digits (~190 bits), safe in URLs and env files unquoted. */
 const PASSWORD = { length: 32, alphabet: "alnum" } as const;
-const POSTGRES_PORT = 5432;
-const REDIS_PORT = 6379;
 
 const ssoDatabaseWanted = (config: ConfigReader) => isSet(config.get("database.ssoName"));
 const redisEnabled = (config: ConfigReader) => config.get("database.redis.enabled") === true;
@@ -23,7 +21,7 @@ export const databaseStep = defineStep({
   name: "database",
   description: "Postgres with the app and SSO databases, and optionally Redis",
   required: true,
-  resources: (config) => (config.get("database.redis.enabled") === true ? ["postgres", "redis"] : ["postgres"]),
+  resources: (config) => (redisEnabled(config) ? ["postgres", "redis"] : ["postgres"]),
   config: {
     "database.name": {
       description: "Name of the application's database",
@@ -105,8 +103,8 @@ export const databaseStep = defineStep({
     });
 
     const outputs: StepOutputs = {
-      host: stringOutput(postgres, "host") ?? postgres.name,
-      port: numberOutput(postgres, "port") ?? POSTGRES_PORT,
+      host: postgres.outputs.host,
+      port: postgres.outputs.port,
       user,
       version,
       database: name,
@@ -123,8 +121,8 @@ export const databaseStep = defineStep({
     if (redisPending) {
       const redis = await redisPending;
       outputs.redisEnabled = true;
-      outputs.redisHost = stringOutput(redis, "host") ?? redis.name;
-      outputs.redisPort = numberOutput(redis, "port") ?? REDIS_PORT;
+      outputs.redisHost = redis.outputs.host;
+      outputs.redisPort = redis.outputs.port;
       outputs.redisPasswordSecret = "redis_password";
       outputs.resources = [resourceRecord(postgres), resourceRecord(redis)];
     }
@@ -133,16 +131,6 @@ export const databaseStep = defineStep({
 });
 
 
-
-function stringOutput(result: ResourceResult, key: string): string | undefined {
-  const value = result.outputs[key];
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-function numberOutput(result: ResourceResult, key: string): number | undefined {
-  const value = result.outputs[key];
-  return typeof value === "number" ? value : undefined;
-}
 
 function requireConfig<T extends JsonValue>(ctx: StepContext, key: string, problem: (value: JsonValue) => string | undefined): T {
   const value = ctx.config.get<T>(key);

@@ -113,13 +113,14 @@ export function createStepContext(deps: StepContextDeps): StepContext {
   const declaredKinds = declaredResourceKinds(step.definition, deps.config);
   const target: StepTarget = {
     name: deps.target?.name ?? "(none)",
-    async ensure(spec: ResourceSpec): Promise<ResourceResult> {
+    async ensure<S extends ResourceSpec>(spec: S): Promise<ResourceResult<S["kind"]>> {
       // Refused before the target is called: the plan checked only the declared kinds.
       if (declaredKinds && !declaredKinds.includes(spec.kind)) throw errors.resourceKindUndeclared(step.name, step.pluginId, spec.kind, declaredKinds);
       const kinds = deps.target?.kinds;
       if (deps.target && kinds && !kinds.includes(spec.kind)) throw errors.resourceKindUnsupported(step.name, spec.kind, deps.target.name, kinds, []);
       const session = await requireTarget(deps, spec.kind);
-      return attributed(deps, `ensure ${spec.kind} ${spec.name}`, () => session.ensure(spec, scope));
+      // The target answers for the kind it was asked for (TargetSession.ensure's contract).
+      return attributed(deps, `ensure ${spec.kind} ${spec.name}`, () => session.ensure(spec, scope)) as Promise<ResourceResult<S["kind"]>>;
     },
     async probe(result: ResourceResult) {
       const session = await requireTarget(deps, result.kind);

@@ -18,6 +18,7 @@ export function recordedResources(outputs: StepOutputs | undefined, key = "resou
     const { kind, name, id, specHash, outputs: resourceOutputs } = entry;
     if (typeof kind !== "string" || typeof name !== "string" || typeof id !== "string" || typeof specHash !== "string") return [];
     const facts = resourceOutputs !== null && typeof resourceOutputs === "object" && !Array.isArray(resourceOutputs) ? resourceOutputs : {};
-    return [{ kind: kind as ResourceResult["kind"], name, id, specHash, change: "unchanged" as const, outputs: facts }];
+    // As recorded by a target for this kind; a probe reads only what its own target wrote.
+    return [{ kind, name, id, specHash, change: "unchanged", outputs: facts } as ResourceResult];
   });
 }

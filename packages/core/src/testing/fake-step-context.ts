@@ -9,6 +9,8 @@ import type {
   DriftReport,
   JsonValue,
   PresetName,
+  ResourceKind,
+  ResourceOutputs,
   ResourceResult,
   ResourceSpec,
   StepContext,
@@ -24,7 +26,11 @@ export interface FakeContextOptions {
   secrets?: Record<string, string>;
   /** Outputs of the steps this step depends on. */
   outputs?: Record<string, StepOutputs>;
-  /** Outputs the fake target returns per resource kind. */
+  /**
+   * Outputs the fake target returns per resource kind, merged over the kind's defaults
+   * (`host` = the resource's name, the usual port, the spec's user, databases and secret
+   * references: what {@link ResourceOutputs} promises from every target).
+   */
   resourceOutputs?: Partial<Record<ResourceSpec["kind"], Record<string, JsonValue>>>;
   /** What the step returned on its last successful run. */
   previousOutputs?: StepOutputs;
@@ -136,7 +142,7 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
     previousOutputs: options.previousOutputs,
     target: {
       name: "fake",
-      ensure: async (spec): Promise<ResourceResult> => {
+      ensure: async <S extends ResourceSpec>(spec: S): Promise<ResourceResult<S["kind"]>> => {
         ensured.push(spec);
         return {
           kind: spec.kind,
@@ -144,8 +150,8 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
           id: `fake-${spec.name}`,
           specHash: "0".repeat(64),
           change: "created",
-          outputs: options.resourceOutputs?.[spec.kind] ?? {},
-        };
+          outputs: { ...defaultOutputs(spec), ...options.resourceOutputs?.[spec.kind] },
+        } as ResourceResult<S["kind"]>;
       },
       probe: async (result) => {
         probed.push(result);
@@ -161,4 +167,22 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
     },
   };
   return { ctx, ensured, probed, logs };
+}
+
+/** What every target returns for a kind ({@link ResourceOutputs}), as a fake target would. */
+function defaultOutputs(spec: ResourceSpec): ResourceOutputs[ResourceKind] {
+  switch (spec.kind) {
+    case "service":
+      return { host: spec.name, ports: (spec.ports ?? []).map((p) => ({ container: p.container, host: p.host ?? p.container })) };
+    case "job":
+      return { exitCode: 0 };
+    case "postgres":
+      return { host: spec.name, port: 5432, user: spec.user, databases: [...spec.databases], password: { secret: spec.passwordSecret } };
+    case "redis":
+      return { host: spec.name, port: 6379, ...(spec.passwordSecret ? { password: { secret: spec.passwordSecret } } : {}) };
+    case "objectStore":
+      return { endpoint: `http://${spec.name}:9000` };
+    case "secret":
+      return { secret: { secret: spec.name } };
+  }
 }
