@@ -92,5 +92,6 @@ export { closestNames } from "./errors/error-codes.js";
 export { createTemplatesStep, TEMPLATE_VERSION_FILE, TEMPLATES_STEP } from "./templates/templates-step.js";
 export { createBackup, listBackups, verifyBackup, restoreBackup, BACKUP_DIR } from "./backup/site-backup.js";
 export type { BackupManifest, BackupInfo } from "./backup/site-backup.js";
-export { resourceRecord, recordedResources } from "./resources/resource-record.js";
+export { resourceRecord, recordedResources, checkRecordedResources } from "./resources/resource-record.js";
+export { isSet, invalidConfig, requireConfig, checkedConfig } from "./plugin-kit/config-values.js";
 export { endpointUrlProblem } from "./validation/value-problems.js";

@@ -1,4 +1,4 @@
-import { defineStep, ErrorCode, recordedResources, resourceRecord, StepwiseError } from "@stepwise/core";
+import { checkedConfig, checkRecordedResources, defineStep, invalidConfig, isSet, requireConfig, resourceRecord } from "@stepwise/core";
 import type { ConfigReader, JsonObject, JsonValue, StepContext, StepOutputs } from "@stepwise/core";
 import { identifierProblem, postgresMajorProblem, roleNameProblem } from "./postgres-names.js";
 
@@ -8,9 +8,7 @@ const PASSWORD = { length: 32, alphabet: "alnum" } as const;
 const ssoDatabaseWanted = (config: ConfigReader) => isSet(config.get("database.ssoName"));
 const redisEnabled = (config: ConfigReader) => config.get("database.redis.enabled") === true;
 
-function isSet(value: JsonValue | undefined): value is Exclude<JsonValue, null> {
-  return value !== undefined && value !== null && value !== "";
-}
+
 
 /**
  * The site's Postgres server with the application database and (unless `database.ssoName` is
@@ -73,19 +71,14 @@ export const databaseStep = defineStep({
       when: redisEnabled,
     },
   },
-  check: async (ctx) => {
-    for (const resource of recordedResources(ctx.previousOutputs)) {
-      const drift = await ctx.target.probe(resource);
-      if (drift) return drift;
-    }
-  },
+  check: checkRecordedResources,
   run: async (ctx) => {
     const name = requireConfig<string>(ctx, "database.name", identifierProblem);
     const user = requireConfig<string>(ctx, "database.user", roleNameProblem);
     const version = requireConfig<number>(ctx, "database.version", postgresMajorProblem);
     const ssoValue = ctx.config.get("database.ssoName");
-    const ssoName = isSet(ssoValue) ? String(checked("database.ssoName", ssoValue, identifierProblem)) : null;
-    if (ssoName === name) throw invalid(`database.ssoName must differ from database.name ("${name}")`, "database.ssoName");
+    const ssoName = isSet(ssoValue) ? String(checkedConfig("database.ssoName", ssoValue, identifierProblem)) : null;
+    if (ssoName === name) throw invalidConfig(`database.ssoName must differ from database.name ("${name}")`, "database.ssoName");
 
     const databases = ssoName === null ? [name] : [name, ssoName];
     ctx.log.progress(`postgres ${version}: databases ${databases.join(", ")} owned by ${user}`);
@@ -132,18 +125,8 @@ export const databaseStep = defineStep({
 
 
 
-function requireConfig<T extends JsonValue>(ctx: StepContext, key: string, problem: (value: JsonValue) => string | undefined): T {
-  const value = ctx.config.get<T>(key);
-  if (!isSet(value)) throw invalid(`${key} is required`, key);
-  return checked(key, value, problem) as T;
-}
 
-function checked(key: string, value: JsonValue, problem: (value: JsonValue) => string | undefined): JsonValue {
-  const message = problem(value);
-  if (message) throw invalid(`${key} ${message}`, key);
-  return value;
-}
 
-function invalid(message: string, key: string): StepwiseError {
-  return new StepwiseError(ErrorCode.ConfigInvalid, message, { hint: `set ${key} in stepwise.yaml (or: stepwise configure)`, details: { key } });
-}
+
+
+

@@ -1,4 +1,4 @@
-import { defineStep, ErrorCode, StepwiseError } from "@stepwise/core";
+import { defineStep, ErrorCode, invalidConfig, isSet, requireConfig, StepwiseError } from "@stepwise/core";
 import type { ConfigReader, JsonValue, StepContext, StepOutputs } from "@stepwise/core";
 import { awsRegionProblem, emailAddressProblem, hostnameProblem, portProblem } from "./network-rules.js";
 
@@ -20,9 +20,7 @@ const sendsMail = (config: ConfigReader) => provider(config) !== undefined && pr
 const hasSmtpUser = (config: ConfigReader) => isSmtp(config) && isSet(config.get("email.smtp.user"));
 const catcherEnabled = (config: ConfigReader) => isSmtp(config) && config.get("email.catcher.enabled") === true;
 
-function isSet(value: JsonValue | undefined): value is Exclude<JsonValue, null> {
-  return value !== undefined && value !== null && value !== "";
-}
+
 
 /**
  * Mail settings: SMTP (with an optional local mail catcher for dev-mode), Amazon SES, or none
@@ -137,19 +135,19 @@ export const emailStep = defineStep({
       ctx.log.info("mail is off (email.provider: none)");
       return { provider: "none", from: null, host: null, port: null, tls: null };
     }
-    const from = requireConfig<string>(ctx, "email.from", emailAddressProblem);
+    const from = requireConfig<string>(ctx, "email.from", emailAddressProblem, `when email.provider is ${ctx.config.get("email.provider")}`);
     if (chosen === "smtp") return runSmtp(ctx, from);
     if (chosen === "ses") return runSes(ctx, from);
-    throw invalid(`email.provider must be one of ${MAIL_PROVIDERS.join(", ")}, got ${JSON.stringify(chosen)}`, "email.provider");
+    throw invalidConfig(`email.provider must be one of ${MAIL_PROVIDERS.join(", ")}, got ${JSON.stringify(chosen)}`, "email.provider");
   },
 });
 
 async function runSmtp(ctx: StepContext, from: string): Promise<StepOutputs> {
-  const host = requireConfig<string>(ctx, "email.smtp.host", hostnameProblem);
-  const port = requireConfig<number>(ctx, "email.smtp.port", portProblem);
+  const host = requireConfig<string>(ctx, "email.smtp.host", hostnameProblem, `when email.provider is ${ctx.config.get("email.provider")}`);
+  const port = requireConfig<number>(ctx, "email.smtp.port", portProblem, `when email.provider is ${ctx.config.get("email.provider")}`);
   const tls = ctx.config.get<string>("email.smtp.tls") ?? "starttls";
   if (!(SMTP_TLS_MODES as readonly string[]).includes(tls)) {
-    throw invalid(`email.smtp.tls must be one of ${SMTP_TLS_MODES.join(", ")}, got ${JSON.stringify(tls)}`, "email.smtp.tls");
+    throw invalidConfig(`email.smtp.tls must be one of ${SMTP_TLS_MODES.join(", ")}, got ${JSON.stringify(tls)}`, "email.smtp.tls");
   }
   const userValue = ctx.config.get("email.smtp.user");
   const user = isSet(userValue) ? String(userValue) : null;
@@ -186,12 +184,12 @@ async function runSmtp(ctx: StepContext, from: string): Promise<StepOutputs> {
 /** Starts the mail catcher as the service the SMTP host names, listening on the SMTP port. */
 async function ensureCatcher(ctx: StepContext, host: string, port: number, tls: string): Promise<string> {
   if (host.includes(".") || hostnameProblem(host) !== undefined) {
-    throw invalid(
+    throw invalidConfig(
       `email.catcher.enabled needs email.smtp.host to be the catcher's service name (one label like "mailpit"), got "${host}"`,
       "email.smtp.host",
     );
   }
-  if (tls !== "none") throw invalid(`the mail catcher speaks plain SMTP; set email.smtp.tls to none (got ${tls})`, "email.smtp.tls");
+  if (tls !== "none") throw invalidConfig(`the mail catcher speaks plain SMTP; set email.smtp.tls to none (got ${tls})`, "email.smtp.tls");
   const webPort = ctx.config.get<number>("email.catcher.webPort") ?? CATCHER_WEB_PORT;
   await ctx.target.ensure({
     kind: "service",
@@ -213,7 +211,7 @@ async function ensureCatcher(ctx: StepContext, host: string, port: number, tls: 
 }
 
 function runSes(ctx: StepContext, from: string): StepOutputs {
-  const region = requireConfig<string>(ctx, "email.ses.region", awsRegionProblem);
+  const region = requireConfig<string>(ctx, "email.ses.region", awsRegionProblem, `when email.provider is ${ctx.config.get("email.provider")}`);
   const missing = ["aws_access_key_id", "aws_secret_access_key"].filter((name) => ctx.secrets.get(name) === undefined);
   if (missing.length > 0) {
     throw new StepwiseError(ErrorCode.SecretMissing, `email.provider is ses but secret ${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} not set.`, {
@@ -233,18 +231,5 @@ function runSes(ctx: StepContext, from: string): StepOutputs {
   };
 }
 
-/**
- * Reads a key the engine should already have resolved and validated; checking again here keeps
- * `run` safe when called with a hand-made context and names the key when it is not.
- */
-function requireConfig<T extends JsonValue>(ctx: StepContext, key: string, problem: (value: JsonValue) => string | undefined): T {
-  const value = ctx.config.get<T>(key);
-  if (!isSet(value)) throw invalid(`${key} is required when email.provider is ${ctx.config.get("email.provider")}`, key);
-  const message = problem(value);
-  if (message) throw invalid(`${key} ${message}`, key);
-  return value;
-}
 
-function invalid(message: string, key: string): StepwiseError {
-  return new StepwiseError(ErrorCode.ConfigInvalid, message, { hint: `stepwise configure   (or set ${key} in stepwise.yaml)`, details: { key } });
-}
+

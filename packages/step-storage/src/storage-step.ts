@@ -1,4 +1,4 @@
-import { defineStep, ErrorCode, recordedResources, resourceRecord, StepwiseError } from "@stepwise/core";
+import { checkRecordedResources, defineStep, ErrorCode, invalidConfig, isSet, resourceRecord, StepwiseError } from "@stepwise/core";
 import type { ConfigReader, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "@stepwise/core";
 import { bucketNameProblem, endpointUrlProblem, expirationDaysProblem } from "./storage-rules.js";
 
@@ -10,9 +10,7 @@ const ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 const usesS3 = (config: ConfigReader) => config.get("storage.objectStore.provider") === "s3";
 
-function isSet(value: JsonValue | undefined): value is Exclude<JsonValue, null> {
-  return value !== undefined && value !== null && value !== "";
-}
+
 
 /** Why e-mail sign-in cannot work with the mail settings given, or `undefined` when it can. */
 function emailAuthenticationProblem(enabled: JsonValue | undefined, mailProvider: JsonValue | undefined): string | undefined {
@@ -91,19 +89,14 @@ export const storageStep = defineStep({
       when: usesS3,
     },
   },
-  check: async (ctx) => {
-    for (const resource of recordedResources(ctx.previousOutputs)) {
-      const drift = await ctx.target.probe(resource);
-      if (drift) return drift;
-    }
-  },
+  check: checkRecordedResources,
   run: async (ctx) => {
     const days = ctx.config.get("storage.datasetExpirationDays") ?? 30;
     const daysProblem = expirationDaysProblem(days);
-    if (daysProblem) throw invalid(`storage.datasetExpirationDays ${daysProblem}`, "storage.datasetExpirationDays");
+    if (daysProblem) throw invalidConfig(`storage.datasetExpirationDays ${daysProblem}`, "storage.datasetExpirationDays");
     const emailAuthentication = ctx.config.get("storage.emailAuthentication") === true;
     const mailProblem = emailAuthenticationProblem(emailAuthentication, ctx.config.get("email.provider"));
-    if (mailProblem) throw invalid(`storage.emailAuthentication ${mailProblem}`, "storage.emailAuthentication");
+    if (mailProblem) throw invalidConfig(`storage.emailAuthentication ${mailProblem}`, "storage.emailAuthentication");
 
     requireSecret(ctx, "app_encryption_key", (value) => (/^[0-9a-f]{64}$/i.test(value) ? undefined : "must be 64 hex digits (32 bytes)"));
     requireSecret(ctx, "sso_secret_key", (value) => (value.length >= 32 ? undefined : "must be at least 32 characters"));
@@ -124,12 +117,12 @@ export const storageStep = defineStep({
     const provider = ctx.config.get("storage.objectStore.provider") ?? "local";
     if (provider === "local") return outputs;
     if (provider !== "s3") {
-      throw invalid(`storage.objectStore.provider must be one of ${OBJECT_STORE_PROVIDERS.join(", ")}, got ${JSON.stringify(provider)}`, "storage.objectStore.provider");
+      throw invalidConfig(`storage.objectStore.provider must be one of ${OBJECT_STORE_PROVIDERS.join(", ")}, got ${JSON.stringify(provider)}`, "storage.objectStore.provider");
     }
 
     const bucket = ctx.config.get("storage.objectStore.bucket") ?? "app-data";
     const bucketProblem = bucketNameProblem(bucket);
-    if (bucketProblem) throw invalid(`storage.objectStore.bucket ${bucketProblem}`, "storage.objectStore.bucket");
+    if (bucketProblem) throw invalidConfig(`storage.objectStore.bucket ${bucketProblem}`, "storage.objectStore.bucket");
     requireSecret(ctx, "object_store_access_key");
     requireSecret(ctx, "object_store_secret_key");
     Object.assign(outputs, {
@@ -142,7 +135,7 @@ export const storageStep = defineStep({
     const endpoint = ctx.config.get("storage.objectStore.endpoint");
     if (isSet(endpoint)) {
       const problem = endpointUrlProblem(endpoint);
-      if (problem) throw invalid(`storage.objectStore.endpoint ${problem}`, "storage.objectStore.endpoint");
+      if (problem) throw invalidConfig(`storage.objectStore.endpoint ${problem}`, "storage.objectStore.endpoint");
       ctx.log.info(`using the existing object store at ${String(endpoint)}, bucket ${String(bucket)}`);
       outputs.objectStoreEndpoint = endpoint;
       return outputs;
@@ -180,6 +173,4 @@ function requireSecret(ctx: StepContext, name: string, problem?: (value: string)
 
 
 
-function invalid(message: string, key: string): StepwiseError {
-  return new StepwiseError(ErrorCode.ConfigInvalid, message, { hint: `set ${key} in stepwise.yaml (or: stepwise configure)`, details: { key } });
-}
+

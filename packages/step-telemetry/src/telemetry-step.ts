@@ -1,4 +1,4 @@
-import { defineStep, ErrorCode, StepwiseError } from "@stepwise/core";
+import { defineStep, ErrorCode, invalidConfig, isSet, StepwiseError } from "@stepwise/core";
 import type { ConfigReader, JsonValue } from "@stepwise/core";
 import { endpointUrlProblem, sentryDsnProblem } from "./endpoint-url.js";
 
@@ -7,9 +7,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const sentryEnabled = (config: ConfigReader) => config.get("telemetry.sentryEnabled") === true;
 
-function isSet(value: JsonValue | undefined): value is Exclude<JsonValue, null> {
-  return value !== undefined && value !== null && value !== "";
-}
+
 
 /**
  * Error reporting (Sentry), log settings and the telemetry upload endpoint. Optional: a site
@@ -62,13 +60,13 @@ export const telemetryStep = defineStep({
   run: async (ctx) => {
     const logLevel = ctx.config.get<string>("telemetry.logLevel") ?? "info";
     if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-      throw invalid(`telemetry.logLevel must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`, "telemetry.logLevel");
+      throw invalidConfig(`telemetry.logLevel must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`, "telemetry.logLevel");
     }
     const endpoint = ctx.config.get("telemetry.s3EndpointUrl");
     const s3EndpointUrl = isSet(endpoint) ? String(endpoint) : null;
     if (s3EndpointUrl !== null) {
       const problem = endpointUrlProblem(s3EndpointUrl);
-      if (problem) throw invalid(`telemetry.s3EndpointUrl ${problem}`, "telemetry.s3EndpointUrl");
+      if (problem) throw invalidConfig(`telemetry.s3EndpointUrl ${problem}`, "telemetry.s3EndpointUrl");
     }
 
     let sentry = ctx.config.get("telemetry.sentryEnabled") === true;
@@ -98,6 +96,4 @@ export const telemetryStep = defineStep({
   },
 });
 
-function invalid(message: string, key: string): StepwiseError {
-  return new StepwiseError(ErrorCode.ConfigInvalid, message, { hint: `set ${key} in stepwise.yaml (or: stepwise configure)`, details: { key } });
-}
+

@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue, ResourceResult, StepOutputs } from "../contracts.js";
+import type { DriftReport, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "../contracts.js";
 
 /**
  * What a step keeps in its outputs about a resource it realised, so its `check` can probe
@@ -21,4 +21,16 @@ export function recordedResources(outputs: StepOutputs | undefined, key = "resou
     // As recorded by a target for this kind; a probe reads only what its own target wrote.
     return [{ kind, name, id, specHash, change: "unchanged", outputs: facts } as ResourceResult];
   });
+}
+
+/**
+ * The `check` of a step that recorded its resources with {@link resourceRecord} under
+ * `outputs[key]`: probes each through the target and returns the first drift found.
+ * Use as `check: checkRecordedResources` (or call it from a `check` of your own).
+ */
+export async function checkRecordedResources(ctx: Pick<StepContext, "previousOutputs" | "target">, key = "resources"): Promise<DriftReport | void> {
+  for (const resource of recordedResources(ctx.previousOutputs, key)) {
+    const drift = await ctx.target.probe(resource);
+    if (drift) return drift;
+  }
 }
