@@ -51,6 +51,7 @@ export async function planSite(session: SiteSession, options: PlanOptions = {}):
   session.assertSiteUsable();
   session.assertConfigValid();
   session.assertNoMissingConfig();
+  await session.assertSecretsRedactable();
   const { state } = await session.stateBackend.read();
   trace("state read");
   return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
@@ -215,6 +216,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
   }, LOCK_RENEW_MS);
   renewal.unref();
   try {
+    await session.assertSecretsRedactable();
     await session.ensureGeneratedSecrets();
     await session.assertRequiredSecrets();
     trace("secrets read");
