@@ -122,6 +122,19 @@ describe("the parse cache (.stepwise/cache/site.json)", () => {
   });
 });
 
+describe("YAML that cannot be data", () => {
+  it.each([
+    ["an alias without its anchor", "name: x\nplugins: []\nmode: *release\n", /stepwise\.yaml:3: alias \*release has no anchor &release before it/],
+    ["too many aliases", `name: x\nplugins: []\na: &a [1]\nb: [${Array.from({ length: 150 }, () => "*a").join(", ")}]\n`, /aliases expand to too much data/],
+    ["an alias inside the mapping it names", "name: x\nplugins: []\nconfig: &c\n  self: *c\n", /nested more than 64 levels deep, or an alias/],
+    ["deep nesting", `name: x\nplugins: []\nconfig:\n  a: ${"[".repeat(100)}${"]".repeat(100)}\n`, /nested more than 64 levels deep/],
+  ])("%s is SITE_INVALID naming the cause", (_, text, message) => {
+    const error = failure(text);
+    expect(error).toMatchObject({ code: "SITE_INVALID", exitCode: 2, hint: expect.any(String) });
+    expect(error.message).toMatch(message);
+  });
+});
+
 describe("version rule (templates and site files)", () => {
   it.each([
     ["0.1.0", "0.1.9", undefined],
