@@ -58,7 +58,7 @@ function cases(dir: string, identity: string): CliCase[] {
   const asDirectory = (file: string) => (d: string) => (rmSync(path.join(d, file), { recursive: true, force: true }), mkdirSync(path.join(d, file)));
   const planJson = ["plan", "--json"];
   const all: CliCase[] = [];
-  for (const args of sample(argv, 70, 1)) all.push({ label: `argv ${JSON.stringify(args)}`, args, input: "" });
+  for (const args of sample(argv, 100, 1)) all.push({ label: `argv ${JSON.stringify(args)}`, args, input: "" });
   for (const text of NASTY_SITE_YAML) all.push({ label: `stepwise.yaml ${JSON.stringify(text.slice(0, 60))}`, args: planJson, apply: write("stepwise.yaml", text) });
   const state = readFileSync(path.join(dir, ".stepwise/state.json"));
   for (const bytes of sample(fc.oneof(mutateJson(JSON.parse(state.toString())).map((d) => JSON.stringify(d) ?? ""), damageBytes(state)), 12, 2)) {
@@ -83,6 +83,18 @@ function cases(dir: string, identity: string): CliCase[] {
   return all;
 }
 
+const TAKES_VALUE = new Set(["-C", "--site", "--set", "--preset", "--force-step", "--concurrency", "-o", "--output", "--dir", "-n", "--tail", "--name", "--target"]);
+
+/** Whether the arguments ask for --json (not, say, `--set --json`, which sets a value "--json"). */
+function asksForJson(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--") return false;
+    if (TAKES_VALUE.has(args[i]!)) i++;
+    else if (args[i] === "--json") return true;
+  }
+  return false;
+}
+
 /** What is wrong with how the CLI ended, if anything. */
 function problems(c: CliCase, result: CliResult, before: ReturnType<typeof protectedBytes>, after: ReturnType<typeof protectedBytes>, identity: string): string[] {
   const found: string[] = [];
@@ -95,7 +107,7 @@ function problems(c: CliCase, result: CliResult, before: ReturnType<typeof prote
   if (output.includes(identity.slice(16, 40))) found.push("identity material in the output");
   const bad = c.env?.STEPWISE_AGE_IDENTITY ?? (c.label.startsWith("identity file") ? JSON.parse(c.label.slice("identity file ".length)) as string : undefined);
   if (bad && bad.length > 30 && output.includes(bad.slice(16, 30))) found.push("the given identity in the output");
-  if (c.args.includes("--json")) {
+  if (asksForJson(c.args)) {
     try {
       JSON.parse(result.stdout);
     } catch {

@@ -112,7 +112,7 @@ afterAll(() => {
 
 describe(`bad input, in-process (seed ${SEED}; STEPWISE_FUZZ_SEED=${SEED} repeats it)`, () => {
   it("a malformed stepwise.yaml is exit 2 with a named cause, never an internal error", async () => {
-    const cases = sample(siteFileText, 500, 1).map((bytes): Case => ({ label: `stepwise.yaml = ${show(bytes)}`, apply: write("stepwise.yaml", bytes) }));
+    const cases = sample(siteFileText, 800, 1).map((bytes): Case => ({ label: `stepwise.yaml = ${show(bytes)}`, apply: write("stepwise.yaml", bytes) }));
     cases.push({ label: "stepwise.yaml is a directory", apply: (d) => (rmSync(path.join(d, "stepwise.yaml")), mkdirSync(path.join(d, "stepwise.yaml"))) });
     expect(await runCases(cases, (c) => refusedLeavesFilesAlone(c, [2], plan))).toEqual([]);
     // and deploy refuses the same way, without touching state or secrets
@@ -125,7 +125,7 @@ describe(`bad input, in-process (seed ${SEED}; STEPWISE_FUZZ_SEED=${SEED} repeat
       { weight: 3, arbitrary: mutateJson(JSON.parse(state.toString())).map((doc) => Buffer.from(JSON.stringify(doc) ?? "")) },
       damageBytes(state),
     );
-    const cases = sample(arb, 300, 2).map((bytes): Case => ({ label: `state.json = ${show(bytes)}`, apply: write(".stepwise/state.json", bytes) }));
+    const cases = sample(arb, 400, 2).map((bytes): Case => ({ label: `state.json = ${show(bytes)}`, apply: write(".stepwise/state.json", bytes) }));
     cases.push({ label: "state.json is a directory", apply: (d) => (rmSync(path.join(d, ".stepwise/state.json")), mkdirSync(path.join(d, ".stepwise/state.json"))) });
     expect(await runCases(cases, (c) => refusedLeavesFilesAlone(c, [2], plan))).toEqual([]);
     expect(await runCases(cases.filter((_, i) => i % 3 === 0), (c) => refusedLeavesFilesAlone(c, [2], deploy))).toEqual([]);

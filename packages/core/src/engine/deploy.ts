@@ -10,6 +10,7 @@ import type { PlanReason } from "../plan/plan-reasons.js";
 import type { SiteStep } from "../context/step-context.js";
 import { currentHolder } from "../state/file-lock.js";
 import { emptyState } from "../state/state-document.js";
+import { secretTooShort } from "../secrets/site-secrets.js";
 import { CORE_VERSION } from "../version.js";
 import type { SiteSession } from "./site-session.js";
 import { trace } from "../log/trace.js";
@@ -51,7 +52,6 @@ export async function planSite(session: SiteSession, options: PlanOptions = {}):
   session.assertSiteUsable();
   session.assertConfigValid();
   session.assertNoMissingConfig();
-  await session.assertSecretsRedactable();
   const { state } = await session.stateBackend.read();
   trace("state read");
   return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
@@ -71,6 +71,8 @@ async function computeSitePlan(
   }
   const force = new Set(options.forceSteps ?? []);
   const [secrets, inputs] = await Promise.all([session.secrets(), session.fileInputs()]);
+  const [tooShort] = secrets.tooShort();
+  if (tooShort !== undefined) throw secretTooShort(tooShort);
   const sourcesWith = (files: (step: string) => StepFiles): EntrySources => ({
     config: (key) => session.config.get(key),
     secretFingerprint: (name) => secrets.fingerprint(name),

@@ -212,7 +212,7 @@ export class SiteSession {
     return this.secretsPromise;
   }
 
-  /** Refuses a store holding a secret too short to redact (written by other means than stepwise). */
+  /** Refuses a store holding a secret too short to redact (written by other means than stepwise); plans check it too. */
   async assertSecretsRedactable(): Promise<void> {
     const [first] = (await this.secrets()).tooShort();
     if (first !== undefined) throw secretTooShort(first);
