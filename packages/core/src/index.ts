@@ -51,7 +51,7 @@ export type {
 } from "./contracts.js";
 export { PRESETS } from "./contracts.js";
 export { definePlugin, defineStep, defineTarget } from "./define.js";
-export { StepwiseError, ExitCode, isStepwiseError, errorMessage } from "./errors/stepwise-error.js";
+export { StepwiseError, ExitCode, isStepwiseError, errorMessage, redactError } from "./errors/stepwise-error.js";
 export type { StepwiseErrorOptions } from "./errors/stepwise-error.js";
 export { ErrorCode, errors } from "./errors/error-codes.js";
 export { CORE_PACKAGE, CORE_VERSION } from "./version.js";
@@ -78,7 +78,7 @@ export { parseState, emptyState, STATE_VERSION } from "./state/state-document.js
 export { AgeSecretBackend, AGE_IDENTITY_ENV } from "./secrets/age-secret-backend.js";
 export { generateSecret, secretAlphabet } from "./secrets/generate-secret.js";
 export { SiteSecrets, HMAC_KEY_NAME } from "./secrets/site-secrets.js";
-export { Redactor, REDACTED, redactKnownSecrets } from "./log/redactor.js";
+export { Redactor, REDACTED, MIN_SECRET_LENGTH, redactKnownSecrets } from "./log/redactor.js";
 export { createWorkloadSteps, parseReferences, parsePorts } from "./services/service-steps.js";
 export type { SiteStep } from "./context/step-context.js";
 export { SiteSession } from "./engine/site-session.js";

@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import {
   ErrorCode,
+  MIN_SECRET_LENGTH,
   StepwiseError,
   closestNames,
   errors,
@@ -138,7 +139,11 @@ const CANCEL = Symbol("cancel");
 async function ask(prompts: typeof import("@clack/prompts"), question: Question, session: SiteSession): Promise<JsonValue | typeof SKIP | typeof CANCEL> {
   const label = `${question.prompt}${question.required ? "" : " (optional)"}  [${question.owner}: ${question.key}]`;
   if (question.kind === "secret") {
-    const value = await prompts.password({ message: `${label}\n  leave empty to skip for now`, mask: "*" });
+    const value = await prompts.password({
+      message: `${label}\n  leave empty to skip for now`,
+      mask: "*",
+      validate: (text) => (text && text.length < MIN_SECRET_LENGTH ? `at least ${MIN_SECRET_LENGTH} characters (a shorter value could not be hidden in output)` : undefined),
+    });
     if (prompts.isCancel(value)) return CANCEL;
     return value === "" || value === undefined ? SKIP : value;
   }

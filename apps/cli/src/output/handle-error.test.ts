@@ -1,3 +1,4 @@
+import { CommanderError } from "commander";
 import { ErrorCode, Redactor, StepwiseError } from "@stepwise/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { handleError } from "./handle-error.js";
@@ -31,5 +32,22 @@ describe("handleError", () => {
     expect(again.code).toBe(2);
     expect(again.stdout + again.stderr).not.toContain(SECRET);
     expect(again.stderr).toContain("fix: unset [redacted]");
+  });
+
+  it("with --json, a usage error from argv parsing is still one JSON document on stdout (exit 2)", () => {
+    const usage = new CommanderError(1, "commander.unknownOption", "error: unknown option '--nope'");
+    const printed = capture(() => handleError(usage, { json: true, verbose: false, version: "0.0.0" }));
+    expect(printed.code).toBe(2);
+    expect(JSON.parse(printed.stdout)).toEqual({ error: { code: "USAGE", message: "unknown option '--nope'", hint: "stepwise --help" } });
+    const noCommand = capture(() => handleError(new CommanderError(1, "commander.help", "(outputHelp)"), { json: true, verbose: false, version: "0.0.0" }));
+    expect(noCommand.code).toBe(2);
+    expect(JSON.parse(noCommand.stdout)).toMatchObject({ error: { code: "USAGE" } });
+  });
+
+  it("never throws, even for an error whose fields throw when read", () => {
+    const hostile = new Proxy(new Error("x"), { get: () => { throw new Error("trap"); } });
+    const printed = capture(() => handleError(hostile, { json: true, verbose: true, version: "0.0.0" }));
+    expect(printed.code).toBe(1);
+    expect(JSON.parse(printed.stdout)).toMatchObject({ error: { code: "INTERNAL" } });
   });
 });

@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { isStepwiseError, redactKnownSecrets, type StepwiseError } from "@stepwise/core";
+import { errorMessage, errors, isStepwiseError, redactKnownSecrets, type StepwiseError } from "@stepwise/core";
 
 export interface ErrorOutputOptions {
   json: boolean;
@@ -14,7 +14,15 @@ export interface ErrorOutputOptions {
  * unexpected error's message or stack may hold one.
  */
 export function handleError(error: unknown, options: ErrorOutputOptions): number {
-  return printError(error, options, redactedOutput());
+  const out = redactedOutput();
+  try {
+    return printError(error, options, out);
+  } catch {
+    // Printing failed (an error whose fields are not what they claim): say so, never crash.
+    if (options.json) out.stdout(`${JSON.stringify({ error: { code: "INTERNAL", message: "an error that could not be printed", version: options.version } })}\n`);
+    out.stderr(`internal error: an error that could not be printed\n  stepwise ${options.version}; this is a bug in stepwise; please report it with the command you ran\n`);
+    return 1;
+  }
 }
 
 interface Output {
@@ -24,15 +32,25 @@ interface Output {
 
 function printError(error: unknown, options: ErrorOutputOptions, out: Output): number {
   if (error instanceof CommanderError) {
+    // `stepwise` alone prints help on stderr; with --json, stdout still gets one document.
+    if (error.code === "commander.help" && options.json) {
+      out.stdout(`${JSON.stringify({ error: errors.usage("no command given", "stepwise --help").toJSON() }, null, 2)}\n`);
+      return 2;
+    }
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
     if (error.code === "stepwise.usage") out.stderr(`error: ${error.message}\n`);
+    // Commander has printed its message on stderr; with --json, stdout still gets one document.
+    if (options.json) {
+      const usage = errors.usage(error.message.replace(/^error: /, ""), "stepwise --help");
+      out.stdout(`${JSON.stringify({ error: usage.toJSON() }, null, 2)}\n`);
+    }
     return 2;
   }
   if (isStepwiseError(error)) {
     printStepwiseError(error, options, out);
     return error.exitCode;
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (options.json) {
     out.stdout(`${JSON.stringify({ error: { code: "INTERNAL", message, version: options.version } }, null, 2)}\n`);
   }

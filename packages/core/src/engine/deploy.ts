@@ -9,6 +9,7 @@ import { FingerprintMemo } from "../plan/fingerprint-memo.js";
 import type { PlanReason } from "../plan/plan-reasons.js";
 import type { SiteStep } from "../context/step-context.js";
 import { emptyState } from "../state/state-document.js";
+import { secretTooShort } from "../secrets/site-secrets.js";
 import { CORE_VERSION } from "../version.js";
 import type { SiteSession } from "./site-session.js";
 import { trace } from "../log/trace.js";
@@ -68,6 +69,8 @@ async function computeSitePlan(
   }
   const force = new Set(options.forceSteps ?? []);
   const [secrets, inputs] = await Promise.all([session.secrets(), session.fileInputs()]);
+  const [tooShort] = secrets.tooShort();
+  if (tooShort !== undefined) throw secretTooShort(tooShort);
   const sourcesWith = (files: (step: string) => StepFiles): EntrySources => ({
     config: (key) => session.config.get(key),
     secretFingerprint: (name) => secrets.fingerprint(name),
@@ -214,6 +217,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
   }, LOCK_RENEW_MS);
   renewal.unref();
   try {
+    await session.assertSecretsRedactable();
     await session.ensureGeneratedSecrets();
     await session.assertRequiredSecrets();
     trace("secrets read");

@@ -13,7 +13,7 @@ import type {
 } from "../contracts.js";
 import { createStepContext, type SiteStep } from "../context/step-context.js";
 import { ErrorCode, closestNames, errors } from "../errors/error-codes.js";
-import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import { StepwiseError, isStepwiseError, redactError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
 import { markFileInputs } from "../fingerprint/git-listing.js";
 import { openSiteFileInputs, type SiteFileInputs } from "../fingerprint/site-files.js";
@@ -23,7 +23,7 @@ import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
 import { appliesWhen, assertConfigValid, resolveConfig, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
 import { AgeSecretBackend, createAgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { generateSecret } from "../secrets/generate-secret.js";
-import { SiteSecrets } from "../secrets/site-secrets.js";
+import { SiteSecrets, secretTooShort } from "../secrets/site-secrets.js";
 import { createWorkloadSteps } from "../services/service-steps.js";
 import { createTemplatesStep, TEMPLATES_STEP } from "../templates/templates-step.js";
 import { loadSite, type SiteFile } from "../site/load-site.js";
@@ -199,6 +199,8 @@ export class SiteSession {
     if (unset) siteProblems.push(unset);
     const allTargets = plugins.flatMap((p) => (p.definition.targets ?? []).map((t) => ({ target: t, plugin: p.name })));
     siteProblems.push(...unrealisableKinds(steps.values(), target?.definition, allTargets, config));
+    const unknown = unknownConfigKeys([...steps.values()], ownedConfig, site, options.sets ?? []);
+    if (unknown) siteProblems.push(unknown);
 
     const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
@@ -257,6 +259,12 @@ export class SiteSession {
   secrets(): Promise<SiteSecrets> {
     this.secretsPromise ??= SiteSecrets.open(this.secretBackend, this.redactor);
     return this.secretsPromise;
+  }
+
+  /** Refuses a store holding a secret too short to redact (written by other means than stepwise); plans check it too. */
+  async assertSecretsRedactable(): Promise<void> {
+    const [first] = (await this.secrets()).tooShort();
+    if (first !== undefined) throw secretTooShort(first);
   }
 
   /** Throws one error for every invalid config value (exit 2). */
@@ -368,23 +376,22 @@ export class SiteSession {
     });
   }
 
-  /** Every error leaving a plugin gains plugin and step, and loses any secret value. */
   /**
    * Attributes an error from a plugin call (Rollup's `logPluginError`): a StepwiseError keeps
    * its code and gains the plugin, step and hook it lacks (a target's error raised inside a
    * step's `ensure` already names the target); anything else becomes `PLUGIN_ERROR` naming
-   * the plugin and hook, with the original kept for its stack. Messages are redacted.
+   * the plugin and hook, with the original kept for its stack. Every field is redacted.
    */
   wrapPluginError(error: unknown, plugin: string, step: string | undefined, hook?: string): StepwiseError {
+    const redact = (text: string) => this.redactor.redact(text);
     if (isStepwiseError(error)) {
-      error.plugin ??= plugin;
-      error.step ??= step;
-      error.hook ??= hook;
-      const redacted = this.redactor.redact(error.message);
-      if (redacted !== error.message) Object.defineProperty(error, "message", { value: redacted });
-      return error;
+      const redacted = redactError(error, redact);
+      redacted.plugin ??= plugin;
+      redacted.step ??= step;
+      redacted.hook ??= hook;
+      return redacted;
     }
-    return errors.pluginError(error, plugin, step, (text) => this.redactor.redact(text), hook);
+    return errors.pluginError(error, plugin, step, redact, hook);
   }
 }
 
@@ -460,4 +467,29 @@ function unsetReferences(steps: readonly SiteStep[], owned: readonly OwnedConfig
   return new StepwiseError(ErrorCode.ConfigMissing, `stepwise.yaml references config that is not set:\n${problems.join("\n")}`, {
     hint: "set each key under config: in stepwise.yaml (or with --set KEY=VALUE), or fix the reference",
   });
+}
+
+/**
+ * Keys set in stepwise.yaml or with `--set` under a namespace some step owns (`app.prot` when a
+ * step owns `app.port`) that no step owns or reads: typos, which would otherwise be ignored
+ * while the step runs with its default. A namespace no step owns is the site's own, free-form
+ * (read through `${config.KEY}` in services, jobs and templates); a plugin that reads keys of
+ * its namespace beyond those it owns declares them in `inputs.config`.
+ */
+function unknownConfigKeys(steps: readonly SiteStep[], owned: readonly OwnedConfigKey[], site: SiteFile, sets: readonly string[]): StepwiseError | undefined {
+  const namespace = (key: string) => key.split(".")[0]!;
+  const ownedNamespaces = new Set(owned.map((o) => namespace(o.key)));
+  const known = new Set([...owned.map((o) => o.key), ...steps.flatMap((s) => s.inputs.config)]);
+  const ownedKeys = [...new Set(owned.map((o) => o.key))];
+  const given: { key: string; source: () => string }[] = [...site.config.entries()].map(([key, located]) => ({ key, source: () => located.location }));
+  for (const assignment of sets) {
+    const eq = assignment.indexOf("=");
+    if (eq > 0) given.push({ key: assignment.slice(0, eq).trim(), source: () => "--set" });
+  }
+  const unknown = new Map<string, { key: string; source: string; suggestions: string[] }>();
+  for (const { key, source } of given) {
+    if (known.has(key) || !ownedNamespaces.has(namespace(key)) || unknown.has(key)) continue;
+    unknown.set(key, { key, source: source(), suggestions: closestNames(key, ownedKeys) });
+  }
+  return unknown.size === 0 ? undefined : errors.configUnknown([...unknown.values()]);
 }

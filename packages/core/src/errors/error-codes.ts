@@ -7,6 +7,7 @@ export const ErrorCode = {
   SiteVersionUnsupported: "SITE_VERSION_UNSUPPORTED",
   ConfigInvalid: "CONFIG_INVALID",
   ConfigMissing: "CONFIG_MISSING",
+  ConfigUnknown: "CONFIG_UNKNOWN",
   PluginMissing: "PLUGIN_MISSING",
   PluginInvalid: "PLUGIN_INVALID",
   PluginIncompatible: "PLUGIN_INCOMPATIBLE",
@@ -27,6 +28,8 @@ export const ErrorCode = {
   SecretMissing: "SECRET_MISSING",
   SecretBackendUnknown: "SECRET_BACKEND_UNKNOWN",
   SecretStoreUnreadable: "SECRET_STORE_UNREADABLE",
+  SecretIdentityInvalid: "SECRET_IDENTITY_INVALID",
+  SecretTooShort: "SECRET_TOO_SHORT",
   TemplateTooNew: "TEMPLATE_TOO_NEW",
   Usage: "USAGE",
   Interrupted: "INTERRUPTED",
@@ -56,6 +59,16 @@ export const errors = {
       location: problems[0]?.source,
       hint: "stepwise configure   (or fix the values where they are set)",
       details: { keys: problems.map((p) => p.key) },
+    });
+  },
+  /** Config keys under a step's namespace that no step owns or reads: typos, which would be ignored. */
+  configUnknown(keys: readonly { key: string; source: string; suggestions: readonly string[] }[]): StepwiseError {
+    const lines = keys.map((k) => `  - ${k.key} (from ${k.source}): no step owns or reads it${k.suggestions.length ? `; did you mean ${k.suggestions.join(" or ")}?` : ""}`).join("\n");
+    const first = keys[0]!;
+    return new StepwiseError(ErrorCode.ConfigUnknown, `${keys.length === 1 ? "A config key is" : `${keys.length} config keys are`} unknown:\n${lines}`, {
+      location: first.source,
+      hint: first.suggestions.length ? `rename ${first.key} to ${first.suggestions[0]} in ${first.source}` : "stepwise configure --status   (lists the steps and their settings)",
+      details: { keys: keys.map((k) => k.key) },
     });
   },
   configMissing(keys: readonly { key: string; owner: string; description: string }[]): StepwiseError {
@@ -187,7 +200,7 @@ export const errors = {
       hook,
       cause: error,
       hint: `a bug or an unhandled case in ${plugin.replace(/@[^@]*$/, "")}: run again with --verbose for its stack, and report it to the plugin's authors`,
-      details: error instanceof Error && "code" in error && typeof error.code === "string" ? { cause: error.code } : undefined,
+      details: error instanceof Error && "code" in error && typeof error.code === "string" ? { cause: redact(error.code) } : undefined,
     });
   },
 };

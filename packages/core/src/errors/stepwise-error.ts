@@ -88,8 +88,42 @@ export function isStepwiseError(error: unknown): error is StepwiseError {
   return error instanceof StepwiseError || (error instanceof Error && error.name === "StepwiseError" && "code" in error);
 }
 
+/**
+ * A copy of `error` with `redact` applied to every string it carries (message, code, hint,
+ * location, plugin, step and every string in details), for errors that may hold a secret
+ * value, such as those a plugin throws. The cause is dropped: it is never printed, and it
+ * could hold anything.
+ */
+export function redactError(error: StepwiseError, redact: (text: string) => string): StepwiseError {
+  const text = (value: unknown) => (value === undefined || value === null ? undefined : redact(String(value)));
+  const copy = new StepwiseError(text(error.code) ?? "UNKNOWN", text(error.message) ?? "", {
+    exitCode: error.exitCode,
+    hint: text(error.hint),
+    location: text(error.location),
+    plugin: text(error.plugin),
+    step: text(error.step),
+    hook: text(error.hook),
+    // Kept for its stack (pluginStack), which every output redacts when it prints it.
+    cause: error.cause,
+    details: error.details === undefined ? undefined : (redactJson(error.details, redact, 0) as Record<string, unknown>),
+  });
+  return copy;
+}
+
+function redactJson(value: unknown, redact: (text: string) => string, depth: number): unknown {
+  if (typeof value === "string") return redact(value);
+  if (value === null || typeof value !== "object") return value;
+  if (depth > 20) return "[too deep]";
+  if (Array.isArray(value)) return value.map((item) => redactJson(item, redact, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [redact(key), redactJson(item, redact, depth + 1)]));
+}
+
 /** Message of any thrown value, without its stack. */
 export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  try {
+    if (error instanceof Error) return String(error.message);
+    return String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
 }

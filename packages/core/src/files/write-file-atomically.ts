@@ -18,10 +18,12 @@ export async function writeFileAtomically(file: string, data: string | Buffer, o
 /**
  * Replaces a cache file, synchronously: a temp file next to it, then a rename, so a reader
  * sees the old file or the new one (no fsync: a cache lost in a crash is rebuilt). Creates
- * the directory; on failure removes the temp file and throws. The first write into a directory
- * also removes the temp files that killed writers left there.
+ * the directory. Best effort, like every cache: whatever is in the way (a read-only site,
+ * `cache/` or the file being something else) leaves the cache unwritten and returns false;
+ * it never throws, so a damaged cache costs time, never a failed command. The first write
+ * into a directory also removes the temp files that killed writers left there.
  */
-export function replaceCacheFileSync(file: string, data: string | Buffer, mode = 0o644): void {
+export function replaceCacheFileSync(file: string, data: string | Buffer, mode = 0o644): boolean {
   const temp = `${file}.${process.pid}.tmp`;
   const dir = path.dirname(file);
   if (!cleanedCacheDirs.has(dir)) {
@@ -32,8 +34,13 @@ export function replaceCacheFileSync(file: string, data: string | Buffer, mode =
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(temp, data, { mode });
     renameSync(temp, file);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
+    return true;
+  } catch {
+    try {
+      rmSync(temp, { force: true, recursive: true });
+    } catch {
+      // `cache/` is not a directory: there is no temp file to remove.
+    }
+    return false;
   }
 }

@@ -1,11 +1,18 @@
-/** Shorter values are not redacted: they would mangle ordinary text and protect nothing. */
-const MIN_SECRET_LENGTH = 4;
+/**
+ * Shorter values are not redacted: they would mangle ordinary text and protect nothing. A
+ * user-provided secret shorter than this is refused when it is set (see `SiteSecrets.set`),
+ * so every value a site holds is redacted.
+ */
+export const MIN_SECRET_LENGTH = 4;
 export const REDACTED = "[redacted]";
 
 /** Every redactor of this process, for {@link redactKnownSecrets}. */
 const redactors = new Set<Redactor>();
 
-/** Replaces every known secret value (and its JSON-escaped form) in text. */
+/**
+ * Replaces every known secret value (and its JSON-escaped form) in text. It never throws:
+ * it runs inside error handlers, where a second error would hide the first.
+ */
 export class Redactor {
   private pattern: RegExp | undefined;
   private readonly values = new Set<string>();
@@ -14,16 +21,19 @@ export class Redactor {
     redactors.add(this);
   }
 
-  add(value: string | undefined): void {
-    if (!value || value.length < MIN_SECRET_LENGTH || this.values.has(value)) return;
+  /** Registers a value; anything but a string long enough to redact safely is ignored. */
+  add(value: unknown): void {
+    if (typeof value !== "string" || value.length < MIN_SECRET_LENGTH || this.values.has(value)) return;
     this.values.add(value);
     const escaped = JSON.stringify(value).slice(1, -1);
     if (escaped !== value) this.values.add(escaped);
     this.pattern = undefined;
   }
 
-  redact(text: string): string {
-    if (this.values.size === 0) return text;
+  /** `text` with every known value replaced; a value that is not a string is stringified first. */
+  redact(text: unknown): string {
+    const plain = safeString(text);
+    if (this.values.size === 0) return plain;
     this.pattern ??= new RegExp(
       [...this.values]
         .sort((a, b) => b.length - a.length)
@@ -31,7 +41,7 @@ export class Redactor {
         .join("|"),
       "g",
     );
-    return text.replace(this.pattern, REDACTED);
+    return plain.replace(this.pattern, REDACTED);
   }
 }
 
@@ -39,8 +49,18 @@ export class Redactor {
  * Redacts with every redactor this process made: for output that has no session at hand,
  * such as the CLI's last-resort handler printing an unexpected error.
  */
-export function redactKnownSecrets(text: string): string {
-  let out = text;
+export function redactKnownSecrets(text: unknown): string {
+  let out = safeString(text);
   for (const redactor of redactors) out = redactor.redact(out);
   return out;
+}
+
+/** `String(value)`, except that it never throws (a Symbol, an object whose toString throws). */
+function safeString(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -66,9 +66,9 @@ describe("plugin discovery", () => {
     installPackage(site, "new-plugin", peer, plugin("new-plugin"));
     installPackage(site, "old-plugin", { peerDependencies: { "@stepwise/core": "^9.0.0" } }, plugin("old-plugin"));
     await loadPlugins(site, [{ name: "new-plugin", options: {} }]);
-    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toEqual({ [CORE_VERSION]: ["^0.1.0"] });
+    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toMatchObject({ [CORE_VERSION]: ["^0.1.0"], sum: expect.any(Number) });
     await expect(loadPlugins(site, [{ name: "old-plugin", options: {} }])).rejects.toMatchObject({ code: "PLUGIN_INCOMPATIBLE" });
-    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toEqual({ [CORE_VERSION]: ["^0.1.0"] });
+    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toMatchObject({ [CORE_VERSION]: ["^0.1.0"], sum: expect.any(Number) });
   });
 
   it("refuses malformed plugins, one clear line each, all in one error", async () => {
@@ -88,5 +88,21 @@ describe("plugin discovery", () => {
     expect(message).toContain("failed to load: boom at import");
     expect(message).toContain("step x has no run(ctx) function");
     expect(message).toContain("npm install missing-one");
+  });
+
+  it.each([
+    ["a core range that is not a string", { peerDependencies: { "@stepwise/core": 1 } }, "", /range is 1, not a string/],
+    ["steps that are not an array", peer, `steps: { a: 1 }`, /steps must be an array/],
+    ["a glob that is not a string", peer, `steps: [{ name: "s", description: "d", inputs: { files: ["src/**", 5] }, async run() {} }]`, /inputs\.files\[1\] must be a non-empty string, got 5/],
+    ["a 1-character alphabet", peer, `steps: [{ name: "s", description: "d", secrets: { k: { description: "d", generate: { alphabet: "aaaa" } } }, async run() {} }]`, /secrets\.k: generate\.alphabet must be/],
+    ["a generated length below 8", peer, `steps: [{ name: "s", description: "d", secrets: { k: { description: "d", generate: { length: 2 } } }, async run() {} }]`, /generate\.length must be an integer from 8 to 4096/],
+    ["an unknown config type", peer, `steps: [{ name: "s", description: "d", config: { "a.b": { description: "d", type: "date" } }, async run() {} }]`, /config\.a\.b: type must be one of/],
+    ["dependsOn that is a string", peer, `steps: [{ name: "s", description: "d", dependsOn: "other", async run() {} }]`, /dependsOn must be an array of strings/],
+  ])("refuses %s at load, naming the member (PLUGIN_INVALID, exit 2)", async (_, pkg, body, message) => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    installPackage(site, "odd", pkg, `export default { meta: { name: "odd", version: "1.2.3" }, ${body || "steps: []"} };`);
+    const error = await loadPlugins(site, [{ name: "odd", options: {} }]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "PLUGIN_INVALID", exitCode: 2 });
+    expect((error as Error).message).toMatch(message);
   });
 });

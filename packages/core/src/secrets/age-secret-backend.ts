@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { BackendContext, JsonObject, SecretBackend } from "../contracts.js";
 import { ErrorCode } from "../errors/error-codes.js";
-import { StepwiseError } from "../errors/stepwise-error.js";
+import { StepwiseError, errorMessage } from "../errors/stepwise-error.js";
 import { ageModule } from "./age-module.js";
 
 export const AGE_IDENTITY_ENV = "STEPWISE_AGE_IDENTITY";
@@ -49,16 +49,21 @@ export class AgeSecretBackend implements SecretBackend {
     return [this.file, this.identityFile];
   }
 
+  /**
+   * Every stored secret. A store that cannot be read (not decryptable, or decrypted but not a
+   * valid payload) is refused with an error naming the file and how to restore it; nothing
+   * ever writes over it, since every write reads the store first.
+   */
   async readAll(): Promise<Map<string, string>> {
     let data: Uint8Array;
     try {
       data = await readFile(this.file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Map();
-      throw error;
+      throw this.storeError(`cannot be read (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`, `make ${this.file} a readable file again, or restore it from a backup: stepwise backup restore FILE`);
     }
-    const identity = this.identity();
-    if (!identity) {
+    const found = this.identity();
+    if (!found) {
       throw new StepwiseError(ErrorCode.SecretStoreUnreadable, `Secrets ${this.file} exist but no age identity was found to decrypt them.`, {
         location: this.file,
         hint: `set ${AGE_IDENTITY_ENV}=AGE-SECRET-KEY-1... or restore ${this.identityFile} (mode 0600)`,
@@ -66,7 +71,8 @@ export class AgeSecretBackend implements SecretBackend {
     }
     const age = await ageModule();
     const decrypter = new age.Decrypter();
-    decrypter.addIdentity(identity);
+    await this.checkIdentity(found);
+    decrypter.addIdentity(found.identity);
     let text: string;
     try {
       // decrypt(bytes, "text") reads its output with `new Response(stream).text()`, which loads
@@ -74,15 +80,38 @@ export class AgeSecretBackend implements SecretBackend {
       const input = new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(data), c.close()) });
       const chunks: Uint8Array[] = [];
       for await (const chunk of await decrypter.decrypt(input)) chunks.push(chunk);
-      text = Buffer.concat(chunks).toString("utf8");
+      text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
     } catch (error) {
-      throw new StepwiseError(ErrorCode.SecretStoreUnreadable, `Cannot decrypt ${this.file} with the configured age identity: ${(error as Error).message}.`, {
-        location: this.file,
-        hint: `use the identity the store was encrypted to (${AGE_IDENTITY_ENV} or ${this.identityFile})`,
+      throw this.storeError(
+        `cannot be decrypted with the age identity from ${found.source} (${scrubIdentity(errorMessage(error))})`,
+        `use the identity the store was encrypted to (${AGE_IDENTITY_ENV} or ${this.identityFile}), or restore ${this.file} from a backup: stepwise backup restore FILE`,
+      );
+    }
+    const problem = payloadProblem(text);
+    if (problem) {
+      throw this.storeError(
+        `decrypts, but is not a stepwise secrets store (${problem})`,
+        `restore ${this.file} from a backup (stepwise backup restore FILE) or from a copy encrypted to your identity; stepwise will not write over it`,
+      );
+    }
+    return new Map(Object.entries((JSON.parse(text) as Payload).secrets));
+  }
+
+  private storeError(problem: string, hint: string): StepwiseError {
+    return new StepwiseError(ErrorCode.SecretStoreUnreadable, `Secrets ${this.file} ${problem}; it was left as it is.`, { location: this.file, hint });
+  }
+
+  /** Refuses an identity that is not one (mistyped, damaged), naming where it came from and never quoting it. */
+  private async checkIdentity(found: { identity: string; source: string }): Promise<string> {
+    const age = await ageModule();
+    try {
+      return await age.identityToRecipient(found.identity);
+    } catch {
+      throw new StepwiseError(ErrorCode.SecretIdentityInvalid, `The age identity from ${found.source} is not a valid AGE-SECRET-KEY-1... line (mistyped or damaged).`, {
+        location: found.source,
+        hint: found.source === AGE_IDENTITY_ENV ? `set ${AGE_IDENTITY_ENV} to the whole identity line, exactly as it was made` : `restore ${this.identityFile} from where you keep its copy (mode 0600), or set ${AGE_IDENTITY_ENV}`,
       });
     }
-    const payload = JSON.parse(text) as Payload;
-    return new Map(Object.entries(payload.secrets));
   }
 
   async setMany(values: ReadonlyMap<string, string | undefined>): Promise<void> {
@@ -92,32 +121,83 @@ export class AgeSecretBackend implements SecretBackend {
       else current.set(name, value);
     }
     const age = await ageModule();
-    let identity = this.identity();
-    if (!identity) {
-      identity = await age.generateX25519Identity();
+    let found = this.identity();
+    if (!found) {
+      const identity = await age.generateX25519Identity();
       mkdirSync(path.dirname(this.identityFile), { recursive: true, mode: 0o700 });
       await writeFileAtomically(this.identityFile, `# stepwise age identity: keep it secret, back it up\n${identity}\n`, { mode: 0o600 });
       chmodSync(this.identityFile, 0o600);
+      found = { identity, source: this.identityFile };
     }
     const encrypter = new age.Encrypter();
-    encrypter.addRecipient(await age.identityToRecipient(identity));
-    for (const recipient of this.extraRecipients) encrypter.addRecipient(recipient);
+    encrypter.addRecipient(await this.checkIdentity(found));
+    for (const recipient of this.extraRecipients) {
+      try {
+        encrypter.addRecipient(recipient);
+      } catch {
+        throw new StepwiseError(ErrorCode.SiteInvalid, `secrets.options.recipients: ${JSON.stringify(recipient)} is not an age recipient (age1...); nothing was written.`, {
+          hint: "fix or remove it under secrets.options.recipients in stepwise.yaml",
+        });
+      }
+    }
     const payload: Payload = { version: 1, secrets: Object.fromEntries([...current].sort(([a], [b]) => a.localeCompare(b))) };
     const encrypted = await encrypter.encrypt(JSON.stringify(payload));
-    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    await writeFileAtomically(this.file, Buffer.from(encrypted), { fsync: true, mode: 0o600 });
-    chmodSync(this.file, 0o600);
+    try {
+      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      await writeFileAtomically(this.file, Buffer.from(encrypted), { fsync: true, mode: 0o600 });
+      chmodSync(this.file, 0o600);
+    } catch (error) {
+      // write-file-atomic renames a complete temp file or leaves the old store: nothing half-written.
+      throw this.storeError(`cannot be written (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`, `check that ${path.dirname(this.file)} is a writable directory`);
+    }
   }
 
-  private identity(): string | undefined {
+  /** The identity and where it came from (`STEPWISE_AGE_IDENTITY` or the identity file). */
+  private identity(): { identity: string; source: string } | undefined {
     const fromEnv = this.env[AGE_IDENTITY_ENV]?.trim();
-    if (fromEnv) return fromEnv;
-    if (!existsSync(this.identityFile)) return undefined;
-    return readFileSync(this.identityFile, "utf8")
+    if (fromEnv) return { identity: fromEnv, source: AGE_IDENTITY_ENV };
+    let text: string;
+    try {
+      text = readFileSync(this.identityFile, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new StepwiseError(ErrorCode.SecretIdentityInvalid, `The age identity file ${this.identityFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? "unreadable"}).`, {
+        location: this.identityFile,
+        hint: `restore ${this.identityFile} as a file (mode 0600), or set ${AGE_IDENTITY_ENV}`,
+      });
+    }
+    const line = text
       .split("\n")
       .map((l) => l.trim())
       .find((l) => l.startsWith("AGE-SECRET-KEY-"));
+    if (line) return { identity: line, source: this.identityFile };
+    if (text.trim() === "") return undefined;
+    // Something is there, but not an identity line: say so rather than making a new identity.
+    return { identity: text.trim(), source: this.identityFile };
   }
+}
+
+/** What is wrong with a decrypted payload, or undefined for `{ version: 1, secrets: { name: "value" } }`. */
+function payloadProblem(text: string): string | undefined {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    return "not JSON";
+  }
+  if (!payload || typeof payload !== "object" || Array.isArray(payload)) return "not a JSON object";
+  const { version, secrets } = payload as { version?: unknown; secrets?: unknown };
+  if (version !== 1) return `format version ${JSON.stringify(version) ?? "missing"}, this stepwise reads version 1`;
+  if (!secrets || typeof secrets !== "object" || Array.isArray(secrets)) return '"secrets" is not an object';
+  for (const [name, value] of Object.entries(secrets)) {
+    if (typeof value !== "string") return `secret ${JSON.stringify(name)} is not a string`;
+  }
+  return undefined;
+}
+
+/** An age error message without any identity text it may quote. */
+function scrubIdentity(message: string): string {
+  return message.replace(/AGE-SECRET-KEY-\S*/gi, "AGE-SECRET-KEY-...");
 }
 
 export function createAgeSecretBackend(options: JsonObject, ctx: BackendContext): SecretBackend {

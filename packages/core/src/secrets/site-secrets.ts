@@ -1,6 +1,8 @@
 import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import type { SecretBackend } from "../contracts.js";
-import type { Redactor } from "../log/redactor.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
+import { ErrorCode } from "../errors/error-codes.js";
+import { MIN_SECRET_LENGTH, type Redactor } from "../log/redactor.js";
 
 /** Reserved entry of the secret store: the key of the HMACs that state keeps. */
 export const HMAC_KEY_NAME = "stepwise.hmac-key";
@@ -69,12 +71,24 @@ export class SiteSecrets {
   }
 
   /**
+   * Stored secrets too short to redact safely ({@link MIN_SECRET_LENGTH}); stepwise refuses to
+   * store one, so only a store written by other means holds any.
+   */
+  tooShort(): string[] {
+    return this.names().filter((name) => this.values.get(name)!.length < MIN_SECRET_LENGTH);
+  }
+
+  /**
    * Stores values (`undefined` deletes), atomically, adding the HMAC key on first use. Call it
    * under the site lock: the store is read again first, so what other writers stored since this
-   * command read it (the HMAC key included) is kept, not overwritten.
+   * command read it (the HMAC key included) is kept, not overwritten. A value shorter than
+   * {@link MIN_SECRET_LENGTH} is refused (exit 2): the redactor could not hide it.
    */
   async set(values: ReadonlyMap<string, string | undefined>): Promise<void> {
     if (values.has(HMAC_KEY_NAME)) throw new Error(`${HMAC_KEY_NAME} is reserved`);
+    for (const [name, value] of values) {
+      if (value !== undefined && value.length < MIN_SECRET_LENGTH) throw secretTooShort(name);
+    }
     const stored = await this.backend.readAll();
     const writes = new Map(values);
     if (!stored.has(HMAC_KEY_NAME)) writes.set(HMAC_KEY_NAME, nodeCrypto().randomBytes(32).toString("hex"));
@@ -93,4 +107,11 @@ export class SiteSecrets {
       this.redactor.add(value);
     }
   }
+}
+
+export function secretTooShort(name: string): StepwiseError {
+  return new StepwiseError(ErrorCode.SecretTooShort, `Secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters: too short to hide from logs and output, so stepwise does not store it.`, {
+    hint: `set a longer value: printf '%s' "$VALUE" | stepwise secrets set ${name}`,
+    details: { secret: name, minLength: MIN_SECRET_LENGTH },
+  });
 }

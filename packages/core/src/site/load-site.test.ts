@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { checksum } from "../files/checksum.js";
 import { loadSite, parseSite } from "./load-site.js";
 import { checkVersionCompatible } from "./version-rule.js";
 
@@ -86,6 +87,7 @@ describe("the parse cache (.stepwise/cache/site.json)", () => {
     // Mark the cached copy: a second load that returns the mark read the cache, not the YAML.
     const cached = JSON.parse(readFileSync(cacheFile(dir), "utf8"));
     cached.site.name = "from-cache";
+    cached.sum = checksum(JSON.stringify(cached.site));
     writeFileSync(cacheFile(dir), JSON.stringify(cached));
     const second = loadSite(dir);
     expect(second.name).toBe("from-cache");
@@ -104,6 +106,32 @@ describe("the parse cache (.stepwise/cache/site.json)", () => {
     writeFileSync(path.join(dir, "stepwise.yaml"), text);
     writeFileSync(cacheFile(dir), "{not json");
     expect(loadSite(dir).name).toBe("demo");
+  });
+
+  it("does not trust a cached site damaged under an intact key (a cache is a hint, never authority)", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-site-"));
+    writeFileSync(path.join(dir, "stepwise.yaml"), text);
+    loadSite(dir);
+    const cached = JSON.parse(readFileSync(cacheFile(dir), "utf8"));
+    for (const damaged of [{ ...cached.site, name: "damaged" }, { ...cached.site, plugins: 5 }, { ...cached.site, config: null }]) {
+      writeFileSync(cacheFile(dir), JSON.stringify({ ...cached, site: damaged }));
+      const site = loadSite(dir);
+      expect(site.name).toBe("demo");
+      expect(site.config.get("database.name")?.value).toBe("app");
+    }
+  });
+});
+
+describe("YAML that cannot be data", () => {
+  it.each([
+    ["an alias without its anchor", "name: x\nplugins: []\nmode: *release\n", /stepwise\.yaml:3: alias \*release has no anchor &release before it/],
+    ["too many aliases", `name: x\nplugins: []\na: &a [1]\nb: [${Array.from({ length: 150 }, () => "*a").join(", ")}]\n`, /aliases expand to too much data/],
+    ["an alias inside the mapping it names", "name: x\nplugins: []\nconfig: &c\n  self: *c\n", /nested more than 64 levels deep, or an alias/],
+    ["deep nesting", `name: x\nplugins: []\nconfig:\n  a: ${"[".repeat(100)}${"]".repeat(100)}\n`, /nested more than 64 levels deep/],
+  ])("%s is SITE_INVALID naming the cause", (_, text, message) => {
+    const error = failure(text);
+    expect(error).toMatchObject({ code: "SITE_INVALID", exitCode: 2, hint: expect.any(String) });
+    expect(error.message).toMatch(message);
   });
 });
 

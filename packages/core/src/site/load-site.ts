@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Document, Node as YamlNode } from "yaml";
 import type { JsonObject, JsonValue, PresetName } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
-import { StepwiseError } from "../errors/stepwise-error.js";
+import { StepwiseError, errorMessage } from "../errors/stepwise-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { validateSiteSchema } from "./site-schema.js";
 import { readSiteCache, writeSiteCache } from "./site-cache.js";
@@ -87,7 +87,7 @@ export function loadSite(dir: string): SiteFile {
 export function parseSite(text: string, file: string): SiteFile & { raw: JsonObject } {
   const rel = path.relative(process.cwd(), file) || file;
   const { doc, locate } = parseYaml(text, file);
-  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const raw = documentData(doc, text, rel);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw errors.siteInvalid(rel, "expected a mapping with at least `name:` and `plugins:`", "stepwise init   (writes a starter stepwise.yaml)");
   }
@@ -164,12 +164,68 @@ export function flattenConfig(
   }
 }
 
+/** Deeper than this, stepwise.yaml is not a site description (and recursion could overflow). */
+const MAX_SITE_DEPTH = 64;
+const MAX_ALIASES = 100;
+
+/**
+ * The YAML document as plain data. What the yaml package refuses or cannot turn into a tree
+ * (an alias without its anchor, too many aliases, an alias inside the mapping it names,
+ * nesting beyond {@link MAX_SITE_DEPTH}) is a site error naming the cause and its line.
+ */
+function documentData(doc: Document, text: string, rel: string): unknown {
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (error) {
+    const message = errorMessage(error);
+    const unresolved = /Unresolved alias[^:]*: (.+)$/.exec(message);
+    if (unresolved) {
+      const where = lineOf(text, text.indexOf(`*${unresolved[1]}`), rel);
+      throw errors.siteInvalid(where, `alias *${unresolved[1]} has no anchor &${unresolved[1]} before it`, `define &${unresolved[1]} before using *${unresolved[1]}, or write the value out, at ${where}`);
+    }
+    if (/alias count/i.test(message)) {
+      throw errors.siteInvalid(rel, `aliases expand to too much data (more than ${MAX_ALIASES} alias uses)`, `write the values out instead of repeating *aliases in ${rel}`);
+    }
+    if (error instanceof RangeError) throw tooDeep(rel);
+    throw errors.siteInvalid(rel, `cannot be read as data: ${message}`, `fix ${rel}`);
+  }
+  if (depthExceeds(data, MAX_SITE_DEPTH)) throw tooDeep(rel);
+  return data;
+}
+
+function tooDeep(rel: string): StepwiseError {
+  return errors.siteInvalid(rel, `nested more than ${MAX_SITE_DEPTH} levels deep, or an alias refers to a mapping that contains it`, `flatten the structure in ${rel}`);
+}
+
+/** Whether `value` nests deeper than `max` (a cycle always does); iterative, so it cannot overflow. */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function lineOf(text: string, offset: number, rel: string): string {
+  return offset < 0 ? rel : `${rel}:${text.slice(0, offset).split("\n").length}`;
+}
+
 /** The YAML document and a `file:line` locator over it; throws on a syntax error, with its line. */
 function parseYaml(text: string, file: string): { doc: Document; locate: SiteFile["locate"] } {
   const { LineCounter, parseDocument } = yamlModule();
   const rel = path.relative(process.cwd(), file) || file;
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(rel);
+    throw errors.siteInvalid(rel, `invalid YAML: ${errorMessage(error)}`, `fix the YAML syntax in ${rel}`);
+  }
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const pos = first.linePos?.[0] ?? lineCounter.linePos(first.pos[0]);

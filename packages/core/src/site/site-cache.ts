@@ -3,6 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JsonObject } from "../contracts.js";
+import { checksum } from "../files/checksum.js";
 import { replaceCacheFileSync } from "../files/write-file-atomically.js";
 import { CORE_VERSION } from "../version.js";
 import { SITE_SCHEMA_PATH } from "./site-schema.js";
@@ -14,8 +15,10 @@ import { SITE_SCHEMA_PATH } from "./site-schema.js";
  * Loading the yaml package and validating take ~20 ms of a ~100 ms no-op plan; an unchanged
  * file costs one small JSON read instead. The key covers the file's exact bytes and this
  * build of core (its version, and the modification times of the schema and of this module,
- * which change on every rebuild), so an edit or an upgrade always parses afresh. The cache is
- * best effort: unreadable, unwritable or malformed, it is ignored.
+ * which change on every rebuild), so an edit or an upgrade always parses afresh. `sum` is a
+ * checksum of `site`'s JSON text: a cache is a hint, never authority, so a `site` damaged
+ * under an intact key is not trusted. The cache is best effort: unreadable, unwritable,
+ * malformed or damaged, it is ignored and the file is parsed again.
  */
 const CACHE_FILE = path.join(".stepwise", "cache", "site.json");
 
@@ -35,8 +38,9 @@ function cacheKey(text: string): string {
 /** The cached parse of `text`, or undefined. */
 export function readSiteCache(siteDir: string, text: string): JsonObject | undefined {
   try {
-    const cached = JSON.parse(readFileSync(path.join(siteDir, CACHE_FILE), "utf8")) as { key?: unknown; site?: unknown };
+    const cached = JSON.parse(readFileSync(path.join(siteDir, CACHE_FILE), "utf8")) as { key?: unknown; sum?: unknown; site?: unknown };
     if (cached.key !== cacheKey(text) || !cached.site || typeof cached.site !== "object" || Array.isArray(cached.site)) return undefined;
+    if (cached.sum !== checksum(JSON.stringify(cached.site))) return undefined;
     return cached.site as JsonObject;
   } catch {
     return undefined;
@@ -46,8 +50,11 @@ export function readSiteCache(siteDir: string, text: string): JsonObject | undef
 /** Records a good parse of `text` (temp file + rename: a reader sees the old file or the new one). */
 export function writeSiteCache(siteDir: string, text: string, site: JsonObject): void {
   try {
-    replaceCacheFileSync(path.join(siteDir, CACHE_FILE), JSON.stringify({ key: cacheKey(text), site }), 0o600);
-  } catch {
+    const siteText = JSON.stringify(site);
     // A read-only site still works; it parses every time.
+    replaceCacheFileSync(path.join(siteDir, CACHE_FILE), `{"key":${JSON.stringify(cacheKey(text))},"sum":${checksum(siteText)},"site":${siteText}}`, 0o600);
+  } catch {
+    // `site` that JSON cannot hold: not cached.
   }
 }
+

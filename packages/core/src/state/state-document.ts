@@ -66,7 +66,8 @@ export function parseState(text: string, location: string): StateDocument {
   for (const [name, step] of Object.entries(steps as Record<string, unknown>)) {
     const status = (step as { status?: unknown } | null)?.status;
     if (status !== "succeeded" && status !== "failed" && status !== "running") {
-      throw errors.stateCorrupt(location, `step "${name}" has status ${JSON.stringify(status)}`);
+      const found = status === undefined ? "no status" : `status ${JSON.stringify(status)}`;
+      throw errors.stateCorrupt(location, `step "${name}" has ${found} (expected "succeeded", "failed" or "running")`);
     }
     const files = (step as { files?: unknown }).files;
     if (files !== undefined && typeof files !== "string") throw errors.stateCorrupt(location, `step "${name}" has "files" that is not a string`);

@@ -1,11 +1,11 @@
 import { nodeCrypto } from "../fingerprint/node-crypto.js";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { listFilesRecursive } from "../files/list-files.js";
 import { readFile, unlink, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { StepContext, StepDefinition } from "../contracts.js";
-import { ErrorCode } from "../errors/error-codes.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import type { SiteFile } from "../site/load-site.js";
 import { digOutputs, referenceText, stepOfReference } from "../site/references.js";
@@ -43,6 +43,16 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
   const outputDir = path.resolve(site.dir, templates.output);
   const relSource = path.relative(site.dir, sourceDir).split(path.sep).join("/");
   const relOutput = path.relative(site.dir, outputDir).split(path.sep).join("/");
+  const folderProblem = (key: "source" | "output", dir: string, rel: string): string | undefined => {
+    if (dir === site.dir) return `templates.${key} is the site folder itself; name a folder inside it, e.g. ${key === "source" ? "templates" : "rendered"}`;
+    if (key === "output" && (dir === sourceDir || dir.startsWith(sourceDir + path.sep))) return `templates.output (${rel}) is inside templates.source; rendered files would become templates`;
+    if (key === "source" && !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `templates.source (${rel}) is not a folder`;
+    return undefined;
+  };
+  for (const [key, dir, rel] of [["source", sourceDir, relSource], ["output", outputDir, relOutput]] as const) {
+    const problem = folderProblem(key, dir, rel);
+    if (problem) throw errors.siteInvalid(site.locate(["templates", key]), problem, `set templates.${key} in ${path.basename(site.file)} to a folder inside the site`);
+  }
   const versionFile = path.join(sourceDir, TEMPLATE_VERSION_FILE);
   if (!existsSync(versionFile)) {
     throw new StepwiseError(ErrorCode.SiteInvalid, `Template folder ${relSource} has no ${TEMPLATE_VERSION_FILE}.`, {
