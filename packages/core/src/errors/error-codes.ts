@@ -167,6 +167,14 @@ export const errors = {
       hint: "run the command again; if this repeats, check that nobody runs stepwise with `state unlock` against a live run",
     });
   },
+  /** Something other than a lock file (a directory, a socket) stands where the lock goes: no run can hold it, none may remove it. */
+  stateLockNotAFile(location: string, what: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateLockStale, `The state lock ${location} is ${what}, not a lock file; no stepwise run made it. Nothing was changed.`, {
+      exitCode: ExitCode.BadInput,
+      location,
+      hint: `look at it, then remove it: rm -r ${location}`,
+    });
+  },
   /** The lock could not be taken within the waiting time: another taker kept winning, or `found` stayed. */
   stateLockBusy(location: string, found: string | undefined): StepwiseError {
     return new StepwiseError(ErrorCode.StateLocked, `Could not take the state lock ${location}${found ? `: found ${found}` : ""}. Nothing was changed.`, {
@@ -187,8 +195,8 @@ export const errors = {
   },
   /**
    * A plugin's own error (a `TypeError`, a library's error) as a step failure that names the
-   * plugin and hook; the original is kept as `cause`, so its stack reaches `--verbose` and
-   * `--json` (redacted there like everything printed).
+   * plugin and hook; the original's stack, redacted, is kept as `pluginStack` for `--verbose`
+   * and `--json`.
    */
   pluginError(error: unknown, plugin: string, step: string | undefined, redact: (text: string) => string, hook?: string): StepwiseError {
     const kind = error instanceof Error && error.name && error.name !== "Error" ? `${error.name}: ` : "";
@@ -199,6 +207,7 @@ export const errors = {
       step,
       hook,
       cause: error,
+      pluginStack: error instanceof Error && error.stack ? redact(error.stack) : undefined,
       hint: `a bug or an unhandled case in ${plugin.replace(/@[^@]*$/, "")}: run again with --verbose for its stack, and report it to the plugin's authors`,
       details: error instanceof Error && "code" in error && typeof error.code === "string" ? { cause: redact(error.code) } : undefined,
     });

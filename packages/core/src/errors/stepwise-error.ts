@@ -26,6 +26,8 @@ export interface StepwiseErrorOptions {
   step?: string;
   /** The plugin hook that raised it: `run`, `check`, `connect`, `ensure postgres db` ... */
   hook?: string;
+  /** Stack of the plugin's own error this one wraps (redacted), see {@link StepwiseError.pluginStack}. */
+  pluginStack?: string;
   cause?: unknown;
   /** Extra facts for `--json` output. Never put a secret value here. */
   details?: Record<string, unknown>;
@@ -55,6 +57,7 @@ export class StepwiseError extends Error {
     this.plugin = options.plugin;
     this.step = options.step;
     this.hook = options.hook;
+    this.pluginStack = options.pluginStack;
     this.details = options.details;
   }
 
@@ -63,10 +66,7 @@ export class StepwiseError extends Error {
    * so a plugin author can find the failing line: printed with `--verbose`, always in
    * `--json`. `undefined` for errors stepwise raised on purpose.
    */
-  get pluginStack(): string | undefined {
-    const cause = this.cause;
-    return this.code === "PLUGIN_ERROR" && cause instanceof Error && !isStepwiseError(cause) ? cause.stack : undefined;
-  }
+  readonly pluginStack: string | undefined;
 
   /** A plain object for `--json` output and for the state file. */
   toJSON(): Record<string, unknown> {
@@ -103,8 +103,7 @@ export function redactError(error: StepwiseError, redact: (text: string) => stri
     plugin: text(error.plugin),
     step: text(error.step),
     hook: text(error.hook),
-    // Kept for its stack (pluginStack), which every output redacts when it prints it.
-    cause: error.cause,
+    pluginStack: text(error.pluginStack),
     details: error.details === undefined ? undefined : (redactJson(error.details, redact, 0) as Record<string, unknown>),
   });
   return copy;

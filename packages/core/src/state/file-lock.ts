@@ -236,6 +236,7 @@ export class FileLock {
     }
     try {
       const stats = await handle.stat();
+      if (!stats.isFile()) throw errors.stateLockNotAFile(this.label, stats.isDirectory() ? "a directory" : "not a regular file");
       const text = await handle.readFile("utf8");
       const identity = `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
       const info = parseLockInfo(text);
