@@ -51,6 +51,8 @@ export interface StepContextDeps {
   target: { name: string; session: () => Promise<TargetSession> } | undefined;
   signal: AbortSignal;
   log: StepLogger;
+  /** Told of every resource `ctx.target.ensure` realised (the engine records them for removal). */
+  onEnsured?: (result: ResourceResult) => void;
 }
 
 /**
@@ -102,7 +104,9 @@ export function createStepContext(deps: StepContextDeps): StepContext {
     name: deps.target?.name ?? "(none)",
     async ensure(spec: ResourceSpec): Promise<ResourceResult> {
       const session = await requireTarget(deps, spec.kind);
-      return session.ensure(spec, scope);
+      const result = await session.ensure(spec, scope);
+      deps.onEnsured?.(result);
+      return result;
     },
     async probe(result: ResourceResult) {
       const session = await requireTarget(deps, result.kind);
