@@ -162,7 +162,8 @@ export async function prepareContainer(
     secretFingerprints: fingerprints,
     healthcheck: plan.healthcheck,
   });
-  createSpec.labels = names.labels(plan.resource, plan.kind, hash);
+  // Labels are not in the hash: a new label (the step) does not replace running containers.
+  createSpec.labels = { ...names.labels(plan.resource, plan.kind, hash), [Label.Step]: scope.step };
   return { name, hash, createSpec, secretValues };
 }
 
