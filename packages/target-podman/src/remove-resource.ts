@@ -1,5 +1,6 @@
 import type { RemoveOptions, RemoveResult, ResourceKind, ResourceRef, TargetInventoryEntry } from "@stepwise/core";
 import { inspectContainer, listContainers, removeContainer, type ContainerInspect } from "./container-ops.js";
+import { HELPER_MOUNT } from "./container-resource.js";
 import { Label, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, PodmanApiError, apiFailure } from "./podman-api.js";
@@ -13,7 +14,8 @@ const mountedVolumes = (info: ContainerInspect | undefined) => (info?.Mounts ?? 
 /**
  * The containers a step's `ensure` made for the site, found by label, with their step (when
  * labelled with one) and the named volumes they mount. One list request, plus an inspect of
- * each container that mounts something (the list gives only mount paths).
+ * each container that mounts something besides the secrets helper (the list gives only
+ * mount paths).
  */
 export async function siteInventory(api: PodmanApi, names: SiteNames, signal?: AbortSignal): Promise<TargetInventoryEntry[]> {
   const containers = (await listContainers(api, [`${Label.Site}=${names.site}`], signal)).filter((c) => RESOURCE_KINDS.has(c.Labels?.[Label.Kind] ?? ""));
@@ -21,7 +23,8 @@ export async function siteInventory(api: PodmanApi, names: SiteNames, signal?: A
     containers.map(async (c) => {
       const id = c.Names[0] ?? c.Id;
       const labels = c.Labels ?? {};
-      const volumes = c.Mounts?.length ? mountedVolumes(await inspectContainer(api, id, signal)) : [];
+      // The helper image's mount is no volume: a container with only that is not inspected.
+      const volumes = (c.Mounts ?? []).some((m) => m !== HELPER_MOUNT) ? mountedVolumes(await inspectContainer(api, id, signal)) : [];
       return {
         kind: labels[Label.Kind] as ResourceKind,
         name: labels[Label.Resource] ?? id,

@@ -1,7 +1,6 @@
 import type { RemoveResult, StateDocument, TargetInventoryEntry } from "../contracts.js";
-import { errors } from "../errors/error-codes.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
-import { ErrorCode } from "../errors/error-codes.js";
 import { findOrphans, formatRemovalReason, type RemovalPlan } from "../plan/orphans.js";
 import type { SiteSession } from "./site-session.js";
 
