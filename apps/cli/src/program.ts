@@ -48,7 +48,8 @@ Examples:
       .option("--reset-state", "plan as if nothing had ever run (state is replaced on deploy)")
       .option("--no-refresh", "skip drift checks against the target")
       .option("--concurrency <n>", "steps run at once", (v) => parsePositive(v, "--concurrency"), 4)
-      .option("--expect-no-changes", "fail (exit 1) if anything would run");
+      .option("--expect-no-changes", "fail (exit 1) if anything would run or be removed")
+      .option("--prune-volumes", "when removing what left stepwise.yaml, also delete its data volumes (the data is gone)");
 
   const commands: Record<string, () => void> = {
     plan: () => {
@@ -59,7 +60,7 @@ Examples:
     deploy: () => {
       planOptions(program.command("deploy").description("plan, then run the steps whose inputs changed, saving state after each"))
         .option("--dry-run", "plan only; take no lock and change nothing")
-        .option("-y, --auto-approve", "do not ask for confirmation in a terminal")
+        .option("-y, --auto-approve", "do not ask for confirmation in a terminal; approve removals (needed for them without a terminal)")
         .action(async (options, command: Command) => {
           await deployCommand(globals(command), options);
         });

@@ -321,6 +321,45 @@ export interface ResourceOutputs {
 }
 
 /**
+ * What the engine records about each resource a step's `ensure` calls realised (in
+ * {@link StepRecord.resources}): enough for the target to find and remove it later.
+ */
+export interface ResourceRef {
+  kind: ResourceKind;
+  name: string;
+  /** Target-specific id (container name, ARM resource id). */
+  id: string;
+  /** Named data volumes of the resource; deleted only with `RemoveOptions.volumes`. */
+  volumes?: readonly string[];
+}
+
+/** One object a target finds labelled for the site (see {@link TargetSession.inventory}). */
+export interface TargetInventoryEntry extends ResourceRef {
+  /** The step whose `ensure` made it, when the target labelled it so. */
+  step?: string;
+}
+
+export interface RemoveOptions {
+  /** Also delete the resource's named data volumes (`--prune-volumes`): their data is gone. */
+  volumes: boolean;
+}
+
+/** What a removal did, as lines a person reads (`container stepwise-demo-worker`). */
+export interface RemoveResult {
+  removed: string[];
+  /** What was deliberately left (`volume stepwise-demo-postgres-data (data kept)`). */
+  kept: string[];
+}
+
+/** What a target's session gets for a removal: the step whose record is being removed. */
+export interface TargetRemoveScope {
+  /** The removed step (`service:worker`), or `kind:name` for an object no step owns. */
+  step: string;
+  signal: AbortSignal;
+  log: StepLogger;
+}
+
+/**
  * What realising a resource gives back: non-secret connection facts (host, port, database
  * names) and secret *references*, never secret values. Becomes part of step outputs (record
  * it with `resourceRecord` so `check` can probe it). Narrowed by `kind`.
@@ -336,6 +375,12 @@ export type ResourceResult<K extends ResourceKind = ResourceKind> = K extends Re
       /** `created`, `replaced`, or `unchanged` (no write happened). */
       change: "created" | "replaced" | "unchanged";
       outputs: ResourceOutputs[K];
+      /**
+       * Named volumes holding the resource's data (target-specific names, e.g. Postgres's data
+       * volume). The engine records them, so a later removal can say what data would be lost and
+       * delete them only when asked (`--prune-volumes`), even after the resource itself is gone.
+       */
+      volumes?: readonly string[];
     }
   : never;
 
@@ -403,6 +448,27 @@ export interface TargetSession {
   logs?(service: string, options: { follow: boolean; tail?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream>;
   /** Remove what the site made; volumes too when asked. */
   down?(options: { volumes: boolean }): Promise<string[]>;
+  /**
+   * Everything the target finds labelled for this site that a step's `ensure` made (not its
+   * foundation: networks, helpers), with the step when it was labelled with one. Read-only.
+   * `plan` (unless `--no-refresh`) compares it with the site's steps to find objects no step
+   * owns any more, e.g. after state was lost. A target without it is planned from state alone.
+   */
+  inventory?(options: { signal: AbortSignal }): Promise<TargetInventoryEntry[]>;
+  /**
+   * Removes a resource that left the site (its step is gone from `stepwise.yaml`, its plugin
+   * from `plugins:`, or it is disabled). Called by `deploy` after the remaining steps
+   * succeeded and the user approved the removal. Guarantees (Pulumi's `ResourceProvider.delete`):
+   * - Idempotent: removing what is already gone (or was never made) is success.
+   * - If it throws, the resource is assumed to still exist: the engine keeps the step's state
+   *   record, so the next `plan` lists the removal again and the next `deploy` retries it.
+   * - The engine drops a step's state record only after `remove` succeeded for every resource
+   *   recorded for it; a run killed mid-removal leaves the record, and the next run converges.
+   * - `ref.volumes` (data) are deleted only with `options.volumes`; otherwise they are left in
+   *   place and reported in `kept`. Anything shared with a resource that stays (a volume, a
+   *   platform secret another container uses) is kept.
+   */
+  remove?(ref: ResourceRef, options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult>;
   /** Stream the data of the site's volumes as tar archives, by volume name. */
   exportVolumes?(directory: string): Promise<string[]>;
   importVolumes?(directory: string): Promise<string[]>;
@@ -463,6 +529,11 @@ export interface StepRecord {
   config?: JsonObject;
   outputs?: StepOutputs;
   outputsHash?: string;
+  /**
+   * Every resource the step's `ensure` calls realised, kept across runs (a failed run adds
+   * what it made before failing). What `deploy` removes when the step leaves the site.
+   */
+  resources?: ResourceRef[];
   /** `name@version` of the plugin that defines the step. */
   plugin: string;
   startedAt: string;

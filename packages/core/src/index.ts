@@ -28,6 +28,11 @@ export type {
   ResourceSpec,
   ResourceKind,
   ResourceResult,
+  ResourceRef,
+  TargetInventoryEntry,
+  RemoveOptions,
+  RemoveResult,
+  TargetRemoveScope,
   StepTarget,
   TargetCallScope,
   ServiceStatus,
@@ -72,6 +77,8 @@ export { selectSiteFiles } from "./fingerprint/site-files.js";
 export { formatReason, summarizeReasons } from "./plan/plan-reasons.js";
 export type { PlanReason } from "./plan/plan-reasons.js";
 export type { Plan, StepPlan } from "./plan/compute-plan.js";
+export { findOrphans, formatRemovalReason, formatVolumeAction } from "./plan/orphans.js";
+export type { RemovalPlan, RemovalReason, OrphanInputs } from "./plan/orphans.js";
 export { FileStateBackend, STATE_DIR } from "./state/file-state-backend.js";
 export { FileLock, currentHolder, describeHolder, describeFoundLock } from "./state/file-lock.js";
 export { parseState, emptyState, STATE_VERSION } from "./state/state-document.js";
@@ -83,7 +90,7 @@ export { createWorkloadSteps, parseReferences, parsePorts } from "./services/ser
 export type { SiteStep } from "./context/step-context.js";
 export { SiteSession } from "./engine/site-session.js";
 export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";
-export { planSite, deploySite } from "./engine/deploy.js";
+export { planSite, deploySite, pendingChanges } from "./engine/deploy.js";
 export type { PlanOptions, DeployOptions, DeployResult } from "./engine/deploy.js";
 export type { EngineEvent } from "./engine/engine-events.js";
 export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, updateProgress, newProgress, progressFile } from "./configure/configure-flow.js";
@@ -92,6 +99,6 @@ export { closestNames } from "./errors/error-codes.js";
 export { createTemplatesStep, TEMPLATE_VERSION_FILE, TEMPLATES_STEP } from "./templates/templates-step.js";
 export { createBackup, listBackups, verifyBackup, restoreBackup, BACKUP_DIR } from "./backup/site-backup.js";
 export type { BackupManifest, BackupInfo } from "./backup/site-backup.js";
-export { resourceRecord, recordedResources, checkRecordedResources } from "./resources/resource-record.js";
+export { resourceRecord, recordedResources, checkRecordedResources, resourceRef, recordedRefs } from "./resources/resource-record.js";
 export { isSet, invalidConfig, requireConfig, checkedConfig } from "./plugin-kit/config-values.js";
 export { endpointUrlProblem } from "./validation/value-problems.js";

@@ -15,7 +15,14 @@ export interface ContainerInspect {
     FinishedAt?: string;
     Health?: { Status?: string };
   };
-  Config: { Labels?: Record<string, string> | null; Env?: string[]; Cmd?: string[] | null; Entrypoint?: string | string[] | null };
+  Config: {
+    Labels?: Record<string, string> | null;
+    Env?: string[];
+    Cmd?: string[] | null;
+    Entrypoint?: string | string[] | null;
+    /** Podman secrets mounted into the container. */
+    Secrets?: { Name: string }[] | null;
+  };
   NetworkSettings?: {
     Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
     /** By network name: the container's address on it (empty while it is not running). */

@@ -19,7 +19,7 @@ import { ensureNetwork, ensureVolume } from "./site-objects.js";
 import { specHash } from "./spec-hash.js";
 
 /** Where the helper image is mounted (read-only) in containers that get secrets as env vars. */
-const HELPER_MOUNT = "/.stepwise-helper";
+export const HELPER_MOUNT = "/.stepwise-helper";
 
 /**
  * Runs in the helper's busybox before the image's own entrypoint: exports each
@@ -162,7 +162,8 @@ export async function prepareContainer(
     secretFingerprints: fingerprints,
     healthcheck: plan.healthcheck,
   });
-  createSpec.labels = names.labels(plan.resource, plan.kind, hash);
+  // Labels are not in the hash: a new label (the step) does not replace running containers.
+  createSpec.labels = { ...names.labels(plan.resource, plan.kind, hash), [Label.Step]: scope.step };
   return { name, hash, createSpec, secretValues };
 }
 

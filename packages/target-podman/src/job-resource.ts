@@ -40,6 +40,7 @@ export async function ensureJob(
     id: name,
     specHash: prepared.hash,
     change,
+    ...(spec.volumes ? { volumes: Object.keys(spec.volumes).map((key) => names.volume(key)) } : {}),
     outputs: { container: name, exitCode: 0 },
   });
 

@@ -7,6 +7,8 @@ export const Label = {
   Kind: "dev.stepwise.kind",
   SpecHash: "dev.stepwise.spec-hash",
   ManagedBy: "dev.stepwise.managed-by",
+  /** The step whose `ensure` made the object, so a removal finds it when the step is gone. */
+  Step: "dev.stepwise.step",
 } as const;
 
 /** Podman object names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]*`; anything else becomes `-`. */

@@ -84,6 +84,7 @@ export async function ensurePostgres(
     id: prepared.name,
     specHash: prepared.hash,
     change: converged.change,
+    volumes: [dataVolume],
     outputs: {
       host: prepared.name,
       port: 5432,

@@ -58,6 +58,7 @@ export async function ensureRedis(api: PodmanApi, names: SiteNames, settings: Po
     id: prepared.name,
     specHash: prepared.hash,
     change: converged.change,
+    volumes: [names.volume(volume)],
     outputs: {
       host: prepared.name,
       port: 6379,

@@ -78,6 +78,7 @@ export async function ensureService(
     id: prepared.name,
     specHash: prepared.hash,
     change: converged.change,
+    ...(spec.volumes ? { volumes: Object.keys(spec.volumes).map((key) => names.volume(key)) } : {}),
     outputs: {
       host: prepared.name,
       container: prepared.name,

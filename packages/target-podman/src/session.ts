@@ -1,11 +1,16 @@
 import { PassThrough, Readable } from "node:stream";
 import type {
   DriftReport,
+  RemoveOptions,
+  RemoveResult,
+  ResourceRef,
   ResourceResult,
   ResourceSpec,
   ServiceStatus,
   StepLogger,
   TargetCallScope,
+  TargetInventoryEntry,
+  TargetRemoveScope,
   TargetSession,
 } from "@stepwise/core";
 import { ErrorCode, StepwiseError, ExitCode } from "@stepwise/core";
@@ -17,6 +22,7 @@ import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, apiFailure } from "./podman-api.js";
 import { ensurePostgres } from "./postgres-resource.js";
 import { ensureRedis } from "./redis-resource.js";
+import { removeResource, siteInventory } from "./remove-resource.js";
 import { ensurePodmanSecret, podmanSecretExists, removeSecretVersions } from "./secret-resource.js";
 import { ensureService } from "./service-resource.js";
 import type { PodmanSettings } from "./settings.js";
@@ -227,6 +233,18 @@ export class PodmanSession implements TargetSession {
       }
     }
     return removed;
+  }
+
+  /** See {@link siteInventory}: the site's resource containers, by label, with step and volumes. */
+  inventory(options: { signal: AbortSignal }): Promise<TargetInventoryEntry[]> {
+    return siteInventory(this.api, this.names, options.signal);
+  }
+
+  /** See {@link removeResource}: the container, the secrets only it used, its volumes when asked. */
+  remove(ref: ResourceRef, options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
+    scope.signal.throwIfAborted();
+    scope.log.progress(`removing ${ref.kind} ${ref.name} (${ref.id})`);
+    return removeResource(this.api, this.names, ref, options, scope.signal);
   }
 
   /** See {@link exportVolumes}: one `<volume>.tar` per site volume in `directory`. */

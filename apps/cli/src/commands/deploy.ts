@@ -1,9 +1,9 @@
-import { ErrorCode, ExitCode, deploySite, planSite, type DeployResult } from "@stepwise/core";
+import { ErrorCode, ExitCode, deploySite, planSite, type DeployResult, type Plan } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter, isLiveTerminal, type Reporter } from "../output/reporter.js";
 import { openSession, printJson } from "./open-session.js";
-import type { PlanFlags } from "./plan.js";
+import { planOptionsOf, type PlanFlags } from "./plan.js";
 
 export interface DeployFlags extends PlanFlags {
   dryRun?: boolean;
@@ -14,7 +14,9 @@ export async function deployCommand(globals: GlobalOptions, flags: DeployFlags):
   const live = !globals.json && isLiveTerminal();
   let reporter: Reporter | undefined;
   const session = await openSession(globals, (event) => reporter?.onEvent(event));
-  const planOptions = { forceSteps: flags.forceStep, forceAll: flags.forceAll, resetState: flags.resetState, refresh: flags.refresh, concurrency: flags.concurrency };
+  const planOptions = planOptionsOf(flags);
+  // Removals need a yes: --auto-approve, or a person who saw them in the preview below.
+  let approveRemovals: boolean | string[] = flags.autoApprove === true;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -30,21 +32,22 @@ export async function deployCommand(globals: GlobalOptions, flags: DeployFlags):
   try {
     if (live && !flags.autoApprove && !flags.dryRun && process.stdin.isTTY) {
       const preview = await planSite(session, planOptions);
-      if (preview.toRun === 0 && !flags.expectNoChanges) {
+      if (preview.toRun === 0 && preview.toRemove === 0 && !flags.expectNoChanges) {
         process.stdout.write(`${formatPlan(preview, globals)}\nNothing to do.\n`);
         return;
       }
       process.stdout.write(`${formatPlan(preview, globals)}\n`);
       const { confirm, isCancel } = await import("@clack/prompts");
-      const answer = await confirm({ message: `Run ${preview.toRun} step${preview.toRun === 1 ? "" : "s"}?` });
+      const answer = await confirm({ message: confirmQuestion(preview) });
       if (isCancel(answer) || !answer) {
         process.stdout.write("Nothing was changed.\n");
         return;
       }
+      approveRemovals = preview.removals.map((r) => r.name);
       reporter = await createReporter({ json: globals.json, verbose: globals.verbose, live, printPlan: false });
     }
     reporter ??= await createReporter({ json: globals.json, verbose: globals.verbose, live });
-    const result = await deploySite(session, { ...planOptions, dryRun: flags.dryRun, expectNoChanges: flags.expectNoChanges });
+    const result = await deploySite(session, { ...planOptions, dryRun: flags.dryRun, expectNoChanges: flags.expectNoChanges, approveRemovals });
     await reporter.close();
     report(result, globals, session);
     process.exitCode = deployExitCode(result);
@@ -54,6 +57,18 @@ export async function deployCommand(globals: GlobalOptions, flags: DeployFlags):
     await reporter?.close();
     await session.close();
   }
+}
+
+/** `Run 2 steps and remove service:worker (deleting volume x and its data)?` */
+function confirmQuestion(plan: Plan): string {
+  const parts: string[] = [];
+  if (plan.toRun > 0) parts.push(`run ${plan.toRun} step${plan.toRun === 1 ? "" : "s"}`);
+  if (plan.toRemove > 0) {
+    const deleted = plan.removals.flatMap((r) => r.volumes.filter((v) => v.action === "delete").map((v) => v.name));
+    parts.push(`remove ${plan.removals.map((r) => r.name).join(", ")}${deleted.length ? ` (deleting volume ${deleted.join(", ")} and its data)` : ""}`);
+  }
+  const text = parts.join(" and ") || "deploy";
+  return `${text[0]!.toUpperCase()}${text.slice(1)}?`;
 }
 
 /**
@@ -76,16 +91,18 @@ function report(result: DeployResult, globals: GlobalOptions, session: import("@
       skipped: result.skipped,
       failed: result.failed.map((f) => ({ step: f.step, error: f.error.toJSON() })),
       notRun: result.notRun,
+      removed: result.removed,
     });
     return;
   }
   const out = (line: string) => process.stdout.write(`${session.redactor.redact(line)}\n`);
   switch (result.status) {
     case "dry-run":
-      out(`Dry run: nothing was changed. ${result.plan.toRun} step${result.plan.toRun === 1 ? "" : "s"} would run.`);
+      out(`Dry run: nothing was changed. ${result.plan.toRun} step${result.plan.toRun === 1 ? "" : "s"} would run${result.plan.toRemove ? `, ${result.plan.toRemove} would be removed` : ""}.`);
       break;
     case "ok":
-      out(result.ran.length === 0 ? `Nothing to do: all ${result.skipped.length} steps unchanged.` : `Deployed: ${result.ran.length} ran, ${result.skipped.length} unchanged.`);
+      if (result.ran.length === 0 && result.removed.length === 0) out(`Nothing to do: all ${result.skipped.length} steps unchanged.`);
+      else out(`Deployed: ${result.ran.length} ran, ${result.removed.length ? `${result.removed.length} removed, ` : ""}${result.skipped.length} unchanged.`);
       break;
     case "failed":
       for (const { step, error } of result.failed) {

@@ -1,4 +1,4 @@
-import { planSite } from "@stepwise/core";
+import { pendingChanges, planSite, type PlanOptions } from "@stepwise/core";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter } from "../output/reporter.js";
@@ -11,6 +11,19 @@ export interface PlanFlags {
   refresh: boolean;
   concurrency: number;
   expectNoChanges?: boolean;
+  pruneVolumes?: boolean;
+}
+
+/** The engine's plan options from the flags `plan` and `deploy` share. */
+export function planOptionsOf(flags: PlanFlags): PlanOptions {
+  return {
+    forceSteps: flags.forceStep,
+    forceAll: flags.forceAll,
+    resetState: flags.resetState,
+    refresh: flags.refresh,
+    concurrency: flags.concurrency,
+    pruneVolumes: flags.pruneVolumes,
+  };
 }
 
 export async function planCommand(globals: GlobalOptions, flags: PlanFlags): Promise<void> {
@@ -19,17 +32,11 @@ export async function planCommand(globals: GlobalOptions, flags: PlanFlags): Pro
     if (event.type === "warning" || (event.type === "log" && globals.verbose)) reporter.onEvent(event);
   });
   try {
-    const plan = await planSite(session, {
-      forceSteps: flags.forceStep,
-      forceAll: flags.forceAll,
-      resetState: flags.resetState,
-      refresh: flags.refresh,
-      concurrency: flags.concurrency,
-    });
+    const plan = await planSite(session, planOptionsOf(flags));
     if (globals.json) printJson(session, planToJson(plan));
     else process.stdout.write(`${session.redactor.redact(formatPlan(plan, globals))}\n`);
-    if (flags.expectNoChanges && plan.toRun > 0) {
-      process.stderr.write(`error: --expect-no-changes: ${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run\n`);
+    if (flags.expectNoChanges && (plan.toRun > 0 || plan.toRemove > 0)) {
+      process.stderr.write(`error: --expect-no-changes: ${pendingChanges(plan)}\n`);
       process.exitCode = 1;
     }
   } finally {

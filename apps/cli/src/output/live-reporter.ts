@@ -1,13 +1,16 @@
 import { Listr } from "listr2";
-import { formatReason, summarizeReasons, type EngineEvent } from "@stepwise/core";
+import { formatReason, formatRemovalReason, summarizeReasons, type EngineEvent } from "@stepwise/core";
 import { formatPlan } from "./format-plan.js";
-import type { Reporter, ReporterOptions } from "./reporter.js";
+import { removalDetails, type Reporter, type ReporterOptions } from "./reporter.js";
 
 interface Pending {
   resolve: (skipMessage?: string) => void;
   reject: (error: Error) => void;
   task?: { title: string; output: string; skip(message?: string): void };
 }
+
+/** Removals share the task map with steps; a key no step name can take. */
+const removalKey = (name: string) => `\0remove ${name}`;
 
 /**
  * Live progress in a terminal (listr2): one line per step that runs, with its reason while
@@ -28,18 +31,21 @@ export function createLiveReporter(options: ReporterOptions): Reporter {
       switch (event.type) {
         case "plan": {
           if (options.printPlan !== false) process.stdout.write(`${formatPlan(event.plan, options)}\n`);
-          const steps = event.plan.steps.filter((s) => s.action === "run");
-          if (steps.length === 0) return;
+          const rows = [
+            ...event.plan.steps.filter((s) => s.action === "run").map((s) => ({ key: s.name, title: `${s.name}  ${summarizeReasons(s.reasons, 1)[0] ?? ""}` })),
+            ...event.plan.removals.map((r) => ({ key: removalKey(r.name), title: `remove ${r.name}  ${formatRemovalReason(r.reason)}` })),
+          ];
+          if (rows.length === 0) return;
           const list = new Listr(
-            steps.map((step) => ({
-              title: `${step.name}  ${summarizeReasons(step.reasons, 1)[0] ?? ""}`,
+            rows.map((row) => ({
+              title: row.title,
               task: (_ctx: unknown, task: Pending["task"] & object) =>
                 new Promise<void>((resolve, reject) => {
-                  pending.set(step.name, {
+                  pending.set(row.key, {
                     task,
                     reject,
                     resolve: (skip) => {
-                      if (skip) task.skip(`${step.name}: ${skip}`);
+                      if (skip) task.skip(`${row.title.split("  ")[0]}: ${skip}`);
                       resolve();
                     },
                   });
@@ -66,6 +72,17 @@ export function createLiveReporter(options: ReporterOptions): Reporter {
           break;
         case "step-blocked":
           settle(event.step, { skip: `not run, ${event.by} failed` });
+          break;
+        case "remove-start":
+          break;
+        case "remove-done": {
+          const task = pending.get(removalKey(event.step))?.task;
+          if (task) task.title = `removed ${event.step}${removalDetails(event)}`;
+          settle(removalKey(event.step), {});
+          break;
+        }
+        case "remove-failed":
+          settle(removalKey(event.step), { error: new Error(`remove ${event.step}: ${event.error.message}`) });
           break;
         case "log": {
           const task = pending.get(event.step)?.task;

@@ -1,4 +1,4 @@
-import { formatReason, summarizeReasons, type EngineEvent } from "@stepwise/core";
+import { formatReason, formatRemovalReason, summarizeReasons, type EngineEvent } from "@stepwise/core";
 import { formatPlan } from "./format-plan.js";
 
 export interface Reporter {
@@ -41,6 +41,12 @@ function jsonReporter(): Reporter {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
+/** `: container x, secret y; kept volume z (data kept)` */
+export function removalDetails(event: { removed: readonly string[]; kept: readonly string[] }): string {
+  const parts = [event.removed.join(", "), event.kept.length ? `kept ${event.kept.join(", ")}` : ""].filter(Boolean);
+  return parts.length ? `: ${parts.join("; ")}` : "";
+}
+
 export function plainReporter(options: Pick<ReporterOptions, "verbose" | "printPlan">, write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Reporter {
   return {
     onEvent(event) {
@@ -62,6 +68,15 @@ export function plainReporter(options: Pick<ReporterOptions, "verbose" | "printP
           break;
         case "step-blocked":
           write(`- ${event.step}: not run, ${event.by} failed`);
+          break;
+        case "remove-start":
+          write(`> remove ${event.step}: ${formatRemovalReason(event.reason)}`);
+          break;
+        case "remove-done":
+          write(`removed ${event.step} (${seconds(event.durationMs)})${removalDetails(event)}`);
+          break;
+        case "remove-failed":
+          write(`FAILED remove ${event.step} (${seconds(event.durationMs)}): ${event.error.message}`);
           break;
         case "log":
           if (event.level === "warn") write(`  ${event.step}: warning: ${event.message}`);

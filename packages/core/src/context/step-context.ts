@@ -63,6 +63,8 @@ export interface StepContextDeps {
     | undefined;
   signal: AbortSignal;
   log: StepLogger;
+  /** Told of every resource `ctx.target.ensure` realised (the engine records them for removal). */
+  onEnsured?: (result: ResourceResult) => void;
 }
 
 /**
@@ -120,7 +122,9 @@ export function createStepContext(deps: StepContextDeps): StepContext {
       if (deps.target && kinds && !kinds.includes(spec.kind)) throw errors.resourceKindUnsupported(step.name, spec.kind, deps.target.name, kinds, []);
       const session = await requireTarget(deps, spec.kind);
       // The target answers for the kind it was asked for (TargetSession.ensure's contract).
-      return attributed(deps, `ensure ${spec.kind} ${spec.name}`, () => session.ensure(spec, scope)) as Promise<ResourceResult<S["kind"]>>;
+      const result = (await attributed(deps, `ensure ${spec.kind} ${spec.name}`, () => session.ensure(spec, scope))) as ResourceResult<S["kind"]>;
+      deps.onEnsured?.(result);
+      return result;
     },
     async probe(result: ResourceResult) {
       const session = await requireTarget(deps, result.kind);

@@ -1,4 +1,4 @@
-import type { StateDocument, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
+import type { ResourceRef, StateDocument, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
 import { entriesText, hashJson } from "../fingerprint/compute-input-fingerprint.js";
@@ -13,6 +13,8 @@ import { secretTooShort } from "../secrets/site-secrets.js";
 import { CORE_VERSION } from "../version.js";
 import type { SiteSession } from "./site-session.js";
 import { trace } from "../log/trace.js";
+import { mergeResources, recordedRefs, resourceRef } from "../resources/resource-record.js";
+import { applyRemovals, assertRemovalsApproved, planRemovals, targetInventory } from "./removals.js";
 
 export interface PlanOptions {
   /** Steps to run whatever their fingerprint says (`--force-step`, repeatable). */
@@ -24,13 +26,20 @@ export interface PlanOptions {
   resetState?: boolean;
   /** Drift checks and steps run at once. Default 4. */
   concurrency?: number;
+  /** Removals also delete the data volumes of what they remove (`--prune-volumes`). */
+  pruneVolumes?: boolean;
 }
 
 export interface DeployOptions extends PlanOptions {
   /** Plan only: take no lock, write nothing, run nothing. */
   dryRun?: boolean;
-  /** Refuse to apply when the plan has anything to run (exit 1). */
+  /** Refuse to apply when the plan has anything to run or remove (exit 1). */
   expectNoChanges?: boolean;
+  /**
+   * Removals the user approved: `true` for all (`--auto-approve`), or the names a confirmed
+   * preview listed. A plan with any other removal is refused (exit 2) before anything runs.
+   */
+  approveRemovals?: boolean | readonly string[];
 }
 
 export interface DeployResult {
@@ -41,6 +50,8 @@ export interface DeployResult {
   failed: { step: string; error: StepwiseError }[];
   /** Steps that were not started because something they depend on failed, or the run stopped. */
   notRun: string[];
+  /** Removals done: their resources removed and their state records dropped. */
+  removed: string[];
 }
 
 const LOCK_RENEW_MS = 30_000;
@@ -77,6 +88,8 @@ async function computeSitePlan(
     files,
     upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
   });
+  // Read-only, and only when the plan looks at the world (not with --no-refresh).
+  const inventory = options.refresh !== false ? targetInventory(session) : Promise.resolve(undefined);
   const withFiles = session.graph.order.map((name) => session.steps.get(name)!).filter((step) => step.inputs.files.length > 0);
   const memo = inputs.identity === undefined || withFiles.length === 0 ? undefined : FingerprintMemo.read(session.site.dir);
   // The usual no-op: the file inputs are those the memo's fingerprints were computed with, and
@@ -134,10 +147,14 @@ async function computeSitePlan(
     else plan.reasons.push({ kind: "unchanged" });
   }
   const steps = session.graph.order.map((n) => plans.get(n)!);
+  const removals = planRemovals(session, state, await inventory, options.pruneVolumes === true);
   const plan: Plan = {
     steps,
-    disabled: session.disabledSteps.map((s) => ({ name: s.name, plugin: s.pluginId, description: s.description })),
+    // A disabled step that still has a record is listed once, as a removal.
+    disabled: session.disabledSteps.filter((s) => !removals.some((r) => r.name === s.name)).map((s) => ({ name: s.name, plugin: s.pluginId, description: s.description })),
+    removals,
     toRun: steps.filter((s) => s.action === "run").length,
+    toRemove: removals.length,
     unchanged: steps.filter((s) => s.action === "skip").length,
   };
   return { plan, sources };
@@ -201,7 +218,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     await session.assertRequiredSecrets();
     const plan = await planSite(session, options);
     session.emitEvent({ type: "plan", plan });
-    return { plan, status: "dry-run", ran: [], skipped: [], failed: [], notRun: plan.steps.filter((s) => s.action === "run").map((s) => s.name) };
+    return { plan, status: "dry-run", ran: [], skipped: [], failed: [], notRun: plan.steps.filter((s) => s.action === "run").map((s) => s.name), removed: [] };
   }
 
   const backend = session.stateBackend;
@@ -227,12 +244,14 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     // The files hashed for the plan are the ones the steps then see: one walk per deploy.
     const { plan, sources } = await computeSitePlan(session, state, options);
     session.emitEvent({ type: "plan", plan });
-    if (options.expectNoChanges && plan.toRun > 0) {
-      throw new StepwiseError(ErrorCode.ChangesPending, `--expect-no-changes: ${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run (${plan.steps.filter((s) => s.action === "run").map((s) => s.name).join(", ")}).`, {
+    if (options.expectNoChanges && (plan.toRun > 0 || plan.toRemove > 0)) {
+      const changes = [...plan.steps.filter((s) => s.action === "run").map((s) => s.name), ...plan.removals.map((r) => `remove ${r.name}`)];
+      throw new StepwiseError(ErrorCode.ChangesPending, `--expect-no-changes: ${pendingChanges(plan)} (${changes.join(", ")}).`, {
         exitCode: ExitCode.StepFailed,
         hint: "stepwise plan   (to see why)",
       });
     }
+    assertRemovalsApproved(plan.removals, options.approveRemovals);
 
     let saving: Promise<unknown> = Promise.resolve();
     const save = (): Promise<unknown> => {
@@ -247,7 +266,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     };
     if (options.resetState) await save();
 
-    const result: DeployResult = { plan, status: "ok", ran: [], skipped: [], failed: [], notRun: [] };
+    const result: DeployResult = { plan, status: "ok", ran: [], skipped: [], failed: [], notRun: [], removed: [] };
     const planned = new Map(plan.steps.map((s) => [s.name, s]));
     const outcome = new Map<string, "done" | "skipped" | "failed" | "blocked">();
     const concurrency = Math.max(1, options.concurrency ?? 4);
@@ -275,8 +294,15 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       state.steps[name] = { ...previous, status: "running", plugin: step.pluginId, startedAt: startedAt.toISOString(), finishedAt: undefined, durationMs: undefined, error: undefined } as StepRecord;
       await save();
       session.emitEvent({ type: "step-start", step: name, reasons: stepPlan.reasons });
+      // Every resource the step realises is recorded, this run's added to the earlier ones, so a
+      // step that leaves the site can have all of them removed (see applyRemovals).
+      const ensured: ResourceRef[] = [];
+      const resourcesAfter = () => {
+        const resources = mergeResources(recordedRefs(previous), ensured);
+        return resources.length > 0 ? { resources } : {};
+      };
       try {
-        const ctx = await session.contextFor(step, stepFiles.toMap(), (s) => state.steps[s]?.outputs, previous?.outputs);
+        const ctx = await session.contextFor(step, stepFiles.toMap(), (s) => state.steps[s]?.outputs, previous?.outputs, (r) => ensured.push(resourceRef(r)));
         const outputs = await runStep(session, step.definition, ctx);
         const finishedAt = new Date();
         state.steps[name] = {
@@ -287,6 +313,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
           config,
           outputs,
           outputsHash: hashJson(outputs),
+          ...resourcesAfter(),
           plugin: step.pluginId,
           startedAt: startedAt.toISOString(),
           finishedAt: finishedAt.toISOString(),
@@ -304,6 +331,7 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
         const finishedAt = new Date();
         state.steps[name] = {
           ...previous,
+          ...resourcesAfter(),
           status: "failed",
           plugin: step.pluginId,
           startedAt: startedAt.toISOString(),
@@ -344,6 +372,14 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     }
     await saving;
     result.notRun = session.graph.order.filter((n) => !outcome.has(n) || outcome.get(n) === "blocked");
+    // Removals come last: the steps that stay are updated first (a service that stopped using
+    // a removed one is re-run before it goes), and a failed deploy removes nothing.
+    if (!stopped && !session.signal.aborted && result.failed.length === 0 && plan.removals.length > 0) {
+      const removals = await applyRemovals(session, state, plan.removals, { pruneVolumes: options.pruneVolumes === true, save });
+      await saving;
+      result.removed = removals.removed;
+      result.failed.push(...removals.failed);
+    }
     if (lockLost) throw lockLost;
     result.status = session.signal.aborted ? "interrupted" : result.failed.length > 0 ? "failed" : "ok";
     return result;
@@ -351,6 +387,14 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
     clearInterval(renewal);
     await lock.release().catch(() => {});
   }
+}
+
+/** `2 steps would run, 1 removal is pending`: what `--expect-no-changes` refuses. */
+export function pendingChanges(plan: Pick<Plan, "toRun" | "toRemove">): string {
+  const parts: string[] = [];
+  if (plan.toRun > 0) parts.push(`${plan.toRun} step${plan.toRun === 1 ? "" : "s"} would run`);
+  if (plan.toRemove > 0) parts.push(`${plan.toRemove} removal${plan.toRemove === 1 ? " is" : "s are"} pending`);
+  return parts.join(", ");
 }
 
 /** Runs a step and checks its outputs: a JSON object (copied, so later mutation cannot reach state) with no secret value. */

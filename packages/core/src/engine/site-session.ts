@@ -358,7 +358,13 @@ export class SiteSession {
   }
 
   /** A step context for `run`/`check`. */
-  async contextFor(step: SiteStep, files: ReadonlyMap<string, string>, upstreamOutputs: (s: string) => import("../contracts.js").StepOutputs | undefined, previousOutputs: import("../contracts.js").StepOutputs | undefined) {
+  async contextFor(
+    step: SiteStep,
+    files: ReadonlyMap<string, string>,
+    upstreamOutputs: (s: string) => import("../contracts.js").StepOutputs | undefined,
+    previousOutputs: import("../contracts.js").StepOutputs | undefined,
+    onEnsured?: (result: import("../contracts.js").ResourceResult) => void,
+  ) {
     const secrets = await this.secrets();
     return createStepContext({
       site: this.siteInfo(),
@@ -373,6 +379,7 @@ export class SiteSession {
         : undefined,
       signal: this.signal,
       log: this.logger(step.name),
+      ...(onEnsured ? { onEnsured } : {}),
     });
   }
 

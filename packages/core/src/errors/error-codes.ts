@@ -34,6 +34,7 @@ export const ErrorCode = {
   Usage: "USAGE",
   Interrupted: "INTERRUPTED",
   ChangesPending: "CHANGES_PENDING",
+  RemovalNotApproved: "REMOVAL_NOT_APPROVED",
 } as const;
 
 export const errors = {
@@ -188,6 +189,13 @@ export const errors = {
     return new StepwiseError(ErrorCode.SecretMissing, `${names.length} required secret${names.length === 1 ? " is" : "s are"} not set:\n${list}`, {
       hint: names.length === 1 ? `stepwise secrets set ${names[0]!.name}` : "stepwise configure   (or the command next to each secret above)",
       details: { secrets: names.map((n) => n.name) },
+    });
+  },
+  removalNotApproved(removals: readonly { name: string; reason: string; volumes: readonly string[] }[]): StepwiseError {
+    const lines = removals.map((r) => `  - ${r.name}: ${r.reason}${r.volumes.length ? `; deletes volume ${r.volumes.join(", ")} and its data` : ""}`).join("\n");
+    return new StepwiseError(ErrorCode.RemovalNotApproved, `deploy would remove ${removals.length === 1 ? "1 thing" : `${removals.length} things`} that left the site, and nobody approved it (no terminal to ask); nothing was changed:\n${lines}`, {
+      hint: "stepwise plan   (to review), then: stepwise deploy --auto-approve",
+      details: { removals: removals.map((r) => r.name) },
     });
   },
   usage(message: string, hint?: string): StepwiseError {

@@ -3,6 +3,7 @@ import { computeInputFingerprint, diffEntries, hashJson, type InputEntries } fro
 import { StepFiles } from "../fingerprint/step-files.js";
 import type { SiteStep } from "../context/step-context.js";
 import type { PlanReason } from "./plan-reasons.js";
+import type { RemovalPlan } from "./orphans.js";
 
 export interface StepPlan {
   name: string;
@@ -24,7 +25,10 @@ export interface Plan {
   steps: StepPlan[];
   /** Optional steps turned off in stepwise.yaml. */
   disabled: { name: string; plugin: string; description: string }[];
+  /** What left the site and `deploy` removes (after the steps that run), in removal order. */
+  removals: RemovalPlan[];
   toRun: number;
+  toRemove: number;
   unchanged: number;
 }
 

@@ -1,4 +1,4 @@
-import type { DriftReport, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "../contracts.js";
+import type { DriftReport, JsonObject, JsonValue, ResourceRef, ResourceResult, StepContext, StepOutputs, StepRecord } from "../contracts.js";
 
 /**
  * What a step keeps in its outputs about a resource it realised, so its `check` can probe
@@ -33,4 +33,34 @@ export async function checkRecordedResources(ctx: Pick<StepContext, "previousOut
     const drift = await ctx.target.probe(resource);
     if (drift) return drift;
   }
+}
+
+/** What the engine records about a realised resource: enough to remove it later. */
+export function resourceRef(result: ResourceResult): ResourceRef {
+  return { kind: result.kind, name: result.name, id: result.id, ...(result.volumes?.length ? { volumes: [...result.volumes] } : {}) };
+}
+
+const refKey = (ref: Pick<ResourceRef, "kind" | "name">) => `${ref.kind}\0${ref.name}`;
+
+/** `earlier` with `later` added or, for the same kind and name, replacing it (order kept). */
+export function mergeResources(earlier: readonly ResourceRef[], later: readonly ResourceRef[]): ResourceRef[] {
+  const merged = new Map(earlier.map((ref) => [refKey(ref), ref]));
+  for (const ref of later) merged.set(refKey(ref), ref);
+  return [...merged.values()];
+}
+
+/** Whether two refs name the same resource (kind and name; ids are target-specific). */
+export function sameResource(a: Pick<ResourceRef, "kind" | "name">, b: Pick<ResourceRef, "kind" | "name">): boolean {
+  return refKey(a) === refKey(b);
+}
+
+/**
+ * The resources a step's record holds: `resources`, or for a record written before the engine
+ * kept them, the resource records its outputs carry (`resource`, `resources`).
+ */
+export function recordedRefs(record: StepRecord | undefined): ResourceRef[] {
+  if (!record) return [];
+  if (record.resources) return record.resources;
+  const legacy = [...recordedResources({ resources: [record.outputs?.resource ?? null] }), ...recordedResources(record.outputs)];
+  return mergeResources([], legacy.map(resourceRef));
 }
