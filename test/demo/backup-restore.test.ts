@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { AgeSecretBackend } from "@stepwise/core";
+import { AgeSecretBackend } from "@stepwise/core/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_RESOURCES, expectOk, greetings, httpGet, makeDemoSite, podman, siteContainerNames, snapshot, type DemoSite } from "./demo-site.js";
 

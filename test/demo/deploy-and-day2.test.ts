@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { AgeSecretBackend } from "@stepwise/core";
+import { AgeSecretBackend } from "@stepwise/core/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../e2e/cli-harness.js";
 import { DEMO_RESOURCES, expectOk, greetings, httpGet, inspect, inspectText, makeDemoSite, podman, siteContainerNames, snapshot, type CliResult, type DemoSite } from "./demo-site.js";

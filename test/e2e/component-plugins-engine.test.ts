@@ -11,7 +11,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SiteSession, deploySite, planSite } from "@stepwise/core";
+import { SiteSession, deploySite, planSite } from "@stepwise/core/engine";
 import { assertBuilt, makeComponentSite, RECORDER_AND_COMPONENTS, recordedCalls } from "../fixtures/component-site.js";
 
 const SITE = `name: demo

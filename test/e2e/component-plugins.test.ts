@@ -1,6 +1,6 @@
 import { lstatSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { AgeSecretBackend, loadSite } from "@stepwise/core";
+import { AgeSecretBackend, loadSite } from "@stepwise/core/engine";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./cli-harness.js";
 import { LeakWatch, RECORDER_AND_COMPONENTS, assertBuilt, makeComponentSite, recordedCalls } from "../fixtures/component-site.js";

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AgeSecretBackend, SiteSession, parseState } from "@stepwise/core";
+import { AgeSecretBackend, SiteSession, parseState } from "@stepwise/core/engine";
 import { describe, expect, it } from "vitest";
 import { collect, makeFixtureSite, runCli, startCli, type CliResult } from "./cli-harness.js";
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { loadSite } from "@stepwise/core";
+import { loadSite } from "@stepwise/core/engine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliBin, runCli } from "./cli-harness.js";
 import { LeakWatch, assertBuilt, makeComponentSite } from "../fixtures/component-site.js";
@@ -185,7 +185,7 @@ describe("stepwise configure in a pseudo-terminal (tmux)", () => {
     expect(deployed.stdout).toContain("templates: rendered rendered/.env (0600)");
     const envFile = path.join(dir, "rendered/.env");
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
-    const values = await new (await import("@stepwise/core")).AgeSecretBackend(dir).readAll();
+    const values = await new (await import("@stepwise/core/engine")).AgeSecretBackend(dir).readAll();
     expect(readFileSync(envFile, "utf8")).toBe(`# rendered by stepwise from templates/.env
 SMTP_HOST=mail.example.com
 SMTP_PORT=2525
@@ -292,7 +292,7 @@ PRICE=\${NOT_A_REFERENCE}
     watch.keepText("terminal D", screen);
     expect(screen).not.toContain("Deploy refuses to run until");
     expect(siteConfig(dir)).toMatchObject({ "database.name": "shop", "email.smtp.user": "mailer", "telemetry.sentryEnabled": true });
-    const stored = await new (await import("@stepwise/core")).AgeSecretBackend(dir).readAll();
+    const stored = await new (await import("@stepwise/core/engine")).AgeSecretBackend(dir).readAll();
     expect(stored.get("smtp_password")).toBe(SMTP_PASSWORD);
     expect(stored.has("sentry_dsn")).toBe(false);
     const status = watch.keep("status", await runCli(["configure", "--status"], { cwd: dir }));

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { AgeSecretBackend, parseState } from "@stepwise/core";
+import { AgeSecretBackend, parseState } from "@stepwise/core/engine";
 import { describe, expect, it } from "vitest";
 import { collect, makeFixtureSite, runCli, startCli } from "./cli-harness.js";
 

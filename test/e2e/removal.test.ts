@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { SiteSession, deploySite, planSite, type DeployOptions, type StateDocument } from "@stepwise/core";
+import { SiteSession, deploySite, planSite, type DeployOptions, type StateDocument } from "@stepwise/core/engine";
 import { runCli } from "./cli-harness.js";
 import { assertBuilt, makeComponentSite } from "../fixtures/component-site.js";
 

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AgeSecretBackend } from "@stepwise/core";
+import { AgeSecretBackend } from "@stepwise/core/engine";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./cli-harness.js";
 import { LeakWatch, assertBuilt, makeComponentSite, recordedCalls } from "../fixtures/component-site.js";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ServiceResource, StepContext, TargetSession } from "@stepwise/core";
+import type { ServiceResource, StepContext, TargetSession } from "@stepwise/core/engine";
 import { networkStep } from "../../packages/target-podman/src/index.js";
 import { OFFLINE_IMAGES, repoRoot } from "./podman-harness.js";
 import { inspect, openSession, podman, testLogger, testScope } from "./helpers.js";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PostgresResource, ServiceResource, TargetSession } from "@stepwise/core";
+import type { PostgresResource, ServiceResource, TargetSession } from "@stepwise/core/engine";
 import { OFFLINE_IMAGES, repoRoot } from "./podman-harness.js";
 import { WEB_APP, inspect, openSession, podman, testScope } from "./helpers.js";
 import type { PodmanSession } from "../../packages/target-podman/src/session.js";

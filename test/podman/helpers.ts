@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { createHmac } from "node:crypto";
-import type { JsonValue, StepLogger, TargetCallScope, TargetSession } from "@stepwise/core";
+import type { JsonValue, StepLogger, TargetCallScope, TargetSession } from "@stepwise/core/engine";
 import { podmanTarget } from "../../packages/target-podman/src/index.js";
 import { OFFLINE_IMAGES, containersConf, podmanHarness } from "./podman-harness.js";
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TargetSession } from "@stepwise/core";
+import type { TargetSession } from "@stepwise/core/engine";
 import { OFFLINE_IMAGES, containersConf, podmanHarness } from "./podman-harness.js";
 import { openSession, podman, testScope } from "./helpers.js";
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { JobResource, PostgresResource, TargetSession } from "@stepwise/core";
+import type { JobResource, PostgresResource, TargetSession } from "@stepwise/core/engine";
 import { OFFLINE_IMAGES } from "./podman-harness.js";
 import { inspect, openSession, podman, testScope } from "./helpers.js";
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { JobResource, RedisResource, TargetSession } from "@stepwise/core";
+import type { JobResource, RedisResource, TargetSession } from "@stepwise/core/engine";
 import { OFFLINE_IMAGES } from "./podman-harness.js";
 import { inspect, openSession, podman, testScope } from "./helpers.js";
 

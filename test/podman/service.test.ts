@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ServiceResource, TargetSession } from "@stepwise/core";
+import type { ServiceResource, TargetSession } from "@stepwise/core/engine";
 import { OFFLINE_IMAGES } from "./podman-harness.js";
 import { WEB_APP, inspect, openSession, podman, testScope } from "./helpers.js";
 

@@ -1,4 +1,4 @@
-import type { PresetName } from "@stepwise/core";
+import type { PresetName } from "@stepwise/core/engine";
 
 /** Options every command accepts. */
 export interface GlobalOptions {

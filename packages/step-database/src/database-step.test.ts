@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import plugin, { databaseStep } from "./index.js";
+import createPlugin, { databaseStep } from "./index.js";
+
+const plugin = createPlugin({});
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 

@@ -8,8 +8,11 @@ export { storageStep, OBJECT_STORE_PROVIDERS } from "./storage-step.js";
 export type { ObjectStoreProvider } from "./storage-step.js";
 export { expirationDaysProblem, bucketNameProblem, endpointUrlProblem, MAX_EXPIRATION_DAYS } from "./storage-rules.js";
 
-/** `@stepwise/step-storage`: the `storage` step. */
-export default definePlugin({
+/**
+ * `@stepwise/step-storage`: the `storage` step. The default export is a factory taking the site's
+ * `options:` for the plugin (it has none yet), as Vite's plugin packages do.
+ */
+export default definePlugin(() => ({
   meta: { name: pkg.name, version: pkg.version },
   steps: [storageStep],
-});
+}));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { generateSecret } from "@stepwise/core";
-import plugin, { storageStep } from "./index.js";
+import { generateSecret } from "@stepwise/core/engine";
+import createPlugin, { storageStep } from "./index.js";
+
+const plugin = createPlugin({});
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 

@@ -8,8 +8,11 @@ export { telemetryStep, LOG_LEVELS } from "./telemetry-step.js";
 export type { LogLevel } from "./telemetry-step.js";
 export { endpointUrlProblem, sentryDsnProblem } from "./endpoint-url.js";
 
-/** `@stepwise/step-telemetry`: the optional `telemetry` step. */
-export default definePlugin({
+/**
+ * `@stepwise/step-telemetry`: the optional `telemetry` step. The default export is a factory taking the site's
+ * `options:` for the plugin (it has none yet), as Vite's plugin packages do.
+ */
+export default definePlugin(() => ({
   meta: { name: pkg.name, version: pkg.version },
   steps: [telemetryStep],
-});
+}));

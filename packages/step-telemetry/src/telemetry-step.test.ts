@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { resolveConfig } from "@stepwise/core";
-import plugin, { telemetryStep } from "./index.js";
+import { resolveConfig } from "@stepwise/core/engine";
+import createPlugin, { telemetryStep } from "./index.js";
+
+const plugin = createPlugin({});
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 

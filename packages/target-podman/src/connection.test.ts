@@ -51,7 +51,7 @@ describe("plugin loading", () => {
   it("does not load dockerode until connect", async () => {
     const entry = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "index.js");
     const script = `import { createRequire } from "node:module";
-const plugin = (await import(${JSON.stringify(entry)})).default;
+const plugin = (await import(${JSON.stringify(entry)})).default({});
 const require = createRequire(import.meta.url);
 console.log(JSON.stringify({ name: plugin.meta.name, targets: plugin.targets.map((t) => t.name), dockerode: Object.keys(require.cache).some((k) => k.includes("dockerode") || k.includes("docker-modem")) }));`;
     const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);

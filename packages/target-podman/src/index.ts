@@ -4,11 +4,14 @@ import { podmanTarget } from "./podman-target.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { name: string; version: string };
 
-/** `@stepwise/target-podman`: the `podman` target. Loading it loads no Podman client. */
-export default definePlugin({
+/**
+ * `@stepwise/target-podman`: the `podman` target. Loading it loads no Podman client. The
+ * default export is a factory taking the site's `options:` for the plugin (none yet).
+ */
+export default definePlugin(() => ({
   meta: { name: pkg.name, version: pkg.version },
   targets: [podmanTarget],
-});
+}));
 
 export { podmanTarget, networkStep } from "./podman-target.js";
 export { PodmanSession } from "./session.js";

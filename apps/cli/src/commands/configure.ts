@@ -16,7 +16,7 @@ import {
   type JsonValue,
   type Question,
   type SiteSession,
-} from "@stepwise/core";
+} from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { openSession, printJson } from "./open-session.js";
 

@@ -1,4 +1,4 @@
-import { ErrorCode, StepwiseError, createBackup, listBackups, restoreBackup, verifyBackup, type SiteSession, type TargetSession } from "@stepwise/core";
+import { ErrorCode, StepwiseError, createBackup, listBackups, restoreBackup, verifyBackup, type SiteSession, type TargetSession } from "@stepwise/core/engine";
 import { rmSync, statSync } from "node:fs";
 import path from "node:path";
 import type { GlobalOptions } from "../global-options.js";

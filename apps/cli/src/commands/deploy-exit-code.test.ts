@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ExitCode, StepwiseError } from "@stepwise/core";
+import { ExitCode, StepwiseError } from "@stepwise/core/engine";
 import { deployExitCode } from "./deploy.js";
 
 const failure = (step: string, exitCode: number) => ({ step, error: new StepwiseError("X", "failed", { exitCode: exitCode as ExitCode }) });

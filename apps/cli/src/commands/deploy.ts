@@ -1,4 +1,4 @@
-import { ErrorCode, ExitCode, deploySite, planSite, type DeployResult, type Plan } from "@stepwise/core";
+import { ErrorCode, ExitCode, deploySite, planSite, type DeployResult, type Plan } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter, isLiveTerminal, type Reporter } from "../output/reporter.js";
@@ -82,7 +82,7 @@ export function deployExitCode(result: Pick<DeployResult, "status" | "failed">):
   return result.failed.length > 0 && result.failed.every((f) => f.error.exitCode === ExitCode.BadInput) ? ExitCode.BadInput : ExitCode.StepFailed;
 }
 
-function report(result: DeployResult, globals: GlobalOptions, session: import("@stepwise/core").SiteSession): void {
+function report(result: DeployResult, globals: GlobalOptions, session: import("@stepwise/core/engine").SiteSession): void {
   if (globals.json) {
     printJson(session, {
       status: result.status,

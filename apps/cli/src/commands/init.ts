@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { FileStateBackend, currentHolder, errors } from "@stepwise/core";
+import { FileStateBackend, currentHolder, errors } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 
 export interface InitFlags {

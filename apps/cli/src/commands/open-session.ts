@@ -1,4 +1,4 @@
-import { SiteSession, type EngineEvent } from "@stepwise/core";
+import { SiteSession, type EngineEvent } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 
 /**

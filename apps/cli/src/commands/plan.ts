@@ -1,4 +1,4 @@
-import { pendingChanges, planSite, type PlanOptions } from "@stepwise/core";
+import { pendingChanges, planSite, type PlanOptions } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter } from "../output/reporter.js";

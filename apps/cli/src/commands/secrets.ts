@@ -1,4 +1,4 @@
-import { errors, generateSecret } from "@stepwise/core";
+import { errors, generateSecret } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { openSession, printJson } from "./open-session.js";
 

@@ -1,4 +1,4 @@
-import { describeFoundLock } from "@stepwise/core";
+import { describeFoundLock } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { openSession, printJson } from "./open-session.js";
 

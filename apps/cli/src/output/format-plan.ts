@@ -1,4 +1,4 @@
-import { formatReason, formatRemovalReason, formatVolumeAction, summarizeReasons, type Plan } from "@stepwise/core";
+import { formatReason, formatRemovalReason, formatVolumeAction, summarizeReasons, type Plan } from "@stepwise/core/engine";
 
 /** The plan as a person reads it: one line per step, one per removal (with its volumes), then a summary. */
 export function formatPlan(plan: Plan, options: { verbose?: boolean } = {}): string {

@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { ErrorCode, Redactor, StepwiseError } from "@stepwise/core";
+import { ErrorCode, Redactor, StepwiseError } from "@stepwise/core/engine";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { handleError } from "./handle-error.js";
 

@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { errorMessage, errors, isStepwiseError, redactKnownSecrets, type StepwiseError } from "@stepwise/core";
+import { errorMessage, errors, isStepwiseError, redactKnownSecrets, type StepwiseError } from "@stepwise/core/engine";
 
 export interface ErrorOutputOptions {
   json: boolean;

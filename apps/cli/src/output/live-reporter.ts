@@ -1,5 +1,5 @@
 import { Listr } from "listr2";
-import { formatReason, formatRemovalReason, summarizeReasons, type EngineEvent } from "@stepwise/core";
+import { formatReason, formatRemovalReason, summarizeReasons, type EngineEvent } from "@stepwise/core/engine";
 import { formatPlan } from "./format-plan.js";
 import { removalDetails, type Reporter, type ReporterOptions } from "./reporter.js";
 

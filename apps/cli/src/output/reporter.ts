@@ -1,4 +1,4 @@
-import { formatReason, formatRemovalReason, summarizeReasons, type EngineEvent } from "@stepwise/core";
+import { formatReason, formatRemovalReason, summarizeReasons, type EngineEvent } from "@stepwise/core/engine";
 import { formatPlan } from "./format-plan.js";
 
 export interface Reporter {

@@ -1,0 +1,41 @@
+/**
+ * `@stepwise/core/engine`: the engine's API for programs — open a site, plan, deploy, and the
+ * state, secret, configure and backup operations the CLI is made of. Plugins do not need it
+ * (they import `@stepwise/core`); what is not exported here or there is internal.
+ *
+ * Follow one deploy: `SiteSession.open({ dir })` loads the site and its plugins, then
+ * `deploySite(session, options)` plans and applies under the state lock.
+ *
+ * It re-exports the plugin contract (`@stepwise/core`), so a program needs one import.
+ */
+export * from "./index.js";
+export type { EngineEvent } from "./engine/engine-events.js";
+export { SiteSession } from "./engine/site-session.js";
+export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";
+export { planSite, deploySite, pendingChanges } from "./engine/deploy.js";
+export type { PlanOptions, DeployOptions, DeployResult } from "./engine/deploy.js";
+export type { Plan, StepPlan } from "./plan/compute-plan.js";
+export { formatReason, summarizeReasons } from "./plan/plan-reasons.js";
+export type { PlanReason } from "./plan/plan-reasons.js";
+export { findOrphans, formatRemovalReason, formatVolumeAction } from "./plan/orphans.js";
+export type { RemovalPlan, RemovalReason, OrphanInputs } from "./plan/orphans.js";
+export { errors, closestNames } from "./errors/error-codes.js";
+export { redactError } from "./errors/stepwise-error.js";
+export { loadSite, parseSite, SITE_FILE } from "./site/load-site.js";
+export type { SiteFile, PluginEntry, ServiceEntry, JobEntry } from "./site/load-site.js";
+export { SITE_SCHEMA_PATH } from "./site/site-schema.js";
+export { SITE_SCHEMA_VERSION } from "./site/version-rule.js";
+export { resolveConfig, configEnvName } from "./config/resolve-config.js";
+export type { ResolvedConfig, OwnedConfigKey, ConfigSource } from "./config/resolve-config.js";
+export { FileStateBackend, STATE_DIR } from "./state/file-state-backend.js";
+export { currentHolder, describeHolder, describeFoundLock } from "./state/file-lock.js";
+export { parseState, emptyState, STATE_VERSION } from "./state/state-document.js";
+export { AgeSecretBackend, AGE_IDENTITY_ENV } from "./secrets/age-secret-backend.js";
+export { generateSecret } from "./secrets/generate-secret.js";
+export { SiteSecrets, HMAC_KEY_NAME } from "./secrets/site-secrets.js";
+export { Redactor, REDACTED, MIN_SECRET_LENGTH, redactKnownSecrets } from "./log/redactor.js";
+export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, updateProgress, newProgress, progressFile } from "./configure/configure-flow.js";
+export type { Question, ConfigureProgress } from "./configure/configure-flow.js";
+export { TEMPLATE_VERSION_FILE } from "./templates/templates-step.js";
+export { createBackup, listBackups, verifyBackup, restoreBackup, BACKUP_DIR } from "./backup/site-backup.js";
+export type { BackupManifest, BackupInfo } from "./backup/site-backup.js";
