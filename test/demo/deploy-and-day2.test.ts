@@ -84,7 +84,7 @@ describe("the demo site on real Podman, through the built CLI", () => {
   it("a secret never appears in podman inspect (env, argv), in container or stepwise logs, or in state", async () => {
     const secrets = await new AgeSecretBackend(site.dir).readAll();
     const values = [...secrets.values()].filter((v) => v.length >= 8);
-    // The database step owns db_password (used by web, migrate, postgres) and sso_db_password.
+    // The database step owns db_password (used by web, migrate, postgres).
     expect([...secrets.keys()]).toContain("db_password");
     expect(values.length).toBeGreaterThanOrEqual(1);
 

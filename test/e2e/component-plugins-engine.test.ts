@@ -111,7 +111,7 @@ describe("component plugins on the real engine (dev-mode)", () => {
     const secrets = await session.secrets();
     await session.close();
     const state = readFileSync(path.join(site, ".stepwise", "state.json"), "utf8");
-    for (const name of ["db_password", "sso_db_password", "redis_password", "app_encryption_key", "sso_secret_key", "authentik_secret_key"]) {
+    for (const name of ["db_password", "redis_password", "app_encryption_key", "sso_secret_key", "authentik_secret_key"]) {
       const value = secrets.get(name);
       expect(value, name).toBeTypeOf("string");
       expect(state.includes(value!), name).toBe(false);

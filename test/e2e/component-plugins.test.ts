@@ -109,7 +109,7 @@ describe("component plugins + authentik through the built CLI, without a termina
 
     // 4. Second deploy: nothing runs, nothing is asked of the target, no secret is made again.
     const generated = await new AgeSecretBackend(dir).readAll();
-    expect([...generated.keys()].sort()).toEqual(["app_encryption_key", "authentik_secret_key", "db_password", "redis_password", "sso_db_password", "sso_secret_key", "stepwise.hmac-key"]);
+    expect([...generated.keys()].sort()).toEqual(["app_encryption_key", "authentik_secret_key", "db_password", "redis_password", "sso_secret_key", "stepwise.hmac-key"]);
     const second = await cli("deploy 2", ["deploy"]);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("Nothing to do: all 6 steps unchanged.");

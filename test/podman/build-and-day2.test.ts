@@ -132,7 +132,7 @@ describe("podman target: build, health checks, network step, logs", () => {
     );
     expect(error).toMatchObject({ code: "PODMAN_CONTAINER_FAILED", hint: "podman logs stepwise-t-build-crasher" });
     expect(error!.message).toContain("exited with code 4");
-    expect(error!.message).toContain("token is ***");
+    expect(error!.message).toContain("token is [redacted]");
     expect(error!.message).not.toContain(TOKEN);
     await podman("rm", "-f", "stepwise-t-build-crasher");
   });

@@ -84,7 +84,7 @@ describe("podman target: postgres, jobs, volumes", () => {
     expect(error).toMatchObject({ code: "PODMAN_JOB_FAILED", exitCode: 1 });
     const message = (error as Error).message;
     expect(message).toContain("exited with code 3");
-    expect(message).toContain("connecting with ***");
+    expect(message).toContain("connecting with [redacted]");
     expect(message).toContain("boom");
     expect(message).not.toContain(PASSWORD);
     expect((error as { hint?: string }).hint).toContain("podman logs stepwise-t-pg-broken");

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { Command, CommanderError, Option } from "commander";
+import { PRESETS } from "@stepwise/core/engine";
 import { deployCommand } from "./commands/deploy.js";
 import { planCommand } from "./commands/plan.js";
 import { handleError } from "./output/handle-error.js";
@@ -22,7 +23,7 @@ export function buildProgram(only?: string): Command {
     .version(pkg.version, "-V, --version")
     .option("-C, --site <dir>", "site directory (holds stepwise.yaml)", process.cwd())
     .option("--set <key=value>", "set a config value for this run (repeatable; wins over file and env)", collect, [])
-    .addOption(new Option("--preset <name>", "use a preset instead of the site's").choices(["default", "dev-mode", "airgapped"]))
+    .addOption(new Option("--preset <name>", "use a preset instead of the site's").choices([...PRESETS]))
     .option("--json", "print machine-readable JSON on stdout (no secret values, ever)")
     .option("-v, --verbose", "print step logs and debug details")
     .showHelpAfterError("(run stepwise --help for usage)")

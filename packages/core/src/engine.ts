@@ -33,7 +33,7 @@ export { parseState, emptyState, STATE_VERSION } from "./state/state-document.js
 export { AgeSecretBackend, AGE_IDENTITY_ENV } from "./secrets/age-secret-backend.js";
 export { generateSecret } from "./secrets/generate-secret.js";
 export { SiteSecrets, HMAC_KEY_NAME } from "./secrets/site-secrets.js";
-export { Redactor, REDACTED, MIN_SECRET_LENGTH, redactKnownSecrets } from "./log/redactor.js";
+export { Redactor, MIN_SECRET_LENGTH, redactKnownSecrets } from "./log/redactor.js";
 export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, updateProgress, newProgress, progressFile } from "./configure/configure-flow.js";
 export type { Question, ConfigureProgress } from "./configure/configure-flow.js";
 export { TEMPLATE_VERSION_FILE } from "./templates/templates-step.js";

@@ -5,7 +5,7 @@ const plugin = createPlugin({});
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 
-const secrets = { db_password: "Db0Password0Value0000000000000000", sso_db_password: "Sso0Password0Value000000000000000", redis_password: "Redis0Password0Value0000000000000" };
+const secrets = { db_password: "Db0Password0Value0000000000000000" redis_password: "Redis0Password0Value0000000000000" };
 
 describe("@stepwise/step-database plugin", () => {
   it("is named and versioned after its package and holds the required database step", () => {
@@ -39,9 +39,10 @@ describe("database config and secrets", () => {
   });
 
   it("generates the SSO password only with an SSO database and the Redis password only with Redis", () => {
-    expect(activeSecrets(databaseStep, "default")).toEqual(["db_password", "sso_db_password"]);
+    // Both databases are owned by database.user: no second password is generated.
+    expect(activeSecrets(databaseStep, "default")).toEqual(["db_password"]);
     expect(activeSecrets(databaseStep, "default", { "database.ssoName": "" })).toEqual(["db_password"]);
-    expect(activeSecrets(databaseStep, "default", { "database.redis.enabled": true })).toEqual(["db_password", "sso_db_password", "redis_password"]);
+    expect(activeSecrets(databaseStep, "default", { "database.redis.enabled": true })).toEqual(["db_password", "redis_password"]);
   });
 
   it.each(["App", "1app", "my-app", "app; DROP DATABASE app", "a".repeat(64), ""])("refuses database name %j", (name) => {

@@ -1,19 +1,19 @@
 import { checkedConfig, checkRecordedResources, defineStep, invalidConfig, isSet, requireConfig, resourceRecord } from "@stepwise/core";
-import type { ConfigReader, JsonObject, JsonValue, StepContext, StepOutputs } from "@stepwise/core";
+import type { ConfigReader, StepOutputs } from "@stepwise/core";
 import { identifierProblem, postgresMajorProblem, roleNameProblem } from "./postgres-names.js";
 
 /** Generated passwords: 32 letters and digits (~190 bits), safe in URLs and env files unquoted. */
 const PASSWORD = { length: 32, alphabet: "alnum" } as const;
 
-const ssoDatabaseWanted = (config: ConfigReader) => isSet(config.get("database.ssoName"));
 const redisEnabled = (config: ConfigReader) => config.get("database.redis.enabled") === true;
 
 
 
 /**
  * The site's Postgres server with the application database and (unless `database.ssoName` is
- * empty) the SSO database, plus an optional Redis. Passwords are generated once by the engine;
- * outputs carry connection facts and the *names* of the password secrets.
+ * empty) the SSO database, both owned by `database.user` (password `db_password`), plus an
+ * optional Redis. Passwords are generated once by the engine; outputs carry connection facts
+ * and the *names* of the password secrets.
  */
 export const databaseStep = defineStep({
   name: "database",
@@ -59,11 +59,6 @@ export const databaseStep = defineStep({
     db_password: {
       description: "Password of database.user",
       generate: PASSWORD,
-    },
-    sso_db_password: {
-      description: "Password for the SSO database's own role (reserved: the postgres resource has one owner today)",
-      generate: PASSWORD,
-      when: ssoDatabaseWanted,
     },
     redis_password: {
       description: "Password of the Redis server",

@@ -1,5 +1,5 @@
 import { defineStep, ErrorCode, invalidConfig, isSet, requireConfig, StepwiseError } from "@stepwise/core";
-import type { ConfigReader, JsonValue, StepContext, StepOutputs } from "@stepwise/core";
+import type { ConfigReader, StepContext, StepOutputs } from "@stepwise/core";
 import { awsRegionProblem, emailAddressProblem, hostnameProblem, portProblem } from "./network-rules.js";
 
 export const MAIL_PROVIDERS = ["smtp", "ses", "none"] as const;

@@ -1,5 +1,5 @@
 import { checkRecordedResources, defineStep, ErrorCode, invalidConfig, isSet, resourceRecord, StepwiseError } from "@stepwise/core";
-import type { ConfigReader, JsonObject, JsonValue, ResourceResult, StepContext, StepOutputs } from "@stepwise/core";
+import type { ConfigReader, JsonValue, StepContext, StepOutputs } from "@stepwise/core";
 import { bucketNameProblem, endpointUrlProblem, expirationDaysProblem } from "./storage-rules.js";
 
 export const OBJECT_STORE_PROVIDERS = ["local", "s3"] as const;

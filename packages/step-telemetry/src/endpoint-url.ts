@@ -1,4 +1,3 @@
-import type { JsonValue } from "@stepwise/core";
 
 /** Re-exported from core, where the plugins share it. */
 export { endpointUrlProblem } from "@stepwise/core";

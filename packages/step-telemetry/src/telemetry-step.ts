@@ -1,5 +1,5 @@
 import { defineStep, ErrorCode, invalidConfig, isSet, StepwiseError } from "@stepwise/core";
-import type { ConfigReader, JsonValue } from "@stepwise/core";
+import type { ConfigReader } from "@stepwise/core";
 import { endpointUrlProblem, sentryDsnProblem } from "./endpoint-url.js";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;

@@ -12,7 +12,7 @@ import { ensureImage, type ResolvedImage } from "./images.js";
 import { Label, podmanSafeName, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, apiFailure } from "./podman-api.js";
-import { redactSecrets } from "./redact.js";
+import { redactSecrets } from "@stepwise/core";
 import { ensurePodmanSecret, type DerivedSecret } from "./secret-resource.js";
 import type { PodmanSettings } from "./settings.js";
 import { ensureNetwork, ensureVolume } from "./site-objects.js";

@@ -7,7 +7,7 @@ import { podmanErrors } from "./errors.js";
 import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, PodmanApiError } from "./podman-api.js";
 import type { SiteNames } from "./naming.js";
-import { canonicalJson } from "./spec-hash.js";
+import { canonicalJson } from "@stepwise/core";
 
 /** What a container spec needs to know about its image. */
 export interface ResolvedImage {

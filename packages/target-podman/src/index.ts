@@ -21,4 +21,4 @@ export { SiteNames, Label } from "./naming.js";
 export { PodmanErrorCode } from "./errors.js";
 export { DEFAULT_SETTINGS, OFFLINE_SETTINGS } from "./settings.js";
 export type { PodmanSettings } from "./settings.js";
-export { canonicalJson, specHash } from "./spec-hash.js";
+export { specHash } from "./spec-hash.js";

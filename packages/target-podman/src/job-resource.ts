@@ -5,7 +5,7 @@ import { podmanErrors } from "./errors.js";
 import { Label, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, apiFailure } from "./podman-api.js";
-import { redactSecrets } from "./redact.js";
+import { redactSecrets } from "@stepwise/core";
 import { resolveServiceImage } from "./service-resource.js";
 import type { PodmanSettings } from "./settings.js";
 

@@ -2,8 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { demuxLogBuffer } from "./container-ops.js";
 import { SiteNames, podmanSafeName } from "./naming.js";
-import { redactSecrets } from "./redact.js";
-import { canonicalJson, specHash } from "./spec-hash.js";
+import { redactSecrets } from "@stepwise/core";
+import { canonicalJson } from "@stepwise/core";
+import { specHash } from "./spec-hash.js";
 
 describe("SiteNames", () => {
   const names = new SiteNames("demo");
@@ -53,10 +54,10 @@ describe("spec hash", () => {
   });
 });
 
-describe("redactSecrets", () => {
+describe("redactSecrets (core's, which this target uses for container logs)", () => {
   it("replaces values and their base64 form, longest first", () => {
     const text = `pw=hunter22 again hunter22 b64=${Buffer.from("hunter22").toString("base64")} short=abc`;
-    expect(redactSecrets(text, ["hunter22", "abc", undefined])).toBe("pw=*** again *** b64=*** short=abc");
+    expect(redactSecrets(text, ["hunter22", "abc", undefined])).toBe("pw=[redacted] again [redacted] b64=[redacted] short=abc");
   });
 });
 

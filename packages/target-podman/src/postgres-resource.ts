@@ -7,7 +7,7 @@ import { ensureImage } from "./images.js";
 import { podmanSafeName, type SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
 import { LIBPOD, apiFailure } from "./podman-api.js";
-import { redactSecrets } from "./redact.js";
+import { redactSecrets } from "@stepwise/core";
 import type { PodmanSettings } from "./settings.js";
 
 const DATA_DIR = "/var/lib/postgresql/data";

@@ -5,7 +5,7 @@ import { podmanErrors } from "./errors.js";
 import { ensureImage } from "./images.js";
 import type { SiteNames } from "./naming.js";
 import type { PodmanApi } from "./podman-api.js";
-import { redactSecrets } from "./redact.js";
+import { redactSecrets } from "@stepwise/core";
 import type { PodmanSettings } from "./settings.js";
 
 /**

@@ -14,12 +14,13 @@ export function sha256(data: string | Uint8Array): string {
 }
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
-export function canonicalJson(value: JsonValue | undefined): string {
+export function canonicalJson(value: unknown): string {
   if (value === undefined) return "null";
   if (value === null || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(",")}]`;
-  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object).filter((k) => object[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(object[k])}`).join(",")}}`;
 }
 
 export function hashJson(value: JsonValue | undefined): string {

@@ -2,9 +2,21 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError, redactError } from "../errors/stepwise-error.js";
-import { REDACTED, Redactor, redactKnownSecrets } from "./redactor.js";
+import { REDACTED, Redactor, redactKnownSecrets, redactSecrets } from "./redactor.js";
 
 describe("redactor", () => {
+  it("catches a value as it is, JSON-escaped, base64-encoded and trimmed; shorter than 4 characters it is left alone", () => {
+    const value = 'pa"ss\\word\n';
+    const text = [value, JSON.stringify(value), Buffer.from(value).toString("base64"), value.trim(), "abc"].join(" | ");
+    const redacted = redactSecrets(text, [value, "abc"]);
+    expect(redacted).not.toContain("pa");
+    expect(redacted).not.toContain(Buffer.from(value).toString("base64"));
+    expect(redacted.split(REDACTED).length - 1).toBeGreaterThanOrEqual(4);
+    expect(redacted.endsWith("| abc")).toBe(true);
+    // A throwaway redactor is not one the last-resort handler keeps.
+    expect(redactKnownSecrets(value)).toBe(value);
+  });
+
   it("never throws, whatever it is given to know or to redact", () => {
     fc.assert(
       fc.property(fc.array(fc.anything()), fc.anything(), (values, text) => {

@@ -17,16 +17,22 @@ export class Redactor {
   private pattern: RegExp | undefined;
   private readonly values = new Set<string>();
 
-  constructor() {
-    redactors.add(this);
+  /** `register: false` for a short-lived redactor that {@link redactKnownSecrets} need not know. */
+  constructor(options: { register?: boolean } = {}) {
+    if (options.register !== false) redactors.add(this);
   }
 
-  /** Registers a value; anything but a string long enough to redact safely is ignored. */
+  /**
+   * Registers a value in every form it may appear in: as it is, JSON-escaped (in JSON output
+   * and state), base64-encoded (a basic-auth header, a Kubernetes-style secret) and trimmed (a
+   * value read with its newline). Anything but a string long enough to redact safely is ignored.
+   */
   add(value: unknown): void {
     if (typeof value !== "string" || value.length < MIN_SECRET_LENGTH || this.values.has(value)) return;
-    this.values.add(value);
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) this.values.add(escaped);
+    const trimmed = value.trim();
+    for (const form of [value, JSON.stringify(value).slice(1, -1), Buffer.from(value).toString("base64"), trimmed]) {
+      if (form.length >= MIN_SECRET_LENGTH) this.values.add(form);
+    }
     this.pattern = undefined;
   }
 
@@ -63,4 +69,15 @@ function safeString(value: unknown): string {
   } catch {
     return Object.prototype.toString.call(value);
   }
+}
+
+/**
+ * `text` with each of `values` (in every form {@link Redactor.add} knows) replaced by
+ * `[redacted]`: for a plugin that holds secret values itself, such as a target tailing the
+ * logs of a container it passed secrets to. Never throws.
+ */
+export function redactSecrets(text: unknown, values: Iterable<string | undefined>): string {
+  const redactor = new Redactor({ register: false });
+  for (const value of values) redactor.add(value);
+  return redactor.redact(text);
 }

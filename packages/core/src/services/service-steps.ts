@@ -1,4 +1,4 @@
-import type { JobResource, JsonObject, JsonValue, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
+import type { JobResource, JsonValue, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import type { JobEntry, ServiceEntry, SiteFile, WorkloadEntry } from "../site/load-site.js";
