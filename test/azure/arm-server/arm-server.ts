@@ -140,7 +140,10 @@ export class ArmServer {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const requestBody = Buffer.concat(chunks).toString("utf8");
-    const url = new URL(req.url ?? "/", this.url);
+    // Clients that join "/" and an id starting with "/" send "//subscriptions/...": ARM treats the
+    // path as one with single slashes (and so does this server, instead of reading a host there).
+    const url = new URL(`${this.url}${(req.url ?? "/").replace(/^\/{2,}/, "/")}`);
+    url.pathname = url.pathname.replace(/\/{2,}/g, "/");
     const method = (req.method ?? "GET").toUpperCase();
     if (url.pathname.startsWith("/_control/")) return this.control(method, url, requestBody, res);
 
