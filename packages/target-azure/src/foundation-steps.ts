@@ -1,4 +1,4 @@
-import { defineStep, hashJson, type DriftReport, type JsonObject, type StepContext, type StepDefinition } from "@stepwise/core";
+import { defineStep, hashJson, type JsonObject, type StepContext, type StepDefinition } from "@stepwise/core";
 import { API_VERSIONS, REQUIRED_PROVIDERS, type ArmResourceType } from "./api-versions.js";
 import { armClient, describe, sleep, type ArmBody, type ArmClient, type ArmResource } from "./arm-client.js";
 import { azureErrors } from "./errors.js";
@@ -13,33 +13,65 @@ async function open(ctx: StepContext): Promise<{ settings: AzureSettings; arm: A
   return { settings, arm: await armClient(settings.armEndpoint, settings.subscription) };
 }
 
-/**
- * PUTs `body` (tagged with the site, the step and the body's hash) at `id` and returns the result
- * with the hash. Only called by `run`, which the engine starts only when the step's inputs changed,
- * it failed, or `check` found drift: a no-op deploy never gets here.
- */
-async function putTagged(ctx: StepContext, arm: ArmClient, settings: AzureSettings, id: string, type: ArmResourceType, body: ArmBody): Promise<{ resource: ArmResource; specHash: string }> {
-  const specHash = hashJson({ type, apiVersion: API_VERSIONS[type], body: body as JsonObject });
-  const resource = await arm.put(id, type, { ...body, tags: settings.names.tags(ctx.step, specHash) }, ctx.log, ctx.signal);
-  ctx.log.info(`${describe(id)}: ${String(resource.properties?.provisioningState ?? "ok")}`);
-  return { resource, specHash };
+/** One ARM resource a step makes: where, what type, and the body stepwise PUTs (tags aside). */
+interface DesiredResource {
+  id: string;
+  type: ArmResourceType;
+  body: ArmBody;
+}
+
+/** Hash of what stepwise PUTs for a resource; kept in its `stepwise-spec` tag, not in outputs (dependants must not re-run for it). */
+function specHashOf(desired: DesiredResource): string {
+  return hashJson({ type: desired.type, apiVersion: API_VERSIONS[desired.type], body: desired.body as JsonObject });
 }
 
 /**
- * Drift probe shared by the foundation steps: one GET. Gone, failed, or re-tagged with another
- * spec (changed outside stepwise) is drift; a step that never ran has nothing to compare.
+ * A foundation step that PUTs ARM resources in order and returns outputs made from the results.
+ * `run` is started by the engine only when the step's inputs changed, it failed, or `check` found
+ * drift, so a no-op deploy never PUTs. `check` is one GET of the first resource: gone, Failed, or
+ * tagged with another spec hash than the current config gives (changed outside stepwise) is drift.
  */
-async function probeTagged(ctx: StepContext, id: string, type: ArmResourceType): Promise<DriftReport | void> {
-  const previous = ctx.previousOutputs;
-  if (!previous) return;
-  const { arm } = await open(ctx);
-  const resource = await arm.get(id, type, ctx.signal);
-  if (!resource) return { reason: `${describe(id)} is gone` };
-  if (resource.properties?.provisioningState === "Failed") return { reason: `${describe(id)} is in state Failed` };
-  if (typeof previous.specHash === "string" && resource.tags?.[Tag.Spec] !== previous.specHash) return { reason: `${describe(id)} was changed outside stepwise` };
+function armResourceStep(definition: {
+  name: string;
+  description: string;
+  dependsOn: string[];
+  config?: StepDefinition["config"];
+  desired(ctx: StepContext, settings: AzureSettings, made: ArmResource[]): DesiredResource[] | DesiredResource;
+  outputs(settings: AzureSettings, made: ArmResource[]): JsonObject;
+}): StepDefinition {
+  return defineStep({
+    name: definition.name,
+    description: definition.description,
+    dependsOn: definition.dependsOn,
+    config: definition.config,
+    async check(ctx) {
+      if (!ctx.previousOutputs) return;
+      const { settings, arm } = await open(ctx);
+      const first = [definition.desired(ctx, settings, [])].flat()[0]!;
+      const resource = await arm.get(first.id, first.type, ctx.signal);
+      if (!resource) return { reason: `${describe(first.id)} is gone` };
+      if (resource.properties?.provisioningState === "Failed") return { reason: `${describe(first.id)} is in state Failed` };
+      if (resource.tags?.[Tag.Spec] !== specHashOf(first)) return { reason: `${describe(first.id)} was changed outside stepwise` };
+    },
+    async run(ctx) {
+      const { settings, arm } = await open(ctx);
+      const made: ArmResource[] = [];
+      // Resources are made in order; a later one may refer to an earlier one (`made`).
+      for (let i = 0; ; i++) {
+        const next = [definition.desired(ctx, settings, made)].flat()[i];
+        if (!next) break;
+        const resource = await arm.put(next.id, next.type, { ...next.body, tags: settings.names.tags(ctx.step, specHashOf(next)) }, ctx.log, ctx.signal);
+        ctx.log.info(`${describe(next.id)}: ${String(resource.properties?.provisioningState ?? "ok")}`);
+        made.push(resource);
+      }
+      return definition.outputs(settings, made);
+    },
+  });
 }
 
-const resourceId = (settings: AzureSettings, provider: string, type: string, name: string) => `${settings.names.groupId(settings.subscription)}/providers/${provider}/${type}/${name}`;
+function resourceId(settings: AzureSettings, provider: string, type: string, name: string): string {
+  return `${settings.names.groupId(settings.subscription)}/providers/${provider}/${type}/${name}`;
+}
 
 /**
  * `azure:prerequisites`: the credential works, the subscription is readable, and every resource
@@ -91,7 +123,7 @@ export const resourceGroupStep = defineStep({
 });
 
 /** `azure:monitoring`: a Log Analytics workspace and a workspace-based Application Insights component. */
-export const monitoringStep = defineStep({
+export const monitoringStep = armResourceStep({
   name: "azure:monitoring",
   description: "Log Analytics workspace and Application Insights",
   dependsOn: ["azure:resource-group"],
@@ -103,75 +135,65 @@ export const monitoringStep = defineStep({
       validate: (v) => (typeof v === "number" && v >= 30 && v <= 730 ? undefined : "must be between 30 and 730"),
     },
   },
-  async check(ctx) {
-    const settings = readSettings(ctx.site.name, ctx.config);
-    return probeTagged(ctx, resourceId(settings, "Microsoft.OperationalInsights", "workspaces", settings.names.workspace), "Microsoft.OperationalInsights/workspaces");
-  },
-  async run(ctx) {
-    const { settings, arm } = await open(ctx);
+  desired(ctx, settings) {
     const workspaceId = resourceId(settings, "Microsoft.OperationalInsights", "workspaces", settings.names.workspace);
-    const workspace = await putTagged(ctx, arm, settings, workspaceId, "Microsoft.OperationalInsights/workspaces", {
-      location: settings.location,
-      properties: { sku: { name: "PerGB2018" }, retentionInDays: ctx.config.get<number>("azure.monitoring.retentionDays") ?? 30 },
-    });
-    const componentId = resourceId(settings, "Microsoft.Insights", "components", settings.names.appInsights);
-    const component = await putTagged(ctx, arm, settings, componentId, "Microsoft.Insights/components", {
-      location: settings.location,
-      kind: "web",
-      properties: { Application_Type: "web", WorkspaceResourceId: workspaceId, IngestionMode: "LogAnalytics" },
-    });
+    return [
+      {
+        id: workspaceId,
+        type: "Microsoft.OperationalInsights/workspaces",
+        body: { location: settings.location, properties: { sku: { name: "PerGB2018" }, retentionInDays: ctx.config.get<number>("azure.monitoring.retentionDays") ?? 30 } },
+      },
+      {
+        id: resourceId(settings, "Microsoft.Insights", "components", settings.names.appInsights),
+        type: "Microsoft.Insights/components",
+        body: { location: settings.location, kind: "web", properties: { Application_Type: "web", WorkspaceResourceId: workspaceId, IngestionMode: "LogAnalytics" } },
+      },
+    ];
+  },
+  outputs(settings, [workspace, component]) {
     return {
-      workspaceId,
-      workspaceCustomerId: String(workspace.resource.properties?.customerId ?? ""),
-      appInsightsId: componentId,
+      workspaceId: resourceId(settings, "Microsoft.OperationalInsights", "workspaces", settings.names.workspace),
+      workspaceCustomerId: String(workspace?.properties?.customerId ?? ""),
+      appInsightsId: resourceId(settings, "Microsoft.Insights", "components", settings.names.appInsights),
       // Identifies the component to its SDKs; Azure shows it to every reader of the resource.
-      appInsightsConnectionString: String(component.resource.properties?.ConnectionString ?? ""),
-      specHash: workspace.specHash,
+      appInsightsConnectionString: String(component?.properties?.ConnectionString ?? ""),
     };
   },
 });
 
 /** `azure:registry`: the container registry images are pushed to. */
-export const registryStep = defineStep({
+export const registryStep = armResourceStep({
   name: "azure:registry",
   description: "Azure Container Registry for the site's images",
   dependsOn: ["azure:resource-group"],
   config: {
     "azure.registry.sku": { description: "Registry tier", default: "Basic", choices: ["Basic", "Standard", "Premium"] },
   },
-  async check(ctx) {
-    const settings = readSettings(ctx.site.name, ctx.config);
-    return probeTagged(ctx, resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry), "Microsoft.ContainerRegistry/registries");
-  },
-  async run(ctx) {
-    const { settings, arm } = await open(ctx);
-    const id = resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry);
-    const { resource, specHash } = await putTagged(ctx, arm, settings, id, "Microsoft.ContainerRegistry/registries", {
-      location: settings.location,
-      sku: { name: ctx.config.get<string>("azure.registry.sku") ?? "Basic" },
-      // Pulls and pushes go through Entra ID (managed identity, AcrPull/AcrPush), never an admin password.
-      properties: { adminUserEnabled: false },
-    });
-    return { id, name: settings.names.registry, loginServer: String(resource.properties?.loginServer ?? ""), specHash };
-  },
+  desired: (ctx, settings) => ({
+    id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),
+    type: "Microsoft.ContainerRegistry/registries",
+    // Pulls and pushes go through Entra ID (managed identity, AcrPull/AcrPush), never an admin password.
+    body: { location: settings.location, sku: { name: ctx.config.get<string>("azure.registry.sku") ?? "Basic" }, properties: { adminUserEnabled: false } },
+  }),
+  outputs: (settings, [registry]) => ({
+    id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),
+    name: settings.names.registry,
+    loginServer: String(registry?.properties?.loginServer ?? ""),
+  }),
 });
 
 /** `azure:key-vault`: the vault the site's secrets go to (RBAC authorization, soft delete). */
-export const keyVaultStep = defineStep({
+export const keyVaultStep = armResourceStep({
   name: "azure:key-vault",
   description: "Key Vault holding the site's secrets",
   dependsOn: ["azure:resource-group"],
   config: {
     "azure.keyVault.sku": { description: "Key Vault tier", default: "standard", choices: ["standard", "premium"] },
   },
-  async check(ctx) {
-    const settings = readSettings(ctx.site.name, ctx.config);
-    return probeTagged(ctx, resourceId(settings, "Microsoft.KeyVault", "vaults", settings.names.keyVault), "Microsoft.KeyVault/vaults");
-  },
-  async run(ctx) {
-    const { settings, arm } = await open(ctx);
-    const id = resourceId(settings, "Microsoft.KeyVault", "vaults", settings.names.keyVault);
-    const { resource, specHash } = await putTagged(ctx, arm, settings, id, "Microsoft.KeyVault/vaults", {
+  desired: (ctx, settings) => ({
+    id: resourceId(settings, "Microsoft.KeyVault", "vaults", settings.names.keyVault),
+    type: "Microsoft.KeyVault/vaults",
+    body: {
       location: settings.location,
       properties: {
         tenantId: settings.tenantId,
@@ -180,9 +202,13 @@ export const keyVaultStep = defineStep({
         enableSoftDelete: true,
         softDeleteRetentionInDays: 7,
       },
-    });
-    return { id, name: settings.names.keyVault, vaultUri: String(resource.properties?.vaultUri ?? ""), specHash };
-  },
+    },
+  }),
+  outputs: (settings, [vault]) => ({
+    id: resourceId(settings, "Microsoft.KeyVault", "vaults", settings.names.keyVault),
+    name: settings.names.keyVault,
+    vaultUri: String(vault?.properties?.vaultUri ?? ""),
+  }),
 });
 
 export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep];
