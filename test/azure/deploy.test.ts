@@ -2,6 +2,8 @@
  * The azure target deployed through the built CLI and the real SDK clients (DefaultAzureCredential
  * through the managed-identity endpoint, @azure/arm-resources) against the local Resource Manager.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt } from "../fixtures/component-site.js";
 import { makeAzureSite, FOUNDATION, type AzureSite } from "./azure-site.js";
@@ -48,5 +50,23 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(writes(after)).toEqual([]);
     // At most one read per step that has a check (4 foundation resources + 2 secrets).
     expect(after.length).toBeLessThanOrEqual(6);
+  });
+
+  it("no secret value is in any logged request or response body but its Key Vault PUT, nor in state or --json output", async () => {
+    const log = await site.control.log();
+    const secretPuts = log.filter((e) => e.method === "PUT" && /\/vaults\/[^/]+\/secrets\//.test(e.path));
+    const values: string[] = [];
+    for (const put of secretPuts) values.push((await site.control.resource(put.path))!.secretValue!);
+    expect(values).toHaveLength(2);
+    const plan = await site.cli(["plan", "--json"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const state = readFileSync(path.join(site.dir, ".stepwise/state.json"), "utf8");
+    for (const value of values) {
+      expect(value.length).toBeGreaterThanOrEqual(40);
+      const elsewhere = grepBodies(log, value).filter((e) => !secretPuts.includes(e));
+      expect(elsewhere.map((e) => `${e.method} ${e.path}`)).toEqual([]);
+      expect(state).not.toContain(value);
+      expect(plan.stdout + plan.stderr).not.toContain(value);
+    }
   });
 });
