@@ -1,10 +1,20 @@
 import { createRequire } from "node:module";
 import { definePlugin } from "@stepwise/core";
+import { azureTarget } from "./azure-target.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { name: string; version: string };
 
-/** Skeleton: filled in by the issue that builds this plugin. */
+/** `@stepwise/target-azure`: the `azure` target. Loading it loads no Azure SDK. */
 export default definePlugin({
   meta: { name: pkg.name, version: pkg.version },
-  steps: [],
+  targets: [azureTarget],
 });
+
+export { azureTarget } from "./azure-target.js";
+export { FOUNDATION_STEPS, prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep } from "./foundation-steps.js";
+export { AzureSession } from "./session.js";
+export { AzureNames, Tag } from "./naming.js";
+export { AzureErrorCode } from "./errors.js";
+export { API_VERSIONS, REQUIRED_PROVIDERS } from "./api-versions.js";
+export { TARGET_CONFIG, PUBLIC_ARM_ENDPOINT, readSettings } from "./settings.js";
+export type { AzureSettings } from "./settings.js";

@@ -1,0 +1,17 @@
+/**
+ * The api-version used per resource type: the newest stable version in azure-rest-api-specs
+ * whose example files the tests' ARM server follows. Resource groups and providers use the
+ * version @azure/arm-resources sends itself.
+ */
+export const API_VERSIONS = {
+  "Microsoft.OperationalInsights/workspaces": "2026-03-01",
+  "Microsoft.Insights/components": "2020-02-02",
+  "Microsoft.ContainerRegistry/registries": "2025-04-01",
+  "Microsoft.KeyVault/vaults": "2026-02-01",
+  "Microsoft.KeyVault/vaults/secrets": "2026-04-01",
+} as const;
+
+export type ArmResourceType = keyof typeof API_VERSIONS;
+
+/** Resource providers the foundation needs registered on the subscription. */
+export const REQUIRED_PROVIDERS = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.ContainerRegistry", "Microsoft.KeyVault"] as const;

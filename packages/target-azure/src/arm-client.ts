@@ -1,0 +1,202 @@
+import type { StepLogger } from "@stepwise/core";
+import type { ResourceManagementClient } from "@azure/arm-resources";
+import { API_VERSIONS, type ArmResourceType } from "./api-versions.js";
+import { armCode, azureErrors, sdkError } from "./errors.js";
+
+/** A resource as Resource Manager returns it (the generic shape). */
+export interface ArmResource {
+  id?: string;
+  name?: string;
+  type?: string;
+  location?: string;
+  tags?: Record<string, string>;
+  sku?: Record<string, unknown>;
+  kind?: string;
+  properties?: Record<string, unknown>;
+}
+
+/** A body to PUT. */
+export interface ArmBody {
+  location?: string;
+  tags?: Record<string, string>;
+  sku?: { name: string };
+  kind?: string;
+  properties?: Record<string, unknown>;
+}
+
+const TERMINAL = new Set(["Succeeded", "Failed", "Canceled"]);
+/** How often progress is reported while an operation runs. */
+const PROGRESS_EVERY_MS = 5_000;
+/** A resource left mid-operation (a run killed during a poll) is waited for this long before its PUT is retried. */
+const BUSY_WAIT_MS = 10 * 60_000;
+
+/**
+ * Resource Manager for one subscription through `@azure/arm-resources` (its generic resources
+ * by id, resource groups and providers) with `DefaultAzureCredential`. Both packages are imported
+ * here, when a step first talks to Azure, never at plugin load. Throttling (429 + Retry-After),
+ * transient 5xx and long-running operations go through the SDK's pipeline and poller.
+ */
+export class ArmClient {
+  private constructor(
+    readonly endpoint: string,
+    readonly subscription: string,
+    private readonly client: ResourceManagementClient,
+  ) {}
+
+  static async connect(endpoint: string, subscription: string): Promise<ArmClient> {
+    const [{ ResourceManagementClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/arm-resources"), import("@azure/identity")]);
+    const credential = new DefaultAzureCredential();
+    return new ArmClient(endpoint, subscription, new ResourceManagementClient(credential, subscription, { endpoint }));
+  }
+
+  /** The resource, or undefined when Resource Manager says it does not exist (404). One GET. */
+  async get(id: string, type: ArmResourceType, signal: AbortSignal): Promise<ArmResource | undefined> {
+    try {
+      return (await this.client.resources.getById(id, API_VERSIONS[type], { abortSignal: signal })) as ArmResource;
+    } catch (error) {
+      if (sdkError(error).statusCode === 404) return undefined;
+      throw azureErrors.fromSdk(`read ${describe(id)}`, error, this.endpoint);
+    }
+  }
+
+  /**
+   * PUT `body` at `id` and wait for the operation to end, reporting progress (which operation,
+   * elapsed time). A resource still busy with an earlier operation (a run killed mid-poll) is
+   * waited for first. Throws AZURE_ARM_ERROR when the operation ends Failed.
+   */
+  async put(id: string, type: ArmResourceType, body: ArmBody, log: StepLogger, signal: AbortSignal): Promise<ArmResource> {
+    const what = `create or update ${describe(id)}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const poller = this.client.resources.createOrUpdateById(id, API_VERSIONS[type], body, { abortSignal: signal });
+        const result = (await withProgress(what, log, poller)) as ArmResource;
+        const state = result.properties?.provisioningState;
+        if (state === "Failed" || state === "Canceled") throw new Error(`provisioningState ${String(state)}`);
+        return result;
+      } catch (error) {
+        if (armCode(error) === "AnotherOperationInProgress" && attempt === 0) {
+          await this.waitUntilIdle(id, type, log, signal);
+          continue;
+        }
+        throw azureErrors.fromSdk(what, error, this.endpoint);
+      }
+    }
+  }
+
+  /** Deletes the resource at `id` and waits; a resource already gone is success. */
+  async delete(id: string, type: ArmResourceType, log: StepLogger, signal: AbortSignal): Promise<void> {
+    try {
+      await withProgress(`delete ${describe(id)}`, log, this.client.resources.deleteById(id, API_VERSIONS[type], { abortSignal: signal }));
+    } catch (error) {
+      if (sdkError(error).statusCode === 404) return;
+      throw azureErrors.fromSdk(`delete ${describe(id)}`, error, this.endpoint);
+    }
+  }
+
+  async getGroup(name: string, signal: AbortSignal): Promise<ArmResource | undefined> {
+    try {
+      return (await this.client.resourceGroups.get(name, { abortSignal: signal })) as ArmResource;
+    } catch (error) {
+      if (sdkError(error).statusCode === 404) return undefined;
+      throw azureErrors.fromSdk(`read resource group ${name}`, error, this.endpoint);
+    }
+  }
+
+  async putGroup(name: string, body: { location: string; tags: Record<string, string> }, signal: AbortSignal): Promise<ArmResource> {
+    try {
+      return (await this.client.resourceGroups.createOrUpdate(name, body, { abortSignal: signal })) as ArmResource;
+    } catch (error) {
+      throw azureErrors.fromSdk(`create resource group ${name}`, error, this.endpoint);
+    }
+  }
+
+  /** Deletes the resource group and everything in it; waits for the operation. Gone already: success. */
+  async deleteGroup(name: string, log: StepLogger, signal: AbortSignal): Promise<void> {
+    try {
+      await withProgress(`delete resource group ${name}`, log, this.client.resourceGroups.delete(name, { abortSignal: signal }));
+    } catch (error) {
+      if (sdkError(error).statusCode === 404) return;
+      throw azureErrors.fromSdk(`delete resource group ${name}`, error, this.endpoint);
+    }
+  }
+
+  /** The provider's registration state (`Registered`, `NotRegistered`, `Registering` ...). */
+  async providerState(namespace: string, signal: AbortSignal): Promise<string> {
+    try {
+      return (await this.client.providers.get(namespace, { abortSignal: signal })).registrationState ?? "Unknown";
+    } catch (error) {
+      throw azureErrors.fromSdk(`read resource provider ${namespace}`, error, this.endpoint);
+    }
+  }
+
+  async registerProvider(namespace: string, signal: AbortSignal): Promise<string> {
+    try {
+      return (await this.client.providers.register(namespace, { abortSignal: signal })).registrationState ?? "Unknown";
+    } catch (error) {
+      throw azureErrors.fromSdk(`register resource provider ${namespace}`, error, this.endpoint);
+    }
+  }
+
+  private async waitUntilIdle(id: string, type: ArmResourceType, log: StepLogger, signal: AbortSignal): Promise<void> {
+    const started = Date.now();
+    while (Date.now() - started < BUSY_WAIT_MS) {
+      const state = (await this.get(id, type, signal))?.properties?.provisioningState;
+      if (state === undefined || TERMINAL.has(String(state))) return;
+      log.progress(`waiting for an earlier operation on ${describe(id)} (${String(state)}, ${seconds(started)})`);
+      await sleep(2_000, signal);
+    }
+  }
+}
+
+/** `Microsoft.KeyVault/vaults kv-demo` from an id. */
+export function describe(id: string): string {
+  const parts = id.split("/");
+  const providers = parts.lastIndexOf("providers");
+  if (providers < 0) return id;
+  const rest = parts.slice(providers + 1);
+  const types = [rest[0], ...rest.slice(1).filter((_, i) => i % 2 === 0)].join("/");
+  return `${types} ${rest.at(-1)}`;
+}
+
+const seconds = (since: number) => `${Math.round((Date.now() - since) / 1000)}s`;
+
+async function withProgress<T>(what: string, log: StepLogger, poller: PromiseLike<T> & { onProgress?(cb: (state: { status: string }) => void): unknown }): Promise<T> {
+  const started = Date.now();
+  let status = "started";
+  poller.onProgress?.((state) => (status = state.status));
+  const timer = setInterval(() => log.progress(`${what}: ${status} (${seconds(started)})`), PROGRESS_EVERY_MS);
+  try {
+    return await poller;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+const clients = new Map<string, Promise<ArmClient>>();
+
+/** One client per endpoint and subscription per process (steps and the session share it). */
+export function armClient(endpoint: string, subscription: string): Promise<ArmClient> {
+  const key = `${endpoint}\n${subscription.toLowerCase()}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = ArmClient.connect(endpoint, subscription);
+    clients.set(key, client);
+    client.catch(() => clients.delete(key));
+  }
+  return client;
+}

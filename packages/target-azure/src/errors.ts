@@ -1,0 +1,88 @@
+import { ExitCode, StepwiseError } from "@stepwise/core";
+
+/** Error codes this plugin raises. Stable: scripts may match on them. */
+export const AzureErrorCode = {
+  /** No credential DefaultAzureCredential can use, or Resource Manager refused it (401/403). */
+  AuthFailed: "AZURE_AUTH_FAILED",
+  /** `azure.armEndpoint` does not answer (connection refused, TLS, DNS). */
+  Unreachable: "AZURE_UNREACHABLE",
+  /** Resource Manager refused or failed a request, or a long-running operation ended Failed. */
+  ArmError: "AZURE_ARM_ERROR",
+  /** A resource provider stayed unregistered. */
+  ProviderNotRegistered: "AZURE_PROVIDER_NOT_REGISTERED",
+  /** A secret the resource references has no value. */
+  SecretMissing: "SECRET_MISSING",
+} as const;
+
+/** What the SDK throws: RestError (statusCode, code) or a credential error (name). */
+interface SdkError {
+  name?: string;
+  message?: string;
+  statusCode?: number;
+  code?: string;
+  details?: { error?: { code?: string; message?: string } };
+}
+
+export function sdkError(error: unknown): SdkError {
+  return (typeof error === "object" && error !== null ? error : { message: String(error) }) as SdkError;
+}
+
+/** The ARM error code of a failed request (`ResourceNotFound` ...), if any. */
+export function armCode(error: unknown): string | undefined {
+  const e = sdkError(error);
+  return e.details?.error?.code ?? e.code;
+}
+
+export const azureErrors = {
+  /**
+   * Maps an SDK failure of `what` to a StepwiseError with a hint. Messages are Resource Manager's
+   * own (they name resources, never request bodies), so no secret value reaches them.
+   */
+  fromSdk(what: string, error: unknown, endpoint: string): StepwiseError {
+    if (error instanceof StepwiseError) return error;
+    const e = sdkError(error);
+    if (e.name === "CredentialUnavailableError" || e.name === "AuthenticationError" || e.name === "AggregateAuthenticationError" || e.statusCode === 401) {
+      return new StepwiseError(AzureErrorCode.AuthFailed, `Azure refused the credential while trying to ${what}: ${e.message ?? "authentication failed"}`, {
+        exitCode: ExitCode.BadInput,
+        hint: "az login   (or set AZURE_CLIENT_ID/AZURE_TENANT_ID with AZURE_FEDERATED_TOKEN_FILE for workload identity; see docs/azure.md)",
+        cause: error,
+      });
+    }
+    if (e.statusCode === 403) {
+      return new StepwiseError(AzureErrorCode.AuthFailed, `The deploying identity may not ${what}: ${e.message ?? "forbidden"}`, {
+        exitCode: ExitCode.BadInput,
+        hint: "grant the identity the roles listed in docs/azure.md on the subscription or resource group",
+        cause: error,
+      });
+    }
+    if (e.statusCode === undefined && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|certificate|ECONNRESET|socket hang up/i.test(`${e.code ?? ""} ${e.message ?? ""}`)) {
+      return new StepwiseError(AzureErrorCode.Unreachable, `Azure Resource Manager at ${endpoint} does not answer (${e.message ?? e.code}) while trying to ${what}.`, {
+        exitCode: ExitCode.BadInput,
+        location: "azure.armEndpoint",
+        hint: `check azure.armEndpoint (now ${endpoint}) and the network; for a private CA set NODE_EXTRA_CA_CERTS`,
+        cause: error,
+      });
+    }
+    const code = armCode(error);
+    const status = e.statusCode === undefined ? "" : ` (HTTP ${e.statusCode}${code ? ` ${code}` : ""})`;
+    return new StepwiseError(AzureErrorCode.ArmError, `Azure could not ${what}${status}: ${e.details?.error?.message ?? e.message ?? "unknown error"}`, {
+      exitCode: ExitCode.StepFailed,
+      hint: "run stepwise deploy again to resume; az monitor activity-log list --resource-group <group> shows what Azure did",
+      details: e.statusCode === undefined ? undefined : { statusCode: e.statusCode, ...(code ? { armCode: code } : {}) },
+      cause: error,
+    });
+  },
+  providerNotRegistered(namespace: string, state: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ProviderNotRegistered, `Resource provider ${namespace} is still ${state} on the subscription.`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az provider register --namespace ${namespace} --wait   (then stepwise deploy)`,
+    });
+  },
+  secretMissing(secret: string, usedBy: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.SecretMissing, `Secret ${secret} (used by ${usedBy}) has no value.`, {
+      exitCode: ExitCode.BadInput,
+      hint: `stepwise secrets set ${secret}`,
+      details: { secrets: [secret] },
+    });
+  },
+};

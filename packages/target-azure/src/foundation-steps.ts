@@ -1,0 +1,215 @@
+import { defineStep, hashJson, type JsonObject, type StepContext, type StepDefinition } from "@stepwise/core";
+import { API_VERSIONS, REQUIRED_PROVIDERS, type ArmResourceType } from "./api-versions.js";
+import { armClient, describe, sleep, type ArmBody, type ArmClient, type ArmResource } from "./arm-client.js";
+import { azureErrors } from "./errors.js";
+import { Tag } from "./naming.js";
+import { readSettings, type AzureSettings } from "./settings.js";
+
+/** How long `azure:prerequisites` waits for a provider registration (Azure takes up to minutes). */
+const REGISTRATION_TIMEOUT_MS = 10 * 60_000;
+
+async function open(ctx: StepContext): Promise<{ settings: AzureSettings; arm: ArmClient }> {
+  const settings = readSettings(ctx.site.name, ctx.config);
+  return { settings, arm: await armClient(settings.armEndpoint, settings.subscription) };
+}
+
+/** One ARM resource a step makes: where, what type, and the body stepwise PUTs (tags aside). */
+interface DesiredResource {
+  id: string;
+  type: ArmResourceType;
+  body: ArmBody;
+}
+
+/** Hash of what stepwise PUTs for a resource; kept in its `stepwise-spec` tag, not in outputs (dependants must not re-run for it). */
+function specHashOf(desired: DesiredResource): string {
+  return hashJson({ type: desired.type, apiVersion: API_VERSIONS[desired.type], body: desired.body as JsonObject });
+}
+
+/**
+ * A foundation step that PUTs ARM resources in order and returns outputs made from the results.
+ * `run` is started by the engine only when the step's inputs changed, it failed, or `check` found
+ * drift, so a no-op deploy never PUTs. `check` is one GET of the first resource: gone, Failed, or
+ * tagged with another spec hash than the current config gives (changed outside stepwise) is drift.
+ */
+function armResourceStep(definition: {
+  name: string;
+  description: string;
+  dependsOn: string[];
+  config?: StepDefinition["config"];
+  desired(ctx: StepContext, settings: AzureSettings, made: ArmResource[]): DesiredResource[] | DesiredResource;
+  outputs(settings: AzureSettings, made: ArmResource[]): JsonObject;
+}): StepDefinition {
+  return defineStep({
+    name: definition.name,
+    description: definition.description,
+    dependsOn: definition.dependsOn,
+    config: definition.config,
+    async check(ctx) {
+      if (!ctx.previousOutputs) return;
+      const { settings, arm } = await open(ctx);
+      const first = [definition.desired(ctx, settings, [])].flat()[0]!;
+      const resource = await arm.get(first.id, first.type, ctx.signal);
+      if (!resource) return { reason: `${describe(first.id)} is gone` };
+      if (resource.properties?.provisioningState === "Failed") return { reason: `${describe(first.id)} is in state Failed` };
+      if (resource.tags?.[Tag.Spec] !== specHashOf(first)) return { reason: `${describe(first.id)} was changed outside stepwise` };
+    },
+    async run(ctx) {
+      const { settings, arm } = await open(ctx);
+      const made: ArmResource[] = [];
+      // Resources are made in order; a later one may refer to an earlier one (`made`).
+      for (let i = 0; ; i++) {
+        const next = [definition.desired(ctx, settings, made)].flat()[i];
+        if (!next) break;
+        const resource = await arm.put(next.id, next.type, { ...next.body, tags: settings.names.tags(ctx.step, specHashOf(next)) }, ctx.log, ctx.signal);
+        ctx.log.info(`${describe(next.id)}: ${String(resource.properties?.provisioningState ?? "ok")}`);
+        made.push(resource);
+      }
+      return definition.outputs(settings, made);
+    },
+  });
+}
+
+function resourceId(settings: AzureSettings, provider: string, type: string, name: string): string {
+  return `${settings.names.groupId(settings.subscription)}/providers/${provider}/${type}/${name}`;
+}
+
+/**
+ * `azure:prerequisites`: the credential works, the subscription is readable, and every resource
+ * provider the site needs is registered (registers what is missing and waits). No check: a
+ * registration is not undone behind a site's back in practice, and a plan should cost nothing here.
+ */
+export const prerequisitesStep = defineStep({
+  name: "azure:prerequisites",
+  description: "Azure credential, subscription and resource provider registrations",
+  async run(ctx) {
+    const { settings, arm } = await open(ctx);
+    const states = await Promise.all(REQUIRED_PROVIDERS.map(async (ns) => [ns, await arm.providerState(ns, ctx.signal)] as const));
+    const missing = states.filter(([, state]) => state !== "Registered").map(([ns]) => ns);
+    for (const [ns, state] of states) {
+      if (state !== "NotRegistered" && state !== "Unregistered") continue;
+      await arm.registerProvider(ns, ctx.signal);
+      ctx.log.info(`registering resource provider ${ns}`);
+    }
+    const started = Date.now();
+    for (const ns of missing) {
+      for (;;) {
+        const state = await arm.providerState(ns, ctx.signal);
+        if (state === "Registered") break;
+        if (Date.now() - started > REGISTRATION_TIMEOUT_MS) throw azureErrors.providerNotRegistered(ns, state);
+        ctx.log.progress(`waiting for resource provider ${ns} (${state}, ${Math.round((Date.now() - started) / 1000)}s)`);
+        await sleep(2_000, ctx.signal);
+      }
+    }
+    return { subscription: settings.subscription, providers: [...REQUIRED_PROVIDERS] };
+  },
+});
+
+/** `azure:resource-group`: the site's resource group, tagged with the site name. */
+export const resourceGroupStep = defineStep({
+  name: "azure:resource-group",
+  description: "Resource group holding everything the site makes",
+  dependsOn: ["azure:prerequisites"],
+  async check(ctx) {
+    if (!ctx.previousOutputs) return;
+    const { settings, arm } = await open(ctx);
+    if (!(await arm.getGroup(settings.names.resourceGroup, ctx.signal))) return { reason: `resource group ${settings.names.resourceGroup} is gone` };
+  },
+  async run(ctx) {
+    const { settings, arm } = await open(ctx);
+    const group = await arm.putGroup(settings.names.resourceGroup, { location: settings.location, tags: settings.names.tags(ctx.step) }, ctx.signal);
+    ctx.log.info(`resource group ${settings.names.resourceGroup} in ${settings.location}`);
+    return { id: group.id ?? settings.names.groupId(settings.subscription), name: settings.names.resourceGroup, location: settings.location };
+  },
+});
+
+/** `azure:monitoring`: a Log Analytics workspace and a workspace-based Application Insights component. */
+export const monitoringStep = armResourceStep({
+  name: "azure:monitoring",
+  description: "Log Analytics workspace and Application Insights",
+  dependsOn: ["azure:resource-group"],
+  config: {
+    "azure.monitoring.retentionDays": {
+      description: "Days Log Analytics keeps logs (30-730)",
+      type: "integer",
+      default: 30,
+      validate: (v) => (typeof v === "number" && v >= 30 && v <= 730 ? undefined : "must be between 30 and 730"),
+    },
+  },
+  desired(ctx, settings) {
+    const workspaceId = resourceId(settings, "Microsoft.OperationalInsights", "workspaces", settings.names.workspace);
+    return [
+      {
+        id: workspaceId,
+        type: "Microsoft.OperationalInsights/workspaces",
+        body: { location: settings.location, properties: { sku: { name: "PerGB2018" }, retentionInDays: ctx.config.get<number>("azure.monitoring.retentionDays") ?? 30 } },
+      },
+      {
+        id: resourceId(settings, "Microsoft.Insights", "components", settings.names.appInsights),
+        type: "Microsoft.Insights/components",
+        body: { location: settings.location, kind: "web", properties: { Application_Type: "web", WorkspaceResourceId: workspaceId, IngestionMode: "LogAnalytics" } },
+      },
+    ];
+  },
+  outputs(settings, [workspace, component]) {
+    return {
+      workspaceId: resourceId(settings, "Microsoft.OperationalInsights", "workspaces", settings.names.workspace),
+      workspaceCustomerId: String(workspace?.properties?.customerId ?? ""),
+      appInsightsId: resourceId(settings, "Microsoft.Insights", "components", settings.names.appInsights),
+      // Identifies the component to its SDKs; Azure shows it to every reader of the resource.
+      appInsightsConnectionString: String(component?.properties?.ConnectionString ?? ""),
+    };
+  },
+});
+
+/** `azure:registry`: the container registry images are pushed to. */
+export const registryStep = armResourceStep({
+  name: "azure:registry",
+  description: "Azure Container Registry for the site's images",
+  dependsOn: ["azure:resource-group"],
+  config: {
+    "azure.registry.sku": { description: "Registry tier", default: "Basic", choices: ["Basic", "Standard", "Premium"] },
+  },
+  desired: (ctx, settings) => ({
+    id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),
+    type: "Microsoft.ContainerRegistry/registries",
+    // Pulls and pushes go through Entra ID (managed identity, AcrPull/AcrPush), never an admin password.
+    body: { location: settings.location, sku: { name: ctx.config.get<string>("azure.registry.sku") ?? "Basic" }, properties: { adminUserEnabled: false } },
+  }),
+  outputs: (settings, [registry]) => ({
+    id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),
+    name: settings.names.registry,
+    loginServer: String(registry?.properties?.loginServer ?? ""),
+  }),
+});
+
+/** `azure:key-vault`: the vault the site's secrets go to (RBAC authorization, soft delete). */
+export const keyVaultStep = armResourceStep({
+  name: "azure:key-vault",
+  description: "Key Vault holding the site's secrets",
+  dependsOn: ["azure:resource-group"],
+  config: {
+    "azure.keyVault.sku": { description: "Key Vault tier", default: "standard", choices: ["standard", "premium"] },
+  },
+  desired: (ctx, settings) => ({
+    id: resourceId(settings, "Microsoft.KeyVault", "vaults", settings.names.keyVault),
+    type: "Microsoft.KeyVault/vaults",
+    body: {
+      location: settings.location,
+      properties: {
+        tenantId: settings.tenantId,
+        sku: { family: "A", name: ctx.config.get<string>("azure.keyVault.sku") ?? "standard" },
+        enableRbacAuthorization: true,
+        enableSoftDelete: true,
+        softDeleteRetentionInDays: 7,
+      },
+    },
+  }),
+  outputs: (settings, [vault]) => ({
+    id: resourceId(settings, "Microsoft.KeyVault", "vaults", settings.names.keyVault),
+    name: settings.names.keyVault,
+    vaultUri: String(vault?.properties?.vaultUri ?? ""),
+  }),
+});
+
+export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep];
+export { resourceId };

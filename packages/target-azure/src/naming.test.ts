@@ -1,0 +1,36 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AzureNames } from "./naming.js";
+
+const SUB = "00000000-0000-0000-0000-000000000001";
+
+describe("AzureNames", () => {
+  it("derives every name within its resource's naming rules, for any site name", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 80 }), (site) => {
+        const names = new AzureNames(site, SUB);
+        expect(names.resourceGroup).toMatch(/^[-\w._()]{1,90}$/);
+        expect(names.resourceGroup.endsWith(".")).toBe(false);
+        expect(names.workspace).toMatch(/^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/);
+        expect(names.registry).toMatch(/^[a-z0-9]{5,50}$/);
+        expect(names.keyVault).toMatch(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/);
+        expect(names.keyVault).not.toContain("--");
+      }),
+    );
+  });
+
+  it("keeps globally unique names apart across subscriptions and honours overrides", () => {
+    const a = new AzureNames("shop", SUB);
+    const b = new AzureNames("shop", "00000000-0000-0000-0000-000000000002");
+    expect(a.keyVault).not.toBe(b.keyVault);
+    expect(a.registry).not.toBe(b.registry);
+    expect(new AzureNames("shop", SUB, { keyVault: "kv-mine", resourceGroup: "rg-mine" })).toMatchObject({ keyVault: "kv-mine", resourceGroup: "rg-mine" });
+  });
+
+  it("maps secret names to Key Vault's alphabet without collisions", () => {
+    const names = new AzureNames("shop", SUB);
+    expect(names.keyVaultSecret("api-key")).toBe("api-key");
+    expect(names.keyVaultSecret("db_password")).toMatch(/^db-password-[0-9a-f]{6}$/);
+    expect(names.keyVaultSecret("a_b")).not.toBe(names.keyVaultSecret("a-b"));
+  });
+});

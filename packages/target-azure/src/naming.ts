@@ -1,0 +1,66 @@
+import { createHash } from "node:crypto";
+
+/** Tag keys put on everything this target creates (ARM tag names may not contain `<>%&\?/`). */
+export const Tag = {
+  Site: "stepwise-site",
+  Step: "stepwise-step",
+  /** Hash of the body stepwise PUT (tags aside): a different value means it was changed outside stepwise. */
+  Spec: "stepwise-spec",
+  /** Key Vault secrets: a hash of the value's HMAC fingerprint (reveals nothing about the value). */
+  Fingerprint: "stepwise-fingerprint",
+} as const;
+
+const short = (text: string, length = 6) => createHash("sha256").update(text).digest("hex").slice(0, length);
+
+/**
+ * Names of what one site owns in Azure, derived from the site name within each resource's naming
+ * rules, each overridable. Globally unique names (registry, key vault) carry a hash of the
+ * subscription and site so two sites, or one site in two subscriptions, never collide.
+ */
+export class AzureNames {
+  readonly resourceGroup: string;
+  readonly workspace: string;
+  readonly appInsights: string;
+  readonly registry: string;
+  readonly keyVault: string;
+
+  constructor(
+    readonly site: string,
+    subscription: string,
+    overrides: { resourceGroup?: string; workspace?: string; registry?: string; keyVault?: string } = {},
+  ) {
+    const unique = short(`${subscription.toLowerCase()}/${site}`);
+    const words = site.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "") || "site";
+    const alnum = words.replace(/-/g, "");
+    // Resource group: 1-90 of [-\w._()], not ending in a period.
+    this.resourceGroup = overrides.resourceGroup ?? `rg-stepwise-${words}`.slice(0, 90);
+    // Workspace: 4-63 letters, digits, hyphens; starts and ends alphanumeric.
+    this.workspace = overrides.workspace ?? `log-stepwise-${words}`.slice(0, 63).replace(/-+$/, "");
+    this.appInsights = `appi-stepwise-${words}`.slice(0, 255);
+    // Registry: 5-50 letters and digits, globally unique.
+    this.registry = overrides.registry ?? `crstepwise${alnum.slice(0, 34)}${unique}`;
+    // Key Vault: 3-24 letters, digits, hyphens; starts with a letter; no "--"; globally unique.
+    this.keyVault = overrides.keyVault ?? `kv-${words.slice(0, 14).replace(/-+$/, "")}-${unique}`;
+  }
+
+  /** Id of the site's resource group in `subscription`. */
+  groupId(subscription: string): string {
+    return `/subscriptions/${subscription}/resourceGroups/${this.resourceGroup}`;
+  }
+
+  /**
+   * Key Vault secret names allow only letters, digits and `-` (1-127): `db_password` becomes
+   * `db-password-<hash>`; the hash of the original name keeps `a_b` and `a-b` apart.
+   */
+  keyVaultSecret(secret: string): string {
+    const cleaned = secret.replace(/[^a-zA-Z0-9-]/g, "-");
+    return cleaned === secret ? secret.slice(0, 127) : `${cleaned.slice(0, 120)}-${short(secret)}`;
+  }
+
+  /** Tags for an object the step `step` made. */
+  tags(step: string, spec?: string): Record<string, string> {
+    const tags: Record<string, string> = { [Tag.Site]: this.site, [Tag.Step]: step };
+    if (spec !== undefined) tags[Tag.Spec] = spec;
+    return tags;
+  }
+}

@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import type { DriftReport, RemoveOptions, RemoveResult, ResourceRef, ResourceResult, ResourceSpec, StepLogger, TargetCallScope, TargetRemoveScope, TargetSession } from "@stepwise/core";
+import { ErrorCode, ExitCode, StepwiseError, hashJson } from "@stepwise/core";
+import type { ArmClient } from "./arm-client.js";
+import { azureErrors } from "./errors.js";
+import { resourceId } from "./foundation-steps.js";
+import { Tag } from "./naming.js";
+import type { AzureSettings } from "./settings.js";
+
+const SECRET_TYPE = "Microsoft.KeyVault/vaults/secrets";
+
+/**
+ * A live connection to Resource Manager for one site. Realises the kinds the target lists; every
+ * object it makes is tagged with the site and the step that asked for it.
+ */
+export class AzureSession implements TargetSession {
+  constructor(
+    readonly arm: ArmClient,
+    readonly settings: AzureSettings,
+    readonly log: StepLogger,
+  ) {}
+
+  /**
+   * `secret`: the site secret's current value stored in the site's Key Vault through the
+   * management-plane secret PUT (the value travels only in that request's body). The secret is
+   * tagged with a hash of the value's HMAC fingerprint, so an unchanged value costs one GET and
+   * no write, and a rotated one is written again.
+   */
+  async ensure(spec: ResourceSpec, scope: TargetCallScope): Promise<ResourceResult> {
+    scope.signal.throwIfAborted();
+    if (spec.kind !== "secret") {
+      throw new StepwiseError(ErrorCode.TargetUnsupported, `The azure target cannot realise ${spec.kind} ${spec.name} yet (step ${scope.step}).`, {
+        exitCode: ExitCode.BadInput,
+        hint: "deploy this site with target: podman for now",
+      });
+    }
+    const fingerprint = scope.secrets.fingerprint(spec.name);
+    const value = scope.secrets.get(spec.name);
+    if (fingerprint === undefined || value === undefined || value === "") throw azureErrors.secretMissing(spec.name, scope.step);
+    const version = createHash("sha256").update(fingerprint).digest("hex").slice(0, 16);
+    const id = this.secretId(spec.name);
+    const existing = await this.arm.get(id, SECRET_TYPE, scope.signal);
+    let change: ResourceResult["change"] = "unchanged";
+    let secretUri = existing?.properties?.secretUri;
+    if (existing?.tags?.[Tag.Fingerprint] !== version) {
+      const stored = await this.arm.put(id, SECRET_TYPE, { properties: { value, contentType: "text/plain" }, tags: { ...this.settings.names.tags(scope.step), [Tag.Fingerprint]: version } }, scope.log, scope.signal);
+      secretUri = stored.properties?.secretUri;
+      change = existing ? "replaced" : "created";
+      scope.log.info(`stored secret ${spec.name} in key vault ${this.settings.names.keyVault}`);
+    }
+    return {
+      kind: "secret",
+      name: spec.name,
+      id,
+      specHash: hashJson({ kind: "secret", name: spec.name, version }),
+      change,
+      outputs: { secret: { secret: spec.name }, keyVaultSecretUri: String(secretUri ?? "") },
+    };
+  }
+
+  /** One GET: the Key Vault secret is gone, or holds another value than the one deployed. */
+  async probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void> {
+    if (result.kind !== "secret") return;
+    const existing = await this.arm.get(result.id, SECRET_TYPE, scope.signal);
+    if (!existing) return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} is gone` };
+    if (hashJson({ kind: "secret", name: result.name, version: existing.tags?.[Tag.Fingerprint] ?? "" }) !== result.specHash) {
+      return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} was changed outside stepwise` };
+    }
+  }
+
+  /** Deletes a secret that left the site (soft delete keeps it recoverable for the vault's retention). */
+  async remove(ref: ResourceRef, _options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
+    if (ref.kind !== "secret") return { removed: [], kept: [] };
+    await this.arm.delete(ref.id, SECRET_TYPE, scope.log, scope.signal);
+    return { removed: [`key vault secret ${ref.id.split("/").at(-1)}`], kept: [] };
+  }
+
+  /** `down`: deletes the site's resource group and everything in it. */
+  async down(): Promise<string[]> {
+    await this.arm.deleteGroup(this.settings.names.resourceGroup, this.log, new AbortController().signal);
+    return [`resource group ${this.settings.names.resourceGroup}`];
+  }
+
+  private secretId(secret: string): string {
+    return `${resourceId(this.settings, "Microsoft.KeyVault", "vaults", this.settings.names.keyVault)}/secrets/${this.settings.names.keyVaultSecret(secret)}`;
+  }
+}

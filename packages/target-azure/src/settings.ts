@@ -1,0 +1,70 @@
+import { endpointUrlProblem, type ConfigKeySpec, type ConfigReader, type JsonValue } from "@stepwise/core";
+import { AzureNames } from "./naming.js";
+
+/** Public Azure's Resource Manager; sovereign clouds (and the tests' local server) set `azure.armEndpoint`. */
+export const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
+
+/** What every Azure step and the session read from the site's `azure.*` keys. */
+export interface AzureSettings {
+  /** How Resource Manager is reached (a connection detail, never an input). */
+  armEndpoint: string;
+  /** Which account is targeted: part of every foundation step's identity. */
+  subscription: string;
+  tenantId: string;
+  location: string;
+  names: AzureNames;
+}
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const guidProblem = (value: JsonValue) => (typeof value === "string" && GUID.test(value) ? undefined : "must be a GUID (az account show --query id)");
+
+/** The target's config keys. Every key but `azure.armEndpoint` is an input of each foundation step. */
+export const TARGET_CONFIG: Readonly<Record<string, ConfigKeySpec>> = {
+  "azure.armEndpoint": {
+    description: "Azure Resource Manager endpoint (sovereign clouds, Azure Stack, a local test server)",
+    default: PUBLIC_ARM_ENDPOINT,
+    env: "STEPWISE_AZURE_ARM_ENDPOINT",
+    // How ARM is reached, not what is deployed: the subscription says which account.
+    connection: true,
+    validate: endpointUrlProblem,
+  },
+  "azure.subscription": {
+    description: "Subscription id the site is deployed to",
+    env: "AZURE_SUBSCRIPTION_ID",
+    required: true,
+    prompt: "Azure subscription id",
+    validate: guidProblem,
+  },
+  "azure.tenantId": {
+    description: "Entra ID tenant of the subscription (Key Vault trusts it)",
+    required: true,
+    prompt: "Azure tenant id",
+    validate: guidProblem,
+  },
+  "azure.location": {
+    description: "Azure region of every resource (e.g. westeurope)",
+    default: "westeurope",
+    validate: (value) => (typeof value === "string" && /^[a-z0-9]+$/.test(value) ? undefined : "must be a region name such as westeurope (az account list-locations -o table)"),
+  },
+  "azure.resourceGroup": { description: "Resource group name (default rg-stepwise-<site>)" },
+  "azure.names.workspace": { description: "Log Analytics workspace name (default log-stepwise-<site>)" },
+  "azure.names.registry": { description: "Container registry name, globally unique, 5-50 letters/digits (default derived from the site)" },
+  "azure.names.keyVault": { description: "Key Vault name, globally unique, 3-24 characters (default derived from the site)" },
+};
+
+/** The resolved settings; callers ran config validation already, so only absence is checked here. */
+export function readSettings(site: string, config: ConfigReader): AzureSettings {
+  const subscription = config.get<string>("azure.subscription") ?? "";
+  return {
+    armEndpoint: (config.get<string>("azure.armEndpoint") ?? PUBLIC_ARM_ENDPOINT).replace(/\/+$/, ""),
+    subscription,
+    tenantId: config.get<string>("azure.tenantId") ?? "",
+    location: config.get<string>("azure.location") ?? "westeurope",
+    names: new AzureNames(site, subscription, {
+      resourceGroup: config.get<string>("azure.resourceGroup"),
+      workspace: config.get<string>("azure.names.workspace"),
+      registry: config.get<string>("azure.names.registry"),
+      keyVault: config.get<string>("azure.names.keyVault"),
+    }),
+  };
+}

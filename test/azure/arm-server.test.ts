@@ -1,0 +1,158 @@
+/**
+ * The local Resource Manager keeps the ARM contract the target relies on: api-version checks,
+ * registration, 201 vs 200, 404 shapes, long-running PUTs polled through Azure-AsyncOperation,
+ * injected faults, and example requests from the REST specs accepted with the documented status.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { Agent, request } from "node:https";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ArmControl, armHarness, grepBodies, type ArmEnvironment } from "./harness.js";
+
+let env: ArmEnvironment;
+let control: ArmControl;
+let agent: Agent;
+let token: string;
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+}
+
+function call(method: string, pathAndQuery: string, body?: unknown, auth = true): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(pathAndQuery, env.armUrl), { method, agent, headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+const sub = () => `/subscriptions/${control.subscription}`;
+
+beforeAll(async () => {
+  env = await armHarness();
+  control = new ArmControl(env);
+  await control.createSubscription();
+  agent = new Agent({ ca: readFileSync(env.caFile, "utf8") });
+  const reply = await fetch(`${env.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com`, { headers: { "x-identity-header": env.identityHeader } });
+  token = ((await reply.json()) as { access_token: string }).access_token;
+});
+
+describe("local ARM server", () => {
+  it("refuses a token it did not issue and a request without api-version", async () => {
+    expect((await call("GET", `${sub()}/resourcegroups/x?api-version=2025-04-01`, undefined, false)).status).toBe(401);
+    const missing = await call("GET", `${sub()}/resourcegroups/x`);
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.code).toBe("MissingApiVersionParameter");
+    const invalid = await call("GET", `${sub()}/resourcegroups/x?api-version=2099-01-01`);
+    expect(invalid.body.error.code).toBe("InvalidApiVersionParameter");
+    // A version valid for resource groups is not valid for Key Vault.
+    const vault = await call("GET", `${sub()}/resourcegroups/x/providers/Microsoft.KeyVault/vaults/kv1?api-version=2025-04-01`);
+    expect(vault.body.error.code).toBe("InvalidApiVersionParameter");
+  });
+
+  it("creates a group with 201, updates with 200, and 404s what is missing", async () => {
+    expect((await call("GET", `${sub()}/resourcegroups/rg1?api-version=2025-04-01`)).body.error.code).toBe("ResourceGroupNotFound");
+    expect((await call("PUT", `${sub()}/resourcegroups/rg1?api-version=2025-04-01`, { location: "westeurope" })).status).toBe(201);
+    const again = await call("PUT", `${sub()}/resourcegroups/rg1?api-version=2025-04-01`, { location: "westeurope", tags: { a: "b" } });
+    expect(again.status).toBe(200);
+    expect(again.body.tags).toEqual({ a: "b" });
+    expect((await call("PUT", `${sub()}/resourcegroups/rg1?api-version=2025-04-01`, {})).body.error.code).toBe("LocationRequired");
+  });
+
+  it("requires the provider to be registered, then runs a long-running PUT to Succeeded", async () => {
+    const vaultPath = `${sub()}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv-test1?api-version=2026-02-01`;
+    const body = { location: "westeurope", properties: { tenantId: "00000000-0000-0000-0000-000000000000", sku: { family: "A", name: "standard" } } };
+    expect((await call("PUT", vaultPath, body)).body.error.code).toBe("MissingSubscriptionRegistration");
+    const registering = await call("POST", `${sub()}/providers/Microsoft.KeyVault/register?api-version=2025-04-01`);
+    expect(registering.body.registrationState).toBe("Registering");
+    expect((await call("GET", `${sub()}/providers/Microsoft.KeyVault?api-version=2025-04-01`)).body.registrationState).toBe("Registered");
+    const created = await call("PUT", vaultPath, body);
+    expect(created.status).toBe(201);
+    expect(created.body.properties.provisioningState).toBe("RegisteringDns");
+    const status = String(created.headers["azure-asyncoperation"]);
+    expect(created.headers["retry-after"]).toBe("0");
+    expect((await call("GET", status.slice(env.armUrl.length))).body.status).toBe("InProgress");
+    expect((await call("GET", status.slice(env.armUrl.length))).body.status).toBe("Succeeded");
+    expect((await call("GET", vaultPath)).body.properties.provisioningState).toBe("Succeeded");
+  });
+
+  it("injects 429/503 with Retry-After and long-running operations that end Failed", async () => {
+    await control.fault({ status: 429, count: 1, retryAfter: 2, pathIncludes: "/resourcegroups/rg1" });
+    const throttled = await call("GET", `${sub()}/resourcegroups/rg1?api-version=2025-04-01`);
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers["retry-after"]).toBe("2");
+    expect((await call("GET", `${sub()}/resourcegroups/rg1?api-version=2025-04-01`)).status).toBe(200);
+    await call("POST", `${sub()}/providers/Microsoft.ContainerRegistry/register?api-version=2025-04-01`);
+    await call("GET", `${sub()}/providers/Microsoft.ContainerRegistry?api-version=2025-04-01`);
+    await control.fault({ lroFail: true, count: 1, pathIncludes: "registries/crfail" });
+    const put = await call("PUT", `${sub()}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/crfail1?api-version=2025-04-01`, { location: "westeurope", sku: { name: "Basic" } });
+    const status = String(put.headers["azure-asyncoperation"]).slice(env.armUrl.length);
+    await call("GET", status);
+    const failed = await call("GET", status);
+    expect(failed.body.status).toBe("Failed");
+    expect(failed.body.error.code).toBeTruthy();
+  });
+
+  it("never returns a Key Vault secret's value and logs bodies for the grep", async () => {
+    const secret = `${sub()}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv-test1/secrets/s1?api-version=2026-04-01`;
+    const put = await call("PUT", secret, { properties: { value: "hunter2-secret-value" } });
+    expect(put.status).toBe(201);
+    expect(JSON.stringify(put.body)).not.toContain("hunter2");
+    expect(JSON.stringify((await call("GET", secret)).body)).not.toContain("hunter2");
+    const hits = grepBodies(await control.log(), "hunter2-secret-value");
+    expect(hits.map((e) => `${e.method} ${e.path}`)).toEqual([`PUT ${sub()}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv-test1/secrets/s1`]);
+  });
+
+  it("answers the specs' example PUTs with a status the example documents and the same top-level shape", async () => {
+    const roots = [path.resolve(import.meta.dirname, "../../../shared/arm-examples"), "/work/shared/arm-examples", path.join(import.meta.dirname, "arm-examples")];
+    const examples: { file: string; json: any }[] = [];
+    for (const root of roots) {
+      let providers: string[] = [];
+      try {
+        providers = readdirSync(root).filter((p) => p.startsWith("Microsoft."));
+      } catch {
+        continue;
+      }
+      for (const p of providers) for (const v of readdirSync(path.join(root, p))) for (const f of readdirSync(path.join(root, p, v))) examples.push({ file: `${p}/${v}/${f}`, json: JSON.parse(readFileSync(path.join(root, p, v, f), "utf8")) });
+      if (examples.length) break;
+    }
+    const cases: Record<string, (params: any) => string> = {
+      "Microsoft.Resources/2025-04-01/CreateResourceGroup.json": (q) => `resourcegroups/${q.resourceGroupName}`,
+      "Microsoft.OperationalInsights/2026-03-01/WorkspacesCreate.json": (q) => `resourcegroups/${q.resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${q.workspaceName}`,
+      "Microsoft.Insights/2020-02-02/ComponentsCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.Insights/components/${q.resourceName}`,
+      "Microsoft.ContainerRegistry/2025-04-01/RegistryCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/${q.registryName}`,
+      "Microsoft.KeyVault/2026-02-01/createVault.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.KeyVault/vaults/${q.vaultName}`,
+      "Microsoft.KeyVault/2026-04-01/createSecret.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.KeyVault/vaults/${q.vaultName}/secrets/${q.secretName}`,
+    };
+    const registered = ["Microsoft.OperationalInsights", "Microsoft.Insights"];
+    for (const ns of registered) {
+      await call("POST", `${sub()}/providers/${ns}/register?api-version=2025-04-01`);
+      await call("GET", `${sub()}/providers/${ns}?api-version=2025-04-01`);
+    }
+    let checked = 0;
+    for (const [file, route] of Object.entries(cases)) {
+      const example = examples.find((e) => e.file === file);
+      if (!example) continue;
+      const q = example.json.parameters;
+      const bodyParam = Object.keys(q).find((k) => typeof q[k] === "object");
+      const group = q.resourceGroupName;
+      if (!file.includes("ResourceGroup")) await call("PUT", `${sub()}/resourcegroups/${group}?api-version=2025-04-01`, { location: "westus" });
+      if (file.includes("createSecret")) {
+        const vault = examples.find((e) => e.file === "Microsoft.KeyVault/2026-02-01/createVault.json")!.json.parameters;
+        await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.KeyVault/vaults/${q.vaultName}?api-version=2026-04-01`, { ...vault.parameters });
+      }
+      const reply = await call("PUT", `${sub()}/${route(q)}?api-version=${q["api-version"]}`, bodyParam ? q[bodyParam] : undefined);
+      expect(Object.keys(example.json.responses), file).toContain(String(reply.status));
+      const documented = example.json.responses[String(reply.status)].body;
+      if (documented) expect(Object.keys(reply.body).sort(), file).toEqual(expect.arrayContaining(Object.keys(documented).filter((k) => k !== "systemData" && k !== "etag" && k !== "managedBy").sort()));
+      checked++;
+    }
+    expect(checked).toBe(Object.keys(cases).length);
+  });
+});

@@ -1,0 +1,477 @@
+/**
+ * A local Azure Resource Manager for tests, written from the ARM REST contract (the RPC and the
+ * azure-rest-api-specs examples), not from what stepwise's client sends:
+ * - HTTPS on 127.0.0.1, bearer tokens issued by the {@link IdentityEndpoint} only (401 otherwise);
+ * - `api-version` required on every call and checked per resource type (400
+ *   `MissingApiVersionParameter` / `InvalidApiVersionParameter`);
+ * - subscriptions must exist (404 `SubscriptionNotFound`), resource providers must be registered
+ *   (409 `MissingSubscriptionRegistration`; `POST .../providers/{ns}/register`, `GET` shows
+ *   `Registering` then `Registered`), resource groups must exist (404 `ResourceGroupNotFound`);
+ * - PUT 201 when created, 200 when updated; long-running PUTs answer with `Azure-AsyncOperation`
+ *   and `Retry-After`, the resource's provisioningState goes pending -> `Succeeded` (or `Failed`)
+ *   as the operation is polled; resource-group DELETE is 202 + `Location`;
+ * - injectable faults: 429/503 with `Retry-After`, long-running operations that end `Failed`;
+ * - a request log (method, path, api-version, status, bodies) read through `/_control/log`.
+ * State is per subscription, so test files share one server without seeing each other.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { RESOURCE_TYPES, RESOURCES_API_VERSIONS, findType, type Json, type ResourceTypeSpec } from "./resource-types.js";
+
+export interface LogEntry {
+  seq: number;
+  subscription: string | undefined;
+  method: string;
+  path: string;
+  apiVersion: string | undefined;
+  status: number;
+  requestBody: string;
+  responseBody: string;
+}
+
+/** A fault the next matching requests get. `status` faults answer before routing; `lroFail` makes long-running PUTs end `Failed`. */
+export interface Fault {
+  subscription: string;
+  method?: string;
+  /** Case-insensitive substring of the path. */
+  pathIncludes?: string;
+  /** 429 or 503 (with `Retry-After: retryAfter`), or `lroFail`. */
+  status?: 429 | 503;
+  lroFail?: boolean;
+  retryAfter?: number;
+  /** How many matching requests get it. */
+  count: number;
+}
+
+export interface ArmServerOptions {
+  /** Polls of an operation status before it is terminal. Default 1. */
+  lroPolls?: number;
+  /** Polls of a provider GET after `register` before it is `Registered`. Default 1. */
+  registrationPolls?: number;
+  /** Retry-After (seconds) on long-running operations. Default 0. */
+  retryAfter?: number;
+}
+
+interface Operation {
+  id: string;
+  subscription: string;
+  resourceId: string;
+  kind: "put" | "delete";
+  pollsLeft: number;
+  fail: boolean;
+  done?: "Succeeded" | "Failed";
+}
+
+interface Provider {
+  namespace: string;
+  state: "NotRegistered" | "Registering" | "Registered";
+  pollsLeft: number;
+}
+
+interface Subscription {
+  id: string;
+  providers: Map<string, Provider>;
+  groups: Map<string, Json>;
+  /** Lower-cased resource id -> stored document. */
+  resources: Map<string, Json>;
+  /** Key Vault secret values by lower-cased secret id: write-only through ARM, readable through the control API. */
+  secretValues: Map<string, string>;
+}
+
+class ArmError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SUBSCRIPTION_API_VERSIONS = ["2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01"];
+const RG_NAME = /^[-\w._()]{1,90}$/;
+/** Name rules from the specs' path parameter patterns. */
+const NAME_RULES: Record<string, RegExp> = {
+  "microsoft.keyvault/vaults": /^[a-zA-Z0-9-]{3,24}$/,
+  "microsoft.keyvault/vaults/secrets": /^[a-zA-Z0-9-]{1,127}$/,
+  "microsoft.containerregistry/registries": /^[a-zA-Z0-9]{5,50}$/,
+  "microsoft.operationalinsights/workspaces": /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/,
+};
+
+export class ArmServer {
+  readonly log: LogEntry[] = [];
+  readonly faults: Fault[] = [];
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly operations = new Map<string, Operation>();
+  private server: Server | undefined;
+  private seq = 0;
+  url = "";
+  readonly options: Required<ArmServerOptions>;
+
+  constructor(
+    private readonly tls: { key: string; cert: string },
+    private readonly tokens: Set<string>,
+    options: ArmServerOptions = {},
+  ) {
+    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 0, ...options };
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Creates an empty subscription (no provider registered but Microsoft.Resources). */
+  addSubscription(id: string): void {
+    const providers = new Map<string, Provider>();
+    for (const ns of new Set(RESOURCE_TYPES.map((t) => t.namespace))) providers.set(ns.toLowerCase(), { namespace: ns, state: "NotRegistered", pollsLeft: 0 });
+    this.subscriptions.set(id.toLowerCase(), { id, providers, groups: new Map(), resources: new Map(), secretValues: new Map() });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const requestBody = Buffer.concat(chunks).toString("utf8");
+    // Clients that join "/" and an id starting with "/" send "//subscriptions/...": ARM treats the
+    // path as one with single slashes (and so does this server, instead of reading a host there).
+    const url = new URL(`${this.url}${(req.url ?? "/").replace(/^\/{2,}/, "/")}`);
+    url.pathname = url.pathname.replace(/\/{2,}/g, "/");
+    const method = (req.method ?? "GET").toUpperCase();
+    if (url.pathname.startsWith("/_control/")) return this.control(method, url, requestBody, res);
+
+    const apiVersion = url.searchParams.get("api-version") ?? undefined;
+    const subscription = /^\/subscriptions\/([^/]+)/i.exec(url.pathname)?.[1];
+    let status = 500;
+    let responseBody = "";
+    const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", "x-ms-request-id": randomUUID() };
+    try {
+      const answer = this.route(method, url, apiVersion, requestBody, req.headers.authorization);
+      status = answer.status;
+      Object.assign(headers, answer.headers ?? {});
+      responseBody = answer.body === undefined ? "" : JSON.stringify(answer.body);
+    } catch (error) {
+      if (!(error instanceof ArmError)) throw error;
+      status = error.status;
+      if (error.status === 429 || error.status === 503) headers["retry-after"] = String((error as ArmError & { retryAfter?: number }).retryAfter ?? 0);
+      responseBody = JSON.stringify({ error: { code: error.code, message: error.message } });
+    }
+    this.log.push({ seq: ++this.seq, subscription, method, path: url.pathname, apiVersion, status, requestBody, responseBody });
+    res.writeHead(status, headers);
+    res.end(responseBody);
+  }
+
+  private route(method: string, url: URL, apiVersion: string | undefined, requestBody: string, authorization: string | undefined): { status: number; body?: unknown; headers?: Record<string, string> } {
+    const token = /^Bearer (.+)$/.exec(authorization ?? "")?.[1];
+    if (!token || !this.tokens.has(token)) throw new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing or its bearer token was not issued by the identity endpoint.");
+    const segments = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    if (segments[0]?.toLowerCase() !== "subscriptions" || !segments[1]) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
+    if (apiVersion === undefined) throw new ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+    const sub = this.subscriptions.get(segments[1].toLowerCase());
+    this.injectFault(segments[1], method, url.pathname);
+    const rest = segments.slice(2);
+    const lower = rest.map((s) => s.toLowerCase());
+
+    // /subscriptions/{id}
+    if (rest.length === 0) {
+      checkVersion(apiVersion, SUBSCRIPTION_API_VERSIONS, "subscriptions");
+      if (!sub) throw new ArmError(404, "SubscriptionNotFound", `The subscription '${segments[1]}' could not be found.`);
+      if (method !== "GET") throw methodNotAllowed(method);
+      return { status: 200, body: { id: `/subscriptions/${sub.id}`, subscriptionId: sub.id, displayName: "stepwise test subscription", state: "Enabled" } };
+    }
+    if (!sub) throw new ArmError(404, "SubscriptionNotFound", `The subscription '${segments[1]}' could not be found.`);
+
+    // /subscriptions/{id}/providers/{ns}[/register | /locations/{loc}/operationStatuses|operationResults/{op}]
+    if (lower[0] === "providers" && rest.length >= 2) {
+      const namespace = rest[1]!;
+      if (rest.length >= 6 && lower[2] === "locations" && (lower[4] === "operationstatuses" || lower[4] === "operationresults")) {
+        if (method !== "GET") throw methodNotAllowed(method);
+        return this.pollOperation(sub, rest[5]!, lower[4] === "operationresults", url);
+      }
+      checkVersion(apiVersion, RESOURCES_API_VERSIONS, "providers");
+      const provider = sub.providers.get(namespace.toLowerCase());
+      if (!provider) throw new ArmError(404, "InvalidResourceNamespace", `The resource namespace '${namespace}' is invalid.`);
+      if (rest.length === 2 && method === "GET") {
+        if (provider.state === "Registering" && provider.pollsLeft-- <= 0) provider.state = "Registered";
+        return { status: 200, body: providerDocument(sub, provider) };
+      }
+      if (rest.length === 3 && lower[2] === "register" && method === "POST") {
+        if (provider.state === "NotRegistered") {
+          provider.state = this.options.registrationPolls > 0 ? "Registering" : "Registered";
+          provider.pollsLeft = this.options.registrationPolls - 1;
+        }
+        return { status: 200, body: providerDocument(sub, provider) };
+      }
+      throw new ArmError(404, "InvalidResourceType", `No route for ${method} '${url.pathname}'.`);
+    }
+
+    if (lower[0] !== "resourcegroups" || !rest[1]) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
+    const groupName = rest[1];
+    if (rest.length === 2) {
+      checkVersion(apiVersion, RESOURCES_API_VERSIONS, "resourceGroups");
+      return this.resourceGroup(sub, groupName, method, requestBody, apiVersion);
+    }
+    if (lower[2] !== "providers" || rest.length < 6 || rest.length % 2 !== 0) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
+    const namespace = rest[3]!;
+    const typeSegments: string[] = [];
+    const nameSegments: string[] = [];
+    for (let i = 4; i < rest.length; i += 2) {
+      typeSegments.push(rest[i]!);
+      nameSegments.push(rest[i + 1]!);
+    }
+    const typeName = `${namespace}/${typeSegments.join("/")}`;
+    const spec = findType(typeName);
+    if (!spec) throw new ArmError(400, "InvalidResourceType", `The resource type '${typeSegments.join("/")}' could not be found in the namespace '${namespace}' for api version '${apiVersion}'.`);
+    checkVersion(apiVersion, spec.apiVersions, spec.type);
+    const provider = sub.providers.get(spec.namespace.toLowerCase())!;
+    if (provider.state !== "Registered") {
+      throw new ArmError(409, "MissingSubscriptionRegistration", `The subscription is not registered to use namespace '${spec.namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions.`);
+    }
+    const group = sub.groups.get(groupName.toLowerCase());
+    if (!group) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${groupName}' could not be found.`);
+    const id = `/subscriptions/${sub.id}/resourceGroups/${group.name as string}/providers/${spec.namespace}/${typeSegments.map((t, i) => `${t}/${nameSegments[i]}`).join("/")}`;
+    if (nameSegments.length > 1) {
+      const parentId = id.slice(0, id.lastIndexOf(`/${typeSegments.at(-1)}/`));
+      if (!sub.resources.has(parentId.toLowerCase())) {
+        throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${nameSegments.slice(0, -1).join("/")}' not found.`);
+      }
+    }
+    return this.resource(sub, spec, id, nameSegments.at(-1)!, group.name as string, method, requestBody, apiVersion, url);
+  }
+
+  private resourceGroup(sub: Subscription, name: string, method: string, requestBody: string, apiVersion: string) {
+    const key = name.toLowerCase();
+    const existing = sub.groups.get(key);
+    const id = `/subscriptions/${sub.id}/resourceGroups/${existing?.name ?? name}`;
+    switch (method) {
+      case "GET":
+      case "HEAD":
+        if (!existing) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${name}' could not be found.`);
+        return { status: method === "HEAD" ? 204 : 200, body: method === "HEAD" ? undefined : existing };
+      case "PUT": {
+        if (!RG_NAME.test(name) || name.endsWith(".")) throw new ArmError(400, "InvalidResourceGroup", `The provided resource group name '${name}' has these invalid characters or length.`);
+        const body = parseBody(requestBody);
+        if (typeof body.location !== "string" || !body.location) throw new ArmError(400, "LocationRequired", "The location property is required for this definition.");
+        if (existing && existing.location !== body.location) {
+          throw new ArmError(409, "InvalidResourceGroupLocation", `Invalid resource group location '${body.location as string}'. The Resource group already exists in location '${existing.location as string}'.`);
+        }
+        if (existing?.properties && (existing.properties as Json).provisioningState === "Deleting") throw new ArmError(409, "ResourceGroupBeingDeleted", `The resource group '${name}' is in deprovisioning state and cannot perform this operation.`);
+        const doc: Json = { id, name: existing?.name ?? name, type: "Microsoft.Resources/resourceGroups", location: body.location, properties: { provisioningState: "Succeeded" } };
+        if (body.tags !== undefined) doc.tags = body.tags;
+        if (body.managedBy !== undefined) doc.managedBy = body.managedBy;
+        sub.groups.set(key, doc);
+        return { status: existing ? 200 : 201, body: doc };
+      }
+      case "PATCH": {
+        if (!existing) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${name}' could not be found.`);
+        const body = parseBody(requestBody);
+        if (body.tags !== undefined) existing.tags = body.tags;
+        return { status: 200, body: existing };
+      }
+      case "DELETE": {
+        if (!existing) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${name}' could not be found.`);
+        (existing.properties as Json).provisioningState = "Deleting";
+        const op = this.newOperation(sub, id, "delete");
+        return {
+          status: 202,
+          headers: { location: `${this.url}/subscriptions/${sub.id}/providers/Microsoft.Resources/locations/${existing.location as string}/operationResults/${op.id}?api-version=${apiVersion}`, "retry-after": String(this.options.retryAfter) },
+        };
+      }
+      default:
+        throw methodNotAllowed(method);
+    }
+  }
+
+  private resource(sub: Subscription, spec: ResourceTypeSpec, id: string, name: string, resourceGroup: string, method: string, requestBody: string, apiVersion: string, url: URL) {
+    const key = id.toLowerCase();
+    const existing = sub.resources.get(key);
+    switch (method) {
+      case "GET":
+        if (!existing) throw notFound(spec, name, resourceGroup);
+        return { status: 200, body: existing };
+      case "PUT": {
+        const rule = NAME_RULES[spec.type.toLowerCase()];
+        if (rule && !rule.test(name)) throw new ArmError(400, "InvalidResourceName", `The resource name '${name}' is invalid for type '${spec.type}' (it must match ${rule.source}).`);
+        const body = parseBody(requestBody);
+        const problem = spec.validate(body);
+        if (problem) throw new ArmError(400, "InvalidRequestContent", problem);
+        const state = existing && (existing.properties as Json | undefined)?.provisioningState;
+        if (spec.longRunning && existing && state !== "Succeeded" && state !== "Failed" && state !== "Canceled") {
+          throw new ArmError(409, "AnotherOperationInProgress", `Another operation on ${spec.type} '${name}' is in progress (provisioningState ${String(state)}).`);
+        }
+        const parent = sub.resources.get(key.slice(0, key.lastIndexOf("/", key.lastIndexOf("/") - 1)));
+        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent });
+        if (spec.type === "Microsoft.KeyVault/vaults/secrets") sub.secretValues.set(key, String((body.properties as Json).value));
+        if (!spec.longRunning) {
+          if (doc.properties && spec.type !== "Microsoft.KeyVault/vaults/secrets") (doc.properties as Json).provisioningState = "Succeeded";
+          sub.resources.set(key, doc);
+          return { status: existing ? 200 : (spec.createdStatus ?? 201), body: doc };
+        }
+        (doc.properties as Json).provisioningState = existing ? "Updating" : spec.pendingState ?? "Accepted";
+        sub.resources.set(key, doc);
+        const fail = this.takeFault(sub.id, (f) => f.lroFail === true && (!f.pathIncludes || url.pathname.toLowerCase().includes(f.pathIncludes.toLowerCase())));
+        const op = this.newOperation(sub, id, "put", fail !== undefined);
+        return {
+          status: existing ? 200 : 201,
+          body: doc,
+          headers: {
+            "azure-asyncoperation": `${this.url}/subscriptions/${sub.id}/providers/${spec.namespace}/locations/${String(doc.location ?? "global")}/operationStatuses/${op.id}?api-version=${apiVersion}`,
+            "retry-after": String(this.options.retryAfter),
+          },
+        };
+      }
+      case "PATCH": {
+        if (!existing) throw notFound(spec, name, resourceGroup);
+        const body = parseBody(requestBody);
+        if (body.tags !== undefined) existing.tags = body.tags;
+        if (body.properties && typeof body.properties === "object") existing.properties = { ...(existing.properties as Json), ...(body.properties as Json) };
+        return { status: 200, body: existing };
+      }
+      case "DELETE": {
+        if (!existing) return { status: 204 };
+        for (const other of [...sub.resources.keys()]) if (other === key || other.startsWith(`${key}/`)) sub.resources.delete(other);
+        return { status: 200 };
+      }
+      default:
+        throw methodNotAllowed(method);
+    }
+  }
+
+  private newOperation(sub: Subscription, resourceId: string, kind: Operation["kind"], fail = false): Operation {
+    const op: Operation = { id: randomUUID(), subscription: sub.id, resourceId, kind, pollsLeft: this.options.lroPolls, fail };
+    this.operations.set(op.id, op);
+    return op;
+  }
+
+  private pollOperation(sub: Subscription, opId: string, asResult: boolean, url: URL) {
+    const op = this.operations.get(opId);
+    if (!op || op.subscription.toLowerCase() !== sub.id.toLowerCase()) throw new ArmError(404, "OperationNotFound", `The operation '${opId}' could not be found.`);
+    if (!op.done && op.pollsLeft-- <= 0) this.finish(sub, op);
+    const retry = { "retry-after": String(this.options.retryAfter) };
+    if (asResult) {
+      // Location protocol: 202 while running, then 200 (delete) or the operation's error.
+      if (!op.done) return { status: 202, headers: { ...retry, location: url.toString() } };
+      if (op.done === "Failed") throw new ArmError(400, "OperationFailed", `The operation on '${op.resourceId}' failed.`);
+      return { status: 200 };
+    }
+    const body: Json = { id: url.pathname, name: op.id, status: op.done ?? "InProgress", startTime: new Date().toISOString() };
+    if (op.done) body.endTime = new Date().toISOString();
+    if (op.done === "Failed") body.error = { code: "InternalServerError", message: `Provisioning of '${op.resourceId}' failed (injected fault).` };
+    return { status: 200, body, headers: op.done ? {} : retry };
+  }
+
+  private finish(sub: Subscription, op: Operation): void {
+    op.done = op.fail ? "Failed" : "Succeeded";
+    const key = op.resourceId.toLowerCase();
+    if (op.kind === "delete") {
+      const group = /\/resourceGroups\/([^/]+)$/i.exec(op.resourceId)?.[1];
+      if (group && !op.fail) {
+        sub.groups.delete(group.toLowerCase());
+        for (const id of [...sub.resources.keys()]) if (id.startsWith(`${key}/`)) sub.resources.delete(id);
+      }
+      return;
+    }
+    const doc = sub.resources.get(key);
+    if (doc?.properties) (doc.properties as Json).provisioningState = op.done;
+  }
+
+  private injectFault(subscription: string, method: string, path: string): void {
+    const fault = this.takeFault(subscription, (f) => f.status !== undefined && (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || path.toLowerCase().includes(f.pathIncludes.toLowerCase())));
+    if (!fault) return;
+    const error = new ArmError(fault.status!, fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable", fault.status === 429 ? "The request is being throttled." : "The service is temporarily unavailable.");
+    Object.assign(error, { retryAfter: fault.retryAfter ?? 0 });
+    throw error;
+  }
+
+  private takeFault(subscription: string, matches: (f: Fault) => boolean): Fault | undefined {
+    const fault = this.faults.find((f) => f.count > 0 && f.subscription.toLowerCase() === subscription.toLowerCase() && matches(f));
+    if (fault) fault.count--;
+    return fault;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Control API for tests (no auth; loopback only)
+  // -------------------------------------------------------------------------------------------
+
+  private control(method: string, url: URL, body: string, res: ServerResponse): void {
+    const send = (status: number, value: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(value ?? null));
+    };
+    const subscription = url.searchParams.get("subscription") ?? "";
+    const sub = this.subscriptions.get(subscription.toLowerCase());
+    switch (`${method} ${url.pathname}`) {
+      case "POST /_control/subscriptions":
+        this.addSubscription(subscription);
+        return send(201, { id: subscription });
+      case "GET /_control/log":
+        return send(200, this.log.filter((e) => e.subscription?.toLowerCase() === subscription.toLowerCase()));
+      case "POST /_control/faults":
+        this.faults.push({ ...(JSON.parse(body) as Omit<Fault, "subscription">), subscription });
+        return send(201, {});
+      case "DELETE /_control/faults":
+        for (const f of this.faults) if (f.subscription.toLowerCase() === subscription.toLowerCase()) f.count = 0;
+        return send(200, {});
+      case "GET /_control/resource": {
+        const id = (url.searchParams.get("id") ?? "").toLowerCase();
+        const group = /^\/subscriptions\/[^/]+\/resourcegroups\/([^/]+)$/.exec(id)?.[1];
+        const doc = group ? sub?.groups.get(group) : sub?.resources.get(id);
+        return doc ? send(200, { resource: doc, secretValue: sub?.secretValues.get(id) }) : send(404, {});
+      }
+      case "DELETE /_control/resource": {
+        const id = (url.searchParams.get("id") ?? "").toLowerCase();
+        const existed = sub?.resources.delete(id) ?? false;
+        if (sub) for (const other of [...sub.resources.keys()]) if (other.startsWith(`${id}/`)) sub.resources.delete(other);
+        return send(existed ? 200 : 404, {});
+      }
+      default:
+        return send(404, { error: `no control route ${method} ${url.pathname}` });
+    }
+  }
+}
+
+function parseBody(text: string): Json {
+  if (!text) throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: the body is empty.");
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
+    return value as Json;
+  } catch {
+    throw new ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+  }
+}
+
+function checkVersion(apiVersion: string, allowed: readonly string[], what: string): void {
+  if (!allowed.includes(apiVersion)) {
+    throw new ArmError(400, "InvalidApiVersionParameter", `The api-version '${apiVersion}' is invalid. The supported versions for '${what}' are '${allowed.join(",")}'.`);
+  }
+}
+
+function methodNotAllowed(method: string): ArmError {
+  return new ArmError(405, "MethodNotAllowed", `The HTTP method '${method}' is not supported here.`);
+}
+
+function notFound(spec: ResourceTypeSpec, name: string, resourceGroup: string): ArmError {
+  return new ArmError(404, "ResourceNotFound", `The Resource '${spec.type}/${name}' under resource group '${resourceGroup}' was not found.`);
+}
+
+function providerDocument(sub: Subscription, provider: Provider): Json {
+  return {
+    id: `/subscriptions/${sub.id}/providers/${provider.namespace}`,
+    namespace: provider.namespace,
+    registrationPolicy: "RegistrationRequired",
+    registrationState: provider.state,
+    resourceTypes: RESOURCE_TYPES.filter((t) => t.namespace === provider.namespace).map((t) => ({
+      resourceType: t.type.slice(t.namespace.length + 1),
+      apiVersions: [...t.apiVersions].reverse(),
+      locations: ["West Europe", "East US"],
+    })),
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The resource types the fake Resource Manager knows, written from the REST API specification
+ * (azure-rest-api-specs) and its examples (shared/arm-examples, test/azure/arm-examples):
+ * accepted api-versions (stable versions published in the spec), what a PUT body must hold,
+ * whether the PUT is long-running and in which provisioningState it starts, and what the service
+ * adds to the stored document. Nothing here is derived from what stepwise's client sends.
+ */
+import { randomUUID } from "node:crypto";
+
+export type Json = Record<string, unknown>;
+
+export interface StoredResource {
+  id: string;
+  name: string;
+  type: string;
+  body: Json;
+  /** Which api-version family the resource was created with (for examples conformance only). */
+  createdWith: string;
+}
+
+export interface ResourceTypeSpec {
+  /** `Microsoft.KeyVault/vaults`, `Microsoft.KeyVault/vaults/secrets` (case as the spec spells it). */
+  type: string;
+  /** Stable api-versions the spec publishes for this type; anything else is InvalidApiVersionParameter. */
+  apiVersions: readonly string[];
+  /** A problem with the PUT body (the spec's required members), or undefined. */
+  validate(body: Json): string | undefined;
+  /** PUT is `x-ms-long-running-operation`: 201/200 + Azure-AsyncOperation, polled to a terminal state. */
+  longRunning: boolean;
+  /** provisioningState of a long-running PUT before it ends (from the spec's 201 example). */
+  pendingState?: string;
+  /** The document the service stores and returns, from the request body (values it computes added, secrets dropped). */
+  present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json }): Json;
+  /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
+  createdStatus?: 200 | 201;
+  /** The resource's RP namespace must be registered on the subscription. */
+  namespace: string;
+}
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+
+function requireLocation(body: Json): string | undefined {
+  return str(body.location) ? undefined : "The 'location' property is required.";
+}
+
+function tracked(type: string, ctx: { id: string; name: string; body: Json }, properties: Json): Json {
+  // Tracked resources always carry tags (an empty object when none were given).
+  const doc: Json = { id: ctx.id, name: ctx.name, type, location: ctx.body.location, tags: ctx.body.tags ?? {} };
+  if (ctx.body.sku !== undefined) doc.sku = ctx.body.sku;
+  if (ctx.body.kind !== undefined) doc.kind = ctx.body.kind;
+  if (ctx.body.identity !== undefined) doc.identity = ctx.body.identity;
+  doc.properties = properties;
+  return doc;
+}
+
+const props = (body: Json): Json => (isObject(body.properties) ? { ...body.properties } : {});
+
+export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
+  {
+    // Microsoft.OperationalInsights/stable/*/Workspaces.json; WorkspacesCreate.json (201: Creating).
+    type: "Microsoft.OperationalInsights/workspaces",
+    namespace: "Microsoft.OperationalInsights",
+    apiVersions: ["2020-08-01", "2020-10-01", "2021-06-01", "2022-10-01", "2023-09-01", "2025-02-01", "2025-07-01", "2026-03-01"],
+    longRunning: true,
+    pendingState: "Creating",
+    validate: requireLocation,
+    present(ctx) {
+      const p = props(ctx.body);
+      const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
+      return tracked("Microsoft.OperationalInsights/workspaces", ctx, {
+        ...p,
+        customerId: previous.customerId ?? randomUUID(),
+        retentionInDays: p.retentionInDays ?? 30,
+        sku: p.sku ?? { name: "PerGB2018" },
+      });
+    },
+  },
+  {
+    // applicationinsights Components 2020-02-02; ComponentsCreate.json (200 only, Succeeded).
+    type: "Microsoft.Insights/components",
+    namespace: "Microsoft.Insights",
+    apiVersions: ["2015-05-01", "2020-02-02"],
+    longRunning: false,
+    createdStatus: 200,
+    validate(body) {
+      if (!str(body.location)) return "The 'location' property is required.";
+      if (!str(body.kind)) return "The 'kind' property is required.";
+      if (!isObject(body.properties) || !str(body.properties.Application_Type)) return "The 'properties.Application_Type' property is required.";
+      return undefined;
+    },
+    present(ctx) {
+      const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
+      const key = (previous.InstrumentationKey as string | undefined) ?? randomUUID();
+      return tracked("Microsoft.Insights/components", ctx, {
+        ...props(ctx.body),
+        ApplicationId: ctx.name,
+        AppId: previous.AppId ?? randomUUID(),
+        InstrumentationKey: key,
+        ConnectionString: `InstrumentationKey=${key}`,
+        provisioningState: "Succeeded",
+      });
+    },
+  },
+  {
+    // containerregistry Registry stable; RegistryCreate.json (201: Creating).
+    type: "Microsoft.ContainerRegistry/registries",
+    namespace: "Microsoft.ContainerRegistry",
+    apiVersions: ["2019-05-01", "2021-09-01", "2023-07-01", "2025-04-01"],
+    longRunning: true,
+    pendingState: "Creating",
+    validate(body) {
+      if (!str(body.location)) return "The 'location' property is required.";
+      if (!isObject(body.sku) || !["Basic", "Standard", "Premium"].includes(body.sku.name as string)) return "The 'sku.name' property must be one of Basic, Standard, Premium.";
+      return undefined;
+    },
+    present(ctx) {
+      return tracked("Microsoft.ContainerRegistry/registries", ctx, {
+        ...props(ctx.body),
+        loginServer: `${ctx.name.toLowerCase()}.azurecr.io`,
+        creationDate: new Date().toISOString(),
+      });
+    },
+  },
+  {
+    // keyvault stable; createVault.json (LRO; 200/201 Succeeded).
+    type: "Microsoft.KeyVault/vaults",
+    namespace: "Microsoft.KeyVault",
+    apiVersions: ["2019-09-01", "2022-07-01", "2023-07-01", "2024-11-01", "2025-05-01", "2026-02-01", "2026-04-01"],
+    longRunning: true,
+    pendingState: "RegisteringDns",
+    validate(body) {
+      if (!str(body.location)) return "The 'location' property is required.";
+      const p = body.properties;
+      if (!isObject(p)) return "The 'properties' property is required.";
+      if (!str(p.tenantId)) return "The 'properties.tenantId' property is required.";
+      if (!isObject(p.sku) || p.sku.family !== "A" || !["standard", "premium"].includes(p.sku.name as string)) return "The 'properties.sku' must be { family: 'A', name: 'standard'|'premium' }.";
+      return undefined;
+    },
+    present(ctx) {
+      return tracked("Microsoft.KeyVault/vaults", ctx, { ...props(ctx.body), vaultUri: `https://${ctx.name}.vault.azure.net/` });
+    },
+  },
+  {
+    // keyvault secrets (management plane); createSecret.json / getSecret.json: the value is write-only.
+    type: "Microsoft.KeyVault/vaults/secrets",
+    namespace: "Microsoft.KeyVault",
+    apiVersions: ["2019-09-01", "2022-07-01", "2023-07-01", "2024-11-01", "2025-05-01", "2026-02-01", "2026-04-01"],
+    longRunning: false,
+    validate(body) {
+      if (!isObject(body.properties) || typeof body.properties.value !== "string") return "The 'properties.value' property is required.";
+      return undefined;
+    },
+    present(ctx) {
+      const [, vault] = /\/vaults\/([^/]+)\//i.exec(ctx.id) ?? [];
+      const { value: _value, ...rest } = props(ctx.body);
+      const version = randomUUID().replace(/-/g, "");
+      const now = Math.floor(Date.now() / 1000);
+      const doc: Json = {
+        id: ctx.id,
+        name: ctx.name,
+        type: "Microsoft.KeyVault/vaults/secrets",
+        location: ctx.parent?.location,
+        properties: {
+          ...rest,
+          attributes: { enabled: true, created: now, updated: now },
+          secretUri: `https://${vault}.vault.azure.net/secrets/${ctx.name}`,
+          secretUriWithVersion: `https://${vault}.vault.azure.net/secrets/${ctx.name}/${version}`,
+        },
+      };
+      if (ctx.body.tags !== undefined) doc.tags = ctx.body.tags;
+      return doc;
+    },
+  },
+];
+
+/** Resource groups and providers (resources API, Microsoft.Resources). */
+export const RESOURCES_API_VERSIONS = ["2019-10-01", "2020-06-01", "2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01"] as const;
+
+export function findType(type: string): ResourceTypeSpec | undefined {
+  const lower = type.toLowerCase();
+  return RESOURCE_TYPES.find((t) => t.type.toLowerCase() === lower);
+}

@@ -1,0 +1,62 @@
+/**
+ * A temp site deployed with `target: azure` through the BUILT CLI as a child process, against the
+ * harness's local Resource Manager (its own subscription per site, so test files never meet).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { runCli, startCli, type CliResult } from "../e2e/cli-harness.js";
+import { repoRoot } from "../fixtures/component-site.js";
+import { ArmControl, armHarness, cliAzureEnv } from "./harness.js";
+import type { ChildProcess } from "node:child_process";
+
+export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+export const FOUNDATION = ["azure:prerequisites", "azure:resource-group", "azure:monitoring", "azure:registry", "azure:key-vault"] as const;
+
+export interface AzureSite {
+  dir: string;
+  name: string;
+  control: ArmControl;
+  cli(args: readonly string[], options?: { input?: string; env?: Record<string, string> }): Promise<CliResult>;
+  start(args: readonly string[]): ChildProcess;
+  yaml(extraConfig?: string): void;
+  /** The state file as parsed JSON. */
+  state(): { steps: Record<string, { status: string; outputs?: Record<string, unknown>; error?: { code: string; message: string } }> };
+}
+
+export async function makeAzureSite(name: string, extraConfig = ""): Promise<AzureSite> {
+  const env = await armHarness();
+  const control = new ArmControl(env);
+  await control.createSubscription();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-azure-"));
+  mkdirSync(path.join(dir, "node_modules", "@stepwise"), { recursive: true });
+  symlinkSync(path.join(repoRoot, "packages/target-azure"), path.join(dir, "node_modules/@stepwise/target-azure"), "dir");
+  symlinkSync(path.join(repoRoot, "test/azure/fixtures/stepwise-plugin-vault-secrets"), path.join(dir, "node_modules/stepwise-plugin-vault-secrets"), "dir");
+  const childEnv = { ...cliAzureEnv(env), STEPWISE_AZURE_ARM_ENDPOINT: env.armUrl };
+  const site: AzureSite = {
+    dir,
+    name,
+    control,
+    cli: (args, options = {}) => runCli([...args, "-C", dir], { cwd: dir, input: options.input, env: { ...childEnv, ...options.env } }),
+    start: (args) => startCli([...args, "-C", dir], { cwd: dir, env: childEnv }),
+    yaml(extra = extraConfig) {
+      writeFileSync(
+        path.join(dir, "stepwise.yaml"),
+        `name: ${name}
+plugins:
+  - "@stepwise/target-azure"
+  - stepwise-plugin-vault-secrets
+target: azure
+config:
+  azure:
+    subscription: ${control.subscription}
+    tenantId: ${TENANT}
+    location: westeurope
+${extra}`,
+      );
+    },
+    state: () => JSON.parse(readFileSync(path.join(dir, ".stepwise/state.json"), "utf8")),
+  };
+  site.yaml();
+  return site;
+}

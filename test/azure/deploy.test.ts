@@ -1,0 +1,72 @@
+/**
+ * The azure target deployed through the built CLI and the real SDK clients (DefaultAzureCredential
+ * through the managed-identity endpoint, @azure/arm-resources) against the local Resource Manager.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { assertBuilt } from "../fixtures/component-site.js";
+import { makeAzureSite, FOUNDATION, type AzureSite } from "./azure-site.js";
+import { grepBodies, writes } from "./harness.js";
+
+let site: AzureSite;
+
+describe("azure: deploy the foundation and the site's secrets", () => {
+  beforeAll(async () => {
+    assertBuilt();
+    site = await makeAzureSite("shop");
+  });
+
+  it("a cold deploy registers providers, creates every resource, and stores secrets in Key Vault", async () => {
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
+    const log = await site.control.log();
+    const put = writes(log).map((e) => `${e.method} ${e.path} ${e.status}`);
+    expect(put.filter((l) => l.includes("/register"))).toHaveLength(4);
+    const sub = `/subscriptions/${site.control.subscription}`;
+    expect(put).toContain(`PUT ${sub}/resourcegroups/rg-stepwise-shop 201`);
+    const state = site.state();
+    for (const step of [...FOUNDATION, "app-secrets"]) expect(state.steps[step]?.status, step).toBe("succeeded");
+    const vault = state.steps["azure:key-vault"]!.outputs!;
+    expect(vault.vaultUri).toMatch(/^https:\/\/kv-shop-[0-9a-f]{6}\.vault\.azure\.net\/$/);
+    expect(state.steps["azure:registry"]!.outputs!.loginServer).toMatch(/^crstepwiseshop[0-9a-f]{6}\.azurecr\.io$/);
+    const group = await site.control.resource(`${sub}/resourceGroups/rg-stepwise-shop`);
+    expect(group?.resource.tags).toMatchObject({ "stepwise-site": "shop" });
+    // The secret's value is in the vault (readable only through the control API), nowhere else.
+    const secretPuts = log.filter((e) => e.method === "PUT" && e.path.includes("/secrets/"));
+    expect(secretPuts.map((e) => e.path.split("/").at(-1)).sort()).toEqual(["app-key-" + secretPuts.find((e) => e.path.includes("app-key"))!.path.split("-").at(-1), expect.stringMatching(/^session-secret-[0-9a-f]{6}$/)]);
+    const stored = await site.control.resource(secretPuts[0]!.path);
+    expect(stored?.secretValue).toMatch(/^[A-Za-z0-9]{40}$/);
+    const value = stored!.secretValue!;
+    expect(grepBodies(log, value).every((e) => e.method === "PUT" && e.path.includes("/vaults/") && e.path.includes("/secrets/"))).toBe(true);
+    expect(deploy.stdout + deploy.stderr).not.toContain(value);
+  });
+
+  it("a second deploy issues no PUT, POST or DELETE", async () => {
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const after = (await site.control.log()).slice(before);
+    expect(writes(after)).toEqual([]);
+    // At most one read per step that has a check (4 foundation resources + 2 secrets).
+    expect(after.length).toBeLessThanOrEqual(6);
+  });
+
+  it("no secret value is in any logged request or response body but its Key Vault PUT, nor in state or --json output", async () => {
+    const log = await site.control.log();
+    const secretPuts = log.filter((e) => e.method === "PUT" && /\/vaults\/[^/]+\/secrets\//.test(e.path));
+    const values: string[] = [];
+    for (const put of secretPuts) values.push((await site.control.resource(put.path))!.secretValue!);
+    expect(values).toHaveLength(2);
+    const plan = await site.cli(["plan", "--json"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const state = readFileSync(path.join(site.dir, ".stepwise/state.json"), "utf8");
+    for (const value of values) {
+      expect(value.length).toBeGreaterThanOrEqual(40);
+      const elsewhere = grepBodies(log, value).filter((e) => !secretPuts.includes(e));
+      expect(elsewhere.map((e) => `${e.method} ${e.path}`)).toEqual([]);
+      expect(state).not.toContain(value);
+      expect(plan.stdout + plan.stderr).not.toContain(value);
+    }
+  });
+});

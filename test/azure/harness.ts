@@ -1,0 +1,128 @@
+/**
+ * The Azure test harness: a managed-identity token endpoint and the local Resource Manager
+ * (test/azure/arm-server), started once by the vitest global setup (test/azure/vitest.config.ts)
+ * or, when a file runs without it (the unit project), by the first {@link armHarness} call in
+ * that worker. Tests reach the server's log and faults over its `/_control/` API, so both ways
+ * behave the same.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { ArmServer, type Fault, type LogEntry } from "./arm-server/arm-server.js";
+import { makeLoopbackCertificate } from "./arm-server/certificate.js";
+import { IdentityEndpoint } from "./arm-server/identity-endpoint.js";
+
+/** What a test needs to point the CLI at the servers. */
+export interface ArmEnvironment {
+  armUrl: string;
+  caFile: string;
+  identityEndpoint: string;
+  identityHeader: string;
+}
+
+const ENV_KEY = "STEPWISE_TEST_ARM";
+let local: Promise<{ env: ArmEnvironment; stop(): Promise<void> }> | undefined;
+
+async function startServers(): Promise<{ env: ArmEnvironment; stop(): Promise<void> }> {
+  const tls = await makeLoopbackCertificate();
+  const identity = new IdentityEndpoint();
+  await identity.start();
+  const arm = new ArmServer(tls, identity.tokens);
+  await arm.start();
+  return {
+    env: { armUrl: arm.url, caFile: tls.caFile, identityEndpoint: identity.url, identityHeader: identity.header },
+    async stop() {
+      await arm.stop();
+      await identity.stop();
+      rmSync(tls.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The running servers (started here when no global setup did). */
+export async function armHarness(): Promise<ArmEnvironment> {
+  const ready = process.env[ENV_KEY];
+  if (ready) return JSON.parse(ready) as ArmEnvironment;
+  local ??= startServers();
+  return (await local).env;
+}
+
+/** Environment for a CLI child process: trust the server's certificate, find the identity endpoint. */
+export function cliAzureEnv(env: ArmEnvironment): Record<string, string> {
+  return { NODE_EXTRA_CA_CERTS: env.caFile, IDENTITY_ENDPOINT: env.identityEndpoint, IDENTITY_HEADER: env.identityHeader };
+}
+
+/** A client of the server's control API for one subscription (each test file makes its own). */
+export class ArmControl {
+  readonly subscription: string;
+  private readonly agent: Agent;
+
+  constructor(
+    readonly env: ArmEnvironment,
+    subscription = randomUUID(),
+  ) {
+    this.subscription = subscription;
+    // The test process trusts the certificate explicitly (NODE_EXTRA_CA_CERTS is read only at start).
+    this.agent = new Agent({ ca: readCa(env.caFile) });
+  }
+
+  async createSubscription(): Promise<void> {
+    await this.call("POST", "/_control/subscriptions");
+  }
+
+  async log(): Promise<LogEntry[]> {
+    return (await this.call("GET", "/_control/log")) as LogEntry[];
+  }
+
+  async fault(fault: Omit<Fault, "subscription">): Promise<void> {
+    await this.call("POST", "/_control/faults", fault);
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.call("DELETE", "/_control/faults");
+  }
+
+  async resource(id: string): Promise<{ resource: Record<string, unknown>; secretValue?: string } | undefined> {
+    return (await this.call("GET", `/_control/resource`, undefined, { id })) as { resource: Record<string, unknown>; secretValue?: string } | undefined;
+  }
+
+  async deleteBehindTheBack(id: string): Promise<void> {
+    await this.call("DELETE", `/_control/resource`, undefined, { id });
+  }
+
+  private call(method: string, path: string, body?: unknown, query: Record<string, string> = {}): Promise<unknown> {
+    const url = new URL(path, this.env.armUrl);
+    url.searchParams.set("subscription", this.subscription);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, agent: this.agent }, (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve(res.statusCode === 404 ? undefined : text ? JSON.parse(text) : undefined));
+      });
+      req.on("error", reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+}
+
+/** Writes (PUT/POST/PATCH/DELETE) in a log slice. */
+export function writes(log: readonly LogEntry[]): LogEntry[] {
+  return log.filter((e) => e.method !== "GET" && e.method !== "HEAD");
+}
+
+/** Log entries whose request or response body contains `needle`. */
+export function grepBodies(log: readonly LogEntry[], needle: string): LogEntry[] {
+  return log.filter((e) => e.requestBody.includes(needle) || e.responseBody.includes(needle));
+}
+
+function readCa(file: string): string {
+  return readFileSync(file, "utf8");
+}
+
+/** Vitest global setup: start both servers once; workers inherit their addresses through the environment. */
+export async function setup(): Promise<() => Promise<void>> {
+  const servers = await startServers();
+  process.env[ENV_KEY] = JSON.stringify(servers.env);
+  return () => servers.stop();
+}
