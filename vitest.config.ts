@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "test/**/*.test.ts"],
-          exclude: ["**/node_modules/**", "**/.git/**", "test/podman/**", "test/demo/**"],
+          exclude: ["**/node_modules/**", "**/.git/**", "test/podman/**", "test/demo/**", "test/azure/**"],
         },
       },
       {
@@ -25,6 +25,15 @@ export default defineConfig({
           globalSetup: ["test/podman/podman-harness.ts"],
           testTimeout: 180_000,
           hookTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "azure",
+          include: ["test/azure/**/*.test.ts"],
+          // The local ARM server and managed-identity token endpoint, started once per run.
+          globalSetup: ["test/azure/harness.ts"],
         },
       },
     ],

@@ -70,5 +70,5 @@ export { CORE_PACKAGE, CORE_VERSION } from "./version.js";
 export { resourceRecord, recordedResources, checkRecordedResources } from "./resources/resource-record.js";
 export { isSet, invalidConfig, requireConfig, checkedConfig } from "./plugin-kit/config-values.js";
 export { endpointUrlProblem } from "./validation/value-problems.js";
-export { canonicalJson } from "./fingerprint/compute-input-fingerprint.js";
+export { canonicalJson, hashJson } from "./fingerprint/compute-input-fingerprint.js";
 export { redactSecrets, REDACTED } from "./log/redactor.js";

@@ -5,10 +5,10 @@ import { azureTarget } from "./azure-target.js";
 const pkg = createRequire(import.meta.url)("../package.json") as { name: string; version: string };
 
 /** `@stepwise/target-azure`: the `azure` target. Loading it loads no Azure SDK. */
-export default definePlugin({
+export default definePlugin(() => ({
   meta: { name: pkg.name, version: pkg.version },
   targets: [azureTarget],
-});
+}));
 
 export { azureTarget } from "./azure-target.js";
 export { FOUNDATION_STEPS, prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep } from "./foundation-steps.js";
