@@ -5,7 +5,7 @@ import { entriesText, hashJson } from "../fingerprint/compute-input-fingerprint.
 import { compactKey } from "../fingerprint/node-crypto.js";
 import { StepFiles } from "../fingerprint/step-files.js";
 import { computeEntries, fingerprintOf, reasonsToRun, type EntrySources, type Plan, type StepPlan } from "../plan/compute-plan.js";
-import { FingerprintMemo } from "../plan/fingerprint-memo.js";
+import { FingerprintMemo } from "../cache/fingerprint-memo.js";
 import type { PlanReason } from "../plan/plan-reasons.js";
 import type { SiteStep } from "../context/step-context.js";
 import { emptyState } from "../state/state-document.js";
