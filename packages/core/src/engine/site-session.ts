@@ -4,7 +4,7 @@ import { createStepContext, type SiteStep } from "../context/step-context.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError, redactError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
-import { markFileInputs } from "../fingerprint/git-listing.js";
+import { markFileInputs } from "../cache/no-file-inputs.js";
 import { openSiteFileInputs, type SiteFileInputs } from "../fingerprint/site-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
 import { Redactor } from "../log/redactor.js";
@@ -14,11 +14,13 @@ import { AgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { generateSecret } from "../secrets/generate-secret.js";
 import { SiteSecrets, secretTooShort } from "../secrets/site-secrets.js";
 import { loadSite, type SiteFile } from "../site/load-site.js";
-import { STATE_DIR } from "../state/file-state-backend.js";
 import type { EngineEvent } from "./engine-events.js";
 import { trace } from "../log/trace.js";
 import { progressFile } from "../configure/configure-flow.js";
-import { removeAtomicWriteLeftovers, removeCacheLeftovers } from "../files/write-leftovers.js";
+import { removeAtomicWriteLeftovers } from "../files/write-leftovers.js";
+import { removeCacheLeftovers } from "../cache/cache-leftovers.js";
+import { CACHE_DIR, cachePath } from "../cache/cache-file.js";
+import { FILE_IDS } from "../cache/file-ids-cache.js";
 import { currentHolder } from "../state/file-lock.js";
 import { LateSecrets, assembleSteps, chooseTarget, type ChosenTarget } from "./assemble-steps.js";
 import { combineProblems, configProblems } from "./site-problems.js";
@@ -99,7 +101,7 @@ export class SiteSession {
     const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
-    const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-ids.bin"));
+    const fileHashes = new FileHashCache(site.dir, cachePath(site.dir, FILE_IDS));
     const session = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, problems);
     lateSecrets.bind(() => session.secrets());
     trace("session open");
@@ -126,7 +128,7 @@ export class SiteSession {
     const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS);
     try {
       removeAtomicWriteLeftovers(this.filesWrittenUnderLock());
-      removeCacheLeftovers(path.join(this.site.dir, STATE_DIR, "cache"));
+      removeCacheLeftovers(path.join(this.site.dir, CACHE_DIR));
       if (this.secretsPromise) await (await this.secretsPromise).reload();
     } catch (error) {
       await lock.release();

@@ -5,7 +5,7 @@ import { compactKey } from "../fingerprint/node-crypto.js";
 import type { SiteFileInputs } from "../fingerprint/site-files.js";
 import { StepFiles } from "../fingerprint/step-files.js";
 import { computeEntries, type EntrySources, type StepPlan } from "./compute-plan.js";
-import { FingerprintMemo } from "./fingerprint-memo.js";
+import { FingerprintMemo } from "../cache/fingerprint-memo.js";
 
 /** The files a plan gives each step, and how it came by them. */
 export interface PlanFiles {
