@@ -1,16 +1,21 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Options } from "write-file-atomic";
 import { removeCacheLeftovers } from "./write-leftovers.js";
 
 /** Cache directories this process already cleaned of killed writers' temp files. */
 const cleanedCacheDirs = new Set<string>();
 
+/** How {@link writeFileAtomically} writes: `mode` is applied even to an existing file. */
+export interface AtomicWriteOptions {
+  mode?: number;
+  fsync?: boolean;
+}
+
 /**
  * write-file-atomic (temp file + fsync + rename), loaded on the first write: a plan writes
  * only its caches, so it does not pay for the module and its signal-exit dependency.
  */
-export async function writeFileAtomically(file: string, data: string | Buffer, options?: Options): Promise<void> {
+export async function writeFileAtomically(file: string, data: string | Buffer, options?: AtomicWriteOptions): Promise<void> {
   const { default: writeFileAtomic } = await import("write-file-atomic");
   await writeFileAtomic(file, data, options);
 }
