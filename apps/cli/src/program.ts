@@ -252,6 +252,27 @@ Examples:
           await secretsSetCommand(globals(command), name);
         });
       secrets
+        .command("verify")
+        .description("decrypt the store and check every secret the site uses: required ones set, none too short")
+        .addHelpText(
+          "after",
+          `
+Reads the store (an unreadable store or a bad identity is exit 2) and checks every secret
+that applies with the current settings: each required one you provide is set, none is too
+short to be redacted. A generated secret not made yet is made on the next deploy (not a
+problem). Exit 0 with a summary, or exit 2 listing each problem and the command that fixes
+it. Never prints a value; takes no lock.
+
+Examples:
+  stepwise secrets verify
+  stepwise secrets verify --json
+  stepwise --set email.provider=ses secrets verify`,
+        )
+        .action(async (_options, command: Command) => {
+          const { secretsVerifyCommand } = await import("./commands/secrets.js");
+          await secretsVerifyCommand(globals(command));
+        });
+      secrets
         .command("rotate <name>")
         .description("replace a generated secret with a new random value; the steps that use it run on the next deploy")
         .action(async (name: string, _options, command: Command) => {
