@@ -5,7 +5,7 @@ const plugin = createPlugin({});
 import { activeSecrets, configProblems, createFakeStepContext, resolveStepConfig } from "@stepwise/core/testing";
 import pkg from "../package.json" with { type: "json" };
 
-const secrets = { db_password: "Db0Password0Value0000000000000000" redis_password: "Redis0Password0Value0000000000000" };
+const secrets = { db_password: "Db0Password0Value0000000000000000", redis_password: "Redis0Password0Value0000000000000" };
 
 describe("@stepwise/step-database plugin", () => {
   it("is named and versioned after its package and holds the required database step", () => {

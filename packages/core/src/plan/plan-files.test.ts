@@ -7,7 +7,8 @@ import type { SiteStep } from "../context/step-context.js";
 import type { SiteFileInputs } from "../fingerprint/site-files.js";
 import { StepFiles } from "../fingerprint/step-files.js";
 import { emptyState } from "../state/state-document.js";
-import { FINGERPRINT_MEMO } from "./fingerprint-memo.js";
+import { cachePath } from "../cache/cache-file.js";
+import { fingerprintMemoCache } from "../cache/fingerprint-memo.js";
 import { planFiles } from "./plan-files.js";
 import { planSteps } from "./plan-steps.js";
 
@@ -54,7 +55,7 @@ describe("planFiles", () => {
     const first = await planAndDeploy(dir, inputs, state);
     expect(counter.collected).toBe(1);
     expect(first.files.known).toBeUndefined();
-    expect(existsSync(path.join(dir, FINGERPRINT_MEMO))).toBe(true);
+    expect(existsSync(cachePath(dir, fingerprintMemoCache.name))).toBe(true);
 
     const second = await planFiles(dir, inputs, [web], state, sources);
     expect(counter.collected).toBe(1);
@@ -82,6 +83,6 @@ describe("planFiles", () => {
     await planAndDeploy(dir, inputs, emptyState("site"));
     await planAndDeploy(dir, inputs, emptyState("site"));
     expect(counter.collected).toBe(2);
-    expect(existsSync(path.join(dir, FINGERPRINT_MEMO))).toBe(false);
+    expect(existsSync(cachePath(dir, fingerprintMemoCache.name))).toBe(false);
   });
 });
