@@ -27,6 +27,8 @@ export function buildProgram(only?: string): Command {
     .option("--json", "print machine-readable JSON on stdout (no secret values, ever)")
     .option("-v, --verbose", "print step logs and debug details")
     .showHelpAfterError("(run stepwise --help for usage)")
+    // Subcommands inherit this: `stepwise deploy --help` lists --json, --set, -C ... as well.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .addHelpText(
