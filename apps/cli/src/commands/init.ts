@@ -18,10 +18,10 @@ export async function initCommand(globals: GlobalOptions, flags: InitFlags): Pro
   const text = `# yaml-language-server: $schema=node_modules/@stepwise/core/schema/stepwise.schema.json
 schemaVersion: "0.1"
 name: ${name}
-preset: default            # default | dev-mode | airgapped
+preset: default # default | dev-mode | airgapped
 
 # npm packages installed next to this file (npm install <name>), loaded at run time.
-${target ? `plugins:\n  - "@stepwise/target-${target}"\n  # - "@stepwise/step-database"\ntarget: ${target}\n` : `plugins: []\n  # - "@stepwise/target-podman"\n  # - "@stepwise/step-database"\n# target: podman\n`}
+${target ? `plugins:\n  - "@stepwise/target-${target}"\n  # - "@stepwise/step-database"\ntarget: ${target}\n` : `plugins:\n  # - "@stepwise/target-podman"\n  # - "@stepwise/step-database"\n# target: podman\n`}
 # Settings the steps ask for; stepwise configure writes them here.
 config:
   # database:

@@ -46,8 +46,9 @@ services:
     expect(s.services.web?.ports).toEqual(["8080:80"]);
   });
 
-  it("reads `config:`, `services:` and `jobs:` with only comments below them as empty", () => {
-    const s = site("name: demo\nplugins: []\nconfig:\n  # database:\n  #   name: app\nservices:\n  # web: {}\njobs:\n");
+  it("reads `plugins:`, `config:`, `services:` and `jobs:` with only comments below them as empty", () => {
+    const s = site("name: demo\nplugins:\n  # - a\nconfig:\n  # database:\n  #   name: app\nservices:\n  # web: {}\njobs:\n");
+    expect(s.plugins).toEqual([]);
     expect(s.config.size).toBe(0);
     expect(s.services).toEqual({});
     expect(s.jobs).toEqual({});
