@@ -25,6 +25,8 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
 /** Starts the built CLI as a child process (argument array, no shell). */
 export function startCli(args: readonly string[], options: { cwd: string; env?: Record<string, string | undefined>; input?: string }): ChildProcess {
   const child = spawn(process.execPath, [cliBin, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ["pipe", "pipe", "pipe"] });
+  // A CLI that exits before reading its stdin (a usage error) closes the pipe: not a test failure.
+  child.stdin!.on("error", () => {});
   if (options.input !== undefined) child.stdin!.end(options.input);
   else child.stdin!.end();
   return child;

@@ -193,6 +193,46 @@ Examples:
           await stateShowCommand(globals(command));
         });
       state
+        .command("pull")
+        .description("print the state document as stored (JSON, never a secret value), or write it to a file")
+        .option("-o, --output <file>", "write it to this file instead (atomically, mode 0644)")
+        .addHelpText(
+          "after",
+          `
+Like terraform state pull: takes no lock, changes nothing. Exits 2 when there is no state yet.
+
+Examples:
+  stepwise state pull > state.json
+  stepwise state pull -o backup/state.json
+  stepwise state pull | jq '.steps | keys'`,
+        )
+        .action(async (options, command: Command) => {
+          const { statePullCommand } = await import("./commands/state.js");
+          await statePullCommand(globals(command), options);
+        });
+      state
+        .command("push <file>")
+        .description("replace the state with a document (from state pull; - reads stdin), under the state lock")
+        .option("--force", "push a document of another lineage or site, or an older copy (lower serial)")
+        .addHelpText(
+          "after",
+          `
+The document is checked as state is read (an older format is migrated, a newer one refused).
+Without --force, a document of another lineage or site, or with a serial lower than the
+current one (someone deployed since it was pulled), is refused (exit 2) and nothing changes.
+The written serial is one above both; a document equal to the state is not written. Prints
+the steps added, removed and changed. Exits 3 while a deploy holds the lock.
+
+Examples:
+  stepwise state pull -o state.json && stepwise state push state.json
+  stepwise state push copied-from-another-site.json --force
+  stepwise state pull | jq 'del(.steps.web)' | stepwise state push -`,
+        )
+        .action(async (file: string, options, command: Command) => {
+          const { statePushCommand } = await import("./commands/state.js");
+          await statePushCommand(globals(command), file, options);
+        });
+      state
         .command("unlock")
         .description("break the state lock left by a run that is gone")
         .action(async (_options, command: Command) => {
@@ -225,6 +265,27 @@ Examples:
         .action(async (name: string, _options, command: Command) => {
           const { secretsSetCommand } = await import("./commands/secrets.js");
           await secretsSetCommand(globals(command), name);
+        });
+      secrets
+        .command("verify")
+        .description("decrypt the store and check every secret the site uses: required ones set, none too short")
+        .addHelpText(
+          "after",
+          `
+Reads the store (an unreadable store or a bad identity is exit 2) and checks every secret
+that applies with the current settings: each required one you provide is set, none is too
+short to be redacted. A generated secret not made yet is made on the next deploy (not a
+problem). Exit 0 with a summary, or exit 2 listing each problem and the command that fixes
+it. Never prints a value; takes no lock.
+
+Examples:
+  stepwise secrets verify
+  stepwise secrets verify --json
+  stepwise --set email.provider=ses secrets verify`,
+        )
+        .action(async (_options, command: Command) => {
+          const { secretsVerifyCommand } = await import("./commands/secrets.js");
+          await secretsVerifyCommand(globals(command));
         });
       secrets
         .command("rotate <name>")

@@ -15,7 +15,7 @@ describe("@stepwise/target-azure plugin load", () => {
       import { registerHooks } from "node:module";
       const seen = [];
       registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
-      const plugin = (await import(${JSON.stringify(dist)})).default;
+      const plugin = (await import(${JSON.stringify(dist)})).default({});
       console.log(JSON.stringify({ targets: plugin.targets.map((t) => t.name), azure: seen.filter((u) => u.includes("@azure")) }));
     `;
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script]);

@@ -1,4 +1,4 @@
-import { errors, generateSecret } from "@stepwise/core/engine";
+import { MIN_SECRET_LENGTH, errors, generateSecret } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { providedSecretsSummary } from "../output/secrets-summary.js";
 import { openSession, printJson } from "./open-session.js";
@@ -81,4 +81,51 @@ export async function secretsRotateCommand(globals: GlobalOptions, name: string)
   const users = [...session.steps.values()].filter((s) => s.inputs.secrets.includes(name)).map((s) => s.name);
   if (globals.json) printJson(session, { rotated: name, steps: users });
   else process.stdout.write(`Rotated ${name}. These steps run on the next deploy: ${users.join(", ")}.\n`);
+}
+
+/**
+ * Decrypts the store and checks every secret that applies with the current settings: each
+ * required user-provided one is set, none is shorter than MIN_SECRET_LENGTH (stored ones that
+ * no setting uses too: plan refuses those as well). A generated secret not made yet is made on
+ * the next deploy, which is not a problem. Problems are one exit-2 error, each with its fix.
+ */
+export async function secretsVerifyCommand(globals: GlobalOptions): Promise<void> {
+  const session = await openSession(globals);
+  const store = session.secretBackend.description;
+  const status = await session.secretStatus();
+  const tooShort = new Set((await session.secrets()).tooShort());
+  const problems: { name: string; problem: string; fix: string }[] = [];
+  const rows: { name: string; step: string; kind: "generated" | "provided"; status: string }[] = [];
+  for (const s of status) {
+    if (!s.applies) continue;
+    const kind = s.spec.generate ? "generated" : "provided";
+    const fix = s.spec.generate ? `stepwise secrets rotate ${s.name}` : `stepwise secrets set ${s.name}`;
+    let state: string;
+    if (tooShort.has(s.name)) {
+      state = "too short";
+      problems.push({ name: s.name, problem: `shorter than ${MIN_SECRET_LENGTH} characters (used by ${s.owner}), too short to hide from output`, fix });
+    } else if (s.set) state = "set";
+    else if (s.spec.generate) state = "made on next deploy";
+    else if (s.spec.required !== false) {
+      state = "missing";
+      problems.push({ name: s.name, problem: `required by ${s.owner}, not set`, fix });
+    } else state = "optional, not set";
+    rows.push({ name: s.name, step: s.owner, kind, status: state });
+  }
+  const checked = new Set(rows.map((r) => r.name));
+  for (const name of tooShort) {
+    if (checked.has(name)) continue;
+    // Not used with these settings, but plan and deploy refuse a store holding it.
+    const owned = session.ownedSecrets.some((s) => s.name === name);
+    problems.push({
+      name,
+      problem: `stored, shorter than ${MIN_SECRET_LENGTH} characters; plan and deploy refuse the store while it holds it`,
+      fix: owned ? `stepwise secrets set ${name}` : "no step owns it, so stepwise cannot replace it: restore the store from a backup (stepwise backup restore FILE)",
+    });
+  }
+  if (problems.length > 0) throw errors.secretsNotVerified(store, problems);
+  const pending = rows.filter((r) => r.status === "made on next deploy").map((r) => r.name);
+  const summary = `${rows.length} secret${rows.length === 1 ? "" : "s"} verified: all decrypt, every required one is set${pending.length ? `; generated on the next deploy: ${pending.join(", ")}` : ""}`;
+  if (globals.json) printJson(session, { store, ok: true, verified: rows.length, summary, secrets: rows });
+  else process.stdout.write(`${summary} (${store}).\n`);
 }

@@ -1,40 +1,33 @@
 import path from "node:path";
-import type {
-  JsonValue,
-  PresetName,
-  SecretBackend,
-  SecretSpec,
-  StateBackend,
-  StateLock,
-  StepDefinition,
-  StepLogger,
-  TargetDefinition,
-  TargetSession,
-} from "../contracts.js";
+import type { PresetName, SecretBackend, StateBackend, StateLock, StepLogger, TargetSession } from "../contracts.js";
 import { createStepContext, type SiteStep } from "../context/step-context.js";
-import { ErrorCode, closestNames, errors } from "../errors/error-codes.js";
+import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError, redactError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
-import { markFileInputs } from "../fingerprint/git-listing.js";
+import { markFileInputs } from "../cache/no-file-inputs.js";
 import { openSiteFileInputs, type SiteFileInputs } from "../fingerprint/site-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
 import { Redactor } from "../log/redactor.js";
 import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
-import { appliesWhen, assertConfigValid, resolveConfig, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
-import { AgeSecretBackend, createAgeSecretBackend } from "../secrets/age-secret-backend.js";
+import { appliesWhen, assertConfigValid, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
+import { AgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { generateSecret } from "../secrets/generate-secret.js";
 import { SiteSecrets, secretTooShort } from "../secrets/site-secrets.js";
-import { createWorkloadSteps } from "../services/service-steps.js";
-import { createTemplatesStep, TEMPLATES_STEP } from "../templates/templates-step.js";
 import { loadSite, type SiteFile } from "../site/load-site.js";
-import { createFileStateBackend, STATE_DIR } from "../state/file-state-backend.js";
-import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
 import type { EngineEvent } from "./engine-events.js";
-import { unrealisableKinds } from "./resource-kinds.js";
 import { trace } from "../log/trace.js";
 import { progressFile } from "../configure/configure-flow.js";
-import { removeAtomicWriteLeftovers, removeCacheLeftovers } from "../files/write-leftovers.js";
+import { removeAtomicWriteLeftovers } from "../files/write-leftovers.js";
+import { removeCacheLeftovers } from "../cache/cache-leftovers.js";
+import { CACHE_DIR, cachePath } from "../cache/cache-file.js";
+import { FILE_IDS } from "../cache/file-ids-cache.js";
 import { currentHolder } from "../state/file-lock.js";
+import { LateSecrets, assembleSteps, chooseTarget, type ChosenTarget } from "./assemble-steps.js";
+import { combineProblems, configProblems } from "./site-problems.js";
+import { resolveSiteConfig, type OwnedSecret } from "./site-config.js";
+import { createBackend } from "./site-backends.js";
+
+export type { OwnedSecret } from "./site-config.js";
 
 /** A lock not renewed for this long is stale; a deploy renews it while it runs. */
 export const SITE_LOCK_TTL_MS = 120_000;
@@ -49,15 +42,6 @@ export interface OpenSiteOptions {
   preset?: PresetName;
   onEvent?: (event: EngineEvent) => void;
 }
-
-/** A secret some step owns, with the step. */
-export interface OwnedSecret {
-  name: string;
-  spec: SecretSpec;
-  owner: string;
-}
-
-const BUILTIN_ID = `${CORE_PACKAGE}@${CORE_VERSION}`;
 
 /**
  * Everything one command needs about a site, loaded once: the site file, its plugins, the
@@ -78,7 +62,7 @@ export class SiteSession {
     readonly config: ResolvedConfig,
     readonly ownedConfig: OwnedConfigKey[],
     readonly ownedSecrets: OwnedSecret[],
-    readonly target: { definition: TargetDefinition; plugin: LoadedPlugin } | undefined,
+    readonly target: ChosenTarget | undefined,
     readonly stateBackend: StateBackend,
     readonly secretBackend: SecretBackend,
     readonly fileHashes: FileHashCache,
@@ -88,12 +72,16 @@ export class SiteSession {
 
   /** Throws what makes the site impossible to plan or deploy (found when it was opened). */
   assertSiteUsable(): void {
-    const [first, ...rest] = this.siteProblems;
-    if (!first) return;
-    if (rest.length === 0) throw first;
-    throw new StepwiseError(first.code, this.siteProblems.map((p) => `${p.message}${p.hint ? `\n    fix: ${p.hint}` : ""}`).join("\n"), { hint: first.hint, location: first.location });
+    const problem = combineProblems(this.siteProblems);
+    if (problem) throw problem;
   }
 
+  /**
+   * Opens the site in `options.dir`: loads stepwise.yaml and its plugins, chooses the target,
+   * assembles the steps and their graph, resolves config and the state and secrets backends.
+   * Throws what makes the site unreadable; keeps what only makes it undeployable for
+   * {@link assertSiteUsable}, so the commands that fix it still open it.
+   */
   static async open(options: OpenSiteOptions): Promise<SiteSession> {
     const emit = options.onEvent ?? (() => {});
     const site = loadSite(options.dir);
@@ -101,114 +89,23 @@ export class SiteSession {
     if (options.preset) site.preset = options.preset;
     const plugins = await loadPlugins(site.dir, site.plugins);
     trace("plugins loaded");
-
     const target = chooseTarget(site, plugins);
-    const candidates: { definition: StepDefinition; plugin: LoadedPlugin | undefined; foundation: boolean; siteInput?: SiteStep["siteInput"] }[] = [];
-    for (const plugin of plugins) for (const definition of plugin.definition.steps ?? []) candidates.push({ definition, plugin, foundation: false });
-    if (target) for (const definition of target.definition.steps ?? []) candidates.push({ definition, plugin: target.plugin, foundation: true });
-
-    const pluginStepNames = new Set(candidates.map((c) => c.definition.name));
-    const workloadNames = [...Object.keys(site.services).map((n) => `service:${n}`), ...Object.keys(site.jobs).map((n) => `job:${n}`)];
-    const knownSteps = new Set([...pluginStepNames, ...workloadNames, ...(site.templates ? [TEMPLATES_STEP] : [])]);
-    for (const { definition, siteInput } of createWorkloadSteps(site, knownSteps)) candidates.push({ definition, plugin: undefined, foundation: false, siteInput });
-    // The templates step needs the session's secrets, which exist once the session does.
-    let self: SiteSession | undefined;
-    // Problems that make the site undeployable but must not stop `secrets set`, `state unlock`...
-    const siteProblems: StepwiseError[] = [];
-    if (site.templates) {
-      const digest = async () => {
-        const secrets = await self!.secrets();
-        return (text: string) => secrets.digest(text);
-      };
-      try {
-        candidates.push({
-          definition: createTemplatesStep(site, knownSteps, digest),
-          plugin: undefined,
-          foundation: false,
-          siteInput: { key: "templates", value: site.templates as unknown as JsonValue },
-        });
-      } catch (error) {
-        if (!isStepwiseError(error)) throw error;
-        siteProblems.push(error);
-      }
-    }
-
-    const steps = new Map<string, SiteStep>();
-    const disabled: SiteStep[] = [];
-    const foundationNames = candidates.filter((c) => c.foundation).map((c) => c.definition.name);
-    for (const { definition, plugin, foundation, siteInput } of candidates) {
-      const existing = steps.get(definition.name) ?? disabled.find((s) => s.name === definition.name);
-      if (existing) {
-        throw new StepwiseError(ErrorCode.StepDuplicate, `Step ${definition.name} is defined twice: by ${existing.pluginId} and by ${plugin?.id ?? BUILTIN_ID}.`, {
-          hint: "remove one of the plugins from stepwise.yaml, or rename the service",
-        });
-      }
-      const settings = site.steps[definition.name];
-      const stepConfig = { ...(foundation ? target?.definition.config : undefined), ...definition.config };
-      const connectionConfig = Object.keys(stepConfig).filter((key) => stepConfig[key]?.connection === true);
-      const siteStep: SiteStep = {
-        name: definition.name,
-        description: definition.description,
-        pluginId: plugin?.id ?? BUILTIN_ID,
-        pluginName: plugin?.name ?? CORE_PACKAGE,
-        definition,
-        dependsOn: [...new Set([...(definition.dependsOn ?? []), ...(settings?.dependsOn ?? []), ...(foundation ? [] : foundationNames)])],
-        inputs: {
-          files: [...(definition.inputs?.files ?? [])],
-          config: [...new Set([...(definition.inputs?.config ?? []), ...Object.keys(stepConfig)])].filter((key) => !connectionConfig.includes(key)).sort(),
-          secrets: [...new Set([...(definition.inputs?.secrets ?? []), ...Object.keys(definition.secrets ?? {})])].sort(),
-        },
-        foundation,
-        ...(connectionConfig.length ? { connectionConfig } : {}),
-        ...(siteInput ? { siteInput } : {}),
-      };
-      if (settings?.enabled === false) {
-        if (definition.required !== false) {
-          throw errors.siteInvalid(site.locate(["steps", definition.name, "enabled"]), `step ${definition.name} is required and cannot be disabled`, `remove steps.${definition.name}.enabled`);
-        }
-        disabled.push(siteStep);
-      } else {
-        steps.set(definition.name, siteStep);
-      }
-    }
-    for (const name of Object.keys(site.steps)) {
-      if (!steps.has(name) && !disabled.some((s) => s.name === name)) throw errors.stepUnknown(name, `steps: in ${path.basename(site.file)}`, [...steps.keys()]);
-    }
-    for (const step of steps.values()) {
-      for (const dep of step.dependsOn) {
-        const off = disabled.find((s) => s.name === dep);
-        if (off) {
-          throw new StepwiseError(ErrorCode.StepUnknown, `Step ${step.name} depends on ${dep}, which is disabled in stepwise.yaml.`, {
-            step: step.name,
-            hint: `enable ${dep} (remove steps.${dep}.enabled: false) or stop depending on it`,
-          });
-        }
-      }
-    }
+    // The templates step digests with the session's secrets, bound once the session exists.
+    const lateSecrets = new LateSecrets();
+    const { steps, disabled, problems } = assembleSteps(site, plugins, target, lateSecrets);
     const graph = buildStepGraph([...steps.values()]);
-
-    const ownedConfig: OwnedConfigKey[] = [];
-    const ownedSecrets: OwnedSecret[] = [];
-    for (const step of steps.values()) {
-      for (const [key, spec] of Object.entries(step.definition.config ?? {})) ownedConfig.push({ key, spec, owner: step.name });
-      for (const [name, spec] of Object.entries(step.definition.secrets ?? {})) ownedSecrets.push({ name, spec, owner: step.name });
-    }
-    if (target) for (const [key, spec] of Object.entries(target.definition.config ?? {})) ownedConfig.push({ key, spec, owner: `target ${target.definition.name}` });
-    const config = resolveConfig({ owned: ownedConfig, preset: site.preset, file: site.config, env: options.env ?? process.env, sets: options.sets ?? [] });
-    const unset = unsetReferences([...steps.values()], ownedConfig, config);
-    if (unset) siteProblems.push(unset);
-    const allTargets = plugins.flatMap((p) => (p.definition.targets ?? []).map((t) => ({ target: t, plugin: p.name })));
-    siteProblems.push(...unrealisableKinds(steps.values(), target?.definition, allTargets, config));
-    const unknown = unknownConfigKeys([...steps.values()], ownedConfig, site, options.sets ?? []);
-    if (unknown) siteProblems.push(unknown);
+    const sets = options.sets ?? [];
+    const { config, ownedConfig, ownedSecrets } = resolveSiteConfig(site, steps.values(), target, { env: options.env ?? process.env, sets });
+    problems.push(...configProblems({ steps: [...steps.values()], owned: ownedConfig, config, site, sets, plugins, target }));
 
     const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
-    const fileHashes = new FileHashCache(site.dir, path.join(site.dir, STATE_DIR, "cache", "file-ids.bin"));
-    self = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, siteProblems);
+    const fileHashes = new FileHashCache(site.dir, cachePath(site.dir, FILE_IDS));
+    const session = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, problems);
+    lateSecrets.bind(() => session.secrets());
     trace("session open");
-    return self;
+    return session;
   }
 
   get signal(): AbortSignal {
@@ -231,7 +128,7 @@ export class SiteSession {
     const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS);
     try {
       removeAtomicWriteLeftovers(this.filesWrittenUnderLock());
-      removeCacheLeftovers(path.join(this.site.dir, STATE_DIR, "cache"));
+      removeCacheLeftovers(path.join(this.site.dir, CACHE_DIR));
       if (this.secretsPromise) await (await this.secretsPromise).reload();
     } catch (error) {
       await lock.release();
@@ -400,103 +297,4 @@ export class SiteSession {
     }
     return errors.pluginError(error, plugin, step, redact, hook);
   }
-}
-
-function chooseTarget(site: SiteFile, plugins: LoadedPlugin[]): { definition: TargetDefinition; plugin: LoadedPlugin } | undefined {
-  const all = plugins.flatMap((plugin) => (plugin.definition.targets ?? []).map((definition) => ({ definition, plugin })));
-  if (site.target) {
-    const found = all.find((t) => t.definition.name === site.target);
-    if (!found) {
-      throw new StepwiseError(ErrorCode.TargetMissing, `${site.locate(["target"])}: target "${site.target}" is not provided by any listed plugin${all.length ? ` (available: ${all.map((t) => t.definition.name).join(", ")})` : ""}.`, {
-        location: site.locate(["target"]),
-        hint: `add its plugin, e.g. npm install @stepwise/target-${site.target} and list it under plugins:`,
-      });
-    }
-    return found;
-  }
-  if (all.length > 1) {
-    throw new StepwiseError(ErrorCode.TargetMissing, `${path.basename(site.file)}: several targets are available (${all.map((t) => t.definition.name).join(", ")}); choose one.`, {
-      hint: `add target: ${all[0]!.definition.name} to stepwise.yaml`,
-    });
-  }
-  return all[0];
-}
-
-async function createBackend<K extends "state" | "secrets">(
-  kind: K,
-  name: string,
-  options: import("../contracts.js").JsonObject,
-  plugins: LoadedPlugin[],
-  ctx: import("../contracts.js").BackendContext,
-): Promise<K extends "state" ? StateBackend : SecretBackend> {
-  type R = K extends "state" ? StateBackend : SecretBackend;
-  if (kind === "state" && name === "file") return createFileStateBackend(options, ctx) as R;
-  if (kind === "secrets" && name === "age") return createAgeSecretBackend(options, ctx) as R;
-  for (const plugin of plugins) {
-    const factories = kind === "state" ? plugin.definition.stateBackends : plugin.definition.secretBackends;
-    const factory = factories?.[name];
-    if (factory) {
-      try {
-        return (await factory(options, ctx)) as R;
-      } catch (error) {
-        if (isStepwiseError(error)) throw error;
-        throw new StepwiseError(ErrorCode.PluginError, `${kind} backend ${name} of ${plugin.id} failed to start: ${(error as Error).message}`, {
-          plugin: plugin.id,
-          hint: `check ${kind}.options in stepwise.yaml`,
-        });
-      }
-    }
-  }
-  throw new StepwiseError(
-    kind === "state" ? ErrorCode.StateBackendUnknown : ErrorCode.SecretBackendUnknown,
-    `${kind}.backend "${name}" is not built in (${kind === "state" ? "file" : "age"}) and no listed plugin provides it.`,
-    { hint: name === "azblob" ? "npm install @stepwise/target-azure and list it under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
-  );
-}
-
-/**
- * `${config.KEY}` references of site-defined steps (services, jobs, templates) to keys that
- * no step owns and nothing sets: most likely typos, which would otherwise render as "".
- */
-function unsetReferences(steps: readonly SiteStep[], owned: readonly OwnedConfigKey[], config: ResolvedConfig): StepwiseError | undefined {
-  const ownedKeys = new Set(owned.map((o) => o.key));
-  const known = [...new Set([...ownedKeys, ...config.keys()])];
-  const problems: string[] = [];
-  for (const step of steps) {
-    if (!step.siteInput) continue;
-    for (const key of step.inputs.config) {
-      if (ownedKeys.has(key) || config.has(key)) continue;
-      const close = closestNames(key, known);
-      problems.push(`  - ${step.siteInput.key} references \${config.${key}}, which no step owns and nothing sets${close.length ? ` (did you mean ${close.join(" or ")}?)` : ""}`);
-    }
-  }
-  if (problems.length === 0) return undefined;
-  return new StepwiseError(ErrorCode.ConfigMissing, `stepwise.yaml references config that is not set:\n${problems.join("\n")}`, {
-    hint: "set each key under config: in stepwise.yaml (or with --set KEY=VALUE), or fix the reference",
-  });
-}
-
-/**
- * Keys set in stepwise.yaml or with `--set` under a namespace some step owns (`app.prot` when a
- * step owns `app.port`) that no step owns or reads: typos, which would otherwise be ignored
- * while the step runs with its default. A namespace no step owns is the site's own, free-form
- * (read through `${config.KEY}` in services, jobs and templates); a plugin that reads keys of
- * its namespace beyond those it owns declares them in `inputs.config`.
- */
-function unknownConfigKeys(steps: readonly SiteStep[], owned: readonly OwnedConfigKey[], site: SiteFile, sets: readonly string[]): StepwiseError | undefined {
-  const namespace = (key: string) => key.split(".")[0]!;
-  const ownedNamespaces = new Set(owned.map((o) => namespace(o.key)));
-  const known = new Set([...owned.map((o) => o.key), ...steps.flatMap((s) => s.inputs.config)]);
-  const ownedKeys = [...new Set(owned.map((o) => o.key))];
-  const given: { key: string; source: () => string }[] = [...site.config.entries()].map(([key, located]) => ({ key, source: () => located.location }));
-  for (const assignment of sets) {
-    const eq = assignment.indexOf("=");
-    if (eq > 0) given.push({ key: assignment.slice(0, eq).trim(), source: () => "--set" });
-  }
-  const unknown = new Map<string, { key: string; source: string; suggestions: string[] }>();
-  for (const { key, source } of given) {
-    if (known.has(key) || !ownedNamespaces.has(namespace(key)) || unknown.has(key)) continue;
-    unknown.set(key, { key, source: source(), suggestions: closestNames(key, ownedKeys) });
-  }
-  return unknown.size === 0 ? undefined : errors.configUnknown([...unknown.values()]);
 }

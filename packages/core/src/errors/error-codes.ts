@@ -22,6 +22,8 @@ export const ErrorCode = {
   StateCorrupt: "STATE_CORRUPT",
   StateTooNew: "STATE_TOO_NEW",
   StateConflict: "STATE_CONFLICT",
+  StateMissing: "STATE_MISSING",
+  StatePushRefused: "STATE_PUSH_REFUSED",
   StateLocked: "STATE_LOCKED",
   StateLockStale: "STATE_LOCK_STALE",
   StateBackendUnknown: "STATE_BACKEND_UNKNOWN",
@@ -30,6 +32,7 @@ export const ErrorCode = {
   SecretStoreUnreadable: "SECRET_STORE_UNREADABLE",
   SecretIdentityInvalid: "SECRET_IDENTITY_INVALID",
   SecretTooShort: "SECRET_TOO_SHORT",
+  SecretsNotVerified: "SECRETS_NOT_VERIFIED",
   TemplateTooNew: "TEMPLATE_TOO_NEW",
   Usage: "USAGE",
   Interrupted: "INTERRUPTED",
@@ -169,6 +172,25 @@ export const errors = {
       hint: "run the command again; if this repeats, check that nobody runs stepwise with `state unlock` against a live run",
     });
   },
+  /** A command that needs a state document found none (`state pull`). */
+  stateMissing(backend: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateMissing, `No state yet in ${backend}; run stepwise deploy.`, {
+      location: backend,
+      hint: "stepwise deploy",
+    });
+  },
+  /**
+   * `state push` refused a document that would replace the state with another history: each
+   * problem names the pushed value and the current one. Nothing was changed.
+   */
+  statePushRefused(file: string, source: string, backend: string, problems: readonly { field: string; message: string }[]): StepwiseError {
+    const lines = problems.map((p) => `  - ${p.message}`).join("\n");
+    return new StepwiseError(ErrorCode.StatePushRefused, `Refusing to push ${source} to ${backend}; nothing was changed:\n${lines}`, {
+      location: source,
+      hint: `check that ${source} is this site's latest state (stepwise state pull shows it); to replace the state anyway: stepwise state push ${file} --force`,
+      details: { fields: problems.map((p) => p.field) },
+    });
+  },
   /** Something other than a lock file (a directory, a socket) stands where the lock goes: no run can hold it, none may remove it. */
   stateLockNotAFile(location: string, what: string): StepwiseError {
     return new StepwiseError(ErrorCode.StateLockStale, `The state lock ${location} is ${what}, not a lock file; no stepwise run made it. Nothing was changed.`, {
@@ -190,6 +212,15 @@ export const errors = {
     return new StepwiseError(ErrorCode.SecretMissing, `${names.length} required secret${names.length === 1 ? " is" : "s are"} not set:\n${list}`, {
       hint: names.length === 1 ? `stepwise secrets set ${names[0]!.name}` : "stepwise configure   (or the command next to each secret above)",
       details: { secrets: names.map((n) => n.name) },
+    });
+  },
+  /** `secrets verify` found secrets that would stop a deploy or could not be redacted; each problem carries its fix. */
+  secretsNotVerified(store: string, problems: readonly { name: string; problem: string; fix: string }[]): StepwiseError {
+    const lines = problems.map((p) => `  - ${p.name}: ${p.problem}; fix: ${p.fix}`).join("\n");
+    return new StepwiseError(ErrorCode.SecretsNotVerified, `${problems.length === 1 ? "1 secret needs" : `${problems.length} secrets need`} attention in ${store}:\n${lines}`, {
+      location: store,
+      hint: problems.length === 1 ? problems[0]!.fix : "the command next to each secret above",
+      details: { problems: problems.map((p) => ({ ...p })) },
     });
   },
   removalNotApproved(removals: readonly { name: string; reason: string; volumes: readonly string[] }[]): StepwiseError {

@@ -1,46 +1,15 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import type { Options } from "write-file-atomic";
-import { removeCacheLeftovers } from "./write-leftovers.js";
-
-/** Cache directories this process already cleaned of killed writers' temp files. */
-const cleanedCacheDirs = new Set<string>();
-
-/**
- * write-file-atomic (temp file + fsync + rename), loaded on the first write: a plan writes
- * only its caches, so it does not pay for the module and its signal-exit dependency.
- */
-export async function writeFileAtomically(file: string, data: string | Buffer, options?: Options): Promise<void> {
-  const { default: writeFileAtomic } = await import("write-file-atomic");
-  await writeFileAtomic(file, data, options);
+/** How {@link writeFileAtomically} writes: `mode` is applied even to an existing file. */
+export interface AtomicWriteOptions {
+  mode?: number;
+  fsync?: boolean;
 }
 
 /**
- * Replaces a cache file, synchronously: a temp file next to it, then a rename, so a reader
- * sees the old file or the new one (no fsync: a cache lost in a crash is rebuilt). Creates
- * the directory. Best effort, like every cache: whatever is in the way (a read-only site,
- * `cache/` or the file being something else) leaves the cache unwritten and returns false;
- * it never throws, so a damaged cache costs time, never a failed command. The first write
- * into a directory also removes the temp files that killed writers left there.
+ * write-file-atomic (temp file + fsync + rename), loaded on the first write: a plan writes
+ * only its caches (cache/replace-cache-file.ts), so it does not pay for the module and its
+ * signal-exit dependency.
  */
-export function replaceCacheFileSync(file: string, data: string | Buffer, mode = 0o644): boolean {
-  const temp = `${file}.${process.pid}.tmp`;
-  const dir = path.dirname(file);
-  if (!cleanedCacheDirs.has(dir)) {
-    cleanedCacheDirs.add(dir);
-    removeCacheLeftovers(dir);
-  }
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(temp, data, { mode });
-    renameSync(temp, file);
-    return true;
-  } catch {
-    try {
-      rmSync(temp, { force: true, recursive: true });
-    } catch {
-      // `cache/` is not a directory: there is no temp file to remove.
-    }
-    return false;
-  }
+export async function writeFileAtomically(file: string, data: string | Buffer, options?: AtomicWriteOptions): Promise<void> {
+  const { default: writeFileAtomic } = await import("write-file-atomic");
+  await writeFileAtomic(file, data, options);
 }

@@ -1,22 +1,11 @@
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { replaceCacheFileSync } from "./write-file-atomically.js";
-import { removeAtomicWriteLeftovers, removeCacheLeftovers } from "./write-leftovers.js";
+import { describe, expect, it } from "vitest";
+import { removeAtomicWriteLeftovers } from "./write-leftovers.js";
 
 const tempDir = () => mkdtempSync(path.join(os.tmpdir(), "stepwise-leftovers-"));
 const touch = (dir: string, names: string[]) => names.forEach((n) => writeFileSync(path.join(dir, n), "x"));
-
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ["-e", "0"]);
-  await new Promise((resolve) => child.on("exit", resolve));
-  return child.pid!;
-}
-
-const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
-afterAll(() => void sleeper.kill());
 
 describe("temp files of killed writers", () => {
   it("removes write-file-atomic's <file>.<digits> of the listed files only", () => {
@@ -27,23 +16,5 @@ describe("temp files of killed writers", () => {
     removeAtomicWriteLeftovers([path.join(dir, "stepwise.yaml"), path.join(dir, ".stepwise/configure.json"), path.join(dir, ".stepwise/secrets.age")]);
     expect(readdirSync(dir).sort()).toEqual([".stepwise", "other.yaml.12", "stepwise.yaml", "stepwise.yaml.bak"]);
     expect(readdirSync(path.join(dir, ".stepwise")).sort()).toEqual(["configure.json", "configure.json.77.tmp"]);
-  });
-
-  it("removes cache temp files of dead processes and old ones, and keeps a live writer's", async () => {
-    const dir = tempDir();
-    const dead = await deadPid();
-    touch(dir, [`file-ids.bin.${dead}.tmp`, `site.json.${sleeper.pid}.tmp`, `memo.json.${sleeper.pid}.tmp`, "site.json"]);
-    const old = new Date(Date.now() - 120_000);
-    utimesSync(path.join(dir, `memo.json.${sleeper.pid}.tmp`), old, old);
-    removeCacheLeftovers(dir);
-    expect(readdirSync(dir).sort()).toEqual(["site.json", `site.json.${sleeper.pid}.tmp`]);
-  });
-
-  it("the first cache write of a run cleans its directory", async () => {
-    const dir = tempDir();
-    const dead = await deadPid();
-    touch(dir, [`file-ids.bin.${dead}.tmp`]);
-    replaceCacheFileSync(path.join(dir, "site.json"), "{}");
-    expect(readdirSync(dir)).toEqual(["site.json"]);
   });
 });

@@ -3,7 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { conversionPaths, markFileInputs, NO_FILE_INPUTS_MARKER, openGitListing, prefetchGitListing, readGitListing, UNTRACKED_CACHE } from "./git-listing.js";
+import { conversionPaths, openGitListing, prefetchGitListing, readGitListing } from "./git-listing.js";
+import { cachePath } from "../cache/cache-file.js";
+import { markFileInputs, NO_FILE_INPUTS } from "../cache/no-file-inputs.js";
+import { untrackedCache } from "../cache/untracked-cache.js";
 
 const made: string[] = [];
 afterEach(() => {
@@ -121,13 +124,13 @@ describe("readGitListing", () => {
   it("is not prefetched for a site whose last plan found no file inputs", async () => {
     const dir = repo({ "a.txt": "a" });
     markFileInputs(dir, false);
-    expect(existsSync(path.join(dir, NO_FILE_INPUTS_MARKER))).toBe(true);
+    expect(existsSync(cachePath(dir, NO_FILE_INPUTS))).toBe(true);
     prefetchGitListing(dir); // skipped: the read below lists the tree as it is after the write
     await new Promise((resolve) => setTimeout(resolve, 200));
     writeFileSync(path.join(dir, "b.txt"), "b");
     expect((await readGitListing(dir))!.readPaths).toEqual(["b.txt"]);
     markFileInputs(dir, true);
-    expect(existsSync(path.join(dir, NO_FILE_INPUTS_MARKER))).toBe(false);
+    expect(existsSync(cachePath(dir, NO_FILE_INPUTS))).toBe(false);
   });
 
   it("stops looking for a repository at GIT_CEILING_DIRECTORIES, as git does", async () => {
@@ -219,12 +222,12 @@ describe("openGitListing", () => {
     mkdirSync(path.join(dir, ".stepwise")); // as after a first run: the cache's own directory changes nothing walked
     backdateDirs(dir);
     expect((await readGitListing(dir))!.readPaths).toEqual(["a/loose.txt"]);
-    const cacheFile = path.join(dir, UNTRACKED_CACHE);
-    const cache = JSON.parse(readFileSync(cacheFile, "utf8"));
-    expect(cache.dirs.split("\n").filter(Boolean).map((line: string) => line.split(" ").slice(3).join(" ")).sort()).toEqual(["", "a", "a/deep", "b"]);
+    const cacheFile = cachePath(dir, untrackedCache.name);
+    const cache = untrackedCache.read(dir)!;
+    expect(cache.dirs.split("\n").filter(Boolean).map((line: string) => line.split(" ").slice(4).join(" ")).sort()).toEqual(["", "a", "a/deep", "b"]);
 
     // Served from the cache: a planted entry shows, and git is not asked.
-    writeFileSync(cacheFile, JSON.stringify({ ...cache, untracked: `${cache.untracked}a/planted.txt\0` }));
+    writeFileSync(cacheFile, untrackedCache.encode({ ...cache, untracked: `${cache.untracked}a/planted.txt\0` }));
     expect((await readGitListing(dir))!.readPaths).toEqual(["a/loose.txt", "a/planted.txt"]);
     // A file in a wholly untracked directory leaves the listing as it is (the directory is one entry).
     writeFileSync(path.join(dir, "fresh/f.txt"), "f");
@@ -244,7 +247,7 @@ describe("openGitListing", () => {
     mkdirSync(path.join(dir, ".stepwise"));
     backdateDirs(dir);
     expect((await readGitListing(dir))!.readPaths).toEqual(["a/loose.txt"]);
-    expect(existsSync(path.join(dir, UNTRACKED_CACHE))).toBe(true);
+    expect(existsSync(cachePath(dir, untrackedCache.name))).toBe(true);
     git(dir, "add", "a/loose.txt"); // no directory changes, the index does
     const listing = (await readGitListing(dir))!;
     expect(listing.readPaths).toEqual([]);

@@ -1,15 +1,15 @@
 import { existsSync, lstatSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { commonGitDir, git, startGitListing, statLine, statKey, takePrefetched, untrackedListing, UNTRACKED_CACHE, UNTRACKED_CACHE_VERSION, type StartedListing, type UntrackedCacheFile } from "./git-start.js";
+import { commonGitDir, git, startGitListing, statKey, takePrefetched, untrackedListing, type StartedListing } from "./git-start.js";
 import { readGitIndex, type GitIndex } from "./git-index.js";
 import { RACY_WINDOW_MS } from "./file-hash-cache.js";
 import { compactKey } from "./node-crypto.js";
-import { replaceCacheFileSync } from "../files/write-file-atomically.js";
+import { untrackedCache, untrackedDirLine } from "../cache/untracked-cache.js";
 import { isDefaultIgnored } from "./glob-selector.js";
 import { trace } from "../log/trace.js";
 
-export { findGitEntry, markFileInputs, NO_FILE_INPUTS_MARKER, prefetchGitListing, UNTRACKED_CACHE } from "./git-start.js";
+export { findGitEntry, prefetchGitListing } from "./git-start.js";
 
 /**
  * What git knows about the files under a site directory, read without writing anything
@@ -110,14 +110,9 @@ function keepUntracked(started: StartedListing, index: GitIndex, untracked: stri
     // An entry added, removed or renamed later sets the mtime to then: only a recent mtime could
     // come back unchanged from such a change (a recent ctime alone, e.g. after utimes, cannot).
     if (stat && stat.mtimeMs >= racyAfter) return;
-    lines.push(`${statLine(stat)} ${dir}\n`);
+    lines.push(untrackedDirLine(stat, dir));
   }
-  const cache: UntrackedCacheFile = { version: UNTRACKED_CACHE_VERSION, prefix, index: indexChecksum, dirs: lines.join(""), untracked };
-  try {
-    replaceCacheFileSync(path.join(siteDir, UNTRACKED_CACHE), JSON.stringify(cache));
-  } catch {
-    // Only a cache: the next listing runs git again.
-  }
+  untrackedCache.write(siteDir, { prefix, index: indexChecksum, dirs: lines.join(""), untracked });
 }
 
 async function finishGitListing(started: StartedListing): Promise<GitListingHandle | undefined> {

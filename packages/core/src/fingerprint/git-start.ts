@@ -1,9 +1,13 @@
 // The part of the git listing that starts git: loaded first thing by a command that will plan
-// (see prefetch.ts), so it imports nothing beyond Node's fs, path, os and child_process.
+// (see prefetch.ts), so it imports nothing beyond Node's fs, path, os and child_process, and
+// the caches it reads (cache/untracked-cache.ts, cache/no-file-inputs.ts), which import no more.
 import { spawn } from "node:child_process";
-import { type Stats, closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { hadNoFileInputs } from "../cache/no-file-inputs.js";
+import { statLine } from "../cache/stat-line.js";
+import { directoriesUnchanged, readUntrackedCache, type UntrackedRecord } from "../cache/untracked-cache.js";
 import { trace } from "../log/trace.js";
 
 /** Environment variables that would point git at another repository than the site's. */
@@ -112,7 +116,8 @@ export function takePrefetched(key: string): StartedListing | undefined {
  */
 export function prefetchGitListing(siteDir: string): void {
   const key = path.resolve(siteDir);
-  if (prefetches.has(key) || existsSync(path.join(key, NO_FILE_INPUTS_MARKER))) return;
+  // A site whose last plan had no file inputs: nobody would read the listing.
+  if (prefetches.has(key) || hadNoFileInputs(key)) return;
   wholeSites.add(key);
   prefetches.set(key, startGitListing(key));
 }
@@ -123,31 +128,6 @@ export function prefetchGitListing(siteDir: string): void {
  * command's prefetch.
  */
 const wholeSites = new Set<string>();
-
-/**
- * Present while the site's last plan found no step with file inputs: the listing would be
- * work for nothing (a site of services from registry images), so the CLI does not start it.
- * {@link markFileInputs} keeps it in step; a stale marker costs only the prefetch.
- */
-export const NO_FILE_INPUTS_MARKER = path.join(".stepwise", "cache", "no-file-inputs");
-
-/** Records whether any step of the site declares file inputs (see {@link NO_FILE_INPUTS_MARKER}). */
-export function markFileInputs(siteDir: string, present: boolean): void {
-  const marker = path.join(siteDir, NO_FILE_INPUTS_MARKER);
-  try {
-    if (present) rmSync(marker, { force: true });
-    else if (!existsSync(marker)) {
-      mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
-      writeFileSync(marker, "");
-    }
-  } catch {
-    // Only a hint: a read-only site prefetches every time.
-  }
-}
-
-/** Where the untracked listing and the directories it depends on are kept (see `openGitListing` in git-listing.ts). */
-export const UNTRACKED_CACHE = path.join(".stepwise", "cache", "untracked.json");
-export const UNTRACKED_CACHE_VERSION = 2;
 
 /**
  * Beyond this many directories, the whole site is listed: git matches every index entry
@@ -172,7 +152,7 @@ export interface StartedListing {
   /** `git ls-files -o --directory` under way; undefined while the untracked cache may serve instead. */
   untracked: Promise<GitRun> | undefined;
   /** The untracked cache, kept for this index: its directories are checked by {@link untrackedListing}. */
-  untrackedCache: UntrackedCacheFile | undefined;
+  untrackedCache: UntrackedRecord | undefined;
   /** When the untracked listing was started (ms since the epoch); undefined if it came from the cache. */
   untrackedStartedAt: number | undefined;
   config: Promise<GitRun>;
@@ -231,11 +211,10 @@ export function untrackedListing(started: StartedListing): Promise<GitRun> {
   return started.untracked;
 }
 
-/** Size, mtime and inode of a file: the index changed under the listing if this did. */
+/** The {@link statLine} of a file (the git index): it changed under the listing if this did. */
 export function statKey(file: string): string {
   try {
-    const stat = statSync(file, { bigint: true });
-    return `${stat.size} ${stat.mtimeNs} ${stat.ctimeNs} ${stat.ino}`;
+    return statLine(statSync(file));
   } catch {
     return "";
   }
@@ -249,9 +228,9 @@ function indexIdentity(file: string): { stat: string; checksum: string | undefin
   let fd: number | undefined;
   try {
     fd = openSync(file, "r");
-    const stat = fstatSync(fd, { bigint: true });
-    const size = Number(stat.size);
-    const key = `${stat.size} ${stat.mtimeNs} ${stat.ctimeNs} ${stat.ino}`;
+    const stat = fstatSync(fd);
+    const size = stat.size;
+    const key = statLine(stat);
     if (size < 32) return { stat: key, checksum: undefined };
     const trailer = Buffer.alloc(20);
     if (readSync(fd, trailer, 0, 20, size - 20) !== 20) return { stat: key, checksum: undefined };
@@ -262,58 +241,6 @@ function indexIdentity(file: string): { stat: string; checksum: string | undefin
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-}
-
-export interface UntrackedCacheFile {
-  version: number;
-  prefix: string;
-  index: string;
-  /** {@link dirStatLine} + ` <path>\n` per directory git walked. */
-  dirs: string;
-  /** `git ls-files -z -o --directory` output. */
-  untracked: string;
-}
-
-/** The untracked cache of the site if it was kept for this index (its directories unchecked). */
-function readUntrackedCache(siteDir: string, prefix: string, indexChecksum: string): UntrackedCacheFile | undefined {
-  let cache: UntrackedCacheFile;
-  try {
-    cache = JSON.parse(readFileSync(path.join(siteDir, UNTRACKED_CACHE), "utf8")) as UntrackedCacheFile;
-  } catch {
-    return undefined;
-  }
-  if (cache?.version !== UNTRACKED_CACHE_VERSION || cache.prefix !== prefix || cache.index !== indexChecksum || typeof cache.dirs !== "string" || typeof cache.untracked !== "string") return undefined;
-  return cache;
-}
-
-/** Whether every directory of an untracked cache's `dirs` has the stat recorded there. */
-function directoriesUnchanged(siteDir: string, dirs: string): boolean {
-  const base = siteDir.endsWith(path.sep) ? siteDir : siteDir + path.sep;
-  for (let at = 0; at < dirs.length; ) {
-    let end = dirs.indexOf("\n", at);
-    if (end < 0) end = dirs.length;
-    const second = dirs.indexOf(" ", dirs.indexOf(" ", at) + 1);
-    const third = dirs.indexOf(" ", second + 1);
-    if (third < 0 || third > end) return false;
-    if (dirStatLine(base + dirs.slice(third + 1, end)) !== dirs.slice(at, third)) return false;
-    at = end + 1;
-  }
-  return true;
-}
-
-/**
- * `<ino> <mtime> <ctime>` of a directory in whole milliseconds, `- - -` when it is not there.
- * Whole milliseconds are enough: a directory is kept only if its mtime is older than the
- * racy window (2 s) when git started, so any later change sets a later mtime; and integers
- * print in a third of the time of fractional milliseconds, 1,700 times a plan.
- */
-function dirStatLine(dir: string): string {
-  return statLine(lstatSync(dir, { throwIfNoEntry: false }));
-}
-
-/** {@link dirStatLine} of a stat already taken. */
-export function statLine(stat: Stats | undefined): string {
-  return stat ? `${stat.ino} ${Math.trunc(stat.mtimeMs)} ${Math.trunc(stat.ctimeMs)}` : "- - -";
 }
 
 /** The git directory a `.git` entry stands for: itself, or where its `gitdir:` line points (worktrees, submodules). */

@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileHashCache, RACY_WINDOW_MS } from "./file-hash-cache.js";
+import { encodeFileIds } from "../cache/file-ids-cache.js";
 import { contentIdOf } from "./hash-worker.js";
 import { commitAll, git, initRepo } from "../../../../test/fixtures/git-repo.js";
 import { collectSiteFileIds, openSiteFileInputs, selectSiteFiles, type CollectOptions } from "./site-files.js";
@@ -287,6 +288,23 @@ describe("the stat cache (sites that are not git work trees)", () => {
     unlinkSync(path.join(dir, "app/a.txt"));
     write(dir, ".stepwise/cache/file-ids.bin", "garbage");
     expect(await collect(dir, { app: ["app/**"] })).toEqual({ app: { "app/new/b.txt": contentIdOf(Buffer.from("b")) } });
+  });
+
+  it("does not trust a damaged row whose stat still matches the file (a cache is a hint, never authority)", async () => {
+    const dir = tempDir();
+    write(dir, "app/a.txt", "one");
+    const id = contentIdOf(Buffer.from("one"));
+    const stat = lstatSync(path.join(dir, "app/a.txt"));
+    // A row with the file's stat, as a collection past the racy window leaves it.
+    const bytes = encodeFileIds(new Map([["app/a.txt", { size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino, id }]]));
+    write(dir, ".stepwise/cache/file-ids.bin", bytes);
+    expect((await collect(dir, { app: ["app/**"] })).app!["app/a.txt"]).toBe(id);
+    // One bit of the id flipped, the stat intact: the file is read again, not given the damaged id.
+    const idAt = bytes.indexOf(Buffer.from(id, "hex"));
+    expect(idAt).toBeGreaterThan(0);
+    bytes[idAt + 3]! ^= 1;
+    write(dir, ".stepwise/cache/file-ids.bin", bytes);
+    expect((await collect(dir, { app: ["app/**"] })).app!["app/a.txt"]).toBe(id);
   });
 
   it("hashes many files on worker threads with the same ids as one thread", async () => {

@@ -1,13 +1,11 @@
 import type { FileHashCache } from "./file-hash-cache.js";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { compactKey } from "./node-crypto.js";
 import { conversionPaths, openGitListing, type GitListing, type GitListingHandle } from "./git-listing.js";
 import { GlobSelector, isDefaultIgnored } from "./glob-selector.js";
 import { walkSiteFiles } from "./site-walk.js";
 import { StepFiles } from "./step-files.js";
 import { trace } from "../log/trace.js";
-import { replaceCacheFileSync } from "../files/write-file-atomically.js";
+import { fileInputsCache } from "../cache/file-inputs-cache.js";
 
 export { DEFAULT_IGNORES, splitGlobs, type GlobSet } from "./glob-selector.js";
 
@@ -58,21 +56,6 @@ export interface SiteFileInputs {
 }
 
 /**
- * Where {@link openSiteFileInputs} keeps the identity of the last collection's git listing and
- * globs, and the stat of each file it read from disk rather than taking from git's index.
- */
-export const FILE_INPUTS_CACHE = path.join(".stepwise", "cache", "file-inputs.json");
-const FILE_INPUTS_VERSION = 2;
-
-interface FileInputsCacheFile {
-  version: number;
-  listing: string;
-  globs: string;
-  /** `[path, "<size> <mtimeMs> <ctimeMs> <ino>"]` of each file read from disk. */
-  read: [string, string][];
-}
-
-/**
  * Opens the file inputs of a site: starts (or takes the prefetched) git listing and works out
  * its {@link SiteFileInputs.identity}, which a plan compares with the one its fingerprints were
  * computed for, and collects the files only when they differ.
@@ -89,12 +72,12 @@ export async function openSiteFileInputs(
   const handle = options.useGit === false ? undefined : await openGitListing(siteDir, insideSite);
   trace("git listing opened");
   const globs = JSON.stringify([...globsByStep].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const cacheFile = path.join(siteDir, FILE_INPUTS_CACHE);
-  const identityOf = (listing: string, read: readonly [string, string][]) => compactKey(JSON.stringify(["file-inputs 2", listing, globs, read]));
+  const identityOf = (listing: string, read: readonly [string, string][]) => compactKey(JSON.stringify(["file-inputs 3", listing, globs, read]));
 
   let identity: string | undefined;
   const listingIdentity = handle?.identity;
-  const known = listingIdentity === undefined ? undefined : readFileInputsCache(cacheFile);
+  // `.stepwise/cache/file-inputs.json`: the listing, globs and read files' stats of the last collection.
+  const known = listingIdentity === undefined ? undefined : fileInputsCache.read(siteDir);
   if (known && known.listing === listingIdentity && known.globs === globs && known.read.every(([file, stat]) => cache.currentStat(file) === stat)) {
     identity = identityOf(listingIdentity!, known.read);
   }
@@ -113,12 +96,7 @@ export async function openSiteFileInputs(
     }
     identity = identityOf(listing, stats);
     if (!known || known.listing !== listing || known.globs !== globs || JSON.stringify(known.read) !== JSON.stringify(stats)) {
-      const file: FileInputsCacheFile = { version: FILE_INPUTS_VERSION, listing, globs, read: stats };
-      try {
-        replaceCacheFileSync(cacheFile, JSON.stringify(file));
-      } catch {
-        // Only a cache.
-      }
+      fileInputsCache.write(siteDir, { listing, globs, read: stats });
     }
     return files;
   };
@@ -128,21 +106,6 @@ export async function openSiteFileInputs(
     },
     collect: () => (collected ??= collect()),
   };
-}
-
-function readFileInputsCache(file: string): FileInputsCacheFile | undefined {
-  try {
-    const cache = JSON.parse(readFileSync(file, "utf8")) as FileInputsCacheFile;
-    const valid =
-      cache?.version === FILE_INPUTS_VERSION &&
-      typeof cache.listing === "string" &&
-      typeof cache.globs === "string" &&
-      Array.isArray(cache.read) &&
-      cache.read.every((row) => Array.isArray(row) && typeof row[0] === "string" && typeof row[1] === "string");
-    return valid ? cache : undefined; // anything else (hand-edited, truncated) is no cache
-  } catch {
-    return undefined;
-  }
 }
 
 /**

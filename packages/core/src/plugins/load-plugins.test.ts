@@ -3,7 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORE_VERSION } from "../version.js";
-import { CORE_RANGES_CACHE, loadPlugins } from "./load-plugins.js";
+import { loadPlugins } from "./load-plugins.js";
+import { coreRangesCache } from "../cache/core-ranges-cache.js";
+import { cachePath } from "../cache/cache-file.js";
 
 /** Writes a real package into site/node_modules/<name>. */
 function installPackage(site: string, name: string, pkg: Record<string, unknown>, index: string): string {
@@ -62,13 +64,13 @@ describe("plugin discovery", () => {
     const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
     mkdirSync(path.join(site, ".stepwise", "cache"), { recursive: true });
     // Another core version's answers are not this one's.
-    writeFileSync(path.join(site, CORE_RANGES_CACHE), JSON.stringify({ "9.0.0": ["^9.0.0"] }));
+    writeFileSync(cachePath(site, coreRangesCache.name), coreRangesCache.encode({ core: "9.0.0", ranges: ["^9.0.0"] }));
     installPackage(site, "new-plugin", peer, plugin("new-plugin"));
     installPackage(site, "old-plugin", { peerDependencies: { "@stepwise/core": "^9.0.0" } }, plugin("old-plugin"));
     await loadPlugins(site, [{ name: "new-plugin", options: {} }]);
-    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toMatchObject({ [CORE_VERSION]: ["^0.1.0"], sum: expect.any(Number) });
+    expect(coreRangesCache.read(site)).toEqual({ core: CORE_VERSION, ranges: ["^0.1.0"] });
     await expect(loadPlugins(site, [{ name: "old-plugin", options: {} }])).rejects.toMatchObject({ code: "PLUGIN_INCOMPATIBLE" });
-    expect(JSON.parse(readFileSync(path.join(site, CORE_RANGES_CACHE), "utf8"))).toMatchObject({ [CORE_VERSION]: ["^0.1.0"], sum: expect.any(Number) });
+    expect(coreRangesCache.read(site)).toEqual({ core: CORE_VERSION, ranges: ["^0.1.0"] });
   });
 
   it("refuses malformed plugins, one clear line each, all in one error", async () => {

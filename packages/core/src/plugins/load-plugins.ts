@@ -6,9 +6,8 @@ import { ErrorCode, errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import type { PluginEntry } from "../site/load-site.js";
 import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
-import { replaceCacheFileSync } from "../files/write-file-atomically.js";
+import { readCoreRanges, writeCoreRanges } from "../cache/core-ranges-cache.js";
 import { secretAlphabet } from "../secrets/generate-secret.js";
-import { checksum } from "../files/checksum.js";
 
 export interface LoadedPlugin {
   /** npm package name (= `meta.name`). */
@@ -62,38 +61,22 @@ export async function loadPlugins(siteDir: string, entries: readonly PluginEntry
 }
 
 /**
- * The `@stepwise/core` ranges semver found this version of core to satisfy, kept in
- * `.stepwise/cache/core-ranges.json` (`{ "<core version>": ["<range>", ...] }`): a pure
- * function's answers, so they never go stale. Every command loads plugins, and semver's
- * first use (its regular expressions, then parsing the range) costs ~3 ms of it.
+ * The `@stepwise/core` ranges semver found this version of core to satisfy, remembered in
+ * `.stepwise/cache/core-ranges.json` (see cache/core-ranges-cache.ts): every command loads
+ * plugins, and semver's first use costs ~3 ms of it.
  */
-export const CORE_RANGES_CACHE = path.join(".stepwise", "cache", "core-ranges.json");
-
 const rangeCaches = new Map<string, Set<string>>();
 
 function compatibleRanges(siteDir: string): Set<string> {
   let ranges = rangeCaches.get(siteDir);
-  if (!ranges) {
-    ranges = new Set();
-    try {
-      const cached = JSON.parse(readFileSync(path.join(siteDir, CORE_RANGES_CACHE), "utf8")) as Record<string, unknown>;
-      const known = cached[CORE_VERSION];
-      // A damaged list could admit an incompatible plugin: it counts only with its checksum.
-      if (Array.isArray(known) && cached.sum === checksum(JSON.stringify(known))) for (const range of known) if (typeof range === "string") ranges.add(range);
-    } catch {
-      // none yet, or unreadable: semver decides
-    }
-    rangeCaches.set(siteDir, ranges);
-  }
+  if (!ranges) rangeCaches.set(siteDir, (ranges = new Set(readCoreRanges(siteDir))));
   return ranges;
 }
 
 function rememberCompatible(siteDir: string, range: string): void {
   const ranges = compatibleRanges(siteDir);
   ranges.add(range);
-  const known = [...ranges].sort();
-  // Only a cache: when it cannot be written, semver decides again next time.
-  replaceCacheFileSync(path.join(siteDir, CORE_RANGES_CACHE), JSON.stringify({ [CORE_VERSION]: known, sum: checksum(JSON.stringify(known)) }));
+  writeCoreRanges(siteDir, [...ranges]); // when it cannot be written, semver decides again next time
 }
 
 async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPlugin> {

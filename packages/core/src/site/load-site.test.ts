@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { checksum } from "../files/checksum.js";
+import { siteParseCache } from "../cache/site-parse-cache.js";
 import { loadSite, parseSite } from "./load-site.js";
 import { checkVersionCompatible } from "./version-rule.js";
 
@@ -93,10 +93,8 @@ describe("the parse cache (.stepwise/cache/site.json)", () => {
     expect(existsSync(cacheFile(dir))).toBe(true);
     expect(statSync(cacheFile(dir)).mode & 0o777).toBe(0o600);
     // Mark the cached copy: a second load that returns the mark read the cache, not the YAML.
-    const cached = JSON.parse(readFileSync(cacheFile(dir), "utf8"));
-    cached.site.name = "from-cache";
-    cached.sum = checksum(JSON.stringify(cached.site));
-    writeFileSync(cacheFile(dir), JSON.stringify(cached));
+    const cached = siteParseCache.read(dir)!;
+    writeFileSync(cacheFile(dir), siteParseCache.encode({ ...cached, site: { ...cached.site, name: "from-cache" } }));
     const second = loadSite(dir);
     expect(second.name).toBe("from-cache");
     expect(second.config.get("database.name")).toEqual({ value: "app", location: expect.stringMatching(/stepwise\.yaml:5$/) });
@@ -120,9 +118,11 @@ describe("the parse cache (.stepwise/cache/site.json)", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-site-"));
     writeFileSync(path.join(dir, "stepwise.yaml"), text);
     loadSite(dir);
-    const cached = JSON.parse(readFileSync(cacheFile(dir), "utf8"));
+    // The header line (name, version, checksum) kept, the JSON after it changed.
+    const [header, body] = readFileSync(cacheFile(dir), "utf8").split(/\n(.*)/s) as [string, string];
+    const cached = JSON.parse(body);
     for (const damaged of [{ ...cached.site, name: "damaged" }, { ...cached.site, plugins: 5 }, { ...cached.site, config: null }]) {
-      writeFileSync(cacheFile(dir), JSON.stringify({ ...cached, site: damaged }));
+      writeFileSync(cacheFile(dir), `${header}\n${JSON.stringify({ ...cached, site: damaged })}`);
       const site = loadSite(dir);
       expect(site.name).toBe("demo");
       expect(site.config.get("database.name")?.value).toBe("app");

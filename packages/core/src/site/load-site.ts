@@ -6,7 +6,7 @@ import { errors } from "../errors/error-codes.js";
 import { StepwiseError, errorMessage } from "../errors/stepwise-error.js";
 import { ErrorCode } from "../errors/error-codes.js";
 import { validateSiteSchema } from "./site-schema.js";
-import { readSiteCache, writeSiteCache } from "./site-cache.js";
+import { readSiteCache, writeSiteCache } from "../cache/site-parse-cache.js";
 import { checkVersionCompatible, SITE_SCHEMA_VERSION } from "./version-rule.js";
 import { yamlModule } from "./yaml-module.js";
 

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { link, open, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { isAlive } from "./process-alive.js";
 import type { FoundLock, LockInfo, StateLock } from "../contracts.js";
 import { ErrorCode, errors } from "../errors/error-codes.js";
 import { ExitCode, StepwiseError } from "../errors/stepwise-error.js";
@@ -62,16 +63,6 @@ export function assessLock(info: LockInfo, now = Date.now()): { reason: string; 
   }
   if (Date.parse(info.expiresAt) < now) return { reason: `it expired at ${info.expiresAt} without being renewed`, provable: false };
   return undefined;
-}
-
-/** Whether a process of this host is running (a process of another user counts). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export function describeHolder(info: LockInfo): string {

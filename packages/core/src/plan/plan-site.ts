@@ -1,0 +1,84 @@
+import type { StateDocument } from "../contracts.js";
+import type { SiteStep } from "../context/step-context.js";
+import { errors } from "../errors/error-codes.js";
+import type { SiteSession } from "../engine/site-session.js";
+import { planRemovals, targetInventory } from "../engine/removals.js";
+import { trace } from "../log/trace.js";
+import { secretTooShort } from "../secrets/site-secrets.js";
+import { emptyState } from "../state/state-document.js";
+import type { EntrySources, Plan, StepPlan } from "./compute-plan.js";
+import { checkDrift } from "./drift-checks.js";
+import type { RemovalPlan } from "./orphans.js";
+import { planFiles } from "./plan-files.js";
+import { planSteps, settleActions } from "./plan-steps.js";
+
+export interface PlanOptions {
+  /** Steps to run whatever their fingerprint says (`--force-step`, repeatable). */
+  forceSteps?: readonly string[];
+  forceAll?: boolean;
+  /** Run drift checks (`check`) for steps that would be skipped. Default true. */
+  refresh?: boolean;
+  /** Plan as if no state existed (`--reset-state`). */
+  resetState?: boolean;
+  /** Drift checks and steps run at once. Default 4. */
+  concurrency?: number;
+  /** Removals also delete the data volumes of what they remove (`--prune-volumes`). */
+  pruneVolumes?: boolean;
+}
+
+/** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but caches (`.stepwise/cache/`). */
+export async function planSite(session: SiteSession, options: PlanOptions = {}): Promise<Plan> {
+  session.assertSiteUsable();
+  session.assertConfigValid();
+  session.assertNoMissingConfig();
+  const { state } = await session.stateBackend.read();
+  trace("state read");
+  return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
+}
+
+/**
+ * Plans against `state`: the files (memo shortcut or listing), each step's reasons, drift
+ * checks, and what left the site. Also returns what the plan read (file hashes and the entry
+ * sources over the live `state`), so a deploy computes each step's entries from the same inputs.
+ */
+export async function computeSitePlan(session: SiteSession, state: StateDocument, options: PlanOptions): Promise<{ plan: Plan; sources: EntrySources }> {
+  for (const name of options.forceSteps ?? []) {
+    if (!session.steps.has(name)) throw errors.stepUnknown(name, "--force-step", [...session.steps.keys()]);
+  }
+  const [secrets, inputs] = await Promise.all([session.secrets(), session.fileInputs()]);
+  const [tooShort] = secrets.tooShort();
+  if (tooShort !== undefined) throw secretTooShort(tooShort);
+  const refresh = options.refresh !== false;
+  // Read-only, and only when the plan looks at the world (not with --no-refresh).
+  const inventory = refresh ? targetInventory(session) : Promise.resolve(undefined);
+  const ordered = session.graph.order.map((name) => session.steps.get(name)!);
+  const base: Omit<EntrySources, "files"> = {
+    config: (key) => session.config.get(key),
+    secretFingerprint: (name) => secrets.fingerprint(name),
+    upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
+  };
+  const files = await planFiles(session.site.dir, inputs, ordered, state, base);
+  trace("files collected");
+  const sources: EntrySources = { ...base, files: files.files };
+  const forced = { steps: new Set(options.forceSteps ?? []), all: options.forceAll === true };
+  const steps = planSteps({ order: session.graph.order, steps: session.steps, state, sources, known: files.known, forced });
+  files.remember(steps);
+  trace("fingerprints compared");
+  const needsCheck = refresh ? steps.filter((plan) => plan.action === "skip" && session.steps.get(plan.name)!.definition.check) : [];
+  await checkDrift(session, state, needsCheck, options.concurrency ?? 4);
+  settleActions(steps, session.steps);
+  const removals = planRemovals(session, state, await inventory, options.pruneVolumes === true);
+  return { plan: assemblePlan(steps, session.disabledSteps, removals), sources };
+}
+
+/** The plan's totals, and its disabled steps (one that still has a record is listed once, as a removal). */
+export function assemblePlan(steps: StepPlan[], disabledSteps: readonly SiteStep[], removals: RemovalPlan[]): Plan {
+  return {
+    steps,
+    disabled: disabledSteps.filter((s) => !removals.some((r) => r.name === s.name)).map((s) => ({ name: s.name, plugin: s.pluginId, description: s.description })),
+    removals,
+    toRun: steps.filter((s) => s.action === "run").length,
+    toRemove: removals.length,
+    unchanged: steps.filter((s) => s.action === "skip").length,
+  };
+}
