@@ -44,12 +44,12 @@ function stepwise(...argv) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const times = { cold: { A: [], B: [] }, noop: { A: [], B: [] } };
 
-stepwise("down", "--volumes");
+stepwise("down", "--volumes", "--auto-approve", "--no-final-backup");
 for (let i = 0; i < RUNS + 1; i++) {
   for (const v of i % 2 ? ["B", "A"] : ["A", "B"]) {
     link(variants[v]);
     const ms = stepwise("deploy", "--auto-approve");
-    stepwise("down", "--volumes");
+    stepwise("down", "--volumes", "--auto-approve", "--no-final-backup");
     if (i > 0) times.cold[v].push(ms);
     process.stderr.write(`cold ${v} ${ms.toFixed(0)} ms\n`);
   }
@@ -62,7 +62,7 @@ for (let i = 0; i < 2 * RUNS + 1; i++) {
     if (i > 0) times.noop[v].push(ms);
   }
 }
-stepwise("down", "--volumes");
+stepwise("down", "--volumes", "--auto-approve", "--no-final-backup");
 link(variants.A);
 for (const kind of ["cold", "noop"]) {
   const a = median(times[kind].A);

@@ -114,7 +114,7 @@ let paths;
 const stepwise = (argv, options = {}) => run(node, [...(options.nodeArgs ?? []), cli, ...argv, "-C", paths.site], { env: stepwiseEnv, ...options });
 
 function stepwiseDown() {
-  stepwise(["down", "--volumes"]);
+  stepwise(["down", "--volumes", "--auto-approve", "--no-final-backup"]);
 }
 
 function kubeDown() {
@@ -275,7 +275,7 @@ async function main() {
   buildImages(paths.site);
 
   log("removing what an earlier run left");
-  if (existsSync(path.join(paths.site, ".stepwise"))) stepwise(["down", "--volumes"], { allowFail: true });
+  if (existsSync(path.join(paths.site, ".stepwise"))) stepwise(["down", "--volumes", "--auto-approve", "--no-final-backup"], { allowFail: true });
   kubeDown();
   for (const port of [NAMES.stepwisePort, NAMES.kubePort]) if (!portFree(port)) throw new Error(`port ${port} is in use; free it or change NAMES in bench/podman/generate.mjs`);
 

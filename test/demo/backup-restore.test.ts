@@ -75,7 +75,7 @@ describe("backup and restore of the demo site", () => {
       ["missing", path.join(scratch, "nope.tar.gz"), /the file does not exist/],
     ];
     for (const [what, file, reason] of cases) {
-      const restore = await site.cli(["backup", "restore", file]);
+      const restore = await site.cli(["backup", "restore", file, "--auto-approve"]);
       expect(restore.code, `${what}: ${restore.stderr}`).toBe(2);
       expect(restore.stderr).toMatch(reason);
       expect(restore.stderr).toContain("Nothing was changed.");
@@ -93,13 +93,13 @@ describe("backup and restore of the demo site", () => {
     await psql("INSERT INTO greetings (message) VALUES ('written after the backup')");
     expect(await greetings(site)).toEqual(["Hello from stepwise", "written before the backup", "written after the backup"]);
 
-    const down = expectOk(await site.cli(["down", "--volumes"]), "down --volumes");
-    expect(down.stdout).toContain("Volumes were removed too.");
+    const down = expectOk(await site.cli(["down", "--volumes", "--auto-approve"]), "down --volumes");
+    expect(down.stdout).toContain("The data was deleted. To bring it back: stepwise backup restore");
     expect(await siteContainerNames(site.name)).toEqual([]);
     expect(await volumes(site.name)).toEqual([]);
     await expect(httpGet(site.url, 1000)).rejects.toThrow();
 
-    const restore = expectOk(await site.cli(["backup", "restore", archive]), "backup restore");
+    const restore = expectOk(await site.cli(["backup", "restore", archive, "--auto-approve"]), "backup restore");
     expect(restore.stdout).toContain(`Restored 1 volume(s), secrets and state from ${archive}`);
     expect(await volumes(site.name)).toEqual([`stepwise-${site.name}-postgres-data`]);
 
@@ -113,12 +113,12 @@ describe("backup and restore of the demo site", () => {
 
   it("on a machine that lost state and secrets too (only the age identity kept), restore + deploy bring the same data and password back", async () => {
     const password = (await new AgeSecretBackend(site.dir).readAll()).get("db_password");
-    expectOk(await site.cli(["down", "--volumes"]), "down --volumes");
+    expectOk(await site.cli(["down", "--volumes", "--auto-approve"]), "down --volumes");
     rmSync(path.join(site.dir, ".stepwise/state.json"));
     rmSync(path.join(site.dir, ".stepwise/secrets.age"));
     rmSync(path.join(site.dir, ".stepwise/cache"), { recursive: true, force: true });
 
-    expectOk(await site.cli(["backup", "restore", archive]), "backup restore");
+    expectOk(await site.cli(["backup", "restore", archive, "--auto-approve"]), "backup restore");
     expect(existsSync(path.join(site.dir, ".stepwise/secrets.age"))).toBe(true);
     expect((await new AgeSecretBackend(site.dir).readAll()).get("db_password")).toBe(password);
 
@@ -128,7 +128,7 @@ describe("backup and restore of the demo site", () => {
   });
 
   it("down --volumes then deploy (no restore) is a fresh site: the migration runs again on the empty database", async () => {
-    expectOk(await site.cli(["down", "--volumes"]), "down --volumes");
+    expectOk(await site.cli(["down", "--volumes", "--auto-approve"]), "down --volumes");
     const deploy = expectOk(await site.cli(["deploy", "--auto-approve"]), "deploy on fresh volumes");
     expect(deploy.stdout).toMatch(/ok job:migrate/);
     expect(await siteContainerNames(site.name)).toEqual(DEMO_RESOURCES.map((r) => site.container(r)));

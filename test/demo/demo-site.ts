@@ -30,7 +30,7 @@ export interface DemoSite {
   cli(args: readonly string[], options?: { input?: string }): Promise<CliResult>;
   /** Same, but returns the running child (for kill -9 tests). */
   start(args: readonly string[]): ChildProcess;
-  /** `stepwise down --volumes`, the built images' tags, the temp dir. Never throws. */
+  /** `stepwise down --volumes` (no final backup), the built images' tags, the temp dir. Never throws. */
   destroy(): Promise<void>;
   container(resource: string): string;
 }
@@ -198,7 +198,7 @@ export async function makeDemoSite(label: string): Promise<DemoSite> {
     start: (args) => startCli([...args, "-C", dir], { cwd: dir, env }),
     container: (resource) => `stepwise-${name}-${resource}`,
     async destroy() {
-      const down = await site.cli(["down", "--volumes"]).catch((error: unknown) => ({ code: -1, stderr: String(error) }) as CliResult);
+      const down = await site.cli(["down", "--volumes", "--auto-approve", "--no-final-backup"]).catch((error: unknown) => ({ code: -1, stderr: String(error) }) as CliResult);
       if (down.code !== 0) process.stderr.write(`demo cleanup: stepwise down --volumes for ${name} exited ${down.code}: ${down.stderr}\n`);
       // Only this site's tags: sites built from the same context share one image id, and
       // `podman images --filter reference=...` lists every tag of a matching image.

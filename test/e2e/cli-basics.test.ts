@@ -37,6 +37,16 @@ describe("CLI basics", () => {
     expect(existsSync(marker)).toBe(true);
   });
 
+  it("every subcommand's --help lists the global options that apply to it too", async () => {
+    const dir = makeFixtureSite();
+    for (const args of [["deploy"], ["configure"], ["backup", "restore"], ["state", "show"], ["down"]]) {
+      const help = await runCli([...args, "--help"], { cwd: dir });
+      expect(help.code, args.join(" ")).toBe(0);
+      expect(help.stdout, args.join(" ")).toContain("Global Options:");
+      for (const option of ["-C, --site <dir>", "--set <key=value>", "--preset <name>", "--json", "-v, --verbose"]) expect(help.stdout, `${args.join(" ")}: ${option}`).toContain(option);
+    }
+  });
+
   it("bad usage exits 2 without a stack trace", async () => {
     const dir = makeFixtureSite();
     for (const args of [["frobnicate"], ["deploy", "--concurrency", "0"], ["plan", "--preset", "prod"]]) {

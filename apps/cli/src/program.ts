@@ -27,6 +27,8 @@ export function buildProgram(only?: string): Command {
     .option("--json", "print machine-readable JSON on stdout (no secret values, ever)")
     .option("-v, --verbose", "print step logs and debug details")
     .showHelpAfterError("(run stepwise --help for usage)")
+    // Subcommands inherit this: `stepwise deploy --help` lists --json, --set, -C ... as well.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .addHelpText(
@@ -137,7 +139,9 @@ Examples:
       program
         .command("down")
         .description("stop and remove what the site runs (volumes are kept unless --volumes)")
-        .option("--volumes", "also remove the site's volumes: its data is gone")
+        .option("--volumes", "also remove the site's volumes: asks first (type the site name), writes a final backup, then deletes the data")
+        .option("--no-final-backup", "do not write the final backup before deleting data")
+        .option("-y, --auto-approve", "do not ask (needed to delete data without a terminal)")
         .action(async (options, command: Command) => {
           const { downCommand } = await import("./commands/day2.js");
           await downCommand(globals(command), options);
@@ -163,10 +167,20 @@ Examples:
         });
       backup
         .command("restore <file>")
-        .description("check an archive (manifest, checksums, site), then restore volumes, secrets and state")
-        .action(async (file: string, _options, command: Command) => {
+        .description("check an archive (manifest, checksums, site), say what it replaces and ask, save a copy of that, then restore volumes, secrets and state")
+        .option("-y, --auto-approve", "do not ask (needed without a terminal)")
+        .action(async (file: string, options, command: Command) => {
           const { backupRestoreCommand } = await import("./commands/day2.js");
-          await backupRestoreCommand(globals(command), file);
+          await backupRestoreCommand(globals(command), file, options);
+        });
+      backup
+        .command("prune")
+        .description("delete the oldest safety backups (written by down --volumes and backup restore); backup create's archives are never touched")
+        .option("--keep <n>", "how many safety backups to keep", (v) => parseCount(v, "--keep"), 0)
+        .option("-y, --auto-approve", "do not ask (needed without a terminal)")
+        .action(async (options, command: Command) => {
+          const { backupPruneCommand } = await import("./commands/day2.js");
+          await backupPruneCommand(globals(command), options);
         });
     },
     state: () => {
@@ -299,8 +313,12 @@ function globals(command: Command): GlobalOptions {
 }
 
 function parsePositive(value: string, flag: string): number {
+  return parseCount(value, flag, 1);
+}
+
+function parseCount(value: string, flag: string, min = 0): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CommanderError(2, "stepwise.usage", `${flag} expects a whole number >= 1, got "${value}"`);
+  if (!Number.isInteger(n) || n < min) throw new CommanderError(2, "stepwise.usage", `${flag} expects a whole number >= ${min}, got "${value}"`);
   return n;
 }
 

@@ -449,6 +449,13 @@ export interface TargetSession {
   /** Remove what the site made; volumes too when asked. */
   down?(options: { volumes: boolean }): Promise<string[]>;
   /**
+   * What `down` with the same options would remove and which of it holds data, found without
+   * changing anything. The CLI shows it and asks before a `down` that loses data (the person
+   * types the site name, or passes `--auto-approve`). A target without it is asked about as
+   * if `down --volumes` lost data and a plain `down` lost none.
+   */
+  describeDown?(options: { volumes: boolean }): Promise<DownPreview>;
+  /**
    * Everything the target finds labelled for this site that a step's `ensure` made (not its
    * foundation: networks, helpers), with the step when it was labelled with one. Read-only.
    * `plan` (unless `--no-refresh`) compares it with the site's steps to find objects no step
@@ -483,6 +490,17 @@ export interface TargetConnectContext {
   readonly secrets: { get(name: string): string | undefined; fingerprint(name: string): string | undefined };
   readonly log: StepLogger;
   readonly signal: AbortSignal;
+}
+
+/** What `down` would remove ({@link TargetSession.describeDown}). */
+export interface DownPreview {
+  /** Everything it would remove, named as `down` names it in its result (`container NAME`, ...). */
+  removes: string[];
+  /**
+   * What holds data that would be gone afterwards (volumes, a whole resource group), with its
+   * size in bytes when the target knows it. Empty: nothing is lost that `deploy` cannot make again.
+   */
+  data: { name: string; bytes?: number }[];
 }
 
 /** A place a site is deployed to (`podman`, `azure`). A site picks one with `target:`. */

@@ -39,5 +39,5 @@ export { Redactor, MIN_SECRET_LENGTH, redactKnownSecrets } from "./log/redactor.
 export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, updateProgress, newProgress, progressFile } from "./configure/configure-flow.js";
 export type { Question, ConfigureProgress } from "./configure/configure-flow.js";
 export { TEMPLATE_VERSION_FILE } from "./templates/templates-step.js";
-export { createBackup, listBackups, verifyBackup, restoreBackup, BACKUP_DIR } from "./backup/site-backup.js";
-export type { BackupManifest, BackupInfo } from "./backup/site-backup.js";
+export { createBackup, createSafetyBackup, listBackups, listSafetyBackups, pruneSafetyBackups, verifyBackup, restoreBackup, BACKUP_DIR, SAFETY_BACKUPS_KEPT } from "./backup/site-backup.js";
+export type { BackupInfo, BackupManifest, RestoreOptions, RestoreResult, SafetyBackupReason } from "./backup/site-backup.js";

@@ -44,6 +44,7 @@ export type {
   TargetCallScope,
   ServiceStatus,
   TargetSession,
+  DownPreview,
   TargetConnectContext,
   TargetDefinition,
   StepRecord,

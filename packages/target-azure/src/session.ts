@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { DriftReport, RemoveOptions, RemoveResult, ResourceRef, ResourceResult, ResourceSpec, StepLogger, TargetCallScope, TargetRemoveScope, TargetSession } from "@stepwise/core";
+import type { DownPreview, DriftReport, RemoveOptions, RemoveResult, ResourceRef, ResourceResult, ResourceSpec, StepLogger, TargetCallScope, TargetRemoveScope, TargetSession } from "@stepwise/core";
 import { ErrorCode, ExitCode, StepwiseError, hashJson } from "@stepwise/core";
 import type { ArmClient } from "./arm-client.js";
 import { azureErrors } from "./errors.js";
@@ -73,6 +73,12 @@ export class AzureSession implements TargetSession {
     if (ref.kind !== "secret") return { removed: [], kept: [] };
     await this.arm.delete(ref.id, SECRET_TYPE, scope.log, scope.signal);
     return { removed: [`key vault secret ${ref.id.split("/").at(-1)}`], kept: [] };
+  }
+
+  /** Whatever `down` is asked: the whole resource group goes, with every database and secret in it. */
+  async describeDown(): Promise<DownPreview> {
+    const group = `resource group ${this.settings.names.resourceGroup}`;
+    return { removes: [group], data: [{ name: `${group} and everything in it (databases, Key Vault secrets)` }] };
   }
 
   /** `down`: deletes the site's resource group and everything in it. */

@@ -67,14 +67,23 @@ export async function ensurePodmanSecret(
   return { podmanName, fingerprint, created, replacedOld: old.length > 0 };
 }
 
+/** The names of the Podman secrets that start with `prefix`. */
+export async function listSecretNames(api: PodmanApi, prefix: string, signal?: AbortSignal): Promise<string[]> {
+  try {
+    const all = await api.request<SecretEntry[]>({ method: "GET", path: `${LIBPOD}/secrets/json`, signal, what: "list secrets" });
+    return (all ?? []).map((entry) => entry.Spec.Name).filter((name) => name.startsWith(prefix));
+  } catch (error) {
+    throw apiFailure(`list secrets ${prefix}*`, error);
+  }
+}
+
 /** Removes every Podman secret whose name starts with `prefix`, except `keep`. Returns the names removed. */
 export async function removeSecretVersions(api: PodmanApi, prefix: string, keep: string | undefined, signal?: AbortSignal): Promise<string[]> {
   const removed: string[] = [];
+  const names = await listSecretNames(api, prefix, signal);
   try {
-    const all = await api.request<SecretEntry[]>({ method: "GET", path: `${LIBPOD}/secrets/json`, signal, what: "list secrets" });
-    for (const entry of all ?? []) {
-      const name = entry.Spec.Name;
-      if (!name.startsWith(prefix) || name === keep) continue;
+    for (const name of names) {
+      if (name === keep) continue;
       await api.requestOrMissing({ method: "DELETE", path: `${LIBPOD}/secrets/${encodeURIComponent(name)}`, signal, what: `remove secret ${name}` });
       removed.push(name);
     }

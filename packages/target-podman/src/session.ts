@@ -1,5 +1,6 @@
 import { PassThrough, Readable } from "node:stream";
 import type {
+  DownPreview,
   DriftReport,
   RemoveOptions,
   RemoveResult,
@@ -23,10 +24,10 @@ import { LIBPOD, apiFailure } from "./podman-api.js";
 import { ensurePostgres } from "./postgres-resource.js";
 import { ensureRedis } from "./redis-resource.js";
 import { removeResource, siteInventory } from "./remove-resource.js";
-import { ensurePodmanSecret, podmanSecretExists, removeSecretVersions } from "./secret-resource.js";
+import { ensurePodmanSecret, listSecretNames, podmanSecretExists, removeSecretVersions } from "./secret-resource.js";
 import { ensureService } from "./service-resource.js";
 import type { PodmanSettings } from "./settings.js";
-import { listSiteVolumes } from "./site-objects.js";
+import { listSiteVolumes, networkId, volumeSizes } from "./site-objects.js";
 import { specHash } from "./spec-hash.js";
 import { exportVolumes, importVolumes } from "./volume-archive.js";
 
@@ -233,6 +234,19 @@ export class PodmanSession implements TargetSession {
       }
     }
     return removed;
+  }
+
+  /** What {@link down} would remove, in its words; the volumes (with their sizes) are the data. */
+  async describeDown(options: { volumes: boolean }): Promise<DownPreview> {
+    const containers = await listContainers(this.api, [`${Label.Site}=${this.names.site}`], this.signal);
+    const removes = containers.map((c) => `container ${c.Names[0] ?? c.Id}`);
+    for (const secret of await listSecretNames(this.api, `${this.names.prefix}-secret-`, this.signal)) removes.push(`secret ${secret}`);
+    if ((await networkId(this.api, this.names, this.signal)) !== undefined) removes.push(`network ${this.names.network}`);
+    if (!options.volumes) return { removes, data: [] };
+    const volumes = await listSiteVolumes(this.api, this.names, this.signal);
+    const sizes = volumes.length ? await volumeSizes(this.api, this.signal) : new Map<string, number>();
+    for (const v of volumes) removes.push(`volume ${v.Name}`);
+    return { removes, data: volumes.map((v) => ({ name: `volume ${v.Name}`, bytes: sizes.get(v.Name) })) };
   }
 
   /** See {@link siteInventory}: the site's resource containers, by label, with step and volumes. */

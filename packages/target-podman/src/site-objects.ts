@@ -66,3 +66,16 @@ export async function listSiteVolumes(api: PodmanApi, names: SiteNames, signal?:
     throw apiFailure("list volumes", error);
   }
 }
+
+/**
+ * Bytes each volume holds, by name (`podman system df`); empty when Podman cannot say, since
+ * a size only informs the question `down --volumes` asks.
+ */
+export async function volumeSizes(api: PodmanApi, signal?: AbortSignal): Promise<Map<string, number>> {
+  try {
+    const df = await api.request<{ Volumes?: { VolumeName: string; Size?: number }[] | null }>({ method: "GET", path: `${LIBPOD}/system/df`, signal, what: "disk usage" });
+    return new Map((df?.Volumes ?? []).filter((v) => typeof v.Size === "number").map((v) => [v.VolumeName, v.Size!]));
+  } catch {
+    return new Map();
+  }
+}

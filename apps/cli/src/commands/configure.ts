@@ -18,6 +18,7 @@ import {
   type SiteSession,
 } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
+import { providedSecretsSummary } from "../output/secrets-summary.js";
 import { openSession, printJson } from "./open-session.js";
 
 export interface ConfigureFlags {
@@ -224,7 +225,7 @@ function completeSession(session: SiteSession, progress: ConfigureProgress): Pro
 
 async function secretSummary(session: SiteSession): Promise<string> {
   const provided = (await session.secretStatus()).filter((s) => !s.spec.generate && s.applies);
-  return `${provided.filter((s) => s.set).length}/${provided.length} secrets provided`;
+  return providedSecretsSummary(provided.filter((s) => s.set).length, provided.length);
 }
 
 async function printStatus(session: SiteSession, progress: ConfigureProgress, globals: GlobalOptions): Promise<void> {

@@ -2,6 +2,7 @@ import { ErrorCode, ExitCode, deploySite, planSite, type DeployResult, type Plan
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter, isLiveTerminal, type Reporter } from "../output/reporter.js";
+import { promptApproval } from "./confirm-destruction.js";
 import { openSession, printJson } from "./open-session.js";
 import { planOptionsOf, type PlanFlags } from "./plan.js";
 
@@ -37,9 +38,7 @@ export async function deployCommand(globals: GlobalOptions, flags: DeployFlags):
         return;
       }
       process.stdout.write(`${formatPlan(preview, globals)}\n`);
-      const { confirm, isCancel } = await import("@clack/prompts");
-      const answer = await confirm({ message: confirmQuestion(preview) });
-      if (isCancel(answer) || !answer) {
+      if ((await promptApproval(confirmQuestion(preview))) !== "yes") {
         process.stdout.write("Nothing was changed.\n");
         return;
       }

@@ -18,15 +18,17 @@ export async function initCommand(globals: GlobalOptions, flags: InitFlags): Pro
   const text = `# yaml-language-server: $schema=node_modules/@stepwise/core/schema/stepwise.schema.json
 schemaVersion: "0.1"
 name: ${name}
-preset: default            # default | dev-mode | airgapped
+preset: default # default | dev-mode | airgapped
 
 # npm packages installed next to this file (npm install <name>), loaded at run time.
-${target ? `plugins:\n  - "@stepwise/target-${target}"\n  # - "@stepwise/step-database"\ntarget: ${target}\n` : `plugins: []\n  # - "@stepwise/target-podman"\n  # - "@stepwise/step-database"\n# target: podman\n`}
-config: {}
+${target ? `plugins:\n  - "@stepwise/target-${target}"\n  # - "@stepwise/step-database"\ntarget: ${target}\n` : `plugins:\n  # - "@stepwise/target-podman"\n  # - "@stepwise/step-database"\n# target: podman\n`}
+# Settings the steps ask for; stepwise configure writes them here.
+config:
   # database:
   #   name: app
 
-services: {}
+# The application's containers (compose-like); each becomes a step service:NAME.
+services:
   # web:
   #   image: docker.io/library/nginx:1.27
   #   ports: ["8080:80"]

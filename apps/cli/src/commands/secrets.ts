@@ -1,5 +1,6 @@
 import { MIN_SECRET_LENGTH, errors, generateSecret } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
+import { providedSecretsSummary } from "../output/secrets-summary.js";
 import { openSession, printJson } from "./open-session.js";
 
 export async function secretsListCommand(globals: GlobalOptions): Promise<void> {
@@ -17,7 +18,7 @@ export async function secretsListCommand(globals: GlobalOptions): Promise<void> 
   // "N/M secrets provided": the user-provided secrets that apply, as configure counts them.
   const userProvided = rows.filter((r) => r.kind === "provided" && r.applies);
   const provided = { set: userProvided.filter((r) => r.set).length, total: userProvided.length };
-  const summary = `${provided.set}/${provided.total} secrets provided`;
+  const summary = providedSecretsSummary(provided.set, provided.total);
   if (globals.json) {
     printJson(session, { store: session.secretBackend.description, provided: { ...provided, summary }, secrets: rows });
     return;

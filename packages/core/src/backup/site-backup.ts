@@ -14,11 +14,27 @@ export const BACKUP_DIR = ".stepwise/backups";
 const MANIFEST = "manifest.json";
 const FORMAT = "stepwise-backup/1";
 
+/**
+ * Why an archive was written when stepwise wrote it on its own, as a safety net: the final
+ * backup of `down --volumes`, the copy of what `backup restore` replaced. The reason ends the
+ * file name (`<site>-<time>-before-down.tar.gz`); an archive of `backup create` has none.
+ */
+export type SafetyBackupReason = "before-down" | "before-restore";
+
+/**
+ * How many safety archives (of both reasons together) a site keeps in .stepwise/backups: when
+ * one more is written, the oldest beyond this many are deleted. `backup create`'s archives are
+ * never deleted by stepwise.
+ */
+export const SAFETY_BACKUPS_KEPT = 5;
+
 export interface BackupManifest {
   format: typeof FORMAT;
   site: string;
   createdAt: string;
   writtenBy: string;
+  /** Set when stepwise wrote it as a safety net; absent for `backup create`. */
+  reason?: SafetyBackupReason;
   /** Path inside the archive -> sha256 of its bytes. */
   files: Record<string, string>;
   volumes: string[];
@@ -36,7 +52,7 @@ export interface BackupInfo {
  * manifest of sha256 checksums. Written to a temp name and renamed, so a failed backup never
  * leaves a partial archive under the final name.
  */
-export async function createBackup(session: SiteSession, options: { output?: string } = {}): Promise<BackupInfo> {
+export async function createBackup(session: SiteSession, options: { output?: string; reason?: SafetyBackupReason } = {}): Promise<BackupInfo> {
   const target = await session.connectTarget();
   if (!target.exportVolumes) {
     throw new StepwiseError(ErrorCode.TargetUnsupported, `Target ${session.target!.definition.name} cannot export volumes, so it cannot be backed up here.`, { hint: "use the platform's own backup" });
@@ -52,13 +68,13 @@ export async function createBackup(session: SiteSession, options: { output?: str
     if (existsSync(secretsFile)) await copyFile(secretsFile, path.join(work, "secrets.age"));
     const files: Record<string, string> = {};
     for (const file of listFilesRecursive(work)) files[file] = await sha256File(path.join(work, file));
-    const manifest: BackupManifest = { format: FORMAT, site: session.site.name, createdAt: new Date().toISOString(), writtenBy: CORE_VERSION, files, volumes };
+    const manifest: BackupManifest = { format: FORMAT, site: session.site.name, createdAt: new Date().toISOString(), writtenBy: CORE_VERSION, ...(options.reason ? { reason: options.reason } : {}), files, volumes };
     await writeFile(path.join(work, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
 
     const outDir = path.resolve(session.site.dir, options.output ?? BACKUP_DIR);
     mkdirSync(outDir, { recursive: true, mode: 0o700 });
     const stamp = manifest.createdAt.replace(/[:.]/g, "-");
-    const final = path.join(outDir, `${session.site.name}-${stamp}.tar.gz`);
+    const final = path.join(outDir, `${session.site.name}-${stamp}${options.reason ? `-${options.reason}` : ""}.tar.gz`);
     const temp = `${final}.${process.pid}.partial`;
     const tar = await import("tar");
     await tar.create({ gzip: true, file: temp, cwd: work, portable: true, mode: 0o600 } as never, [MANIFEST, ...Object.keys(files)]);
@@ -76,6 +92,36 @@ export function listBackups(session: SiteSession, options: { dir?: string } = {}
     .filter((f) => f.endsWith(".tar.gz"))
     .sort()
     .map((f) => path.join(dir, f));
+}
+
+/**
+ * Writes a safety archive (see {@link SafetyBackupReason}) under .stepwise/backups, then
+ * deletes the oldest safety archives beyond {@link SAFETY_BACKUPS_KEPT}, never `keep` (the
+ * archive being restored). Returns the archive and what was pruned.
+ */
+export async function createSafetyBackup(session: SiteSession, reason: SafetyBackupReason, keep?: string): Promise<BackupInfo & { pruned: string[] }> {
+  const backup = await createBackup(session, { reason });
+  const pruned = pruneSafetyBackups(session, { keep: SAFETY_BACKUPS_KEPT, except: [backup.file, ...(keep ? [path.resolve(keep)] : [])] });
+  return { ...backup, pruned };
+}
+
+/** The safety archives of the site in .stepwise/backups, oldest first (their names sort by time). */
+export function listSafetyBackups(session: SiteSession): string[] {
+  return listBackups(session).filter((file) => /-(before-down|before-restore)\.tar\.gz$/.test(file) && path.basename(file).startsWith(`${session.site.name}-`));
+}
+
+/**
+ * Deletes the oldest safety archives so that `keep` remain (those in `except` are neither
+ * deleted nor counted out). `backup create`'s archives are never touched. Returns what it deleted.
+ */
+export function pruneSafetyBackups(session: SiteSession, options: { keep: number; except?: readonly string[] }): string[] {
+  const except = new Set(options.except ?? []);
+  const candidates = listSafetyBackups(session);
+  const surplus = candidates.length - options.keep;
+  if (surplus <= 0) return [];
+  const doomed = candidates.filter((file) => !except.has(file)).slice(0, surplus);
+  for (const file of doomed) rmSync(file, { force: true });
+  return doomed;
 }
 
 /** Reads and checks an archive (manifest, every checksum, the site) without changing anything. */
@@ -114,12 +160,37 @@ export async function verifyBackup(session: SiteSession, file: string): Promise<
   return { manifest, dir: work };
 }
 
+export interface RestoreOptions {
+  /**
+   * Called with the checked archive's manifest before anything is changed (and before the lock
+   * is taken: a person may take their time); `false` stops the restore with nothing changed.
+   */
+  confirm?: (manifest: BackupManifest) => Promise<boolean>;
+  /** First write a safety archive of what the restore replaces (`before-restore`). */
+  keepCopy?: boolean;
+}
+
+export interface RestoreResult {
+  manifest: BackupManifest;
+  /** The safety archive of what was replaced, with `keepCopy`. */
+  copy?: BackupInfo & { pruned: string[] };
+}
+
 /**
  * Restores volumes, secrets and state from an archive that passed {@link verifyBackup}. The
- * running site is only touched after every check passed.
+ * running site is only touched after every check passed, `confirm` said yes and (with
+ * `keepCopy`) a copy of what it replaces was written. Undefined when `confirm` said no.
  */
-export async function restoreBackup(session: SiteSession, file: string): Promise<BackupManifest> {
+export async function restoreBackup(session: SiteSession, file: string, options: RestoreOptions = {}): Promise<RestoreResult | undefined> {
   const { manifest, dir } = await verifyBackup(session, file);
+  const approved = await (options.confirm?.(manifest) ?? Promise.resolve(true)).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
+  if (!approved) {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
   const lock = await session.lockSite("backup restore").catch((error: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw error;
@@ -129,6 +200,7 @@ export async function restoreBackup(session: SiteSession, file: string): Promise
     if (!target.importVolumes) {
       throw new StepwiseError(ErrorCode.TargetUnsupported, `Target ${session.target!.definition.name} cannot import volumes.`, { hint: "restore the data with the platform's own tools" });
     }
+    const copy = options.keepCopy ? await createSafetyBackup(session, "before-restore", file) : undefined;
     if (manifest.volumes.length > 0) await target.importVolumes(path.join(dir, "volumes"));
     if (manifest.files["secrets.age"]) {
       const secretsFile = path.join(session.site.dir, ".stepwise", "secrets.age");
@@ -141,7 +213,7 @@ export async function restoreBackup(session: SiteSession, file: string): Promise
       const { etag } = await session.stateBackend.read();
       await session.stateBackend.write({ ...restored, serial: restored.serial + 1, updatedAt: new Date().toISOString() }, etag);
     }
-    return manifest;
+    return { manifest, copy };
   } finally {
     await lock.release();
     rmSync(dir, { recursive: true, force: true });

@@ -177,6 +177,58 @@ config:
     }
   });
 
+  it("fills a `config: {}` placeholder or an empty `config:` in block style, keeping the comments below it above the new keys", async () => {
+    for (const placeholder of ["config: {}", "config:"]) {
+      const file = write(`name: demo
+plugins: [a]
+${placeholder}
+  # mail:
+  #   port: 25
+
+services: {} # kept as written
+`);
+      await saveConfigValue(file, "mail.host", "mail.example.com");
+      await saveConfigValue(file, "mail.tls.mode", "starttls");
+      await saveConfigValue(file, "app.tags", ["a", "b"]);
+      expect(readFileSync(file, "utf8"), placeholder).toBe(`name: demo
+plugins: [a]
+config:
+  # mail:
+  #   port: 25
+  mail:
+    host: mail.example.com
+    tls:
+      mode: starttls
+  app:
+    tags:
+      - a
+      - b
+
+services: {} # kept as written
+`);
+    }
+  });
+
+  it("leaves a mapping the user wrote in flow style as flow, and adds keys inside it in flow style", async () => {
+    // Written with or without spaces inside the brackets: what the edit did not touch stays as written.
+    for (const [open, close] of [["{ ", " }"], ["{", "}"]] as const) {
+      const list = open === "{" ? "[a]" : "[ a ]";
+      const file = write(`name: demo\nplugins: ${list}\nconfig:\n  mail: ${open}host: old${close} # mine\n  # after mail\n`);
+      await saveConfigValue(file, "mail.tls.mode", "starttls");
+      await saveConfigValue(file, "storage.days", 45);
+      expect(readFileSync(file, "utf8")).toBe(
+        `name: demo\nplugins: ${list}\nconfig:\n  mail: ${open}host: old, tls: ${open}mode: starttls${close}${close} # mine\n  storage:\n    days: 45\n  # after mail\n`,
+      );
+    }
+  });
+
+  it("keeps the file's indent and long strings on one line", async () => {
+    const long = `"${"x".repeat(120)}"`;
+    const file = write(`name: demo\nplugins:\n    - a\nconfig:\n    app:\n        title: ${long}\n`);
+    await saveConfigValue(file, "app.port", 8080);
+    expect(readFileSync(file, "utf8")).toBe(`name: demo\nplugins:\n    - a\nconfig:\n    app:\n        title: ${long}\n        port: 8080\n`);
+  });
+
   it("refuses to write below a value that is not a mapping, naming the file and the key", async () => {
     const file = write("name: demo\nplugins: [a]\nconfig:\n  mail: off\n");
     await expect(saveConfigValue(file, "mail.port", 25)).rejects.toMatchObject({ code: "SITE_INVALID", message: expect.stringContaining("Cannot save mail.port: config.mail") });

@@ -134,13 +134,29 @@ export function checkAnswer(question: Question, text: string, session: SiteSessi
 }
 
 /**
- * Writes one config value into stepwise.yaml under `config:`, keeping comments and layout
- * (the YAML document is edited, not regenerated), atomically.
+ * Writes one config value into stepwise.yaml under `config:`, keeping comments, key order and
+ * layout (the YAML document is edited, not regenerated), atomically. What it adds is block
+ * style, as a person writes YAML: an empty `config:` or a `config: {}` placeholder becomes a
+ * block mapping (with the comments below it kept above the new keys); a mapping the user wrote
+ * in flow style (`email: { provider: smtp }`) stays flow, and keys added inside it too.
  */
 export async function saveConfigValue(siteFile: string, key: string, value: JsonValue): Promise<void> {
   const { isMap, isScalar, parseDocument } = yamlModule();
-  const doc = parseDocument(readFileSync(siteFile, "utf8"));
-  if (!doc.has("config") || !isMap(doc.get("config"))) doc.set("config", doc.createNode({}));
+  const text = readFileSync(siteFile, "utf8");
+  const doc = parseDocument(text);
+  const existing = doc.get("config", true);
+  if (isMap(existing) && existing.flow && existing.items.length === 0) {
+    existing.flow = false;
+    // Comments under `config: {}` (init's examples) go above the keys, where they were written.
+    existing.commentBefore = joinComments(existing.commentBefore, existing.comment);
+    existing.comment = undefined;
+  } else if (!isMap(existing)) {
+    const replacement = doc.createNode({});
+    replacement.flow = false;
+    // `config:` with nothing but comments below it is a null scalar that holds those comments.
+    if (isScalar(existing) && existing.value === null) replacement.commentBefore = joinComments(existing.commentBefore, existing.comment);
+    doc.set("config", replacement);
+  }
   const config = doc.get("config");
   const segments = key.split(".");
   // A key already written as a dot path ("email.smtp.port": 25) is updated in place.
@@ -160,7 +176,32 @@ export async function saveConfigValue(siteFile: string, key: string, value: Json
     }
     setKeepingComments(doc, ["config", ...segments], value);
   }
-  await writeFileAtomically(siteFile, doc.toString());
+  await writeFileAtomically(siteFile, doc.toString(writtenStyle(doc, text)));
+}
+
+/**
+ * The layout the file was written in, so that what the edit did not touch prints as it was:
+ * the indent, `[a]` or `[ a ]`, and long strings on one line (yaml folds at 80 by default).
+ */
+function writtenStyle(doc: Document, text: string): { indent: number; flowCollectionPadding: boolean; lineWidth: number } {
+  const { isCollection, visit } = yamlModule();
+  let padded = 0;
+  let tight = 0;
+  visit(doc, (_key, node) => {
+    if (!isCollection(node) || !node.flow || node.items.length === 0 || !node.range) return;
+    if (/\s/.test(text[node.range[0] + 1] ?? " ")) padded++;
+    else tight++;
+  });
+  const indents = text
+    .split("\n")
+    .filter((line) => /^ +[^\s#]/.test(line))
+    .map((line) => line.length - line.trimStart().length);
+  return { indent: indents.length ? Math.min(...indents) : 2, flowCollectionPadding: tight === 0 || padded > tight, lineWidth: 0 };
+}
+
+function joinComments(...comments: (string | null | undefined)[]): string | undefined {
+  const present = comments.filter((c): c is string => typeof c === "string" && c !== "");
+  return present.length ? present.join("\n") : undefined;
 }
 
 /** Replaces a scalar's value in place (its comments stay with it); anything else is set anew. */

@@ -38,6 +38,7 @@ export const ErrorCode = {
   Interrupted: "INTERRUPTED",
   ChangesPending: "CHANGES_PENDING",
   RemovalNotApproved: "REMOVAL_NOT_APPROVED",
+  ConfirmationRequired: "CONFIRMATION_REQUIRED",
 } as const;
 
 export const errors = {
@@ -227,6 +228,15 @@ export const errors = {
     return new StepwiseError(ErrorCode.RemovalNotApproved, `deploy would remove ${removals.length === 1 ? "1 thing" : `${removals.length} things`} that left the site, and nobody approved it (no terminal to ask); nothing was changed:\n${lines}`, {
       hint: "stepwise plan   (to review), then: stepwise deploy --auto-approve",
       details: { removals: removals.map((r) => r.name) },
+    });
+  },
+  /**
+   * A command that destroys or replaces data ran without a terminal to ask in and without
+   * `--auto-approve`: nothing was changed; the hint is the same command, approved.
+   */
+  confirmationRequired(what: string, items: readonly string[], approvedCommand: string): StepwiseError {
+    return new StepwiseError(ErrorCode.ConfirmationRequired, `${what}, and nobody approved it (no terminal to ask); nothing was changed:\n${items.map((i) => `  - ${i}`).join("\n")}`, {
+      hint: approvedCommand,
     });
   },
   usage(message: string, hint?: string): StepwiseError {

@@ -46,6 +46,14 @@ services:
     expect(s.services.web?.ports).toEqual(["8080:80"]);
   });
 
+  it("reads `plugins:`, `config:`, `services:` and `jobs:` with only comments below them as empty", () => {
+    const s = site("name: demo\nplugins:\n  # - a\nconfig:\n  # database:\n  #   name: app\nservices:\n  # web: {}\njobs:\n");
+    expect(s.plugins).toEqual([]);
+    expect(s.config.size).toBe(0);
+    expect(s.services).toEqual({});
+    expect(s.jobs).toEqual({});
+  });
+
   it("names file and line for malformed YAML", () => {
     const error = failure("name: demo\nplugins: [a\n  b: c\n");
     expect(error.code).toBe("SITE_INVALID");
