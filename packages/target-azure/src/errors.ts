@@ -2,15 +2,15 @@ import { ExitCode, StepwiseError } from "@stepwise/core";
 
 /** Error codes this plugin raises. Stable: scripts may match on them. */
 export const AzureErrorCode = {
-  /** No credential DefaultAzureCredential can use, or Resource Manager refused it (401/403). */
+  /** No credential DefaultAzureCredential can use, or Resource Manager refused it (401/403). Exit 2. */
   AuthFailed: "AZURE_AUTH_FAILED",
-  /** `azure.armEndpoint` does not answer (connection refused, TLS, DNS). */
+  /** `azure.armEndpoint` does not answer (connection refused, TLS, DNS). Exit 2. */
   Unreachable: "AZURE_UNREACHABLE",
-  /** Resource Manager refused or failed a request, or a long-running operation ended Failed. */
+  /** Resource Manager refused or failed a request, or a long-running operation ended Failed. Exit 1. */
   ArmError: "AZURE_ARM_ERROR",
-  /** A resource provider stayed unregistered. */
+  /** A resource provider stayed unregistered. Exit 1. */
   ProviderNotRegistered: "AZURE_PROVIDER_NOT_REGISTERED",
-  /** A secret the resource references has no value. */
+  /** A secret the resource references has no value (core's code). Exit 2. */
   SecretMissing: "SECRET_MISSING",
 } as const;
 

@@ -2,8 +2,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { JsonObject, PluginDefinition } from "../contracts.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
-import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
+import { isStepwiseError } from "../errors/stepwise-error.js";
 import type { PluginEntry } from "../site/load-site.js";
 import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
 import { readCoreRanges, writeCoreRanges } from "../cache/core-ranges-cache.js";
@@ -45,15 +45,13 @@ export async function loadPlugins(siteDir: string, entries: readonly PluginEntry
       const e = isStepwiseError(f) ? f : undefined;
       return `  - ${e?.message ?? String(f)}${e?.hint ? `\n    fix: ${e.hint}` : ""}`;
     });
-    throw new StepwiseError(ErrorCode.PluginInvalid, `${failures.length} plugins could not be loaded:\n${lines.join("\n")}`, {
-      hint: "fix each plugin above, then run: stepwise plugins list",
-    });
+    throw errors.pluginsNotLoaded(lines);
   }
   const loaded = results.map((r) => (r as PromiseFulfilledResult<LoadedPlugin>).value);
   const seen = new Map<string, LoadedPlugin>();
   for (const plugin of loaded) {
     if (seen.has(plugin.name)) {
-      throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${plugin.name} is listed twice in stepwise.yaml.`, { plugin: plugin.id, hint: "remove one of the entries" });
+      throw errors.pluginListedTwice(plugin.name, plugin.id);
     }
     seen.set(plugin.name, plugin);
   }
@@ -114,22 +112,14 @@ async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPl
   try {
     mod = (await import(pathToFileURL(entryFile).href)) as { default?: unknown };
   } catch (error) {
-    throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name}@${version} (${root}) failed to load: ${(error as Error).message}`, {
-      plugin: `${name}@${version}`,
-      location: entryFile,
-      hint: `reinstall it: cd ${siteDir} && npm install ${entry.name}`,
-      cause: error,
-    });
+    throw errors.pluginLoadFailed(`${name}@${version}`, root, entryFile, siteDir, entry.name, error);
   }
   let definition = mod.default;
   if (typeof definition === "function") {
     try {
       definition = (definition as (options: JsonObject) => unknown)(entry.options);
     } catch (error) {
-      throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name}@${version} rejected its options: ${(error as Error).message}`, {
-        plugin: `${name}@${version}`,
-        hint: `check plugins: - name: ${entry.name} options: in stepwise.yaml`,
-      });
+      throw errors.pluginOptionsRejected(`${name}@${version}`, entry.name, error);
     }
   }
   const problem = shapeProblem(definition);
