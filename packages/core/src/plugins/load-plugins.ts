@@ -60,6 +60,39 @@ export async function loadPlugins(siteDir: string, entries: readonly PluginEntry
   return loaded;
 }
 
+/** One plugin a site lists, as `plugins list` shows it: loaded where possible, with what stops it. */
+export interface PluginListing {
+  /** As listed in stepwise.yaml. */
+  entry: string;
+  /** Loaded (an incompatible plugin too, when it loads: to show what it provides). */
+  plugin?: LoadedPlugin;
+  /** Why the site cannot use it (missing, malformed, needs another core); absent when it can. */
+  problem?: StepwiseError;
+  /** False when its `@stepwise/core` range excludes this core; undefined when not known. */
+  compatible?: boolean;
+}
+
+/**
+ * Every plugin the site lists, for diagnosis: unlike {@link loadPlugins}, a plugin whose core
+ * range excludes this core is still loaded and listed, marked, and a failure is one row, not
+ * the end of the listing.
+ */
+export async function inspectPlugins(siteDir: string, entries: readonly PluginEntry[]): Promise<PluginListing[]> {
+  return Promise.all(
+    entries.map(async (entry): Promise<PluginListing> => {
+      let incompatible: StepwiseError | undefined;
+      try {
+        const plugin = await loadPlugin(siteDir, entry, (error) => (incompatible = error));
+        return incompatible ? { entry: entry.name, plugin, problem: incompatible, compatible: false } : { entry: entry.name, plugin, compatible: true };
+      } catch (error) {
+        // An incompatible plugin that then fails to load: its range is the first thing to fix.
+        const problem = incompatible ?? (isStepwiseError(error) ? error : errors.pluginInvalid(entry.name, siteDir, (error as Error).message));
+        return { entry: entry.name, problem, ...(incompatible ? { compatible: false } : {}) };
+      }
+    }),
+  );
+}
+
 /**
  * The `@stepwise/core` ranges semver found this version of core to satisfy, remembered in
  * `.stepwise/cache/core-ranges.json` (see cache/core-ranges-cache.ts): every command loads
@@ -79,7 +112,8 @@ function rememberCompatible(siteDir: string, range: string): void {
   writeCoreRanges(siteDir, [...ranges]); // when it cannot be written, semver decides again next time
 }
 
-async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPlugin> {
+/** Loads one plugin; given `onIncompatible`, a core range excluding this core is reported to it instead of thrown. */
+async function loadPlugin(siteDir: string, entry: PluginEntry, onIncompatible?: (error: StepwiseError) => void): Promise<LoadedPlugin> {
   const root = resolvePackageRoot(siteDir, entry.name);
   if (!root) throw errors.pluginMissing(entry.name, siteDir);
   let pkg: PackageJson;
@@ -104,9 +138,12 @@ async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPl
     const [{ default: validRange }, { default: satisfies }] = await Promise.all([import("semver/ranges/valid.js"), import("semver/functions/satisfies.js")]);
     if (!validRange(coreRange)) throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range "${coreRange}" is not a semver range`);
     if (!satisfies(CORE_VERSION, coreRange, { includePrerelease: true })) {
-      throw errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
+      const incompatible = errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
+      if (!onIncompatible) throw incompatible;
+      onIncompatible(incompatible);
+    } else {
+      rememberCompatible(siteDir, coreRange);
     }
-    rememberCompatible(siteDir, coreRange);
   }
   const entryFile = packageEntry(root, pkg);
   if (!entryFile) throw errors.pluginInvalid(name, root, "it has no entry point (exports, main or index.js)");
