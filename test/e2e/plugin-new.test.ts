@@ -1,7 +1,8 @@
 /**
  * `stepwise plugin new`: the scaffold, made outside the workspace, tests green with node --test
  * against the built @stepwise/core (linked as its dev dependency), and a site that lists it
- * plans and deploys it with no edits; a second deploy skips it, a changed input file re-runs it.
+ * plans and deploys it from its npm pack tarball with no edits; a second deploy skips it, a
+ * changed input file re-runs it.
  */
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -50,7 +51,12 @@ describe("stepwise plugin new", () => {
     const site = path.join(work, "site");
     mkdirSync(path.join(site, "node_modules"), { recursive: true });
     mkdirSync(path.join(site, "hello"));
-    symlinkSync(pluginDir, path.join(site, "node_modules", "stepwise-step-hello"), "dir");
+    // As docs/writing-a-plugin.md: npm pack, then install the tarball (unpacked as npm would).
+    const packed = JSON.parse(await promisify(execFile)("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], { cwd: pluginDir, encoding: "utf8" }).then((r) => r.stdout)) as { filename: string; files: { path: string }[] }[];
+    expect(packed[0]!.files.map((f) => f.path).sort()).toEqual(["README.md", "package.json", "src/hello-step.js", "src/index.js"]);
+    const installed = path.join(site, "node_modules", "stepwise-step-hello");
+    mkdirSync(installed);
+    await promisify(execFile)("tar", ["-xzf", path.join(work, packed[0]!.filename), "-C", installed, "--strip-components=1"]);
     writeFileSync(path.join(site, "hello", "a.txt"), "Ada\n");
     writeFileSync(path.join(site, "stepwise.yaml"), "name: hello-site\nplugins:\n  - stepwise-step-hello\n");
     const plan = await runCli(["plan"], { cwd: site });
@@ -64,7 +70,7 @@ describe("stepwise plugin new", () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("Nothing to do: all 1 steps unchanged.");
     writeFileSync(path.join(site, "hello", "b.txt"), "Grace\n");
-    expect((await runCli(["plan"], { cwd: site })).stdout).toMatch(/run\s+hello\s+.*hello\/b\.txt/);
+    expect((await runCli(["plan"], { cwd: site })).stdout).toMatch(/run\s+hello\s+file hello\/b\.txt added/);
   }, 60_000);
 
   it("scaffolds a target plugin that tests green", async () => {

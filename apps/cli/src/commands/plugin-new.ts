@@ -155,7 +155,9 @@ export const ${stepVar} = {
   resources: [],
 
   async run(ctx) {
-    const greeting = String(ctx.config.get("${ns}.greeting"));
+    const greeting = ctx.config.get("${ns}.greeting");
+    // Say what to fix: the engine adds the plugin and step when it reports the error.
+    if (typeof greeting !== "string" || !greeting.trim()) throw new Error("${ns}.greeting is empty; set it in stepwise.yaml or run: stepwise configure");
     const names = [];
     for (const file of ctx.files.list()) {
       const text = (await ctx.files.read(file)).toString("utf8").trim();
@@ -186,6 +188,7 @@ describePlugin(
     cases: [
       { name: "greets the names in its files", step: "${step}", files: { "${step}/a.txt": "Ada\\n", "${step}/b.txt": "Grace\\n" } },
       { name: "dev-mode, no files", step: "${step}", preset: "dev-mode" },
+      { name: "refuses an empty greeting", step: "${step}", config: { "${ns}.greeting": "" }, error: /is empty/ },
     ],
   },
   { describe, it },
