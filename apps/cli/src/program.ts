@@ -244,6 +244,29 @@ Examples:
           await stateUnlockCommand(globals(command));
         });
     },
+    plugin: () => {
+      const plugin = program.command("plugin").description("write your own plugin");
+      plugin
+        .command("new <name>")
+        .description("scaffold a plugin package (plain JS, a step with a config key, a secret and file inputs, tests with the conformance kit)")
+        .addOption(new Option("--kind <kind>", "what the plugin adds").choices(["step", "target"]).default("step"))
+        .option("--dir <dir>", "directory to create the package in (default: the current one)")
+        .addHelpText(
+          "after",
+          `
+Creates DIR/NAME (without the @scope) holding package.json (the stepwise-plugin keyword, a peer
+range on @stepwise/core matching this stepwise), src/, a test using @stepwise/core/testing run
+with node --test, and a README. Refuses a directory that exists and is not empty.
+
+Examples:
+  stepwise plugin new stepwise-step-hello
+  stepwise plugin new @acme/stepwise-target-cloud --kind target --dir ~/src`,
+        )
+        .action(async (name: string, options, command: Command) => {
+          const { pluginNewCommand } = await import("./commands/plugin-new.js");
+          await pluginNewCommand(globals(command), name, options);
+        });
+    },
     plugins: () => {
       const plugins = program.command("plugins").description("plugins the site lists");
       plugins

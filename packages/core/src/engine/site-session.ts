@@ -1,8 +1,8 @@
 import path from "node:path";
 import type { PresetName, SecretBackend, StateBackend, StateLock, StepLogger, TargetSession } from "../contracts.js";
 import { createStepContext, type SiteStep } from "../context/step-context.js";
-import { errors } from "../errors/error-codes.js";
-import { StepwiseError, isStepwiseError, redactError } from "../errors/stepwise-error.js";
+import { attributePluginError, errors } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
 import { markFileInputs } from "../cache/no-file-inputs.js";
 import { openSiteFileInputs, type SiteFileInputs } from "../fingerprint/site-files.js";
@@ -278,21 +278,8 @@ export class SiteSession {
     });
   }
 
-  /**
-   * Attributes an error from a plugin call (Rollup's `logPluginError`): a StepwiseError keeps
-   * its code and gains the plugin, step and hook it lacks (a target's error raised inside a
-   * step's `ensure` already names the target); anything else becomes `PLUGIN_ERROR` naming
-   * the plugin and hook, with the original kept for its stack. Every field is redacted.
-   */
+  /** {@link attributePluginError} with this site's redactor. */
   wrapPluginError(error: unknown, plugin: string, step: string | undefined, hook?: string): StepwiseError {
-    const redact = (text: string) => this.redactor.redact(text);
-    if (isStepwiseError(error)) {
-      const redacted = redactError(error, redact);
-      redacted.plugin ??= plugin;
-      redacted.step ??= step;
-      redacted.hook ??= hook;
-      return redacted;
-    }
-    return errors.pluginError(error, plugin, step, redact, hook);
+    return attributePluginError(error, plugin, step, (text) => this.redactor.redact(text), hook);
   }
 }

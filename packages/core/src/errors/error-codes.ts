@@ -1,4 +1,4 @@
-import { ExitCode, StepwiseError, errorMessage } from "./stepwise-error.js";
+import { ExitCode, StepwiseError, errorMessage, isStepwiseError, redactError } from "./stepwise-error.js";
 
 /**
  * Every error code core and the CLI raise, alphabetised by code. Stable: scripts may match on
@@ -556,6 +556,23 @@ export const errors = {
     return new StepwiseError(ErrorCode.Usage, message, { hint });
   },
 };
+
+/**
+ * Attributes an error from a plugin call (Rollup's `logPluginError`): a StepwiseError keeps
+ * its code and gains the plugin, step and hook it lacks (a target's error raised inside a
+ * step's `ensure` already names the target); anything else becomes `PLUGIN_ERROR` naming
+ * the plugin and hook, with the original kept for its stack. Every field is redacted.
+ */
+export function attributePluginError(error: unknown, plugin: string, step: string | undefined, redact: (text: string) => string, hook?: string): StepwiseError {
+  if (isStepwiseError(error)) {
+    const redacted = redactError(error, redact);
+    redacted.plugin ??= plugin;
+    redacted.step ??= step;
+    redacted.hook ??= hook;
+    return redacted;
+  }
+  return errors.pluginError(error, plugin, step, redact, hook);
+}
 
 /** Known names within a small edit distance of `name` (typos), closest first. */
 export function closestNames(name: string, known: readonly string[], max = 3): string[] {
