@@ -22,7 +22,7 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
     const log = await site.control.log();
     const put = writes(log).map((e) => `${e.method} ${e.path} ${e.status}`);
-    expect(put.filter((l) => l.includes("/register"))).toHaveLength(4);
+    expect(put.filter((l) => l.includes("/register"))).toHaveLength(5);
     const sub = `/subscriptions/${site.control.subscription}`;
     expect(put).toContain(`PUT ${sub}/resourcegroups/rg-stepwise-shop 201`);
     const state = site.state();

@@ -10,6 +10,8 @@ export const AzureErrorCode = {
   ArmError: "AZURE_ARM_ERROR",
   /** A resource provider stayed unregistered. */
   ProviderNotRegistered: "AZURE_PROVIDER_NOT_REGISTERED",
+  /** The Postgres user of the site differs from the administrator the existing server was made with. */
+  PostgresAdminFixed: "AZURE_POSTGRES_ADMIN_FIXED",
   /** A secret the resource references has no value. */
   SecretMissing: "SECRET_MISSING",
 } as const;
@@ -83,6 +85,13 @@ export const azureErrors = {
       exitCode: ExitCode.BadInput,
       hint: `stepwise secrets set ${secret}`,
       details: { secrets: [secret] },
+    });
+  },
+  postgresAdminFixed(server: string, current: string, wanted: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.PostgresAdminFixed, `Postgres server ${server} was created with administrator ${current}; Azure cannot rename it to ${wanted}.`, {
+      exitCode: ExitCode.BadInput,
+      location: "database.user",
+      hint: `stepwise configure --set database.user=${current}   (or delete the server, losing its data, and deploy again)`,
     });
   },
 };

@@ -50,7 +50,7 @@ export interface ArmServerOptions {
   lroPolls?: number;
   /** Polls of a provider GET after `register` before it is `Registered`. Default 1. */
   registrationPolls?: number;
-  /** Retry-After (seconds) on long-running operations. Default 0. */
+  /** Retry-After (seconds) on long-running operations. Default 1: the SDK ignores 0 and falls back to its own 2 s. */
   retryAfter?: number;
 }
 
@@ -98,6 +98,9 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.keyvault/vaults/secrets": /^[a-zA-Z0-9-]{1,127}$/,
   "microsoft.containerregistry/registries": /^[a-zA-Z0-9]{5,50}$/,
   "microsoft.operationalinsights/workspaces": /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/,
+  "microsoft.dbforpostgresql/flexibleservers": /^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/,
+  "microsoft.dbforpostgresql/flexibleservers/databases": /^[-\w.]{1,63}$/,
+  "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
 };
 
 export class ArmServer {
@@ -115,7 +118,7 @@ export class ArmServer {
     private readonly tokens: Set<string>,
     options: ArmServerOptions = {},
   ) {
-    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 0, ...options };
+    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, ...options };
   }
 
   async start(): Promise<void> {
@@ -300,7 +303,7 @@ export class ArmServer {
         const rule = NAME_RULES[spec.type.toLowerCase()];
         if (rule && !rule.test(name)) throw new ArmError(400, "InvalidResourceName", `The resource name '${name}' is invalid for type '${spec.type}' (it must match ${rule.source}).`);
         const body = parseBody(requestBody);
-        const problem = spec.validate(body);
+        const problem = spec.validate(body, existing);
         if (problem) throw new ArmError(400, "InvalidRequestContent", problem);
         const state = existing && (existing.properties as Json | undefined)?.provisioningState;
         if (spec.longRunning && existing && state !== "Succeeded" && state !== "Failed" && state !== "Canceled") {
@@ -308,7 +311,8 @@ export class ArmServer {
         }
         const parent = sub.resources.get(key.slice(0, key.lastIndexOf("/", key.lastIndexOf("/") - 1)));
         const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent });
-        if (spec.type === "Microsoft.KeyVault/vaults/secrets") sub.secretValues.set(key, String((body.properties as Json).value));
+        const writeOnly = spec.writeOnly?.(body);
+        if (writeOnly !== undefined) sub.secretValues.set(key, writeOnly);
         if (!spec.longRunning) {
           if (doc.properties && spec.type !== "Microsoft.KeyVault/vaults/secrets") (doc.properties as Json).provisioningState = "Succeeded";
           sub.resources.set(key, doc);
