@@ -21,6 +21,7 @@ export class AzureNames {
   readonly resourceGroup: string;
   readonly workspace: string;
   readonly appInsights: string;
+  readonly containerAppsEnvironment: string;
   readonly registry: string;
   readonly keyVault: string;
   /** Hash of subscription and site: keeps globally unique names of two sites apart. */
@@ -40,6 +41,8 @@ export class AzureNames {
     // Workspace: 4-63 letters, digits, hyphens; starts and ends alphanumeric.
     this.workspace = overrides.workspace ?? `log-stepwise-${words}`.slice(0, 63).replace(/-+$/, "");
     this.appInsights = `appi-stepwise-${words}`.slice(0, 255);
+    // Container Apps environment: 2-60 lowercase letters, digits, hyphens; starts with a letter, ends alphanumeric.
+    this.containerAppsEnvironment = `cae-stepwise-${words}`.slice(0, 60).replace(/-+$/, "");
     // Registry: 5-50 letters and digits, globally unique.
     this.registry = overrides.registry ?? `crstepwise${alnum.slice(0, 34)}${unique}`;
     // Key Vault: 3-24 letters, digits, hyphens; starts with a letter; no "--"; globally unique.

@@ -14,7 +14,7 @@
  * - a request log (method, path, api-version, status, bodies) read through `/_control/log`.
  * State is per subscription, so test files share one server without seeing each other.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -98,6 +98,7 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.keyvault/vaults/secrets": /^[a-zA-Z0-9-]{1,127}$/,
   "microsoft.containerregistry/registries": /^[a-zA-Z0-9]{5,50}$/,
   "microsoft.operationalinsights/workspaces": /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/,
+  "microsoft.app/managedenvironments": /^[a-z][a-z0-9-]{0,58}[a-z0-9]$/,
   "microsoft.dbforpostgresql/flexibleservers": /^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/,
   "microsoft.dbforpostgresql/flexibleservers/databases": /^[-\w.]{1,63}$/,
   "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
@@ -221,6 +222,9 @@ export class ArmServer {
       checkVersion(apiVersion, RESOURCES_API_VERSIONS, "resourceGroups");
       return this.resourceGroup(sub, groupName, method, requestBody, apiVersion);
     }
+    // POST {resource}/{action}: an odd number of segments after the namespace.
+    const action = rest.length >= 7 && rest.length % 2 === 1 && method === "POST" ? rest.pop()! : undefined;
+    if (action) lower.pop();
     if (lower[2] !== "providers" || rest.length < 6 || rest.length % 2 !== 0) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
     const namespace = rest[3]!;
     const typeSegments: string[] = [];
@@ -245,6 +249,18 @@ export class ArmServer {
       if (!sub.resources.has(parentId.toLowerCase())) {
         throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${nameSegments.slice(0, -1).join("/")}' not found.`);
       }
+    }
+    if (action) {
+      const run = spec.actions?.[action.toLowerCase()];
+      if (!run) throw new ArmError(404, "InvalidResourceType", `The resource type '${spec.type}' has no action '${action}'.`);
+      const doc = sub.resources.get(id.toLowerCase());
+      if (!doc) throw notFound(spec, nameSegments.at(-1)!, group.name as string);
+      const keys = (name: string) => {
+        const key = `${id.toLowerCase()}#${name}`;
+        if (!sub.secretValues.has(key)) sub.secretValues.set(key, randomBytes(48).toString("base64"));
+        return sub.secretValues.get(key)!;
+      };
+      return { status: 200, body: run(doc, keys) };
     }
     return this.resource(sub, spec, id, nameSegments.at(-1)!, group.name as string, method, requestBody, apiVersion, url);
   }
@@ -427,7 +443,14 @@ export class ArmServer {
         const id = (url.searchParams.get("id") ?? "").toLowerCase();
         const group = /^\/subscriptions\/[^/]+\/resourcegroups\/([^/]+)$/.exec(id)?.[1];
         const doc = group ? sub?.groups.get(group) : sub?.resources.get(id);
-        return doc ? send(200, { resource: doc, secretValue: sub?.secretValues.get(id) }) : send(404, {});
+        const keys = Object.fromEntries([...(sub?.secretValues ?? new Map<string, string>())].filter(([k]) => k.startsWith(`${id}#`)).map(([k, v]) => [k.slice(id.length + 1), v]));
+        return doc ? send(200, { resource: doc, secretValue: sub?.secretValues.get(id), keys }) : send(404, {});
+      }
+      case "DELETE /_control/keys": {
+        // Regenerates a resource's generated keys (the next action answers new ones).
+        const id = (url.searchParams.get("id") ?? "").toLowerCase();
+        if (sub) for (const key of [...sub.secretValues.keys()]) if (key.startsWith(`${id}#`)) sub.secretValues.delete(key);
+        return send(200, {});
       }
       case "DELETE /_control/resource": {
         const id = (url.searchParams.get("id") ?? "").toLowerCase();

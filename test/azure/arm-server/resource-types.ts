@@ -33,6 +33,11 @@ export interface ResourceTypeSpec {
   pendingState?: string;
   /** The document the service stores and returns, from the request body (values it computes added, secrets dropped). */
   present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json }): Json;
+  /**
+   * POST actions on a resource (`sharedKeys` ...), by lower-cased name: the response body, given the
+   * stored document and a per-resource store of generated keys (readable through the control API).
+   */
+  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string) => Json>>;
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
   /** The resource's RP namespace must be registered on the subscription. */
@@ -67,6 +72,8 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     longRunning: true,
     pendingState: "Creating",
     validate: requireLocation,
+    // WorkspacesGetSharedKeys.json (POST .../sharedKeys, 200 { primarySharedKey, secondarySharedKey }).
+    actions: { sharedkeys: (_doc, keys) => ({ primarySharedKey: keys("primarySharedKey"), secondarySharedKey: keys("secondarySharedKey") }) },
     present(ctx) {
       const p = props(ctx.body);
       const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
@@ -231,6 +238,40 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       return undefined;
     },
     present: (ctx) => ({ id: ctx.id, name: ctx.name, type: "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules", properties: props(ctx.body) }),
+  },
+  {
+    // app ContainerApps 2025-07-01 managedEnvironments; ManagedEnvironments_CreateOrUpdate.json
+    // (LRO, 201 InitializationInProgress; logAnalyticsConfiguration.sharedKey is write-only).
+    type: "Microsoft.App/managedEnvironments",
+    namespace: "Microsoft.App",
+    apiVersions: ["2022-03-01", "2022-10-01", "2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: true,
+    pendingState: "InitializationInProgress",
+    validate(body) {
+      if (!str(body.location)) return "The 'location' property is required.";
+      const logs = isObject(body.properties) && isObject(body.properties.appLogsConfiguration) ? body.properties.appLogsConfiguration : undefined;
+      const la = logs && isObject(logs.logAnalyticsConfiguration) ? logs.logAnalyticsConfiguration : undefined;
+      if (logs?.destination === "log-analytics" && (!la || !str(la.customerId) || !str(la.sharedKey))) return "ManagedEnvironmentInvalidLogAnalyticsConfiguration: customerId and sharedKey are required for the log-analytics destination.";
+      return undefined;
+    },
+    writeOnly(body) {
+      const la = ((body.properties as Json | undefined)?.appLogsConfiguration as Json | undefined)?.logAnalyticsConfiguration as Json | undefined;
+      return str(la?.sharedKey) ? la.sharedKey : undefined;
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const logs = isObject(p.appLogsConfiguration) ? p.appLogsConfiguration : undefined;
+      if (logs && isObject(logs.logAnalyticsConfiguration)) {
+        const { sharedKey: _key, ...la } = logs.logAnalyticsConfiguration;
+        p.appLogsConfiguration = { ...logs, logAnalyticsConfiguration: la };
+      }
+      const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
+      return tracked("Microsoft.App/managedEnvironments", ctx, {
+        ...p,
+        defaultDomain: previous.defaultDomain ?? `${ctx.name}.${randomUUID().slice(0, 8)}.${String(ctx.body.location).toLowerCase().replace(/\s+/g, "")}.azurecontainerapps.io`,
+        staticIp: previous.staticIp ?? "127.0.0.1",
+      });
+    },
   },
 ];
 
