@@ -41,7 +41,7 @@ export function buildProgram(only?: string, writeOut: (text: string) => void = (
 Exit codes: 0 ok, 1 a step failed, 2 bad usage/config/input, 3 state locked, 130 interrupted.
 
 Examples:
-  stepwise init                      write a starter stepwise.yaml
+  stepwise init                      set up a site (stepwise.yaml, package.json, .gitignore)
   stepwise plan                      show what would run, and why
   stepwise deploy                    run what changed (resumes after a failure)
   stepwise deploy --force-step web   run one step even if unchanged
@@ -75,13 +75,36 @@ Examples:
     init: () => {
       program
         .command("init")
-        .description("write a starter stepwise.yaml (and .gitignore for .stepwise/) in the site directory")
+        .description("set up a site: stepwise.yaml, package.json, stepwise.schema.json for editors, .gitignore")
         .option("--name <name>", "site name (default: the directory name)")
-        .option("--target <name>", "target plugin to list, e.g. podman")
-        .option("--force", "overwrite an existing stepwise.yaml")
+        .addOption(new Option("--target <name>", "where it deploys (optional: none lists no target)").choices(["podman", "azure", "none"]))
+        .option("--plugin <package>", "a plugin package to list and depend on (repeatable), e.g. @stepwise/step-database", collect, [])
+        .option("--force", "overwrite files that exist (stepwise.yaml, package.json, stepwise.schema.json)")
+        .addHelpText(
+          "after",
+          `
+Writes stepwise.yaml (with a yaml-language-server line naming ./stepwise.schema.json),
+package.json (private; @stepwise/cli and the plugins at this stepwise's caret ranges),
+stepwise.schema.json (core's; run stepwise schema after npm install to add the plugins' keys)
+and adds .stepwise/ and node_modules/ to .gitignore. Refuses a file that exists without --force.
+
+Examples:
+  stepwise init --target podman --plugin @stepwise/step-database
+  stepwise init --target none`,
+        )
         .action(async (options, command: Command) => {
           const { initCommand } = await import("./commands/init.js");
           await initCommand(globals(command), options);
+        });
+    },
+    schema: () => {
+      program
+        .command("schema")
+        .description("write the JSON Schema of this site's stepwise.yaml, with every plugin's config keys (for editors)")
+        .option("-o, --output <file>", "where to write it, - for stdout", "stepwise.schema.json")
+        .action(async (options, command: Command) => {
+          const { schemaCommand } = await import("./commands/schema.js");
+          await schemaCommand(globals(command), options);
         });
     },
     configure: () => {

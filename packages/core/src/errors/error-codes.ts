@@ -212,15 +212,24 @@ export const errors = {
       details: error instanceof Error && "code" in error && typeof error.code === "string" ? { cause: redact(error.code) } : undefined,
     });
   },
-  pluginIncompatible(name: string, version: string, root: string, range: string, coreVersion: string): StepwiseError {
+  /**
+   * Plugin `name` declares a core `range` the running core does not satisfy. `skew` says which
+   * side is behind (semver decides it where the range is checked, not here, to keep this module
+   * free of it): a plugin that needs a newer core is fixed by upgrading stepwise, one that needs an
+   * older core by upgrading the plugin (or pinning core); a range with a hole names both.
+   */
+  pluginIncompatible(name: string, version: string, root: string, range: string, coreVersion: string, skew?: "needs-newer-core" | "needs-older-core"): StepwiseError {
+    const upgradeCore = `npm install @stepwise/cli@latest   (or @stepwise/core@"${range}")`;
+    const upgradePlugin = `npm install ${name}@latest   (a version of the plugin for @stepwise/core ${coreVersion}; or pin @stepwise/core@"${range}")`;
+    const behind = skew === "needs-newer-core" ? "; this stepwise is older than the plugin needs" : skew === "needs-older-core" ? "; the plugin is older than this stepwise" : "";
     return new StepwiseError(
       ErrorCode.PluginIncompatible,
-      `Plugin ${name}@${version} (${root}) needs @stepwise/core ${range}, but this stepwise runs @stepwise/core ${coreVersion}.`,
+      `Plugin ${name}@${version} (${root}) needs @stepwise/core ${range}, but this stepwise runs @stepwise/core ${coreVersion}${behind}.`,
       {
         plugin: `${name}@${version}`,
         location: root,
-        hint: `npm install ${name}@latest   (or install a stepwise whose core satisfies ${range})`,
-        details: { range, coreVersion },
+        hint: skew === "needs-newer-core" ? upgradeCore : skew === "needs-older-core" ? upgradePlugin : `${upgradePlugin}, or ${upgradeCore}`,
+        details: { range, coreVersion, ...(skew ? { skew } : {}) },
       },
     );
   },

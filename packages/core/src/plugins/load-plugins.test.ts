@@ -50,14 +50,39 @@ describe("plugin discovery", () => {
     });
   });
 
-  it("refuses an incompatible plugin with its range, the installed core version and the fix", async () => {
+  it("refuses a plugin needing a newer core, telling the user to upgrade stepwise (not the plugin)", async () => {
     const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
-    const root = installPackage(site, "old-plugin", { peerDependencies: { "@stepwise/core": "^9.0.0" } }, plugin("old-plugin"));
-    await expect(loadPlugins(site, [{ name: "old-plugin", options: {} }])).rejects.toMatchObject({
+    const root = installPackage(site, "new-plugin", { peerDependencies: { "@stepwise/core": "^99.0.0" } }, plugin("new-plugin"));
+    const error = await loadPlugins(site, [{ name: "new-plugin", options: {} }]).catch((e: unknown) => e);
+    expect(error).toMatchObject({
       code: "PLUGIN_INCOMPATIBLE",
-      message: `Plugin old-plugin@1.2.3 (${root}) needs @stepwise/core ^9.0.0, but this stepwise runs @stepwise/core ${CORE_VERSION}.`,
-      hint: expect.stringContaining("npm install old-plugin@latest"),
+      exitCode: 2,
+      message: `Plugin new-plugin@1.2.3 (${root}) needs @stepwise/core ^99.0.0, but this stepwise runs @stepwise/core ${CORE_VERSION}; this stepwise is older than the plugin needs.`,
+      hint: 'npm install @stepwise/cli@latest   (or @stepwise/core@"^99.0.0")',
+      details: { skew: "needs-newer-core" },
     });
+  });
+
+  it("refuses a plugin needing an older core, telling the user to upgrade the plugin (or pin core)", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    const root = installPackage(site, "old-plugin", { peerDependencies: { "@stepwise/core": "<0.0.1" } }, plugin("old-plugin"));
+    const error = await loadPlugins(site, [{ name: "old-plugin", options: {} }]).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "PLUGIN_INCOMPATIBLE",
+      message: `Plugin old-plugin@1.2.3 (${root}) needs @stepwise/core <0.0.1, but this stepwise runs @stepwise/core ${CORE_VERSION}; the plugin is older than this stepwise.`,
+      hint: `npm install old-plugin@latest   (a version of the plugin for @stepwise/core ${CORE_VERSION}; or pin @stepwise/core@"<0.0.1")`,
+      details: { skew: "needs-older-core" },
+    });
+    expect((error as { hint: string }).hint).not.toContain("@stepwise/cli");
+  });
+
+  it("names both fixes when the core falls in a hole of the plugin's range", async () => {
+    const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));
+    installPackage(site, "holey-plugin", { peerDependencies: { "@stepwise/core": "<0.0.1 || >=99" } }, plugin("holey-plugin"));
+    const error = await loadPlugins(site, [{ name: "holey-plugin", options: {} }]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "PLUGIN_INCOMPATIBLE", details: { range: "<0.0.1 || >=99", coreVersion: CORE_VERSION } });
+    expect((error as { details: object }).details).not.toHaveProperty("skew");
+    expect((error as { hint: string }).hint).toMatch(/npm install holey-plugin@latest .* or npm install @stepwise\/cli@latest/);
   });
 
   it("remembers the ranges this core satisfies, per core version, and still refuses the others", async () => {

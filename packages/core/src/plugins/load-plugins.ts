@@ -136,7 +136,7 @@ async function loadPlugin(siteDir: string, entry: PluginEntry, onIncompatible?: 
     const [{ default: validRange }, { default: satisfies }] = await Promise.all([import("semver/ranges/valid.js"), import("semver/functions/satisfies.js")]);
     if (!validRange(coreRange)) throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range "${coreRange}" is not a semver range`);
     if (!satisfies(CORE_VERSION, coreRange, { includePrerelease: true })) {
-      const incompatible = errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
+      const incompatible = errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION, await versionSkew(coreRange));
       if (!onIncompatible) throw incompatible;
       onIncompatible(incompatible);
     } else {
@@ -166,6 +166,15 @@ async function loadPlugin(siteDir: string, entry: PluginEntry, onIncompatible?: 
     throw errors.pluginInvalid(name, root, `meta.name is "${plugin.meta.name}" but the package is named "${name}"`);
   }
   return { name, version: plugin.meta.version, root, coreRange, definition: plugin, id: `${name}@${plugin.meta.version}` };
+}
+
+/** Which side of an unsatisfied core range this core is on; neither when the range has a hole around it. */
+async function versionSkew(coreRange: string): Promise<"needs-newer-core" | "needs-older-core" | undefined> {
+  // Loaded only on this error path, as satisfies above is only when a range is new.
+  const [{ default: ltr }, { default: gtr }] = await Promise.all([import("semver/ranges/ltr.js"), import("semver/ranges/gtr.js")]);
+  if (ltr(CORE_VERSION, coreRange, { includePrerelease: true })) return "needs-newer-core";
+  if (gtr(CORE_VERSION, coreRange, { includePrerelease: true })) return "needs-older-core";
+  return undefined;
 }
 
 /** Node's lookup of a package from a directory: ./relative paths, then node_modules up the tree. */
