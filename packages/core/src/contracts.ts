@@ -539,8 +539,16 @@ export interface StepRecord {
   /** Input entries other than files (`config:key`, `secret:name`, `step:name`, `plugin:name`, `site:key`) -> hash. */
   entries?: Record<string, string>;
   /**
-   * The `file:path` entries, one `<content id> <path>\n` line per file in path order (a
-   * backslash or newline in a path escaped as `\\` or `\n`). Absent when the step has no files.
+   * The content address of the step's file listing (its `file:path` entries): the sha256 (hex)
+   * of the listing's encoded bytes, one `<content id> <path>\n` line per file in path order (a
+   * backslash or newline in a path escaped as `\\` or `\n`), stored as an object of the state
+   * backend ({@link StateBackend.putObject}). Absent when the step has no files. Only explains
+   * which files changed: the fingerprint decides.
+   */
+  filesRef?: string;
+  /**
+   * The listing itself, inline: in a portable document only (`state pull`, a backup's
+   * state.json, a migrated format-2 state). Saving moves it into the object store.
    */
   files?: string;
   /** Non-secret config values the step read, to show old -> new in plans. */
@@ -632,6 +640,20 @@ export interface StateBackend {
   inspectLock(): Promise<FoundLock | undefined>;
   /** Break the lock regardless of its holder; returns what was broken. */
   forceUnlock(): Promise<FoundLock | undefined>;
+  /**
+   * Stores an immutable content-addressed object (a step's file listing) under `hash`, the
+   * sha256 hex of `bytes`. Idempotent: an object already stored under `hash` is left as it is
+   * (the file backend rewrites it only when its bytes no longer match the hash); a reader sees
+   * no object or the whole object, never part of one. An object store such as Azure Blob
+   * Storage keeps each as an immutable blob named by its hash.
+   */
+  putObject(hash: string, bytes: Uint8Array): Promise<void>;
+  /** The object stored under `hash`, or undefined when there is none. The caller checks its hash. */
+  getObject(hash: string): Promise<Uint8Array | undefined>;
+  /** The hashes of every stored object (for garbage collection). */
+  listObjects(): Promise<string[]>;
+  /** Removes an object; a no-op when there is none. Called only by the lock holder. */
+  deleteObject(hash: string): Promise<void>;
 }
 
 export interface BackendContext {

@@ -8,6 +8,8 @@ import type { PlanReason } from "../plan/plan-reasons.js";
 import { mergeResources, recordedRefs, resourceRef } from "../resources/resource-record.js";
 import type { SiteSession } from "./site-session.js";
 import type { StateWriter } from "./state-writer.js";
+import type { StepFiles } from "../fingerprint/step-files.js";
+import { listingRef } from "../state/state-listings.js";
 
 /** What applying a step needs of the session. */
 export type StepApplier = Pick<SiteSession, "contextFor" | "emitEvent" | "signal" | "redactor" | "wrapPluginError">;
@@ -60,7 +62,7 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
       status: "succeeded",
       fingerprint,
       entries,
-      ...(stepFiles.size > 0 ? { files: stepFiles.encode() } : {}),
+      ...listingFields(stepFiles),
       config,
       outputs,
       outputsHash: hashJson(outputs),
@@ -88,6 +90,17 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
     session.emitEvent({ type: "step-failed", step: name, error: wrapped, durationMs: times.durationMs });
     return { outcome: "failed", error: wrapped };
   }
+}
+
+/**
+ * How a step's files are recorded: by the address of their listing, the listing itself inline
+ * when it is not known to be in the object store yet (the writer stores it before the write).
+ */
+function listingFields(files: StepFiles): Pick<StepRecord, "files" | "filesRef"> {
+  if (files.ref !== undefined) return { filesRef: files.ref };
+  if (files.size === 0) return {};
+  const encoded = files.encode();
+  return { filesRef: listingRef(encoded), files: encoded };
 }
 
 function skipped(session: StepApplier, step: string, reasons: PlanReason[]): AppliedStep {

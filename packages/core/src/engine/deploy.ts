@@ -11,6 +11,7 @@ import { applyDag, notRun } from "./apply-dag.js";
 import { applyStep } from "./apply-step.js";
 import { withRunLock } from "./run-lock.js";
 import { StateWriter } from "./state-writer.js";
+import { collectGarbage } from "../state/state-listings.js";
 
 export { planSite } from "../plan/plan-site.js";
 export type { PlanOptions } from "../plan/plan-site.js";
@@ -97,6 +98,9 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       result.failed.push(...removals.failed);
     }
     lock.assertHeld();
+    // Every save of this run is written: listings no record refers to any more go (under the lock;
+    // one that cannot be removed costs only space).
+    await collectGarbage(session.stateBackend, writer.state).catch(() => 0);
     result.status = session.signal.aborted ? "interrupted" : result.failed.length > 0 ? "failed" : "ok";
     return result;
   });

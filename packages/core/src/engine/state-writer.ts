@@ -1,5 +1,6 @@
 import type { StateBackend, StateDocument } from "../contracts.js";
 import { CORE_VERSION } from "../version.js";
+import { storeInlineListings } from "../state/state-listings.js";
 
 /**
  * Writes one run's state document, one save at a time in the order they were asked for, each
@@ -26,6 +27,8 @@ export class StateWriter {
       state.updatedAt = new Date().toISOString();
       state.writtenBy = CORE_VERSION;
       state.site = this.siteName;
+      // Objects first: a written state never refers to a listing that is not stored.
+      await storeInlineListings(this.backend, state);
       this.etag = (await this.backend.write(state, this.etag)).etag;
     });
     return this.saving;

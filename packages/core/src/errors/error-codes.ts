@@ -179,6 +179,10 @@ export const errors = {
       hint: "stepwise deploy",
     });
   },
+  /** An object of the state's object store was named by something that is no sha256 hex digest. */
+  stateObjectName(hash: string): StepwiseError {
+    return errors.stateCorrupt("state objects", `${JSON.stringify(hash.slice(0, 80))} is not the sha256 of an object`);
+  },
   /**
    * `state push` refused a document that would replace the state with another history: each
    * problem names the pushed value and the current one. Nothing was changed.
