@@ -626,7 +626,8 @@ export interface StateLock {
  * Where state lives. Guarantees every backend must keep:
  * - `write` is compare-and-swap on `etag`: a write based on a stale read throws
  *   `STATE_CONFLICT`, never loses an update silently.
- * - `write` is atomic: a reader sees the old or the new document, never a mix.
+ * - `write` is atomic: a reader sees the old or the new document, never a mix; once it has
+ *   written, it clears the run journal (see {@link StateBackend.appendJournal}).
  * - `lock` throws `STATE_LOCKED` (exit 3) naming the holder when a live run holds it; a
  *   `brief` holder is waited for a few seconds first.
  */
@@ -654,6 +655,18 @@ export interface StateBackend {
   listObjects(): Promise<string[]>;
   /** Removes an object; a no-op when there is none. Called only by the lock holder. */
   deleteObject(hash: string): Promise<void>;
+  /**
+   * Appends one line (no newline in it) to the run journal, durably: when the promise
+   * resolves, the line survives a crash. Only the lock holder appends. Lines are never
+   * interleaved or reordered; a crash may leave the last line torn (readers drop it). The
+   * file backend appends to `.stepwise/journal.jsonl` with O_APPEND and fsync; an object
+   * store appends a block (an append blob, or committed blocks of a block blob).
+   */
+  appendJournal(line: string): Promise<void>;
+  /** The journal's text, undefined when there is none. */
+  readJournal(): Promise<string | undefined>;
+  /** Removes the journal. `write` calls it after the document is written: a write supersedes the journal. */
+  clearJournal(): Promise<void>;
 }
 
 export interface BackendContext {

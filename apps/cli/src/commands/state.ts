@@ -10,6 +10,7 @@ import {
   errors,
   isStepwiseError,
   parseState,
+  readState,
   storeInlineListings,
   withInlineListings,
   withoutInlineListings,
@@ -22,7 +23,7 @@ import { openSession, printJson } from "./open-session.js";
 
 export async function stateShowCommand(globals: GlobalOptions): Promise<void> {
   const session = await openSession(globals);
-  const { state } = await session.stateBackend.read();
+  const { state } = await readState(session.stateBackend);
   if (globals.json || state) {
     printJson(session, state ?? null);
     return;
@@ -52,7 +53,7 @@ const stateText = (state: StateDocument) => `${JSON.stringify(state, null, 2)}\n
  */
 export async function statePullCommand(globals: GlobalOptions, options: { output?: string }): Promise<void> {
   const session = await openSession(globals);
-  const { state: stored } = await session.stateBackend.read();
+  const { state: stored } = await readState(session.stateBackend);
   if (!stored) throw errors.stateMissing(session.stateBackend.description);
   // A pulled document is self-contained: each step's file listing inline (state push stores them again).
   const state = await withInlineListings(session.stateBackend, stored);

@@ -24,10 +24,10 @@ export type AppliedStep =
  * is skipped; a step planned only because upstream ran is skipped when its fingerprint is what
  * its last success had (early cutoff); otherwise it is recorded `running`, run, and recorded
  * `succeeded` (entries, outputs and their hash) or `failed` (the redacted error), every
- * resource it realised added to those recorded before. Emits the step's events. Rejects only
- * when a save does.
+ * resource it realised added to those recorded before; each record is journalled (durable)
+ * before the step goes on. Emits the step's events. Rejects only when journalling does.
  */
-export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: StepPlan, sources: EntrySources, writer: Pick<StateWriter, "state" | "save">): Promise<AppliedStep> {
+export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: StepPlan, sources: EntrySources, writer: Pick<StateWriter, "state" | "record">): Promise<AppliedStep> {
   const name = step.name;
   const state = writer.state;
   if (stepPlan.action === "skip") return skipped(session, name, stepPlan.reasons);
@@ -41,7 +41,7 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
   }
   const startedAt = new Date();
   state.steps[name] = { ...previous, status: "running", plugin: step.pluginId, startedAt: startedAt.toISOString(), finishedAt: undefined, durationMs: undefined, error: undefined } as StepRecord;
-  await writer.save();
+  await writer.record(name);
   session.emitEvent({ type: "step-start", step: name, reasons: stepPlan.reasons });
   // Every resource the step realises is recorded, this run's added to the earlier ones, so a
   // step that leaves the site can have all of them removed (see applyRemovals).
@@ -70,7 +70,7 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
       plugin: step.pluginId,
       ...times,
     };
-    await writer.save();
+    await writer.record(name);
     session.emitEvent({ type: "step-done", step: name, durationMs: times.durationMs });
     return { outcome: "done" };
   } catch (error) {
@@ -86,7 +86,7 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
       ...times,
       error: { code: wrapped.code, message: session.redactor.redact(wrapped.message) },
     } as StepRecord;
-    await writer.save();
+    await writer.record(name);
     session.emitEvent({ type: "step-failed", step: name, error: wrapped, durationMs: times.durationMs });
     return { outcome: "failed", error: wrapped };
   }

@@ -4,6 +4,7 @@ import { ExitCode, StepwiseError } from "../errors/stepwise-error.js";
 import type { Plan } from "../plan/compute-plan.js";
 import { computeSitePlan, planSite, type PlanOptions } from "../plan/plan-site.js";
 import { emptyState } from "../state/state-document.js";
+import { readState } from "../state/state-journal.js";
 import type { SiteSession } from "./site-session.js";
 import { trace } from "../log/trace.js";
 import { applyRemovals, assertRemovalsApproved } from "./removals.js";
@@ -88,6 +89,8 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       onBlocked: (step, by) => session.emitEvent({ type: "step-blocked", step, by }),
     });
     await writer.settled();
+    // The fold: the run's journalled records become the state in one write (which clears the journal).
+    if (writer.unsaved) await writer.save();
     result.notRun = notRun(session.graph.order, outcomes);
     // Removals come last: the steps that stay are updated first (a service that stopped using
     // a removed one is re-run before it goes), and a failed deploy removes nothing.
@@ -106,11 +109,18 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
   });
 }
 
-/** Reads state for a deploy (`--reset-state`: a new document keeping lineage and serial) and the writer that saves it. */
+/**
+ * Reads state for a deploy (`--reset-state`: a new document keeping lineage and serial) and
+ * the writer that saves it. Under the lock: a journal a killed run left is folded into the
+ * state now (written), or cleared when it continues no state there is.
+ */
 async function openStateWriter(session: SiteSession, reset: boolean): Promise<StateWriter> {
-  const read = await session.stateBackend.read();
+  const read = await readState(session.stateBackend);
   const state: StateDocument = reset || !read.state ? { ...emptyState(session.site.name), ...(read.state ? { lineage: read.state.lineage, serial: read.state.serial } : {}) } : read.state;
-  return new StateWriter(session.stateBackend, state, read.etag, session.site.name);
+  const writer = new StateWriter(session.stateBackend, state, read.etag, session.site.name);
+  if (read.journal.applied > 0 && !reset) await writer.save();
+  else if (read.journal.found) await session.stateBackend.clearJournal();
+  return writer;
 }
 
 /** `--expect-no-changes`: refuses (exit 1) a plan with anything to run or remove, naming it. */

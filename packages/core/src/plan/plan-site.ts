@@ -11,6 +11,7 @@ import { checkDrift } from "./drift-checks.js";
 import type { RemovalPlan } from "./orphans.js";
 import { planFiles, type PlanFiles } from "./plan-files.js";
 import { StateListings } from "../state/state-listings.js";
+import { readState } from "../state/state-journal.js";
 import { planSteps, settleActions } from "./plan-steps.js";
 
 export interface PlanOptions {
@@ -32,7 +33,8 @@ export async function planSite(session: SiteSession, options: PlanOptions = {}):
   session.assertSiteUsable();
   session.assertConfigValid();
   session.assertNoMissingConfig();
-  const { state } = await session.stateBackend.read();
+  // A journal a running (or killed) deploy appended is applied: the plan sees what the next deploy will.
+  const { state } = await readState(session.stateBackend);
   trace("state read");
   return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
 }

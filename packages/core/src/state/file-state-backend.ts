@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { readdir, readFile, unlink } from "node:fs/promises";
+import { open, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { trace } from "../log/trace.js";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
@@ -34,6 +34,7 @@ export interface FileStateBackendOptions {
  * - Writes are atomic (temp file + fsync + rename): a crash leaves the old or the new file.
  * - Writes are compare-and-swap on a sha256 of the file's bytes.
  * - The lock is `.stepwise/state.lock` (see {@link FileLock}).
+ * - The run journal is `.stepwise/journal.jsonl` (one appended, fsync'd line per record).
  * - Objects (file listings) are `.stepwise/objects/<first 2 hex digits>/<other 62>`, each
  *   written once, atomically; rewritten only when its bytes no longer match its name.
  */
@@ -42,6 +43,7 @@ export class FileStateBackend implements StateBackend {
   private readonly file: string;
   private readonly lockFile: FileLock;
   private readonly objectsDir: string;
+  private readonly journalFile: string;
 
   constructor(siteDir: string, options: FileStateBackendOptions = {}) {
     this.file = path.resolve(siteDir, options.path ?? path.join(STATE_DIR, "state.json"));
@@ -49,6 +51,34 @@ export class FileStateBackend implements StateBackend {
     const lockFile = this.file.replace(/\.json$/, "") + ".lock";
     this.lockFile = new FileLock(lockFile, options.onStaleLock, path.relative(siteDir, lockFile));
     this.objectsDir = path.join(path.dirname(this.file), "objects");
+    this.journalFile = path.join(path.dirname(this.file), "journal.jsonl");
+  }
+
+  async appendJournal(line: string): Promise<void> {
+    mkdirSync(path.dirname(this.journalFile), { recursive: true, mode: 0o700 });
+    // One write of the whole line with O_APPEND, then fsync: a crash tears at most the last line.
+    const handle = await open(this.journalFile, "a", 0o644);
+    try {
+      await handle.write(`${line}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readJournal(): Promise<string | undefined> {
+    try {
+      return await readFile(this.journalFile, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw errors.stateCorrupt(this.journalFile, (error as Error).message);
+    }
+  }
+
+  async clearJournal(): Promise<void> {
+    await unlink(this.journalFile).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
   }
 
   private objectFile(hash: string): string {
@@ -123,6 +153,7 @@ export class FileStateBackend implements StateBackend {
     const text = `${JSON.stringify(state, null, 2)}\n`;
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     await writeFileAtomically(this.file, text, { fsync: true, mode: 0o644 });
+    await this.clearJournal();
     return { etag: sha256(text) };
   }
 

@@ -47,13 +47,16 @@ export function listingRef(encoded: string): string {
  * a state never refers to an object that is not stored.
  */
 export async function storeInlineListings(backend: Pick<StateBackend, "putObject">, state: StateDocument): Promise<void> {
-  for (const record of Object.values(state.steps)) {
-    if (record.files === undefined) continue;
-    const ref = listingRef(record.files);
-    await backend.putObject(ref, Buffer.from(record.files, "utf8"));
-    record.filesRef = ref;
-    delete record.files;
-  }
+  for (const record of Object.values(state.steps)) await storeInlineListing(backend, record);
+}
+
+/** {@link storeInlineListings} for one record. */
+export async function storeInlineListing(backend: Pick<StateBackend, "putObject">, record: StepRecord): Promise<void> {
+  if (record.files === undefined) return;
+  const ref = listingRef(record.files);
+  await backend.putObject(ref, Buffer.from(record.files, "utf8"));
+  record.filesRef = ref;
+  delete record.files;
 }
 
 /**
