@@ -76,7 +76,7 @@ describe("local ARM server", () => {
     expect(created.status).toBe(201);
     expect(created.body.properties.provisioningState).toBe("RegisteringDns");
     const status = String(created.headers["azure-asyncoperation"]);
-    expect(created.headers["retry-after"]).toBe("0");
+    expect(created.headers["retry-after"]).toBe("1");
     expect((await call("GET", status.slice(env.armUrl.length))).body.status).toBe("InProgress");
     expect((await call("GET", status.slice(env.armUrl.length))).body.status).toBe("Succeeded");
     expect((await call("GET", vaultPath)).body.properties.provisioningState).toBe("Succeeded");
@@ -119,8 +119,14 @@ describe("local ARM server", () => {
       } catch {
         continue;
       }
-      for (const p of providers) for (const v of readdirSync(path.join(root, p))) for (const f of readdirSync(path.join(root, p, v))) examples.push({ file: `${p}/${v}/${f}`, json: JSON.parse(readFileSync(path.join(root, p, v, f), "utf8")) });
-      if (examples.length) break;
+      for (const p of providers) {
+        for (const v of readdirSync(path.join(root, p))) {
+          for (const f of readdirSync(path.join(root, p, v))) {
+            const file = `${p}/${v}/${f}`;
+            if (f.endsWith(".json") && !examples.some((e) => e.file === file)) examples.push({ file, json: JSON.parse(readFileSync(path.join(root, p, v, f), "utf8")) });
+          }
+        }
+      }
     }
     const cases: Record<string, (params: any) => string> = {
       "Microsoft.Resources/2025-04-01/CreateResourceGroup.json": (q) => `resourcegroups/${q.resourceGroupName}`,
@@ -129,8 +135,12 @@ describe("local ARM server", () => {
       "Microsoft.ContainerRegistry/2025-04-01/RegistryCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/${q.registryName}`,
       "Microsoft.KeyVault/2026-02-01/createVault.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.KeyVault/vaults/${q.vaultName}`,
       "Microsoft.KeyVault/2026-04-01/createSecret.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.KeyVault/vaults/${q.vaultName}/secrets/${q.secretName}`,
+      "Microsoft.App/2025-07-01/ManagedEnvironments_CreateOrUpdate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.App/managedEnvironments/${q.environmentName}`,
+      "Microsoft.DBforPostgreSQL/2025-08-01/ServerCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}`,
+      "Microsoft.DBforPostgreSQL/2025-08-01/DatabaseCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/databases/${q.databaseName}`,
+      "Microsoft.DBforPostgreSQL/2025-08-01/FirewallRuleCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/firewallRules/${q.firewallRuleName}`,
     };
-    const registered = ["Microsoft.OperationalInsights", "Microsoft.Insights"];
+    const registered = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.DBforPostgreSQL", "Microsoft.App"];
     for (const ns of registered) {
       await call("POST", `${sub()}/providers/${ns}/register?api-version=2025-04-01`);
       await call("GET", `${sub()}/providers/${ns}?api-version=2025-04-01`);
@@ -154,5 +164,11 @@ describe("local ARM server", () => {
       checked++;
     }
     expect(checked).toBe(Object.keys(cases).length);
+    // A POST action: the workspace's shared keys, as WorkspacesGetSharedKeys.json documents them.
+    const keysExample = examples.find((e) => e.file === "Microsoft.OperationalInsights/2025-07-01/WorkspacesGetSharedKeys.json")!.json;
+    const workspace = examples.find((e) => e.file === "Microsoft.OperationalInsights/2026-03-01/WorkspacesCreate.json")!.json.parameters;
+    const keys = await call("POST", `${sub()}/resourcegroups/${workspace.resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${workspace.workspaceName}/sharedKeys?api-version=${keysExample.parameters["api-version"]}`);
+    expect(keys.status).toBe(200);
+    expect(Object.keys(keys.body).sort()).toEqual(Object.keys(keysExample.responses["200"].body).sort());
   });
 });

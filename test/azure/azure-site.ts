@@ -11,7 +11,7 @@ import { ArmControl, armHarness, cliAzureEnv } from "./harness.js";
 import type { ChildProcess } from "node:child_process";
 
 export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-export const FOUNDATION = ["azure:prerequisites", "azure:resource-group", "azure:monitoring", "azure:registry", "azure:key-vault"] as const;
+export const FOUNDATION = ["azure:prerequisites", "azure:resource-group", "azure:monitoring", "azure:registry", "azure:key-vault", "azure:container-apps-environment"] as const;
 
 export interface AzureSite {
   dir: string;
@@ -24,7 +24,10 @@ export interface AzureSite {
   state(): { steps: Record<string, { status: string; outputs?: Record<string, unknown>; error?: { code: string; message: string } }> };
 }
 
-export async function makeAzureSite(name: string, extraConfig = ""): Promise<AzureSite> {
+/** Plugins a site may add to the target and the vault-secrets fixture: name -> package directory. */
+const EXTRA_PLUGINS: Record<string, string> = { "@stepwise/step-database": "packages/step-database" };
+
+export async function makeAzureSite(name: string, extraConfig = "", plugins: readonly (keyof typeof EXTRA_PLUGINS)[] = []): Promise<AzureSite> {
   const env = await armHarness();
   const control = new ArmControl(env);
   await control.createSubscription();
@@ -32,6 +35,7 @@ export async function makeAzureSite(name: string, extraConfig = ""): Promise<Azu
   mkdirSync(path.join(dir, "node_modules", "@stepwise"), { recursive: true });
   symlinkSync(path.join(repoRoot, "packages/target-azure"), path.join(dir, "node_modules/@stepwise/target-azure"), "dir");
   symlinkSync(path.join(repoRoot, "test/azure/fixtures/stepwise-plugin-vault-secrets"), path.join(dir, "node_modules/stepwise-plugin-vault-secrets"), "dir");
+  for (const plugin of plugins) symlinkSync(path.join(repoRoot, EXTRA_PLUGINS[plugin]!), path.join(dir, "node_modules", plugin), "dir");
   const childEnv = { ...cliAzureEnv(env), STEPWISE_AZURE_ARM_ENDPOINT: env.armUrl };
   const site: AzureSite = {
     dir,
@@ -46,7 +50,7 @@ export async function makeAzureSite(name: string, extraConfig = ""): Promise<Azu
 plugins:
   - "@stepwise/target-azure"
   - stepwise-plugin-vault-secrets
-target: azure
+${plugins.map((p) => `  - "${p}"\n`).join("")}target: azure
 config:
   azure:
     subscription: ${control.subscription}

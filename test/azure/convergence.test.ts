@@ -25,15 +25,16 @@ describe("azure: changes, drift and resume", () => {
     site.yaml("  azure.monitoring.retentionDays: 60\n");
     const plan = await site.cli(["plan"]);
     expect(plan.code, plan.stderr).toBe(0);
-    // Only monitoring reads the key; its dependant is listed because its outputs are not known
-    // before it runs (they do not change, so the dependant writes nothing: see below).
-    expect(ran(plan.stdout)).toEqual(["app-secrets", "azure:monitoring"]);
+    // Only monitoring reads the key; its dependants are listed because its outputs are not known
+    // before it runs (they do not change, so the dependants write nothing: see below).
+    expect(ran(plan.stdout)).toEqual(["app-secrets", "azure:container-apps-environment", "azure:monitoring"]);
     expect(plan.stdout).toMatch(/run\s+azure:monitoring\s+config azure\.monitoring\.retentionDays: 30 -> 60/);
     expect(plan.stdout).toMatch(/run\s+app-secrets\s+upstream azure:monitoring will run/);
     const before = (await site.control.log()).length;
     const deploy = await site.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr).toBe(0);
     const put = writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${e.path.split("/providers/").at(-1)}`);
+    // Monitoring's outputs did not change, so its dependants (the environment too) did not run.
     expect(put).toEqual(["PUT Microsoft.OperationalInsights/workspaces/log-stepwise-cfg", "PUT Microsoft.Insights/components/appi-stepwise-cfg"]);
     const workspace = await site.control.resource(String(site.state().steps["azure:monitoring"]!.outputs!.workspaceId));
     expect((workspace!.resource.properties as { retentionInDays: number }).retentionInDays).toBe(60);
@@ -68,8 +69,11 @@ describe("azure: changes, drift and resume", () => {
     const resumed = await site.cli(["deploy", "--auto-approve"]);
     expect(resumed.code, resumed.stderr).toBe(0);
     const put = writes((await site.control.log()).slice(before)).map((e) => e.path.split("/providers/").at(-1)!.split("/")[1]);
-    // The registry again, and the step held back by the failure; nothing that had succeeded.
-    expect(put.sort()).toEqual(["registries", "vaults", "vaults"]);
+    // The registry again, and the steps held back by the failure; nothing that had succeeded.
+    // The environment runs beside the registry: when the failure stopped it first, it runs now
+    // (reads the workspace's key, POST .../workspaces/.../sharedKeys, then PUTs).
+    const environmentHeldBack = state.steps["azure:container-apps-environment"]?.status !== "succeeded";
+    expect(put.sort()).toEqual(["registries", "vaults", "vaults", ...(environmentHeldBack ? ["managedEnvironments", "workspaces"] : [])].sort());
     const again = await site.cli(["deploy", "--auto-approve"]);
     expect(again.code).toBe(0);
   });

@@ -22,7 +22,7 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
     const log = await site.control.log();
     const put = writes(log).map((e) => `${e.method} ${e.path} ${e.status}`);
-    expect(put.filter((l) => l.includes("/register"))).toHaveLength(4);
+    expect(put.filter((l) => l.includes("/register"))).toHaveLength(6);
     const sub = `/subscriptions/${site.control.subscription}`;
     expect(put).toContain(`PUT ${sub}/resourcegroups/rg-stepwise-shop 201`);
     const state = site.state();
@@ -42,14 +42,32 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(deploy.stdout + deploy.stderr).not.toContain(value);
   });
 
+  it("the Container Apps environment logs to the workspace; its shared key is only in the key read and the environment's PUT", async () => {
+    const log = await site.control.log();
+    const environment = site.state().steps["azure:container-apps-environment"]!.outputs!;
+    expect(environment.defaultDomain).toMatch(/^cae-stepwise-shop\..+\.azurecontainerapps\.io$/);
+    const stored = await site.control.resource(String(environment.id));
+    const workspaceId = String(site.state().steps["azure:monitoring"]!.outputs!.workspaceId);
+    const key = (await site.control.resource(workspaceId))!.keys.primarySharedKey!;
+    expect(key.length).toBeGreaterThan(40);
+    expect(stored!.secretValue).toBe(key);
+    expect(stored!.resource).toMatchObject({ properties: { appLogsConfiguration: { destination: "log-analytics", logAnalyticsConfiguration: { customerId: site.state().steps["azure:monitoring"]!.outputs!.workspaceCustomerId } } } });
+    expect(JSON.stringify(stored!.resource)).not.toContain(key);
+    expect(grepBodies(log, key).map((e) => `${e.method} ${e.path.split("/providers/").at(-1)}`)).toEqual([
+      "POST Microsoft.OperationalInsights/workspaces/log-stepwise-shop/sharedKeys",
+      "PUT Microsoft.App/managedEnvironments/cae-stepwise-shop",
+    ]);
+    expect(JSON.stringify(site.state())).not.toContain(key);
+  });
+
   it("a second deploy issues no PUT, POST or DELETE", async () => {
     const before = (await site.control.log()).length;
     const deploy = await site.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr).toBe(0);
     const after = (await site.control.log()).slice(before);
     expect(writes(after)).toEqual([]);
-    // At most one read per step that has a check (4 foundation resources + 2 secrets).
-    expect(after.length).toBeLessThanOrEqual(6);
+    // At most one read per step that has a check (5 foundation resources + 2 secrets).
+    expect(after.length).toBeLessThanOrEqual(7);
   });
 
   it("no secret value is in any logged request or response body but its Key Vault PUT, nor in state or --json output", async () => {
@@ -68,5 +86,36 @@ describe("azure: deploy the foundation and the site's secrets", () => {
       expect(state).not.toContain(value);
       expect(plan.stdout + plan.stderr).not.toContain(value);
     }
+  });
+
+  it("an environment deleted behind the tool's back is reported by plan and made again with a fresh key read", async () => {
+    const id = String(site.state().steps["azure:container-apps-environment"]!.outputs!.id);
+    await site.control.deleteBehindTheBack(id);
+    const plan = await site.cli(["plan"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/run\s+azure:container-apps-environment\s+.*Microsoft\.App\/managedEnvironments cae-stepwise-shop is gone/);
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${e.path.split("/providers/").at(-1)}`)).toEqual([
+      "POST Microsoft.OperationalInsights/workspaces/log-stepwise-shop/sharedKeys",
+      "PUT Microsoft.App/managedEnvironments/cae-stepwise-shop",
+    ]);
+  });
+
+  it("--force-step with the same key PUTs nothing; after the workspace key is regenerated it PUTs the new key", async () => {
+    const workspaceId = String(site.state().steps["azure:monitoring"]!.outputs!.workspaceId);
+    const environmentId = String(site.state().steps["azure:container-apps-environment"]!.outputs!.id);
+    const force = () => site.cli(["deploy", "--auto-approve", "--force-step", "azure:container-apps-environment"]);
+    let before = (await site.control.log()).length;
+    expect((await force()).code).toBe(0);
+    expect(writes((await site.control.log()).slice(before)).map((e) => e.method)).toEqual(["POST"]);
+    await site.control.regenerateKeys(workspaceId);
+    before = (await site.control.log()).length;
+    const forced = await force();
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(writes((await site.control.log()).slice(before)).map((e) => e.method)).toEqual(["POST", "PUT"]);
+    const key = (await site.control.resource(workspaceId))!.keys.primarySharedKey!;
+    expect((await site.control.resource(environmentId))!.secretValue).toBe(key);
   });
 });

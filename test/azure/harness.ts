@@ -82,8 +82,13 @@ export class ArmControl {
     await this.call("DELETE", "/_control/faults");
   }
 
-  async resource(id: string): Promise<{ resource: Record<string, unknown>; secretValue?: string } | undefined> {
-    return (await this.call("GET", `/_control/resource`, undefined, { id })) as { resource: Record<string, unknown>; secretValue?: string } | undefined;
+  async resource(id: string): Promise<{ resource: Record<string, unknown>; secretValue?: string; keys: Record<string, string> } | undefined> {
+    return (await this.call("GET", `/_control/resource`, undefined, { id })) as { resource: Record<string, unknown>; secretValue?: string; keys: Record<string, string> } | undefined;
+  }
+
+  /** Regenerates the keys a resource's actions answer (a workspace's shared keys ...). */
+  async regenerateKeys(id: string): Promise<void> {
+    await this.call("DELETE", `/_control/keys`, undefined, { id });
   }
 
   async deleteBehindTheBack(id: string): Promise<void> {

@@ -47,6 +47,16 @@ describe("CLI basics", () => {
     }
   });
 
+  it("with --json, --help and --version are one JSON document on stdout too", async () => {
+    const dir = makeFixtureSite();
+    const help = await runCli(["deploy", "--help", "--json"], { cwd: dir });
+    expect(help.code).toBe(0);
+    expect((JSON.parse(help.stdout) as { help: string }).help).toContain("Usage: stepwise deploy");
+    const version = await runCli(["--json", "--version"], { cwd: dir });
+    expect(version.code).toBe(0);
+    expect(JSON.parse(version.stdout)).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+  });
+
   it("bad usage exits 2 without a stack trace", async () => {
     const dir = makeFixtureSite();
     for (const args of [["frobnicate"], ["deploy", "--concurrency", "0"], ["plan", "--preset", "prod"]]) {

@@ -23,6 +23,8 @@ export { errors, closestNames } from "./errors/error-codes.js";
 export { redactError } from "./errors/stepwise-error.js";
 export { loadSite, parseSite, SITE_FILE } from "./site/load-site.js";
 export type { SiteFile, PluginEntry, ServiceEntry, JobEntry } from "./site/load-site.js";
+export { inspectPlugins } from "./plugins/load-plugins.js";
+export type { LoadedPlugin, PluginListing } from "./plugins/load-plugins.js";
 export { SITE_SCHEMA_PATH } from "./site/site-schema.js";
 export { SITE_SCHEMA_VERSION } from "./site/version-rule.js";
 export { resolveConfig, configEnvName } from "./config/resolve-config.js";

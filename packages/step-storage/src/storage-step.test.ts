@@ -163,7 +163,7 @@ describe("storage run", () => {
   it("reads nothing it did not declare (the fake context throws like the engine's)", async () => {
     const { ctx } = createFakeStepContext(storageStep, { config: s3, secrets });
     await expect(storageStep.run(ctx)).resolves.toBeDefined();
-    expect(() => ctx.config.get("email.smtp.host")).toThrow('step storage read undeclared config "email.smtp.host"');
+    expect(() => ctx.config.get("email.smtp.host")).toThrow('Step storage read config "email.smtp.host" without declaring it in inputs.config');
   });
 
   it("check probes the object store the last run made", async () => {

@@ -9,9 +9,16 @@ export const API_VERSIONS = {
   "Microsoft.ContainerRegistry/registries": "2025-04-01",
   "Microsoft.KeyVault/vaults": "2026-02-01",
   "Microsoft.KeyVault/vaults/secrets": "2026-04-01",
+  "Microsoft.DBforPostgreSQL/flexibleServers": "2025-08-01",
+  "Microsoft.DBforPostgreSQL/flexibleServers/databases": "2025-08-01",
+  "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules": "2025-08-01",
+  "Microsoft.App/managedEnvironments": "2025-07-01",
 } as const;
 
 export type ArmResourceType = keyof typeof API_VERSIONS;
 
-/** Resource providers the foundation needs registered on the subscription. */
-export const REQUIRED_PROVIDERS = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.ContainerRegistry", "Microsoft.KeyVault"] as const;
+/**
+ * Resource providers the site may need registered on the subscription. All are registered up
+ * front (a registration costs nothing), so adding a kind to a site never needs a new permission.
+ */
+export const REQUIRED_PROVIDERS = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.ContainerRegistry", "Microsoft.KeyVault", "Microsoft.DBforPostgreSQL", "Microsoft.App"] as const;

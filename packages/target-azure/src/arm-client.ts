@@ -1,5 +1,6 @@
 import type { StepLogger } from "@stepwise/core";
 import type { ResourceManagementClient } from "@azure/arm-resources";
+import type { HttpClient, createPipelineRequest as CreatePipelineRequest } from "@azure/core-rest-pipeline";
 import { API_VERSIONS, type ArmResourceType } from "./api-versions.js";
 import { armCode, azureErrors, sdkError } from "./errors.js";
 
@@ -41,12 +42,37 @@ export class ArmClient {
     readonly endpoint: string,
     readonly subscription: string,
     private readonly client: ResourceManagementClient,
+    private readonly http: { client: HttpClient; request: typeof CreatePipelineRequest },
   ) {}
 
   static async connect(endpoint: string, subscription: string): Promise<ArmClient> {
-    const [{ ResourceManagementClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/arm-resources"), import("@azure/identity")]);
+    const [{ ResourceManagementClient }, { DefaultAzureCredential }, { createDefaultHttpClient, createPipelineRequest }] = await Promise.all([
+      import("@azure/arm-resources"),
+      import("@azure/identity"),
+      import("@azure/core-rest-pipeline"),
+    ]);
     const credential = new DefaultAzureCredential();
-    return new ArmClient(endpoint, subscription, new ResourceManagementClient(credential, subscription, { endpoint }));
+    return new ArmClient(endpoint, subscription, new ResourceManagementClient(credential, subscription, { endpoint }), { client: createDefaultHttpClient(), request: createPipelineRequest });
+  }
+
+  /**
+   * POSTs a resource action (`sharedKeys`, `listKeys`, `start`) and returns its JSON body. The
+   * generic resources API has no action call, so this goes through the same client's pipeline
+   * (its credential, retries on 429/5xx and Retry-After). A body may hold keys: callers keep
+   * them out of outputs and logs.
+   */
+  async action(id: string, type: ArmResourceType, action: string, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const what = `${action} on ${describe(id)}`;
+    try {
+      const request = this.http.request({ url: `${this.endpoint}${id}/${action}?api-version=${API_VERSIONS[type]}`, method: "POST", abortSignal: signal });
+      request.headers.set("accept", "application/json");
+      const response = await this.client.pipeline.sendRequest(this.http.client, request);
+      const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as Record<string, unknown>) : {};
+      if (response.status >= 400) throw Object.assign(new Error(String((body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`)), { statusCode: response.status, details: body });
+      return body;
+    } catch (error) {
+      throw azureErrors.fromSdk(what, error, this.endpoint);
+    }
   }
 
   /** The resource, or undefined when Resource Manager says it does not exist (404). One GET. */

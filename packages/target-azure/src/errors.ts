@@ -2,15 +2,17 @@ import { ExitCode, StepwiseError } from "@stepwise/core";
 
 /** Error codes this plugin raises. Stable: scripts may match on them. */
 export const AzureErrorCode = {
-  /** No credential DefaultAzureCredential can use, or Resource Manager refused it (401/403). */
+  /** No credential DefaultAzureCredential can use, or Resource Manager refused it (401/403). Exit 2. */
   AuthFailed: "AZURE_AUTH_FAILED",
-  /** `azure.armEndpoint` does not answer (connection refused, TLS, DNS). */
+  /** `azure.armEndpoint` does not answer (connection refused, TLS, DNS). Exit 2. */
   Unreachable: "AZURE_UNREACHABLE",
-  /** Resource Manager refused or failed a request, or a long-running operation ended Failed. */
+  /** Resource Manager refused or failed a request, or a long-running operation ended Failed. Exit 1. */
   ArmError: "AZURE_ARM_ERROR",
-  /** A resource provider stayed unregistered. */
+  /** A resource provider stayed unregistered. Exit 1. */
   ProviderNotRegistered: "AZURE_PROVIDER_NOT_REGISTERED",
-  /** A secret the resource references has no value. */
+  /** The site's Postgres user differs from the administrator the existing server was made with (Azure cannot rename it). Exit 2. */
+  PostgresAdminFixed: "AZURE_POSTGRES_ADMIN_FIXED",
+  /** A secret the resource references has no value (core's code). Exit 2. */
   SecretMissing: "SECRET_MISSING",
 } as const;
 
@@ -83,6 +85,13 @@ export const azureErrors = {
       exitCode: ExitCode.BadInput,
       hint: `stepwise secrets set ${secret}`,
       details: { secrets: [secret] },
+    });
+  },
+  postgresAdminFixed(server: string, current: string, wanted: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.PostgresAdminFixed, `Postgres server ${server} was created with administrator ${current}; Azure cannot rename it to ${wanted}.`, {
+      exitCode: ExitCode.BadInput,
+      location: "database.user",
+      hint: `stepwise configure --set database.user=${current}   (or delete the server, losing its data, and deploy again)`,
     });
   },
 };

@@ -1,4 +1,5 @@
-import { defineStep, hashJson, type JsonObject, type StepContext, type StepDefinition } from "@stepwise/core";
+import { createHash } from "node:crypto";
+import { defineStep, hashJson, type DriftReport, type JsonObject, type StepContext, type StepDefinition } from "@stepwise/core";
 import { API_VERSIONS, REQUIRED_PROVIDERS, type ArmResourceType } from "./api-versions.js";
 import { armClient, describe, sleep, type ArmBody, type ArmClient, type ArmResource } from "./arm-client.js";
 import { azureErrors } from "./errors.js";
@@ -25,6 +26,15 @@ function specHashOf(desired: DesiredResource): string {
   return hashJson({ type: desired.type, apiVersion: API_VERSIONS[desired.type], body: desired.body as JsonObject });
 }
 
+/** One GET of `desired`: gone, `Failed`, or tagged with another spec hash than the config gives (changed outside stepwise). */
+async function specDrift(arm: ArmClient, desired: DesiredResource, signal: AbortSignal): Promise<DriftReport | undefined> {
+  const resource = await arm.get(desired.id, desired.type, signal);
+  if (!resource) return { reason: `${describe(desired.id)} is gone` };
+  if (resource.properties?.provisioningState === "Failed") return { reason: `${describe(desired.id)} is in state Failed` };
+  if (resource.tags?.[Tag.Spec] !== specHashOf(desired)) return { reason: `${describe(desired.id)} was changed outside stepwise` };
+  return undefined;
+}
+
 /**
  * A foundation step that PUTs ARM resources in order and returns outputs made from the results.
  * `run` is started by the engine only when the step's inputs changed, it failed, or `check` found
@@ -47,11 +57,7 @@ function armResourceStep(definition: {
     async check(ctx) {
       if (!ctx.previousOutputs) return;
       const { settings, arm } = await open(ctx);
-      const first = [definition.desired(ctx, settings, [])].flat()[0]!;
-      const resource = await arm.get(first.id, first.type, ctx.signal);
-      if (!resource) return { reason: `${describe(first.id)} is gone` };
-      if (resource.properties?.provisioningState === "Failed") return { reason: `${describe(first.id)} is in state Failed` };
-      if (resource.tags?.[Tag.Spec] !== specHashOf(first)) return { reason: `${describe(first.id)} was changed outside stepwise` };
+      return specDrift(arm, [definition.desired(ctx, settings, [])].flat()[0]!, ctx.signal);
     },
     async run(ctx) {
       const { settings, arm } = await open(ctx);
@@ -211,5 +217,68 @@ export const keyVaultStep = armResourceStep({
   }),
 });
 
-export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep];
+const ENVIRONMENT = "Microsoft.App/managedEnvironments";
+
+/** The environment's body without the workspace key (which is write-only and never hashed). */
+function environmentBody(ctx: StepContext, settings: AzureSettings): DesiredResource {
+  return {
+    id: resourceId(settings, "Microsoft.App", "managedEnvironments", settings.names.containerAppsEnvironment),
+    type: ENVIRONMENT,
+    body: {
+      location: settings.location,
+      properties: {
+        appLogsConfiguration: { destination: "log-analytics", logAnalyticsConfiguration: { customerId: String(ctx.outputs("azure:monitoring").workspaceCustomerId ?? "") } },
+        zoneRedundant: false,
+        workloadProfiles: [{ name: "Consumption", workloadProfileType: "Consumption" }],
+      },
+    },
+  };
+}
+
+const environmentOutputs = (desired: DesiredResource, environment: ArmResource): JsonObject => ({
+  id: desired.id,
+  name: desired.id.split("/").at(-1)!,
+  defaultDomain: String(environment.properties?.defaultDomain ?? ""),
+  staticIp: String(environment.properties?.staticIp ?? ""),
+});
+
+/**
+ * `azure:container-apps-environment`: the Container Apps environment (Consumption profile) whose
+ * apps log to the site's Log Analytics workspace. The workspace's shared key is read (POST
+ * sharedKeys) whenever the step runs and goes only into the environment's PUT body; it is never
+ * logged, stored or output. `run` PUTs only when the environment's tags differ from this spec or
+ * from a hash of the current key (so `--force-step` repairs logging after a key regeneration).
+ */
+export const containerAppsEnvironmentStep = defineStep({
+  name: "azure:container-apps-environment",
+  description: "Container Apps environment logging to the site's Log Analytics workspace",
+  dependsOn: ["azure:monitoring"],
+  async check(ctx) {
+    if (!ctx.previousOutputs) return;
+    const { settings, arm } = await open(ctx);
+    return specDrift(arm, environmentBody(ctx, settings), ctx.signal);
+  },
+  async run(ctx) {
+    const { settings, arm } = await open(ctx);
+    const desired = environmentBody(ctx, settings);
+    const workspaceId = String(ctx.outputs("azure:monitoring").workspaceId);
+    const [existing, keys] = await Promise.all([
+      arm.get(desired.id, desired.type, ctx.signal),
+      arm.action(workspaceId, "Microsoft.OperationalInsights/workspaces", "sharedKeys", ctx.signal),
+    ]);
+    const sharedKey = String(keys.primarySharedKey ?? "");
+    // A hash of the (random, 512-bit) key tells a regenerated key apart without storing it.
+    const keyVersion = createHash("sha256").update(sharedKey).digest("hex").slice(0, 16);
+    const current = existing?.tags?.[Tag.Spec] === specHashOf(desired) && existing.tags?.[Tag.Fingerprint] === keyVersion && existing.properties?.provisioningState === "Succeeded";
+    if (existing && current) return environmentOutputs(desired, existing);
+    const logs = (desired.body.properties as { appLogsConfiguration: { logAnalyticsConfiguration: JsonObject } }).appLogsConfiguration;
+    const body = { ...desired.body, properties: { ...desired.body.properties, appLogsConfiguration: { ...logs, logAnalyticsConfiguration: { ...logs.logAnalyticsConfiguration, sharedKey } } } };
+    const tags = { ...settings.names.tags(ctx.step, specHashOf(desired)), [Tag.Fingerprint]: keyVersion };
+    const environment = await arm.put(desired.id, desired.type, { ...body, tags }, ctx.log, ctx.signal);
+    ctx.log.info(`${describe(desired.id)}: ${String(environment.properties?.provisioningState ?? "ok")}`);
+    return environmentOutputs(desired, environment);
+  },
+});
+
+export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep, containerAppsEnvironmentStep];
 export { resourceId };

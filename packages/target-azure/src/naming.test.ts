@@ -15,6 +15,7 @@ describe("AzureNames", () => {
         expect(names.registry).toMatch(/^[a-z0-9]{5,50}$/);
         expect(names.keyVault).toMatch(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/);
         expect(names.keyVault).not.toContain("--");
+        expect(names.postgresServer("postgres")).toMatch(/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/);
       }),
     );
   });
@@ -24,6 +25,7 @@ describe("AzureNames", () => {
     const b = new AzureNames("shop", "00000000-0000-0000-0000-000000000002");
     expect(a.keyVault).not.toBe(b.keyVault);
     expect(a.registry).not.toBe(b.registry);
+    expect(a.postgresServer("postgres")).not.toBe(b.postgresServer("postgres"));
     expect(new AzureNames("shop", SUB, { keyVault: "kv-mine", resourceGroup: "rg-mine" })).toMatchObject({ keyVault: "kv-mine", resourceGroup: "rg-mine" });
   });
 

@@ -21,8 +21,11 @@ export class AzureNames {
   readonly resourceGroup: string;
   readonly workspace: string;
   readonly appInsights: string;
+  readonly containerAppsEnvironment: string;
   readonly registry: string;
   readonly keyVault: string;
+  /** Hash of subscription and site: keeps globally unique names of two sites apart. */
+  private readonly unique: string;
 
   constructor(
     readonly site: string,
@@ -30,6 +33,7 @@ export class AzureNames {
     overrides: { resourceGroup?: string; workspace?: string; registry?: string; keyVault?: string } = {},
   ) {
     const unique = short(`${subscription.toLowerCase()}/${site}`);
+    this.unique = unique;
     const words = site.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "") || "site";
     const alnum = words.replace(/-/g, "");
     // Resource group: 1-90 of [-\w._()], not ending in a period.
@@ -37,10 +41,21 @@ export class AzureNames {
     // Workspace: 4-63 letters, digits, hyphens; starts and ends alphanumeric.
     this.workspace = overrides.workspace ?? `log-stepwise-${words}`.slice(0, 63).replace(/-+$/, "");
     this.appInsights = `appi-stepwise-${words}`.slice(0, 255);
+    // Container Apps environment: 2-60 lowercase letters, digits, hyphens; starts with a letter, ends alphanumeric.
+    this.containerAppsEnvironment = `cae-stepwise-${words}`.slice(0, 60).replace(/-+$/, "");
     // Registry: 5-50 letters and digits, globally unique.
     this.registry = overrides.registry ?? `crstepwise${alnum.slice(0, 34)}${unique}`;
     // Key Vault: 3-24 letters, digits, hyphens; starts with a letter; no "--"; globally unique.
     this.keyVault = overrides.keyVault ?? `kv-${words.slice(0, 14).replace(/-+$/, "")}-${unique}`;
+  }
+
+  /**
+   * A PostgreSQL flexible server for the site's resource `resource` (3-63 lowercase letters,
+   * digits, hyphens; globally unique: it is the host name `<name>.postgres.database.azure.com`).
+   */
+  postgresServer(resource: string): string {
+    const words = (text: string) => text.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
+    return `psql-${words(this.site).slice(0, 24).replace(/-+$/, "") || "site"}-${words(resource).slice(0, 24).replace(/-+$/, "") || "db"}-${this.unique}`;
   }
 
   /** Id of the site's resource group in `subscription`. */

@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
 import type { DownPreview, DriftReport, RemoveOptions, RemoveResult, ResourceRef, ResourceResult, ResourceSpec, StepLogger, TargetCallScope, TargetRemoveScope, TargetSession } from "@stepwise/core";
 import { ErrorCode, ExitCode, StepwiseError, hashJson } from "@stepwise/core";
 import type { ArmClient } from "./arm-client.js";
-import { azureErrors } from "./errors.js";
 import { resourceId } from "./foundation-steps.js";
 import { Tag } from "./naming.js";
+import { ensurePostgres, probePostgres, removePostgres } from "./postgres.js";
+import { secretVersion } from "./secret-version.js";
 import type { AzureSettings } from "./settings.js";
 
 const SECRET_TYPE = "Microsoft.KeyVault/vaults/secrets";
@@ -28,16 +28,14 @@ export class AzureSession implements TargetSession {
    */
   async ensure(spec: ResourceSpec, scope: TargetCallScope): Promise<ResourceResult> {
     scope.signal.throwIfAborted();
+    if (spec.kind === "postgres") return ensurePostgres(this, spec, scope);
     if (spec.kind !== "secret") {
       throw new StepwiseError(ErrorCode.TargetUnsupported, `The azure target cannot realise ${spec.kind} ${spec.name} yet (step ${scope.step}).`, {
         exitCode: ExitCode.BadInput,
         hint: "deploy this site with target: podman for now",
       });
     }
-    const fingerprint = scope.secrets.fingerprint(spec.name);
-    const value = scope.secrets.get(spec.name);
-    if (fingerprint === undefined || value === undefined || value === "") throw azureErrors.secretMissing(spec.name, scope.step);
-    const version = createHash("sha256").update(fingerprint).digest("hex").slice(0, 16);
+    const { value, version } = secretVersion(scope, spec.name);
     const id = this.secretId(spec.name);
     const existing = await this.arm.get(id, SECRET_TYPE, scope.signal);
     let change: ResourceResult["change"] = "unchanged";
@@ -60,6 +58,7 @@ export class AzureSession implements TargetSession {
 
   /** One GET: the Key Vault secret is gone, or holds another value than the one deployed. */
   async probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void> {
+    if (result.kind === "postgres") return probePostgres(this, result, scope);
     if (result.kind !== "secret") return;
     const existing = await this.arm.get(result.id, SECRET_TYPE, scope.signal);
     if (!existing) return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} is gone` };
@@ -68,8 +67,12 @@ export class AzureSession implements TargetSession {
     }
   }
 
-  /** Deletes a secret that left the site (soft delete keeps it recoverable for the vault's retention). */
-  async remove(ref: ResourceRef, _options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
+  /**
+   * Deletes a secret that left the site (soft delete keeps it recoverable for the vault's
+   * retention); a Postgres server only with `--prune-volumes` (it is the data).
+   */
+  async remove(ref: ResourceRef, options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
+    if (ref.kind === "postgres") return removePostgres(this, ref, options, scope);
     if (ref.kind !== "secret") return { removed: [], kept: [] };
     await this.arm.delete(ref.id, SECRET_TYPE, scope.log, scope.signal);
     return { removed: [`key vault secret ${ref.id.split("/").at(-1)}`], kept: [] };

@@ -1,29 +1,33 @@
 import { ErrorCode, ExitCode, StepwiseError } from "@stepwise/core";
 import type { HostProblem } from "./host-diagnosis.js";
 
-/** Error codes this plugin raises (in addition to core's `TARGET_MISSING`). Stable: scripts may match on them. */
+/**
+ * Error codes this plugin raises, alphabetised by code: its own `PODMAN_*` and the core codes
+ * it shares. Stable: scripts may match on them. Each has a factory in {@link podmanErrors}.
+ */
 export const PodmanErrorCode = {
-  /** No reachable Podman API socket and no `podman` binary to start one. */
-  TargetMissing: ErrorCode.TargetMissing,
-  /**
-   * The host cannot run containers: a tool Podman's network backend or runtime needs
-   * (iptables, netavark, CNI plugins, runc ...) is missing. Exit 2: no step is at fault.
-   */
-  HostUnsupported: "PODMAN_HOST_UNSUPPORTED",
-  /** A configured socket does not answer. */
-  Unreachable: "PODMAN_UNREACHABLE",
-  /** The Podman API refused or failed a request. */
+  /** The Podman API refused or failed a request. Exit 1. */
   ApiError: "PODMAN_API_ERROR",
-  /** An image is not present and could not be pulled or built. */
-  ImageMissing: "PODMAN_IMAGE_MISSING",
-  /** A container exited or turned unhealthy while being brought up. */
+  /** A container exited or turned unhealthy while being brought up. Exit 1. */
   ContainerFailed: "PODMAN_CONTAINER_FAILED",
-  /** A job container exited non-zero or timed out. */
+  /** The host cannot run containers: a tool Podman's network backend or runtime needs (iptables, netavark, CNI plugins, runc ...) is missing; no step is at fault. Exit 2. */
+  HostUnsupported: "PODMAN_HOST_UNSUPPORTED",
+  /** An image is not present and could not be pulled or built. Exit 1. */
+  ImageMissing: "PODMAN_IMAGE_MISSING",
+  /** A job container exited non-zero or timed out. Exit 1. */
   JobFailed: "PODMAN_JOB_FAILED",
-  /** A secret the resource references has no value. */
-  SecretMissing: ErrorCode.SecretMissing,
-  /** The resource spec is unusable (bad env name, unknown kind ...). */
+  /** The resource spec is unusable (bad env name ...). Exit 2. */
   SpecInvalid: "PODMAN_SPEC_INVALID",
+  /** A configured socket does not answer. Exit 2. */
+  Unreachable: "PODMAN_UNREACHABLE",
+  /** A secret the resource references has no value (core's code). Exit 2. */
+  SecretMissing: ErrorCode.SecretMissing,
+  /** No reachable Podman API socket and no `podman` binary to start one (core's code). Exit 2. */
+  TargetMissing: ErrorCode.TargetMissing,
+  /** A resource kind this target does not realise (core's code). Exit 2. */
+  TargetUnsupported: ErrorCode.TargetUnsupported,
+  /** A day-2 command named a service that has no container here (core's code). Exit 2. */
+  Usage: ErrorCode.Usage,
 } as const;
 
 /** Context for errors raised by the Podman API: the status and the daemon's own message. */
@@ -33,6 +37,68 @@ export interface ApiFailure {
 }
 
 export const podmanErrors = {
+  api(what: string, failure: ApiFailure, hint?: string): StepwiseError {
+    const status = failure.statusCode === undefined ? "" : ` (HTTP ${failure.statusCode})`;
+    return new StepwiseError(PodmanErrorCode.ApiError, `Podman could not ${what}${status}: ${failure.message}`, {
+      exitCode: ExitCode.StepFailed,
+      hint: hint ?? "check the podman service log, e.g. journalctl --user -u podman, or podman system service --log-level=debug",
+      details: failure.statusCode === undefined ? undefined : { statusCode: failure.statusCode },
+    });
+  },
+  containerFailed(container: string, problem: string, logs: string): StepwiseError {
+    return new StepwiseError(
+      PodmanErrorCode.ContainerFailed,
+      `Container ${container} ${problem}.${logs ? `\nLast log lines:\n${logs}` : ""}`,
+      { exitCode: ExitCode.StepFailed, hint: `podman logs ${container}` },
+    );
+  },
+  /** `stepwise logs SERVICE`: the service's container `container` does not exist. */
+  containerNotFound(container: string, service: string): StepwiseError {
+    return new StepwiseError(PodmanErrorCode.Usage, `No container ${container} for service "${service}".`, { hint: "stepwise status" });
+  },
+  hostUnsupported(what: string, problem: HostProblem, failure: ApiFailure): StepwiseError {
+    return new StepwiseError(
+      PodmanErrorCode.HostUnsupported,
+      `This host cannot run containers: ${problem.problem}. Podman could not ${what}: ${failure.message}`,
+      { exitCode: ExitCode.BadInput, hint: problem.hint },
+    );
+  },
+  imageMissing(image: string, reason: string, hint: string): StepwiseError {
+    return new StepwiseError(PodmanErrorCode.ImageMissing, `Image ${image} is not available: ${reason}`, {
+      exitCode: ExitCode.StepFailed,
+      hint,
+    });
+  },
+  jobFailed(container: string, problem: string, logs: string): StepwiseError {
+    return new StepwiseError(PodmanErrorCode.JobFailed, `Job container ${container} ${problem}.${logs ? `\nLast log lines:\n${logs}` : ""}`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `podman logs ${container}   (fix the job, then run stepwise deploy again)`,
+    });
+  },
+  /** `ensure` was asked for a resource kind this target does not realise (the plan checks `kinds` first). */
+  kindUnsupported(kind: string): StepwiseError {
+    return new StepwiseError(PodmanErrorCode.TargetUnsupported, `The podman target cannot realise resources of kind "${kind}".`, {
+      exitCode: ExitCode.BadInput,
+      hint: "use a target that supports it (e.g. target: azure), or run it as a service",
+    });
+  },
+  secretMissing(secret: string, usedBy: string): StepwiseError {
+    return new StepwiseError(PodmanErrorCode.SecretMissing, `Secret ${secret} (used by ${usedBy}) has no value.`, {
+      exitCode: ExitCode.BadInput,
+      hint: `stepwise secrets set ${secret}`,
+      details: { secrets: [secret] },
+    });
+  },
+  /** `stepwise restart SERVICE`: no container of `service` runs for the site. */
+  serviceNotRunning(service: string, site: string): StepwiseError {
+    return new StepwiseError(PodmanErrorCode.Usage, `No service "${service}" runs for site ${site}.`, { hint: "stepwise status" });
+  },
+  specInvalid(resource: string, problem: string): StepwiseError {
+    return new StepwiseError(PodmanErrorCode.SpecInvalid, `Resource ${resource}: ${problem}`, {
+      exitCode: ExitCode.BadInput,
+      hint: "fix the resource in stepwise.yaml (services:/jobs:) or in the plugin that requested it",
+    });
+  },
   targetMissing(tried: readonly string[]): StepwiseError {
     return new StepwiseError(
       PodmanErrorCode.TargetMissing,
@@ -46,53 +112,6 @@ export const podmanErrors = {
       location: source,
       hint: `podman system service --time=0 unix://${socket}   (or fix ${source})`,
       cause,
-    });
-  },
-  hostUnsupported(what: string, problem: HostProblem, failure: ApiFailure): StepwiseError {
-    return new StepwiseError(
-      PodmanErrorCode.HostUnsupported,
-      `This host cannot run containers: ${problem.problem}. Podman could not ${what}: ${failure.message}`,
-      { exitCode: ExitCode.BadInput, hint: problem.hint },
-    );
-  },
-  api(what: string, failure: ApiFailure, hint?: string): StepwiseError {
-    const status = failure.statusCode === undefined ? "" : ` (HTTP ${failure.statusCode})`;
-    return new StepwiseError(PodmanErrorCode.ApiError, `Podman could not ${what}${status}: ${failure.message}`, {
-      exitCode: ExitCode.StepFailed,
-      hint: hint ?? "check the podman service log, e.g. journalctl --user -u podman, or podman system service --log-level=debug",
-      details: failure.statusCode === undefined ? undefined : { statusCode: failure.statusCode },
-    });
-  },
-  imageMissing(image: string, reason: string, hint: string): StepwiseError {
-    return new StepwiseError(PodmanErrorCode.ImageMissing, `Image ${image} is not available: ${reason}`, {
-      exitCode: ExitCode.StepFailed,
-      hint,
-    });
-  },
-  containerFailed(container: string, problem: string, logs: string): StepwiseError {
-    return new StepwiseError(
-      PodmanErrorCode.ContainerFailed,
-      `Container ${container} ${problem}.${logs ? `\nLast log lines:\n${logs}` : ""}`,
-      { exitCode: ExitCode.StepFailed, hint: `podman logs ${container}` },
-    );
-  },
-  jobFailed(container: string, problem: string, logs: string): StepwiseError {
-    return new StepwiseError(PodmanErrorCode.JobFailed, `Job container ${container} ${problem}.${logs ? `\nLast log lines:\n${logs}` : ""}`, {
-      exitCode: ExitCode.StepFailed,
-      hint: `podman logs ${container}   (fix the job, then run stepwise deploy again)`,
-    });
-  },
-  secretMissing(secret: string, usedBy: string): StepwiseError {
-    return new StepwiseError(PodmanErrorCode.SecretMissing, `Secret ${secret} (used by ${usedBy}) has no value.`, {
-      exitCode: ExitCode.BadInput,
-      hint: `stepwise secrets set ${secret}`,
-      details: { secrets: [secret] },
-    });
-  },
-  specInvalid(resource: string, problem: string): StepwiseError {
-    return new StepwiseError(PodmanErrorCode.SpecInvalid, `Resource ${resource}: ${problem}`, {
-      exitCode: ExitCode.BadInput,
-      hint: "fix the resource in stepwise.yaml (services:/jobs:) or in the plugin that requested it",
     });
   },
 };

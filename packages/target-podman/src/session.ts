@@ -14,7 +14,7 @@ import type {
   TargetRemoveScope,
   TargetSession,
 } from "@stepwise/core";
-import { ErrorCode, StepwiseError, ExitCode } from "@stepwise/core";
+import { podmanErrors } from "./errors.js";
 import { demuxLogBuffer, inspectContainer, isImageMountRace, listContainers, removeContainer, startContainer } from "./container-ops.js";
 import { changedBases } from "./images.js";
 import { ensureJob } from "./job-resource.js";
@@ -84,10 +84,7 @@ export class PodmanSession implements TargetSession {
         };
       }
       default:
-        throw new StepwiseError(ErrorCode.TargetUnsupported, `The podman target cannot realise resources of kind "${(spec as { kind: string }).kind}".`, {
-          exitCode: ExitCode.BadInput,
-          hint: "use a target that supports it (e.g. target: azure), or run it as a service",
-        });
+        throw podmanErrors.kindUnsupported((spec as { kind: string }).kind);
     }
   }
 
@@ -145,7 +142,7 @@ export class PodmanSession implements TargetSession {
     );
     const chosen = service === undefined ? containers : containers.filter((c) => c.Labels?.[Label.Resource] === service);
     if (service !== undefined && chosen.length === 0) {
-      throw new StepwiseError(ErrorCode.Usage, `No service "${service}" runs for site ${this.names.site}.`, { hint: "stepwise status" });
+      throw podmanErrors.serviceNotRunning(service, this.names.site);
     }
     const restarted: string[] = [];
     for (const c of chosen) {
@@ -169,7 +166,7 @@ export class PodmanSession implements TargetSession {
   async logs(service: string, options: { follow: boolean; tail?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
     const name = this.names.container(service);
     const state = await inspectContainer(this.api, name, options.signal);
-    if (!state) throw new StepwiseError(ErrorCode.Usage, `No container ${name} for service "${service}".`, { hint: "stepwise status" });
+    if (!state) throw podmanErrors.containerNotFound(name, service);
     const container = this.api.docker.getContainer(name);
     const query = { stdout: true, stderr: true, ...(options.tail !== undefined ? { tail: options.tail } : {}) };
     if (!options.follow) {

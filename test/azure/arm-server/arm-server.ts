@@ -14,7 +14,7 @@
  * - a request log (method, path, api-version, status, bodies) read through `/_control/log`.
  * State is per subscription, so test files share one server without seeing each other.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -50,7 +50,7 @@ export interface ArmServerOptions {
   lroPolls?: number;
   /** Polls of a provider GET after `register` before it is `Registered`. Default 1. */
   registrationPolls?: number;
-  /** Retry-After (seconds) on long-running operations. Default 0. */
+  /** Retry-After (seconds) on long-running operations. Default 1: the SDK ignores 0 and falls back to its own 2 s. */
   retryAfter?: number;
 }
 
@@ -98,6 +98,10 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.keyvault/vaults/secrets": /^[a-zA-Z0-9-]{1,127}$/,
   "microsoft.containerregistry/registries": /^[a-zA-Z0-9]{5,50}$/,
   "microsoft.operationalinsights/workspaces": /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/,
+  "microsoft.app/managedenvironments": /^[a-z][a-z0-9-]{0,58}[a-z0-9]$/,
+  "microsoft.dbforpostgresql/flexibleservers": /^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/,
+  "microsoft.dbforpostgresql/flexibleservers/databases": /^[-\w.]{1,63}$/,
+  "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
 };
 
 export class ArmServer {
@@ -115,7 +119,7 @@ export class ArmServer {
     private readonly tokens: Set<string>,
     options: ArmServerOptions = {},
   ) {
-    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 0, ...options };
+    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, ...options };
   }
 
   async start(): Promise<void> {
@@ -218,6 +222,9 @@ export class ArmServer {
       checkVersion(apiVersion, RESOURCES_API_VERSIONS, "resourceGroups");
       return this.resourceGroup(sub, groupName, method, requestBody, apiVersion);
     }
+    // POST {resource}/{action}: an odd number of segments after the namespace.
+    const action = rest.length >= 7 && rest.length % 2 === 1 && method === "POST" ? rest.pop()! : undefined;
+    if (action) lower.pop();
     if (lower[2] !== "providers" || rest.length < 6 || rest.length % 2 !== 0) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
     const namespace = rest[3]!;
     const typeSegments: string[] = [];
@@ -242,6 +249,18 @@ export class ArmServer {
       if (!sub.resources.has(parentId.toLowerCase())) {
         throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${nameSegments.slice(0, -1).join("/")}' not found.`);
       }
+    }
+    if (action) {
+      const run = spec.actions?.[action.toLowerCase()];
+      if (!run) throw new ArmError(404, "InvalidResourceType", `The resource type '${spec.type}' has no action '${action}'.`);
+      const doc = sub.resources.get(id.toLowerCase());
+      if (!doc) throw notFound(spec, nameSegments.at(-1)!, group.name as string);
+      const keys = (name: string) => {
+        const key = `${id.toLowerCase()}#${name}`;
+        if (!sub.secretValues.has(key)) sub.secretValues.set(key, randomBytes(48).toString("base64"));
+        return sub.secretValues.get(key)!;
+      };
+      return { status: 200, body: run(doc, keys) };
     }
     return this.resource(sub, spec, id, nameSegments.at(-1)!, group.name as string, method, requestBody, apiVersion, url);
   }
@@ -300,7 +319,7 @@ export class ArmServer {
         const rule = NAME_RULES[spec.type.toLowerCase()];
         if (rule && !rule.test(name)) throw new ArmError(400, "InvalidResourceName", `The resource name '${name}' is invalid for type '${spec.type}' (it must match ${rule.source}).`);
         const body = parseBody(requestBody);
-        const problem = spec.validate(body);
+        const problem = spec.validate(body, existing);
         if (problem) throw new ArmError(400, "InvalidRequestContent", problem);
         const state = existing && (existing.properties as Json | undefined)?.provisioningState;
         if (spec.longRunning && existing && state !== "Succeeded" && state !== "Failed" && state !== "Canceled") {
@@ -308,7 +327,8 @@ export class ArmServer {
         }
         const parent = sub.resources.get(key.slice(0, key.lastIndexOf("/", key.lastIndexOf("/") - 1)));
         const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent });
-        if (spec.type === "Microsoft.KeyVault/vaults/secrets") sub.secretValues.set(key, String((body.properties as Json).value));
+        const writeOnly = spec.writeOnly?.(body);
+        if (writeOnly !== undefined) sub.secretValues.set(key, writeOnly);
         if (!spec.longRunning) {
           if (doc.properties && spec.type !== "Microsoft.KeyVault/vaults/secrets") (doc.properties as Json).provisioningState = "Succeeded";
           sub.resources.set(key, doc);
@@ -423,7 +443,14 @@ export class ArmServer {
         const id = (url.searchParams.get("id") ?? "").toLowerCase();
         const group = /^\/subscriptions\/[^/]+\/resourcegroups\/([^/]+)$/.exec(id)?.[1];
         const doc = group ? sub?.groups.get(group) : sub?.resources.get(id);
-        return doc ? send(200, { resource: doc, secretValue: sub?.secretValues.get(id) }) : send(404, {});
+        const keys = Object.fromEntries([...(sub?.secretValues ?? new Map<string, string>())].filter(([k]) => k.startsWith(`${id}#`)).map(([k, v]) => [k.slice(id.length + 1), v]));
+        return doc ? send(200, { resource: doc, secretValue: sub?.secretValues.get(id), keys }) : send(404, {});
+      }
+      case "DELETE /_control/keys": {
+        // Regenerates a resource's generated keys (the next action answers new ones).
+        const id = (url.searchParams.get("id") ?? "").toLowerCase();
+        if (sub) for (const key of [...sub.secretValues.keys()]) if (key.startsWith(`${id}#`)) sub.secretValues.delete(key);
+        return send(200, {});
       }
       case "DELETE /_control/resource": {
         const id = (url.searchParams.get("id") ?? "").toLowerCase();

@@ -23,14 +23,21 @@ export interface ResourceTypeSpec {
   type: string;
   /** Stable api-versions the spec publishes for this type; anything else is InvalidApiVersionParameter. */
   apiVersions: readonly string[];
-  /** A problem with the PUT body (the spec's required members), or undefined. */
-  validate(body: Json): string | undefined;
+  /** A problem with the PUT body (the spec's required members; `previous`: the stored document on an update), or undefined. */
+  validate(body: Json, previous?: Json): string | undefined;
+  /** A write-only value of the PUT body (never returned by ARM), kept for the control API: a secret's value, an admin password. */
+  writeOnly?(body: Json): string | undefined;
   /** PUT is `x-ms-long-running-operation`: 201/200 + Azure-AsyncOperation, polled to a terminal state. */
   longRunning: boolean;
   /** provisioningState of a long-running PUT before it ends (from the spec's 201 example). */
   pendingState?: string;
   /** The document the service stores and returns, from the request body (values it computes added, secrets dropped). */
   present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json }): Json;
+  /**
+   * POST actions on a resource (`sharedKeys` ...), by lower-cased name: the response body, given the
+   * stored document and a per-resource store of generated keys (readable through the control API).
+   */
+  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string) => Json>>;
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
   /** The resource's RP namespace must be registered on the subscription. */
@@ -65,6 +72,8 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     longRunning: true,
     pendingState: "Creating",
     validate: requireLocation,
+    // WorkspacesGetSharedKeys.json (POST .../sharedKeys, 200 { primarySharedKey, secondarySharedKey }).
+    actions: { sharedkeys: (_doc, keys) => ({ primarySharedKey: keys("primarySharedKey"), secondarySharedKey: keys("secondarySharedKey") }) },
     present(ctx) {
       const p = props(ctx.body);
       const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
@@ -151,6 +160,7 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       if (!isObject(body.properties) || typeof body.properties.value !== "string") return "The 'properties.value' property is required.";
       return undefined;
     },
+    writeOnly: (body) => String((body.properties as Json).value),
     present(ctx) {
       const [, vault] = /\/vaults\/([^/]+)\//i.exec(ctx.id) ?? [];
       const { value: _value, ...rest } = props(ctx.body);
@@ -170,6 +180,97 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       };
       if (ctx.body.tags !== undefined) doc.tags = ctx.body.tags;
       return doc;
+    },
+  },
+  {
+    // postgresql flexibleServers 2025-08-01 (Servers_Create, ServerCreate.json: LRO, 201/200 with
+    // state Ready, fullyQualifiedDomainName <name>.postgres.database.azure.com). administratorLogin
+    // and administratorLoginPassword are required on create; the password is write-only; the
+    // login cannot change afterwards.
+    type: "Microsoft.DBforPostgreSQL/flexibleServers",
+    namespace: "Microsoft.DBforPostgreSQL",
+    apiVersions: ["2021-06-01", "2022-12-01", "2023-06-01", "2024-08-01", "2025-08-01"],
+    longRunning: true,
+    pendingState: "Accepted",
+    validate(body, previous) {
+      if (!str(body.location)) return "The 'location' property is required.";
+      if (!isObject(body.sku) || !str(body.sku.name) || !["Burstable", "GeneralPurpose", "MemoryOptimized"].includes(body.sku.tier as string)) return "The 'sku' must have a name and a tier of Burstable, GeneralPurpose, MemoryOptimized.";
+      const p = isObject(body.properties) ? body.properties : {};
+      const before = isObject(previous?.properties) ? previous.properties : undefined;
+      if (!before && (!str(p.administratorLogin) || !str(p.administratorLoginPassword))) return "The 'administratorLogin' and 'administratorLoginPassword' properties are required to create a server.";
+      if (before && str(p.administratorLogin) && p.administratorLogin !== before.administratorLogin) return `The administrator login of a server cannot be changed (it is '${String(before.administratorLogin)}').`;
+      return undefined;
+    },
+    writeOnly: (body) => (isObject(body.properties) && str(body.properties.administratorLoginPassword) ? body.properties.administratorLoginPassword : undefined),
+    present(ctx) {
+      const { administratorLoginPassword: _password, ...p } = props(ctx.body);
+      const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
+      return tracked("Microsoft.DBforPostgreSQL/flexibleServers", ctx, {
+        ...p,
+        administratorLogin: p.administratorLogin ?? previous.administratorLogin,
+        fullyQualifiedDomainName: `${ctx.name}.postgres.database.azure.com`,
+        state: "Ready",
+        minorVersion: "8",
+        network: { publicNetworkAccess: "Enabled", ...(isObject(p.network) ? p.network : {}) },
+      });
+    },
+  },
+  {
+    // flexibleServers/databases (Databases_Create, DatabaseCreate.json: LRO, 201 { charset, collation }).
+    type: "Microsoft.DBforPostgreSQL/flexibleServers/databases",
+    namespace: "Microsoft.DBforPostgreSQL",
+    apiVersions: ["2021-06-01", "2022-12-01", "2023-06-01", "2024-08-01", "2025-08-01"],
+    longRunning: true,
+    validate: () => undefined,
+    present: (ctx) => ({ id: ctx.id, name: ctx.name, type: "Microsoft.DBforPostgreSQL/flexibleServers/databases", properties: { charset: "UTF8", collation: "en_US.utf8", ...props(ctx.body) } }),
+  },
+  {
+    // flexibleServers/firewallRules (FirewallRules_CreateOrUpdate, FirewallRuleCreate.json: LRO,
+    // startIpAddress and endIpAddress required, IPv4).
+    type: "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules",
+    namespace: "Microsoft.DBforPostgreSQL",
+    apiVersions: ["2021-06-01", "2022-12-01", "2023-06-01", "2024-08-01", "2025-08-01"],
+    longRunning: true,
+    validate(body) {
+      const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+      const p = isObject(body.properties) ? body.properties : {};
+      if (!str(p.startIpAddress) || !ipv4.test(p.startIpAddress) || !str(p.endIpAddress) || !ipv4.test(p.endIpAddress)) return "The 'properties.startIpAddress' and 'properties.endIpAddress' properties must be IPv4 addresses.";
+      return undefined;
+    },
+    present: (ctx) => ({ id: ctx.id, name: ctx.name, type: "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules", properties: props(ctx.body) }),
+  },
+  {
+    // app ContainerApps 2025-07-01 managedEnvironments; ManagedEnvironments_CreateOrUpdate.json
+    // (LRO, 201 InitializationInProgress; logAnalyticsConfiguration.sharedKey is write-only).
+    type: "Microsoft.App/managedEnvironments",
+    namespace: "Microsoft.App",
+    apiVersions: ["2022-03-01", "2022-10-01", "2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: true,
+    pendingState: "InitializationInProgress",
+    validate(body) {
+      if (!str(body.location)) return "The 'location' property is required.";
+      const logs = isObject(body.properties) && isObject(body.properties.appLogsConfiguration) ? body.properties.appLogsConfiguration : undefined;
+      const la = logs && isObject(logs.logAnalyticsConfiguration) ? logs.logAnalyticsConfiguration : undefined;
+      if (logs?.destination === "log-analytics" && (!la || !str(la.customerId) || !str(la.sharedKey))) return "ManagedEnvironmentInvalidLogAnalyticsConfiguration: customerId and sharedKey are required for the log-analytics destination.";
+      return undefined;
+    },
+    writeOnly(body) {
+      const la = ((body.properties as Json | undefined)?.appLogsConfiguration as Json | undefined)?.logAnalyticsConfiguration as Json | undefined;
+      return str(la?.sharedKey) ? la.sharedKey : undefined;
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const logs = isObject(p.appLogsConfiguration) ? p.appLogsConfiguration : undefined;
+      if (logs && isObject(logs.logAnalyticsConfiguration)) {
+        const { sharedKey: _key, ...la } = logs.logAnalyticsConfiguration;
+        p.appLogsConfiguration = { ...logs, logAnalyticsConfiguration: la };
+      }
+      const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
+      return tracked("Microsoft.App/managedEnvironments", ctx, {
+        ...p,
+        defaultDomain: previous.defaultDomain ?? `${ctx.name}.${randomUUID().slice(0, 8)}.${String(ctx.body.location).toLowerCase().replace(/\s+/g, "")}.azurecontainerapps.io`,
+        staticIp: previous.staticIp ?? "127.0.0.1",
+      });
     },
   },
 ];

@@ -1,8 +1,6 @@
 import { rmSync } from "node:fs";
 import {
-  ErrorCode,
   MIN_SECRET_LENGTH,
-  StepwiseError,
   closestNames,
   errors,
   listQuestions,
@@ -195,10 +193,7 @@ async function finishNonInteractive(session: SiteSession, progress: ConfigurePro
   const missingSecrets = flags.promptSecrets ? secretsLeft.map((s) => `  - secret ${s.name} (${s.owner}): ${s.spec.description} — ${setCommand(s.name)}`) : [];
   const missing = [...missingConfig, ...missingSecrets];
   if (missing.length > 0) {
-    throw new StepwiseError(ErrorCode.ConfigMissing, `${missing.length} required value${missing.length === 1 ? " is" : "s are"} missing (no terminal, so nothing was asked):\n${missing.join("\n")}`, {
-      hint: "set each one as shown, or run stepwise configure in a terminal",
-      details: { config: session.config.missing.map((m) => m.key), secrets: flags.promptSecrets ? secretsLeft.map((s) => s.name) : [] },
-    });
+    throw errors.configMissingNoTerminal(missing, session.config.missing.map((m) => m.key), flags.promptSecrets ? secretsLeft.map((s) => s.name) : []);
   }
   const made = await completeSession(session, progress);
   if (globals.json) {

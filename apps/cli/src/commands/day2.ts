@@ -1,10 +1,9 @@
 import {
   BACKUP_DIR,
-  ErrorCode,
   SAFETY_BACKUPS_KEPT,
-  StepwiseError,
   createBackup,
   createSafetyBackup,
+  errors,
   listBackups,
   listSafetyBackups,
   pruneSafetyBackups,
@@ -26,9 +25,7 @@ import { formatUptime } from "./status.js";
 async function targetFor<K extends keyof TargetSession>(session: SiteSession, operation: K, command: string): Promise<TargetSession & Required<Pick<TargetSession, K>>> {
   const target = await session.connectTarget();
   if (typeof target[operation] !== "function") {
-    throw new StepwiseError(ErrorCode.TargetUnsupported, `Target ${session.target?.definition.name} does not support \`stepwise ${command}\`.`, {
-      hint: "use the platform's own tools for this",
-    });
+    throw errors.targetUnsupported(session.target?.definition.name, `does not support \`stepwise ${command}\`.`, "use the platform's own tools for this");
   }
   return target as TargetSession & Required<Pick<TargetSession, K>>;
 }
@@ -93,9 +90,11 @@ export async function downCommand(globals: GlobalOptions, flags: DownFlags): Pro
     const losesData = preview.data.length > 0;
     const finalBackup = losesData && flags.finalBackup !== false;
     if (finalBackup && !target.exportVolumes) {
-      throw new StepwiseError(ErrorCode.TargetUnsupported, `Target ${targetName} cannot export the site's data, so stepwise down cannot write the final backup it writes before deleting data. Nothing was changed.`, {
-        hint: `back the data up with the platform's own tools, then: ${approvedCommand().replace(/ --auto-approve$/, " --no-final-backup")}`,
-      });
+      throw errors.targetUnsupported(
+        targetName,
+        "cannot export the site's data, so stepwise down cannot write the final backup it writes before deleting data. Nothing was changed.",
+        `back the data up with the platform's own tools, then: ${approvedCommand().replace(/ --auto-approve$/, " --no-final-backup")}`,
+      );
     }
     if (losesData) {
       const others = preview.removes.filter((r) => !preview.data.some((d) => d.name === r));

@@ -1,34 +1,107 @@
+import path from "node:path";
+import { CORE_VERSION, inspectPlugins, loadSite, type ConfigKeySpec, type PluginListing, type SecretSpec, type StepDefinition } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
-import { openSession, printJson } from "./open-session.js";
+import { printJson } from "./open-session.js";
 
+interface StepRow {
+  name: string;
+  config: { key: string; type: string; default?: unknown; required: boolean; description: string }[];
+  secrets: { name: string; generated: boolean; required: boolean; description: string }[];
+}
+
+/**
+ * `stepwise plugins list`: the command one diagnoses plugins with, so it lists every plugin the
+ * site names, those it cannot use too (missing, malformed, needing another core), marked with
+ * the fix; then exits 2 if there was any. It loads no session: config and secrets are not read.
+ */
 export async function pluginsListCommand(globals: GlobalOptions): Promise<void> {
-  const session = await openSession(globals);
-  const rows = session.plugins.map((plugin) => ({
-    name: plugin.name,
-    version: plugin.version,
-    root: plugin.root,
-    core: plugin.coreRange ?? null,
-    steps: (plugin.definition.steps ?? []).map((s) => s.name),
-    targets: (plugin.definition.targets ?? []).map((t) => t.name),
-    stateBackends: Object.keys(plugin.definition.stateBackends ?? {}),
-    secretBackends: Object.keys(plugin.definition.secretBackends ?? {}),
-  }));
+  const siteDir = path.resolve(globals.site);
+  const site = loadSite(siteDir);
+  const listings = await inspectPlugins(siteDir, site.plugins);
+  const rows = listings.map(pluginRow);
+  const broken = rows.filter((r) => r.problem);
   if (globals.json) {
-    printJson(session, { plugins: rows });
-    return;
-  }
-  if (rows.length === 0) {
+    printJson(undefined, { core: CORE_VERSION, plugins: rows });
+  } else if (rows.length === 0) {
     process.stdout.write("No plugins listed in stepwise.yaml.\n");
-    return;
+  } else {
+    process.stdout.write(`${rows.map(formatRow).join("\n\n")}\n`);
   }
-  const lines = rows.map((r) => {
-    const provides = [
-      r.steps.length ? `steps: ${r.steps.join(", ")}` : "",
-      r.targets.length ? `targets: ${r.targets.join(", ")}` : "",
-      r.stateBackends.length ? `state: ${r.stateBackends.join(", ")}` : "",
-      r.secretBackends.length ? `secrets: ${r.secretBackends.join(", ")}` : "",
-    ].filter(Boolean);
-    return `${r.name}@${r.version}  (core ${r.core})\n  ${r.root}\n  ${provides.join("; ") || "provides nothing"}`;
-  });
-  process.stdout.write(`${lines.join("\n")}\n`);
+  if (broken.length) {
+    if (!globals.json) process.stderr.write(`error: ${broken.length} of ${rows.length} plugins cannot be used (marked above); fix them, then run: stepwise plugins list\n`);
+    process.exitCode = 2;
+  }
+}
+
+function pluginRow(listing: PluginListing) {
+  const plugin = listing.plugin;
+  const definition = plugin?.definition;
+  return {
+    name: plugin?.name ?? listing.entry,
+    version: plugin?.version ?? null,
+    root: plugin?.root ?? null,
+    core: plugin?.coreRange ?? null,
+    compatible: listing.compatible ?? null,
+    problem: listing.problem ? { code: listing.problem.code, message: listing.problem.message, hint: listing.problem.hint ?? null } : null,
+    steps: (definition?.steps ?? []).map(stepRow),
+    targets: (definition?.targets ?? []).map((t) => ({ name: t.name, kinds: t.kinds ?? null, config: configRows(t.config), steps: (t.steps ?? []).map(stepRow) })),
+    stateBackends: Object.keys(definition?.stateBackends ?? {}),
+    secretBackends: Object.keys(definition?.secretBackends ?? {}),
+  };
+}
+
+function stepRow(step: StepDefinition): StepRow {
+  return {
+    name: step.name,
+    config: configRows(step.config),
+    secrets: Object.entries(step.secrets ?? {}).map(([name, spec]: [string, SecretSpec]) => ({
+      name,
+      generated: spec.generate !== undefined,
+      required: spec.generate === undefined && spec.required !== false,
+      description: spec.description,
+    })),
+  };
+}
+
+function configRows(config: Readonly<Record<string, ConfigKeySpec>> | undefined): StepRow["config"] {
+  return Object.entries(config ?? {}).map(([key, spec]) => ({
+    key,
+    type: spec.type ?? "string",
+    ...(spec.default !== undefined ? { default: spec.default } : {}),
+    required: spec.required === true,
+    description: spec.description,
+  }));
+}
+
+type Row = ReturnType<typeof pluginRow>;
+
+function formatRow(row: Row): string {
+  const head = row.version ? `${row.name}@${row.version}` : row.name;
+  const core = row.core ? `  core ${row.core}` : "";
+  const mark = row.compatible === false ? `  INCOMPATIBLE with core ${CORE_VERSION}` : row.problem ? "  NOT LOADED" : "";
+  const lines = [`${head}${core}${mark}`];
+  if (row.root) lines.push(`  from ${row.root}`);
+  if (row.problem) lines.push(`  ${row.problem.message}`, ...(row.problem.hint ? [`  fix: ${row.problem.hint}`] : []));
+  for (const step of row.steps) lines.push(...formatStep("step", step));
+  for (const target of row.targets) {
+    lines.push(`  target ${target.name}${target.kinds ? ` (realises ${target.kinds.join(", ")})` : ""}`);
+    for (const c of target.config) lines.push(`    config ${formatKey(c)}`);
+    for (const step of target.steps) lines.push(...formatStep("  step", step));
+  }
+  if (row.stateBackends.length) lines.push(`  state backends: ${row.stateBackends.join(", ")}`);
+  if (row.secretBackends.length) lines.push(`  secret backends: ${row.secretBackends.join(", ")}`);
+  return lines.join("\n");
+}
+
+function formatStep(label: string, step: StepRow): string[] {
+  return [
+    `  ${label} ${step.name}`,
+    ...step.config.map((c) => `    config ${formatKey(c)}`),
+    ...step.secrets.map((s) => `    secret ${s.name}  ${s.generated ? "generated" : s.required ? "yours, required" : "yours, optional"}`),
+  ];
+}
+
+function formatKey(c: StepRow["config"][number]): string {
+  const facts = [c.type, c.default !== undefined ? `default ${JSON.stringify(c.default)}` : "", c.required ? "required" : ""].filter(Boolean);
+  return `${c.key}  (${facts.join(", ")})`;
 }

@@ -4,7 +4,6 @@ import { isDeepStrictEqual } from "node:util";
 import {
   CORE_VERSION,
   ErrorCode,
-  StepwiseError,
   describeFoundLock,
   describeHolder,
   errors,
@@ -140,7 +139,7 @@ function parsePushedState(file: string, source: string): StateDocument {
   } catch (error) {
     // parseState's hint is about repairing the site's own state; here the pushed file is at fault.
     if (isStepwiseError(error) && error.code === ErrorCode.StateCorrupt) {
-      throw new StepwiseError(error.code, error.message, { location: error.location, hint: "push a document written by stepwise state pull (-o FILE)" });
+      throw errors.statePushCorrupt(error);
     }
     throw error;
   }

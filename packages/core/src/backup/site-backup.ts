@@ -4,8 +4,7 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSy
 import { copyFile, readFile, rename, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ErrorCode } from "../errors/error-codes.js";
-import { StepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
 import type { SiteSession } from "../engine/site-session.js";
 import { parseState } from "../state/state-document.js";
 import { storeInlineListings, withInlineListings } from "../state/state-listings.js";
@@ -56,7 +55,7 @@ export interface BackupInfo {
 export async function createBackup(session: SiteSession, options: { output?: string; reason?: SafetyBackupReason } = {}): Promise<BackupInfo> {
   const target = await session.connectTarget();
   if (!target.exportVolumes) {
-    throw new StepwiseError(ErrorCode.TargetUnsupported, `Target ${session.target!.definition.name} cannot export volumes, so it cannot be backed up here.`, { hint: "use the platform's own backup" });
+    throw errors.targetUnsupported(session.target!.definition.name, "cannot export volumes, so it cannot be backed up here.", "use the platform's own backup");
   }
   const work = mkdtempSync(path.join(os.tmpdir(), "stepwise-backup-"));
   try {
@@ -131,10 +130,7 @@ export async function verifyBackup(session: SiteSession, file: string): Promise<
   const work = mkdtempSync(path.join(os.tmpdir(), "stepwise-restore-"));
   const refuse = (problem: string): never => {
     rmSync(work, { recursive: true, force: true });
-    throw new StepwiseError(ErrorCode.SiteInvalid, `Backup ${file} was not restored: ${problem}. Nothing was changed.`, {
-      location: file,
-      hint: `stepwise backup list   (pick an archive of site ${session.site.name})`,
-    });
+    throw errors.backupInvalid(file, problem, session.site.name);
   };
   if (!existsSync(file)) refuse("the file does not exist");
   try {
@@ -200,7 +196,7 @@ export async function restoreBackup(session: SiteSession, file: string, options:
   try {
     const target = await session.connectTarget();
     if (!target.importVolumes) {
-      throw new StepwiseError(ErrorCode.TargetUnsupported, `Target ${session.target!.definition.name} cannot import volumes.`, { hint: "restore the data with the platform's own tools" });
+      throw errors.targetUnsupported(session.target!.definition.name, "cannot import volumes.", "restore the data with the platform's own tools");
     }
     const copy = options.keepCopy ? await createSafetyBackup(session, "before-restore", file) : undefined;
     if (manifest.volumes.length > 0) await target.importVolumes(path.join(dir, "volumes"));

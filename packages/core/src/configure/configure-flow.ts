@@ -6,8 +6,7 @@ import type { Document } from "yaml";
 import { yamlModule } from "../site/yaml-module.js";
 import type { ConfigKeySpec, JsonValue } from "../contracts.js";
 import { coerceConfigValue } from "../config/resolve-config.js";
-import { ErrorCode } from "../errors/error-codes.js";
-import { StepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
 import type { SiteSession } from "../engine/site-session.js";
 import { STATE_DIR } from "../state/file-state-backend.js";
 
@@ -168,10 +167,7 @@ export async function saveConfigValue(siteFile: string, key: string, value: Json
       path = [...path, segment];
       const node = doc.getIn(path, true);
       if (node !== undefined && !isMap(node)) {
-        throw new StepwiseError(ErrorCode.SiteInvalid, `Cannot save ${key}: ${path.join(".")} in ${siteFile} is not a mapping.`, {
-          location: siteFile,
-          hint: `edit ${siteFile} by hand: set ${key}`,
-        });
+        throw errors.siteKeyNotSaved(siteFile, key, path.join("."));
       }
     }
     setKeepingComments(doc, ["config", ...segments], value);

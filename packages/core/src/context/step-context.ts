@@ -14,7 +14,7 @@ import type {
   StepTarget,
   TargetSession,
 } from "../contracts.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
+import { errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import { declaredResourceKinds } from "../engine/resource-kinds.js";
 import { computeInputFingerprint } from "../fingerprint/compute-input-fingerprint.js";
@@ -141,10 +141,7 @@ export function createStepContext(deps: StepContextDeps): StepContext {
       if (!declaredSteps.has(name)) throw undeclared("output of step", name);
       const outputs = deps.upstreamOutputs(name);
       if (!outputs) {
-        throw new StepwiseError(ErrorCode.StepFailed, `Step ${step.name} needs outputs of ${name}, which has not completed.`, {
-          step: step.name,
-          hint: "stepwise deploy",
-        });
+        throw errors.stepOutputsMissing(step.name, name);
       }
       return outputs;
     },
@@ -167,19 +164,12 @@ async function attributed<T>(deps: StepContextDeps, hook: string, call: () => Pr
 
 async function requireTarget(deps: StepContextDeps, kind: string): Promise<TargetSession> {
   if (!deps.target) {
-    throw new StepwiseError(ErrorCode.TargetMissing, `Step ${deps.step.name} asks for a ${kind} resource, but the site has no target.`, {
-      step: deps.step.name,
-      hint: "add a target plugin to stepwise.yaml, e.g. plugins: [@stepwise/target-podman] and target: podman",
-    });
+    throw errors.targetMissing({ step: deps.step.name, kind });
   }
   try {
     return await deps.target.session();
   } catch (error) {
     if (isStepwiseError(error)) throw error;
-    throw new StepwiseError(ErrorCode.TargetMissing, `Cannot connect to target ${deps.target.name}: ${(error as Error).message}`, {
-      step: deps.step.name,
-      hint: `check the ${deps.target.name} target's settings, then: stepwise plan`,
-      cause: error,
-    });
+    throw errors.targetUnreachable(deps.target.name, deps.step.name, error);
   }
 }

@@ -91,7 +91,7 @@ describe("assembleSteps", () => {
 
   it("depending on a disabled step, or naming an unknown one under steps:, is refused naming the step", () => {
     const app = plugin("app-plugin", { steps: [step("telemetry", { required: false }), step("app", { dependsOn: ["telemetry"] })] });
-    expect(() => assemble(site({ steps: { telemetry: { enabled: false } } }), [app])).toThrow(expect.objectContaining({ step: "app", message: expect.stringContaining("depends on telemetry, which is disabled") }));
+    expect(() => assemble(site({ steps: { telemetry: { enabled: false } } }), [app])).toThrow(expect.objectContaining({ code: "STEP_DISABLED_DEPENDENCY", step: "app", message: expect.stringContaining("depends on telemetry, which is disabled") }));
     expect(() => assemble(site({ steps: { telemtry: { dependsOn: [] } } }), [app])).toThrow(expect.objectContaining({ code: "STEP_UNKNOWN", message: expect.stringContaining("telemtry") }));
   });
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { JsonValue, StepDefinition, TargetDefinition } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
+import { errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
 import type { LoadedPlugin } from "../plugins/load-plugins.js";
 import type { SiteSecrets } from "../secrets/site-secrets.js";
@@ -59,17 +59,12 @@ export function chooseTarget(site: SiteFile, plugins: readonly LoadedPlugin[]): 
   if (site.target) {
     const found = all.find((t) => t.definition.name === site.target);
     if (!found) {
-      throw new StepwiseError(ErrorCode.TargetMissing, `${site.locate(["target"])}: target "${site.target}" is not provided by any listed plugin${all.length ? ` (available: ${all.map((t) => t.definition.name).join(", ")})` : ""}.`, {
-        location: site.locate(["target"]),
-        hint: `add its plugin, e.g. npm install @stepwise/target-${site.target} and list it under plugins:`,
-      });
+      throw errors.targetNotProvided(site.locate(["target"]), site.target, all.map((t) => t.definition.name));
     }
     return found;
   }
   if (all.length > 1) {
-    throw new StepwiseError(ErrorCode.TargetMissing, `${path.basename(site.file)}: several targets are available (${all.map((t) => t.definition.name).join(", ")}); choose one.`, {
-      hint: `add target: ${all[0]!.definition.name} to stepwise.yaml`,
-    });
+    throw errors.targetAmbiguous(path.basename(site.file), all.map((t) => t.definition.name));
   }
   return all[0];
 }
@@ -91,9 +86,7 @@ export function assembleSteps(site: SiteFile, plugins: readonly LoadedPlugin[], 
     const { definition, plugin } = candidate;
     const existing = steps.get(definition.name) ?? disabled.find((s) => s.name === definition.name);
     if (existing) {
-      throw new StepwiseError(ErrorCode.StepDuplicate, `Step ${definition.name} is defined twice: by ${existing.pluginId} and by ${plugin?.id ?? BUILTIN_ID}.`, {
-        hint: "remove one of the plugins from stepwise.yaml, or rename the service",
-      });
+      throw errors.stepDuplicate(definition.name, existing.pluginId, plugin?.id ?? BUILTIN_ID);
     }
     const siteStep = toSiteStep(candidate, site.steps[definition.name], target, foundationNames);
     if (site.steps[definition.name]?.enabled === false) {
@@ -168,10 +161,7 @@ function assertNoDisabledDependency(steps: ReadonlyMap<string, SiteStep>, disabl
   for (const step of steps.values()) {
     for (const dep of step.dependsOn) {
       if (!disabled.some((s) => s.name === dep)) continue;
-      throw new StepwiseError(ErrorCode.StepUnknown, `Step ${step.name} depends on ${dep}, which is disabled in stepwise.yaml.`, {
-        step: step.name,
-        hint: `enable ${dep} (remove steps.${dep}.enabled: false) or stop depending on it`,
-      });
+      throw errors.stepDependsOnDisabled(step.name, dep);
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { StateDocument } from "../contracts.js";
-import { ErrorCode } from "../errors/error-codes.js";
-import { ExitCode, StepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
 import type { Plan } from "../plan/compute-plan.js";
 import { computeSitePlan, planSite, type PlanOptions } from "../plan/plan-site.js";
 import { emptyState } from "../state/state-document.js";
@@ -127,10 +127,7 @@ async function openStateWriter(session: SiteSession, reset: boolean): Promise<St
 function assertNoChangesExpected(plan: Plan, expectNoChanges: boolean): void {
   if (!expectNoChanges || (plan.toRun === 0 && plan.toRemove === 0)) return;
   const changes = [...plan.steps.filter((s) => s.action === "run").map((s) => s.name), ...plan.removals.map((r) => `remove ${r.name}`)];
-  throw new StepwiseError(ErrorCode.ChangesPending, `--expect-no-changes: ${pendingChanges(plan)} (${changes.join(", ")}).`, {
-    exitCode: ExitCode.StepFailed,
-    hint: "stepwise plan   (to see why)",
-  });
+  throw errors.changesPending(pendingChanges(plan), changes);
 }
 
 /** `2 steps would run, 1 removal is pending`: what `--expect-no-changes` refuses. */

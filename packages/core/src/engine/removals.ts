@@ -1,6 +1,6 @@
 import type { RemoveResult, StateDocument, TargetInventoryEntry } from "../contracts.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
-import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
 import { findOrphans, formatRemovalReason, type RemovalPlan } from "../plan/orphans.js";
 import type { SiteSession } from "./site-session.js";
 
@@ -71,11 +71,12 @@ export async function applyRemovals(
       if (removal.resources.length > 0) {
         const target = await session.connectTarget();
         if (!target.remove) {
-          throw new StepwiseError(ErrorCode.TargetUnsupported, `Target ${session.target?.definition.name} cannot remove resources; ${removal.name} still has ${removal.resources.map((r) => `${r.kind} ${r.name}`).join(", ")}.`, {
-            exitCode: ExitCode.BadInput,
-            step: removal.name,
-            hint: "remove them with the platform's own tools, or put the step back into stepwise.yaml",
-          });
+          throw errors.targetUnsupported(
+            session.target?.definition.name,
+            `cannot remove resources; ${removal.name} still has ${removal.resources.map((r) => `${r.kind} ${r.name}`).join(", ")}.`,
+            "remove them with the platform's own tools, or put the step back into stepwise.yaml",
+            removal.name,
+          );
         }
         for (const ref of removal.resources) {
           session.signal.throwIfAborted();
@@ -93,7 +94,7 @@ export async function applyRemovals(
       session.emitEvent({ type: "remove-done", step: removal.name, removed: done.removed, kept: done.kept, durationMs: Date.now() - started });
     } catch (error) {
       const wrapped = session.signal.aborted
-        ? new StepwiseError(ErrorCode.Interrupted, `interrupted: ${errorMessage(session.signal.reason)}`, { exitCode: ExitCode.Interrupted, step: removal.name })
+        ? errors.stepInterrupted(removal.name, session.signal.reason)
         : session.wrapPluginError(error, session.target?.plugin.id ?? removal.plugin ?? "", removal.name, hook);
       outcome.failed.push({ step: removal.name, error: wrapped });
       session.emitEvent({ type: "remove-failed", step: removal.name, error: wrapped, durationMs: Date.now() - started });

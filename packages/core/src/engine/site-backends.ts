@@ -1,6 +1,6 @@
 import type { BackendContext, JsonObject, SecretBackend, StateBackend } from "../contracts.js";
-import { ErrorCode } from "../errors/error-codes.js";
-import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
+import { isStepwiseError } from "../errors/stepwise-error.js";
 import type { LoadedPlugin } from "../plugins/load-plugins.js";
 import { createAgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { createFileStateBackend } from "../state/file-state-backend.js";
@@ -28,16 +28,9 @@ export async function createBackend<K extends "state" | "secrets">(
         return (await factory(options, ctx)) as R;
       } catch (error) {
         if (isStepwiseError(error)) throw error;
-        throw new StepwiseError(ErrorCode.PluginError, `${kind} backend ${name} of ${plugin.id} failed to start: ${(error as Error).message}`, {
-          plugin: plugin.id,
-          hint: `check ${kind}.options in stepwise.yaml`,
-        });
+        throw errors.backendFailedToStart(kind, name, plugin.id, error);
       }
     }
   }
-  throw new StepwiseError(
-    kind === "state" ? ErrorCode.StateBackendUnknown : ErrorCode.SecretBackendUnknown,
-    `${kind}.backend "${name}" is not built in (${kind === "state" ? "file" : "age"}) and no listed plugin provides it.`,
-    { hint: name === "azblob" ? "npm install @stepwise/target-azure and list it under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
-  );
+  throw errors.backendUnknown(kind, name);
 }

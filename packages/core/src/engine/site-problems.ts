@@ -1,6 +1,6 @@
 import type { SiteStep } from "../context/step-context.js";
 import type { OwnedConfigKey, ResolvedConfig } from "../config/resolve-config.js";
-import { ErrorCode, closestNames, errors } from "../errors/error-codes.js";
+import { closestNames, errors } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 import type { LoadedPlugin } from "../plugins/load-plugins.js";
 import type { SiteFile } from "../site/load-site.js";
@@ -36,7 +36,7 @@ export function configProblems(input: {
 export function combineProblems(problems: readonly StepwiseError[]): StepwiseError | undefined {
   const [first, ...rest] = problems;
   if (!first || rest.length === 0) return first;
-  return new StepwiseError(first.code, problems.map((p) => `${p.message}${p.hint ? `\n    fix: ${p.hint}` : ""}`).join("\n"), { hint: first.hint, location: first.location });
+  return errors.siteProblems([first, ...rest]);
 }
 
 /**
@@ -56,9 +56,7 @@ export function unsetReferences(steps: readonly SiteStep[], owned: readonly Owne
     }
   }
   if (problems.length === 0) return undefined;
-  return new StepwiseError(ErrorCode.ConfigMissing, `stepwise.yaml references config that is not set:\n${problems.join("\n")}`, {
-    hint: "set each key under config: in stepwise.yaml (or with --set KEY=VALUE), or fix the reference",
-  });
+  return errors.configReferencesUnset(problems);
 }
 
 /**

@@ -1,18 +1,18 @@
 import path from "node:path";
 import type { PresetName, SecretBackend, StateBackend, StateLock, StepLogger, TargetSession } from "../contracts.js";
 import { createStepContext, type SiteStep } from "../context/step-context.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
-import { StepwiseError, isStepwiseError, redactError } from "../errors/stepwise-error.js";
+import { attributePluginError, errors } from "../errors/error-codes.js";
+import { StepwiseError } from "../errors/stepwise-error.js";
 import { FileHashCache } from "../fingerprint/file-hash-cache.js";
 import { markFileInputs } from "../cache/no-file-inputs.js";
 import { openSiteFileInputs, type SiteFileInputs } from "../fingerprint/site-files.js";
 import { buildStepGraph, type StepGraph } from "../graph/step-graph.js";
-import { Redactor } from "../log/redactor.js";
+import { MIN_SECRET_LENGTH, Redactor } from "../log/redactor.js";
 import { loadPlugins, type LoadedPlugin } from "../plugins/load-plugins.js";
 import { appliesWhen, assertConfigValid, type OwnedConfigKey, type ResolvedConfig } from "../config/resolve-config.js";
 import { AgeSecretBackend } from "../secrets/age-secret-backend.js";
 import { generateSecret } from "../secrets/generate-secret.js";
-import { SiteSecrets, secretTooShort } from "../secrets/site-secrets.js";
+import { SiteSecrets } from "../secrets/site-secrets.js";
 import { loadSite, type SiteFile } from "../site/load-site.js";
 import type { EngineEvent } from "./engine-events.js";
 import { trace } from "../log/trace.js";
@@ -114,7 +114,7 @@ export class SiteSession {
 
   /** Aborts running steps (SIGINT/SIGTERM). */
   interrupt(reason = "interrupted"): void {
-    if (!this.abort.signal.aborted) this.abort.abort(new StepwiseError(ErrorCode.Interrupted, reason, { exitCode: 130 }));
+    if (!this.abort.signal.aborted) this.abort.abort(errors.interrupted(reason));
   }
 
   /**
@@ -161,7 +161,7 @@ export class SiteSession {
   /** Refuses a store holding a secret too short to redact (written by other means than stepwise); plans check it too. */
   async assertSecretsRedactable(): Promise<void> {
     const [first] = (await this.secrets()).tooShort();
-    if (first !== undefined) throw secretTooShort(first);
+    if (first !== undefined) throw errors.secretTooShort(first, MIN_SECRET_LENGTH);
   }
 
   /** Throws one error for every invalid config value (exit 2). */
@@ -212,9 +212,7 @@ export class SiteSession {
   /** The target's session, connected on first use and shared by all steps of this command. */
   connectTarget(): Promise<TargetSession> {
     if (!this.target) {
-      return Promise.reject(
-        new StepwiseError(ErrorCode.TargetMissing, "This site has no target.", { hint: "add a target plugin to stepwise.yaml, e.g. @stepwise/target-podman, and target: podman" }),
-      );
+      return Promise.reject(errors.targetMissing());
     }
     const target = this.target;
     this.targetSession ??= this.secrets().then((secrets) =>
@@ -280,21 +278,8 @@ export class SiteSession {
     });
   }
 
-  /**
-   * Attributes an error from a plugin call (Rollup's `logPluginError`): a StepwiseError keeps
-   * its code and gains the plugin, step and hook it lacks (a target's error raised inside a
-   * step's `ensure` already names the target); anything else becomes `PLUGIN_ERROR` naming
-   * the plugin and hook, with the original kept for its stack. Every field is redacted.
-   */
+  /** {@link attributePluginError} with this site's redactor. */
   wrapPluginError(error: unknown, plugin: string, step: string | undefined, hook?: string): StepwiseError {
-    const redact = (text: string) => this.redactor.redact(text);
-    if (isStepwiseError(error)) {
-      const redacted = redactError(error, redact);
-      redacted.plugin ??= plugin;
-      redacted.step ??= step;
-      redacted.hook ??= hook;
-      return redacted;
-    }
-    return errors.pluginError(error, plugin, step, redact, hook);
+    return attributePluginError(error, plugin, step, (text) => this.redactor.redact(text), hook);
   }
 }

@@ -4,7 +4,7 @@ import { errors } from "../errors/error-codes.js";
 import type { SiteSession } from "../engine/site-session.js";
 import { planRemovals, targetInventory } from "../engine/removals.js";
 import { trace } from "../log/trace.js";
-import { secretTooShort } from "../secrets/site-secrets.js";
+import { MIN_SECRET_LENGTH } from "../log/redactor.js";
 import { emptyState } from "../state/state-document.js";
 import type { EntrySources, Plan, StepPlan } from "./compute-plan.js";
 import { checkDrift } from "./drift-checks.js";
@@ -50,7 +50,7 @@ export async function computeSitePlan(session: SiteSession, state: StateDocument
   }
   const [secrets, inputs] = await Promise.all([session.secrets(), session.fileInputs()]);
   const [tooShort] = secrets.tooShort();
-  if (tooShort !== undefined) throw secretTooShort(tooShort);
+  if (tooShort !== undefined) throw errors.secretTooShort(tooShort, MIN_SECRET_LENGTH);
   const refresh = options.refresh !== false;
   // Read-only, and only when the plan looks at the world (not with --no-refresh).
   const inventory = refresh ? targetInventory(session) : Promise.resolve(undefined);

@@ -1,5 +1,5 @@
 import type { JsonValue, StepContext } from "../contracts.js";
-import { ErrorCode } from "../errors/error-codes.js";
+import { errors } from "../errors/error-codes.js";
 import { StepwiseError } from "../errors/stepwise-error.js";
 
 /** A value counts as set unless it is absent, `null` or the empty string (what `configure` leaves for "no answer"). */
@@ -9,7 +9,7 @@ export function isSet(value: JsonValue | undefined): value is Exclude<JsonValue,
 
 /** `CONFIG_INVALID` (exit 2): `message` about config key `key`, with the commands that fix it. */
 export function invalidConfig(message: string, key: string): StepwiseError {
-  return new StepwiseError(ErrorCode.ConfigInvalid, message, { hint: `stepwise configure   (or set ${key} in stepwise.yaml)`, details: { key } });
+  return errors.configValueInvalid(key, message);
 }
 
 /**

@@ -2,12 +2,12 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { JsonObject, PluginDefinition } from "../contracts.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
-import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
+import { isStepwiseError, type StepwiseError } from "../errors/stepwise-error.js";
 import type { PluginEntry } from "../site/load-site.js";
 import { CORE_PACKAGE, CORE_VERSION } from "../version.js";
 import { readCoreRanges, writeCoreRanges } from "../cache/core-ranges-cache.js";
-import { secretAlphabet } from "../secrets/generate-secret.js";
+import { pluginShapeProblem } from "./plugin-shape.js";
 
 export interface LoadedPlugin {
   /** npm package name (= `meta.name`). */
@@ -45,19 +45,50 @@ export async function loadPlugins(siteDir: string, entries: readonly PluginEntry
       const e = isStepwiseError(f) ? f : undefined;
       return `  - ${e?.message ?? String(f)}${e?.hint ? `\n    fix: ${e.hint}` : ""}`;
     });
-    throw new StepwiseError(ErrorCode.PluginInvalid, `${failures.length} plugins could not be loaded:\n${lines.join("\n")}`, {
-      hint: "fix each plugin above, then run: stepwise plugins list",
-    });
+    throw errors.pluginsNotLoaded(lines);
   }
   const loaded = results.map((r) => (r as PromiseFulfilledResult<LoadedPlugin>).value);
   const seen = new Map<string, LoadedPlugin>();
   for (const plugin of loaded) {
     if (seen.has(plugin.name)) {
-      throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${plugin.name} is listed twice in stepwise.yaml.`, { plugin: plugin.id, hint: "remove one of the entries" });
+      throw errors.pluginListedTwice(plugin.name, plugin.id);
     }
     seen.set(plugin.name, plugin);
   }
   return loaded;
+}
+
+/** One plugin a site lists, as `plugins list` shows it: loaded where possible, with what stops it. */
+export interface PluginListing {
+  /** As listed in stepwise.yaml. */
+  entry: string;
+  /** Loaded (an incompatible plugin too, when it loads: to show what it provides). */
+  plugin?: LoadedPlugin;
+  /** Why the site cannot use it (missing, malformed, needs another core); absent when it can. */
+  problem?: StepwiseError;
+  /** False when its `@stepwise/core` range excludes this core; undefined when not known. */
+  compatible?: boolean;
+}
+
+/**
+ * Every plugin the site lists, for diagnosis: unlike {@link loadPlugins}, a plugin whose core
+ * range excludes this core is still loaded and listed, marked, and a failure is one row, not
+ * the end of the listing.
+ */
+export async function inspectPlugins(siteDir: string, entries: readonly PluginEntry[]): Promise<PluginListing[]> {
+  return Promise.all(
+    entries.map(async (entry): Promise<PluginListing> => {
+      let incompatible: StepwiseError | undefined;
+      try {
+        const plugin = await loadPlugin(siteDir, entry, (error) => (incompatible = error));
+        return incompatible ? { entry: entry.name, plugin, problem: incompatible, compatible: false } : { entry: entry.name, plugin, compatible: true };
+      } catch (error) {
+        // An incompatible plugin that then fails to load: its range is the first thing to fix.
+        const problem = incompatible ?? (isStepwiseError(error) ? error : errors.pluginInvalid(entry.name, siteDir, (error as Error).message));
+        return { entry: entry.name, problem, ...(incompatible ? { compatible: false } : {}) };
+      }
+    }),
+  );
 }
 
 /**
@@ -79,7 +110,8 @@ function rememberCompatible(siteDir: string, range: string): void {
   writeCoreRanges(siteDir, [...ranges]); // when it cannot be written, semver decides again next time
 }
 
-async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPlugin> {
+/** Loads one plugin; given `onIncompatible`, a core range excluding this core is reported to it instead of thrown. */
+async function loadPlugin(siteDir: string, entry: PluginEntry, onIncompatible?: (error: StepwiseError) => void): Promise<LoadedPlugin> {
   const root = resolvePackageRoot(siteDir, entry.name);
   if (!root) throw errors.pluginMissing(entry.name, siteDir);
   let pkg: PackageJson;
@@ -104,9 +136,12 @@ async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPl
     const [{ default: validRange }, { default: satisfies }] = await Promise.all([import("semver/ranges/valid.js"), import("semver/functions/satisfies.js")]);
     if (!validRange(coreRange)) throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range "${coreRange}" is not a semver range`);
     if (!satisfies(CORE_VERSION, coreRange, { includePrerelease: true })) {
-      throw errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
+      const incompatible = errors.pluginIncompatible(name, version, root, coreRange, CORE_VERSION);
+      if (!onIncompatible) throw incompatible;
+      onIncompatible(incompatible);
+    } else {
+      rememberCompatible(siteDir, coreRange);
     }
-    rememberCompatible(siteDir, coreRange);
   }
   const entryFile = packageEntry(root, pkg);
   if (!entryFile) throw errors.pluginInvalid(name, root, "it has no entry point (exports, main or index.js)");
@@ -114,25 +149,17 @@ async function loadPlugin(siteDir: string, entry: PluginEntry): Promise<LoadedPl
   try {
     mod = (await import(pathToFileURL(entryFile).href)) as { default?: unknown };
   } catch (error) {
-    throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name}@${version} (${root}) failed to load: ${(error as Error).message}`, {
-      plugin: `${name}@${version}`,
-      location: entryFile,
-      hint: `reinstall it: cd ${siteDir} && npm install ${entry.name}`,
-      cause: error,
-    });
+    throw errors.pluginLoadFailed(`${name}@${version}`, root, entryFile, siteDir, entry.name, error);
   }
   let definition = mod.default;
   if (typeof definition === "function") {
     try {
       definition = (definition as (options: JsonObject) => unknown)(entry.options);
     } catch (error) {
-      throw new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name}@${version} rejected its options: ${(error as Error).message}`, {
-        plugin: `${name}@${version}`,
-        hint: `check plugins: - name: ${entry.name} options: in stepwise.yaml`,
-      });
+      throw errors.pluginOptionsRejected(`${name}@${version}`, entry.name, error);
     }
   }
-  const problem = shapeProblem(definition);
+  const problem = pluginShapeProblem(definition);
   if (problem) throw errors.pluginInvalid(name, root, problem);
   const plugin = definition as PluginDefinition;
   if (plugin.meta.name !== name) {
@@ -186,102 +213,6 @@ function exportsTarget(exports: unknown): string | undefined {
       const nested = exportsTarget(value);
       if (nested) return nested;
     }
-  }
-  return undefined;
-}
-
-/**
- * What makes a default export not a plugin, or undefined. Everything the engine later reads
- * without further checks is checked here, so a malformed plugin is refused with one line that
- * names the member, never an internal error when a plan uses it.
- */
-function shapeProblem(value: unknown): string | undefined {
-  if (!value || typeof value !== "object") return "its default export is not a plugin object (use definePlugin({ meta, steps }))";
-  const plugin = value as Record<string, unknown>;
-  const meta = plugin.meta as Record<string, unknown> | undefined;
-  if (!meta || typeof meta !== "object" || typeof meta.name !== "string" || typeof meta.version !== "string") {
-    return "meta: { name, version } is missing";
-  }
-  const steps = arrayProblem(plugin.steps, "steps") ?? (plugin.steps as unknown[] | undefined ?? []).map((step, i) => stepProblem(step, `steps[${i}]`)).find(Boolean);
-  if (steps) return steps;
-  if (plugin.targets !== undefined && !Array.isArray(plugin.targets)) return "targets must be an array";
-  for (const [i, target] of ((plugin.targets as unknown[] | undefined) ?? []).entries()) {
-    const t = target as Record<string, unknown> | null;
-    if (!t || typeof t !== "object" || typeof t.name !== "string") return `targets[${i}] has no name`;
-    if (typeof t.connect !== "function") return `target ${t.name} has no connect(ctx) function`;
-    const problem = recordProblem(t.config, `target ${t.name}: config`, configSpecProblem) ?? arrayProblem(t.steps, `target ${t.name}: steps`) ?? ((t.steps as unknown[] | undefined) ?? []).map((step, j) => stepProblem(step, `target ${t.name}: steps[${j}]`)).find(Boolean);
-    if (problem) return problem;
-  }
-  for (const kind of ["stateBackends", "secretBackends"] as const) {
-    const backends = plugin[kind];
-    if (backends === undefined) continue;
-    if (!backends || typeof backends !== "object" || Array.isArray(backends)) return `${kind} must be an object of factory functions`;
-    for (const [key, factory] of Object.entries(backends)) if (typeof factory !== "function") return `backend ${key} is not a factory function`;
-  }
-  return undefined;
-}
-
-function stepProblem(value: unknown, where: string): string | undefined {
-  const step = value as Record<string, unknown> | null;
-  if (!step || typeof step !== "object" || typeof step.name !== "string" || !step.name) return `${where} has no name`;
-  const name = `step ${step.name}`;
-  if (typeof step.run !== "function") return `${name} has no run(ctx) function`;
-  if (step.check !== undefined && typeof step.check !== "function") return `${name}: check must be a function`;
-  if (step.description !== undefined && typeof step.description !== "string") return `${name}: description must be a string`;
-  const inputs = step.inputs as Record<string, unknown> | undefined;
-  if (inputs !== undefined && (!inputs || typeof inputs !== "object" || Array.isArray(inputs))) return `${name}: inputs must be an object`;
-  return (
-    stringsProblem(step.dependsOn, `${name}: dependsOn`) ??
-    stringsProblem(inputs?.files, `${name}: inputs.files`) ??
-    stringsProblem(inputs?.config, `${name}: inputs.config`) ??
-    stringsProblem(inputs?.secrets, `${name}: inputs.secrets`) ??
-    recordProblem(step.config, `${name}: config`, configSpecProblem) ??
-    recordProblem(step.secrets, `${name}: secrets`, secretSpecProblem)
-  );
-}
-
-const CONFIG_TYPES = new Set(["string", "number", "integer", "boolean", "string[]"]);
-
-function configSpecProblem(spec: Record<string, unknown>, where: string): string | undefined {
-  if (spec.type !== undefined && !CONFIG_TYPES.has(spec.type as string)) return `${where}: type must be one of ${[...CONFIG_TYPES].join(", ")}`;
-  if (spec.choices !== undefined && !Array.isArray(spec.choices)) return `${where}: choices must be an array`;
-  for (const fn of ["validate", "when"] as const) if (spec[fn] !== undefined && typeof spec[fn] !== "function") return `${where}: ${fn} must be a function`;
-  if (spec.presets !== undefined && (!spec.presets || typeof spec.presets !== "object")) return `${where}: presets must be an object`;
-  return undefined;
-}
-
-function secretSpecProblem(spec: Record<string, unknown>, where: string): string | undefined {
-  if (spec.when !== undefined && typeof spec.when !== "function") return `${where}: when must be a function`;
-  const generate = spec.generate as Record<string, unknown> | undefined;
-  if (generate === undefined) return undefined;
-  if (!generate || typeof generate !== "object") return `${where}: generate must be an object`;
-  if (generate.length !== undefined && (!Number.isInteger(generate.length) || (generate.length as number) < 8 || (generate.length as number) > 4096)) {
-    return `${where}: generate.length must be an integer from 8 to 4096`;
-  }
-  if (generate.alphabet !== undefined && (typeof generate.alphabet !== "string" || new Set(secretAlphabet({ alphabet: generate.alphabet })).size < 2)) {
-    return `${where}: generate.alphabet must be alnum, hex, base64url or at least 2 distinct characters`;
-  }
-  return undefined;
-}
-
-function arrayProblem(value: unknown, where: string): string | undefined {
-  return value === undefined || Array.isArray(value) ? undefined : `${where} must be an array`;
-}
-
-function stringsProblem(value: unknown, where: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value)) return `${where} must be an array of strings`;
-  const bad = value.findIndex((item) => typeof item !== "string" || item === "");
-  return bad === -1 ? undefined : `${where}[${bad}] must be a non-empty string, got ${JSON.stringify(value[bad]) ?? typeof value[bad]}`;
-}
-
-function recordProblem(value: unknown, where: string, check: (spec: Record<string, unknown>, where: string) => string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (!value || typeof value !== "object" || Array.isArray(value)) return `${where} must be an object`;
-  for (const [key, spec] of Object.entries(value)) {
-    if (!spec || typeof spec !== "object" || Array.isArray(spec)) return `${where}.${key} must be an object`;
-    const problem = check(spec as Record<string, unknown>, `${where}.${key}`);
-    if (problem) return problem;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { BackendContext, JsonObject, SecretBackend } from "../contracts.js";
-import { ErrorCode } from "../errors/error-codes.js";
+import { errors } from "../errors/error-codes.js";
 import { StepwiseError, errorMessage } from "../errors/stepwise-error.js";
 import { ageModule } from "./age-module.js";
 
@@ -64,10 +64,7 @@ export class AgeSecretBackend implements SecretBackend {
     }
     const found = this.identity();
     if (!found) {
-      throw new StepwiseError(ErrorCode.SecretStoreUnreadable, `Secrets ${this.file} exist but no age identity was found to decrypt them.`, {
-        location: this.file,
-        hint: `set ${AGE_IDENTITY_ENV}=AGE-SECRET-KEY-1... or restore ${this.identityFile} (mode 0600)`,
-      });
+      throw errors.secretStoreNoIdentity(this.file, AGE_IDENTITY_ENV, this.identityFile);
     }
     const age = await ageModule();
     const decrypter = new age.Decrypter();
@@ -98,7 +95,7 @@ export class AgeSecretBackend implements SecretBackend {
   }
 
   private storeError(problem: string, hint: string): StepwiseError {
-    return new StepwiseError(ErrorCode.SecretStoreUnreadable, `Secrets ${this.file} ${problem}; it was left as it is.`, { location: this.file, hint });
+    return errors.secretStoreUnreadable(this.file, problem, hint);
   }
 
   /** Refuses an identity that is not one (mistyped, damaged), naming where it came from and never quoting it. */
@@ -107,10 +104,7 @@ export class AgeSecretBackend implements SecretBackend {
     try {
       return await age.identityToRecipient(found.identity);
     } catch {
-      throw new StepwiseError(ErrorCode.SecretIdentityInvalid, `The age identity from ${found.source} is not a valid AGE-SECRET-KEY-1... line (mistyped or damaged).`, {
-        location: found.source,
-        hint: found.source === AGE_IDENTITY_ENV ? `set ${AGE_IDENTITY_ENV} to the whole identity line, exactly as it was made` : `restore ${this.identityFile} from where you keep its copy (mode 0600), or set ${AGE_IDENTITY_ENV}`,
-      });
+      throw errors.secretIdentityInvalid(found.source, AGE_IDENTITY_ENV, this.identityFile);
     }
   }
 
@@ -135,9 +129,7 @@ export class AgeSecretBackend implements SecretBackend {
       try {
         encrypter.addRecipient(recipient);
       } catch {
-        throw new StepwiseError(ErrorCode.SiteInvalid, `secrets.options.recipients: ${JSON.stringify(recipient)} is not an age recipient (age1...); nothing was written.`, {
-          hint: "fix or remove it under secrets.options.recipients in stepwise.yaml",
-        });
+        throw errors.secretRecipientInvalid(recipient);
       }
     }
     const payload: Payload = { version: 1, secrets: Object.fromEntries([...current].sort(([a], [b]) => a.localeCompare(b))) };
@@ -161,10 +153,7 @@ export class AgeSecretBackend implements SecretBackend {
       text = readFileSync(this.identityFile, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw new StepwiseError(ErrorCode.SecretIdentityInvalid, `The age identity file ${this.identityFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? "unreadable"}).`, {
-        location: this.identityFile,
-        hint: `restore ${this.identityFile} as a file (mode 0600), or set ${AGE_IDENTITY_ENV}`,
-      });
+      throw errors.secretIdentityUnreadable(this.identityFile, (error as NodeJS.ErrnoException).code ?? "unreadable", AGE_IDENTITY_ENV);
     }
     const line = text
       .split("\n")

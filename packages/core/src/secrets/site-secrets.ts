@@ -1,7 +1,6 @@
 import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import type { SecretBackend } from "../contracts.js";
-import { StepwiseError } from "../errors/stepwise-error.js";
-import { ErrorCode } from "../errors/error-codes.js";
+import { errors } from "../errors/error-codes.js";
 import { MIN_SECRET_LENGTH, type Redactor } from "../log/redactor.js";
 
 /** Reserved entry of the secret store: the key of the HMACs that state keeps. */
@@ -87,7 +86,7 @@ export class SiteSecrets {
   async set(values: ReadonlyMap<string, string | undefined>): Promise<void> {
     if (values.has(HMAC_KEY_NAME)) throw new Error(`${HMAC_KEY_NAME} is reserved`);
     for (const [name, value] of values) {
-      if (value !== undefined && value.length < MIN_SECRET_LENGTH) throw secretTooShort(name);
+      if (value !== undefined && value.length < MIN_SECRET_LENGTH) throw errors.secretTooShort(name, MIN_SECRET_LENGTH);
     }
     const stored = await this.backend.readAll();
     const writes = new Map(values);
@@ -107,11 +106,4 @@ export class SiteSecrets {
       this.redactor.add(value);
     }
   }
-}
-
-export function secretTooShort(name: string): StepwiseError {
-  return new StepwiseError(ErrorCode.SecretTooShort, `Secret ${name} is shorter than ${MIN_SECRET_LENGTH} characters: too short to hide from logs and output, so stepwise does not store it.`, {
-    hint: `set a longer value: printf '%s' "$VALUE" | stepwise secrets set ${name}`,
-    details: { secret: name, minLength: MIN_SECRET_LENGTH },
-  });
 }

@@ -1,6 +1,5 @@
 import type { JobResource, JsonValue, PortSpec, ResourceResult, ServiceResource, StepContext, StepDefinition } from "../contracts.js";
-import { ErrorCode } from "../errors/error-codes.js";
-import { StepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
 import type { JobEntry, ServiceEntry, SiteFile, WorkloadEntry } from "../site/load-site.js";
 import { digOutputs, referenceText, stepOfReference } from "../site/references.js";
 import { resourceRecord } from "../resources/resource-record.js";
@@ -39,10 +38,7 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
     const stepName = `${kind}:${name}`;
     const yamlPath = [kind === "service" ? "services" : "jobs", name];
     if (!entry.image && !entry.build) {
-      throw new StepwiseError(ErrorCode.SiteInvalid, `${site.locate(yamlPath)}: ${kind} ${name} needs an image or a build context.`, {
-        location: site.locate(yamlPath),
-        hint: `add image: or build: { context: ./dir } to ${kind === "service" ? "services" : "jobs"}.${name}`,
-      });
+      throw errors.siteInvalid(site.locate(yamlPath), `${kind} ${name} needs an image or a build context.`, `add image: or build: { context: ./dir } to ${kind === "service" ? "services" : "jobs"}.${name}`);
     }
     const configKeys = new Set<string>();
     const upstream = new Set<string>((entry.dependsOn ?? []).map(stepOf));
@@ -59,10 +55,8 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
         else {
           const step = stepOfReference(ref.path, knownSteps);
           if (!step) {
-            throw new StepwiseError(ErrorCode.StepUnknown, `${site.locate([...yamlPath, ...where])}: ${where.join(".")} references outputs of an unknown step in "${value}".`, {
-              location: site.locate([...yamlPath, ...where]),
-              hint: `use \${outputs.STEP.KEY} with one of: ${[...knownSteps].sort().join(", ")}`,
-            });
+            const location = site.locate([...yamlPath, ...where]);
+            throw errors.outputsOfUnknownStep(`${location}: ${where.join(".")}`, `"${value}"`, location, knownSteps);
           }
           upstream.add(step);
         }
@@ -150,7 +144,7 @@ export function parsePorts(ports: readonly (string | number)[]): PortSpec[] {
   return ports.map((port) => {
     const text = String(port);
     const match = /^(?:(\d+):)?(\d+)$/.exec(text);
-    if (!match) throw new StepwiseError(ErrorCode.SiteInvalid, `port "${text}" is not HOST:CONTAINER or CONTAINER`, { hint: 'write ports like "8080:3000"' });
+    if (!match) throw errors.portInvalid(text);
     return match[1] ? { host: Number(match[1]), container: Number(match[2]) } : { container: Number(match[2]) };
   });
 }

@@ -4,7 +4,6 @@ import type { Document, Node as YamlNode } from "yaml";
 import type { JsonObject, JsonValue, PresetName } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
 import { StepwiseError, errorMessage } from "../errors/stepwise-error.js";
-import { ErrorCode } from "../errors/error-codes.js";
 import { validateSiteSchema } from "./site-schema.js";
 import { readSiteCache, writeSiteCache } from "../cache/site-parse-cache.js";
 import { checkVersionCompatible, SITE_SCHEMA_VERSION } from "./version-rule.js";
@@ -73,7 +72,7 @@ export function loadSite(dir: string): SiteFile {
     text = readFileSync(file, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw errors.siteNotFound(siteDir);
-    throw new StepwiseError(ErrorCode.SiteInvalid, `Cannot read ${file}: ${(error as Error).message}`, { location: file });
+    throw errors.siteUnreadable(file, error);
   }
   // An unchanged stepwise.yaml was parsed and validated by an earlier run: take its result.
   const cached = readSiteCache(siteDir, text);
@@ -94,10 +93,7 @@ export function parseSite(text: string, file: string): SiteFile & { raw: JsonObj
   const problems = validateSiteSchema(raw);
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${locate(p.path)}  ${p.path.length ? p.path.join(".") : "(top level)"}: ${p.message}`);
-    throw new StepwiseError(ErrorCode.SiteInvalid, `${rel} does not match the stepwise.yaml schema:\n${lines.join("\n")}`, {
-      location: locate(problems[0]!.path),
-      hint: `fix the keys above in ${rel} (schema: node_modules/@stepwise/core/schema/stepwise.schema.json)`,
-    });
+    throw errors.siteSchemaInvalid(rel, lines, locate(problems[0]!.path));
   }
   return { ...siteFrom(raw as Record<string, unknown>, file, locate), raw: raw as JsonObject };
 }
@@ -107,11 +103,7 @@ function siteFrom(site: Record<string, unknown>, file: string, locate: SiteFile[
   const schemaVersion = (site.schemaVersion as string | undefined) ?? SITE_SCHEMA_VERSION;
   const versionProblem = checkVersionCompatible(SITE_SCHEMA_VERSION, schemaVersion);
   if (versionProblem) {
-    throw new StepwiseError(
-      ErrorCode.SiteVersionUnsupported,
-      `${locate(["schemaVersion"])}: stepwise.yaml has schemaVersion ${schemaVersion}, but this stepwise reads site files up to ${SITE_SCHEMA_VERSION} (${versionProblem}).`,
-      { location: locate(["schemaVersion"]), hint: "upgrade stepwise: npm install -D @stepwise/cli@latest" },
-    );
+    throw errors.siteVersionUnsupported(locate(["schemaVersion"]), schemaVersion, SITE_SCHEMA_VERSION, versionProblem);
   }
   const config = new Map<string, LocatedValue>();
   flattenConfig((site.config as JsonObject | undefined) ?? {}, [], (key, value, yamlPath) => {

@@ -88,7 +88,7 @@ describe("templates step", () => {
     writeFileSync(path.join(dir, "out/b.conf"), "b=mine\n");
     expect(await step.check!(context(dir, { previous }))).toEqual({ reason: "out/b.conf was edited by hand" });
     await expect(step.run(context(dir, { config: { a: "2", b: "1" }, previous }))).rejects.toMatchObject({
-      code: "PLUGIN_ERROR",
+      code: "TEMPLATE_OUTPUT_CHANGED",
       exitCode: 1,
       message: "out/b.conf was changed by hand since stepwise rendered it; it was not overwritten.",
       hint: "move the change into tpl/b.conf (or delete out/b.conf), then: stepwise deploy",

@@ -5,8 +5,7 @@ import { readFile, unlink, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { StepContext, StepDefinition } from "../contracts.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
-import { StepwiseError } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
 import type { SiteFile } from "../site/load-site.js";
 import { digOutputs, referenceText, stepOfReference } from "../site/references.js";
 import { checkVersionCompatible } from "../site/version-rule.js";
@@ -55,18 +54,12 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
   }
   const versionFile = path.join(sourceDir, TEMPLATE_VERSION_FILE);
   if (!existsSync(versionFile)) {
-    throw new StepwiseError(ErrorCode.SiteInvalid, `Template folder ${relSource} has no ${TEMPLATE_VERSION_FILE}.`, {
-      location: site.locate(["templates", "source"]),
-      hint: `echo ${CORE_VERSION} > ${relSource}/${TEMPLATE_VERSION_FILE}`,
-    });
+    throw errors.templateVersionMissing(relSource, TEMPLATE_VERSION_FILE, site.locate(["templates", "source"]), CORE_VERSION);
   }
   const version = readFileSync(versionFile, "utf8").trim();
   const problem = checkVersionCompatible(CORE_VERSION, version);
   if (problem) {
-    throw new StepwiseError(ErrorCode.TemplateTooNew, `Templates in ${relSource} are version ${version}, but this stepwise (${CORE_VERSION}) renders templates up to ${CORE_VERSION.split(".").slice(0, 2).join(".")}.x (${problem}).`, {
-      location: `${relSource}/${TEMPLATE_VERSION_FILE}`,
-      hint: "upgrade stepwise (npm install -D @stepwise/cli@latest), or use templates of a version this stepwise reads",
-    });
+    throw errors.templateTooNew(relSource, TEMPLATE_VERSION_FILE, version, CORE_VERSION, problem);
   }
   const files = listFilesRecursive(sourceDir).filter((f) => f !== TEMPLATE_VERSION_FILE).map((relative): TemplateFile => {
     const text = readFileSync(path.join(sourceDir, relative), "utf8");
@@ -82,10 +75,7 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
       else {
         const step = stepOfReference(ref.path, knownSteps);
         if (!step) {
-          throw new StepwiseError(ErrorCode.StepUnknown, `${file.sitePath} references outputs of an unknown step: \${outputs.${ref.path}}.`, {
-            location: file.sitePath,
-            hint: `use \${outputs.STEP.KEY} with one of: ${[...knownSteps].sort().join(", ")}`,
-          });
+          throw errors.outputsOfUnknownStep(file.sitePath, `\${outputs.${ref.path}}`, file.sitePath, knownSteps);
         }
         upstream.add(step);
       }
@@ -99,7 +89,7 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
       if (kind === "secret") {
         const value = ctx.secrets.get(refPath);
         if (value === undefined) {
-          throw new StepwiseError(ErrorCode.SecretMissing, `${file.sitePath} needs secret ${refPath}, which is not set.`, { hint: `stepwise secrets set ${refPath}` });
+          throw errors.templateSecretMissing(file.sitePath, refPath);
         }
         return value;
       }
@@ -108,11 +98,7 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
     });
 
   const handEdited = (relative: string) =>
-    new StepwiseError(ErrorCode.PluginError, `${relOutput}/${relative} was changed by hand since stepwise rendered it; it was not overwritten.`, {
-      exitCode: 1,
-      location: `${relOutput}/${relative}`,
-      hint: `move the change into ${relSource}/${relative} (or delete ${relOutput}/${relative}), then: stepwise deploy`,
-    });
+    errors.templateOutputChanged(`${relOutput}/${relative}`, `${relSource}/${relative}`);
 
   return {
     name: TEMPLATES_STEP,

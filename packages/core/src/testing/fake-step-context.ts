@@ -2,8 +2,13 @@
  * A hand-made StepContext for unit tests of a plugin's steps (import from "@stepwise/core/testing"). It resolves config the way
  * the engine does (default < preset < site values, empty string = unset) and, like the real
  * context, throws when a step reads config, a secret or step outputs it did not declare, so a
- * test also proves that the step's `inputs` are complete. Exported for plugin authors; the engine never uses it.
+ * test also proves that the step's `inputs` are complete. Its refusals are the engine's own
+ * `UNDECLARED_INPUT` errors (same code and wording). Given `siteDir`, `ctx.files` lists and reads the
+ * real files there that the step's `inputs.files` select, as the engine would. Exported for plugin
+ * authors; the engine never uses it.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type {
   ConfigReader,
   DriftReport,
@@ -18,9 +23,24 @@ import type {
   StepOutputs,
 } from "../contracts.js";
 import { appliesWhen } from "../config/resolve-config.js";
+import { declaredResourceKinds } from "../engine/resource-kinds.js";
+import { errors } from "../errors/error-codes.js";
+import { listFilesRecursive } from "../files/list-files.js";
+import { compileGlob, isDefaultIgnored, splitGlobs } from "../fingerprint/glob-selector.js";
+import { computeInputFingerprint, sha256 } from "../fingerprint/compute-input-fingerprint.js";
 
 export interface FakeContextOptions {
   preset?: PresetName;
+  /**
+   * The site directory (`ctx.site.dir`). Given, `ctx.files` selects the files below it that the
+   * step's `inputs.files` globs match (as the engine does, without `.stepwise/`, `.git/` and
+   * `node_modules/`), and reads them from disk. Default `/sites/demo`, where no files exist.
+   */
+  siteDir?: string;
+  /** `ctx.site.name`. Default `demo`. */
+  siteName?: string;
+  /** `name@version` of the plugin, named by errors as the engine names it. Default `(test)`. */
+  plugin?: string;
   /** Values as the site file, environment or `--set` would give them; they beat defaults and presets. */
   config?: Record<string, JsonValue>;
   secrets?: Record<string, string>;
@@ -99,22 +119,27 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
   const ensured: ResourceSpec[] = [];
   const probed: ResourceResult[] = [];
   const logs: FakeContext["logs"] = [];
-  const undeclared = (kind: string, name: string) => new Error(`step ${step.name} read undeclared ${kind} "${name}"`);
-
-  // A variable, not an inline literal, so the fake fits both older and newer StepFiles shapes.
-  const files = {
-    list: () => [],
-    read: async (path: string): Promise<Buffer> => {
-      throw undeclared("file", path);
-    },
-    resolve: (path: string): string => {
-      throw undeclared("file", path);
-    },
-    digest: () => "0".repeat(64),
+  const plugin = options.plugin ?? "(test)";
+  const undeclared = (kind: string, name: string) => errors.undeclaredInput(step.name, plugin, kind, name);
+  const siteDir = options.siteDir ?? "/sites/demo";
+  let selected: string[] | undefined;
+  const selectedFiles = () => (selected ??= options.siteDir === undefined ? [] : selectFiles(options.siteDir, step.inputs?.files ?? []));
+  const declaredFile = (file: string) => {
+    const normalized = path.posix.normalize(file.replace(/\\/g, "/")).replace(/^\.\//, "");
+    if (!selectedFiles().includes(normalized)) throw undeclared("files", file);
+    return path.join(siteDir, normalized);
   };
 
+  const files = {
+    list: () => selectedFiles(),
+    read: async (file: string): Promise<Buffer> => readFileSync(declaredFile(file)),
+    resolve: (file: string): string => declaredFile(file),
+    digest: () => computeInputFingerprint(Object.fromEntries(selectedFiles().map((file) => [file, sha256(readFileSync(path.join(siteDir, file)))]))),
+  };
+  const declaredKinds = declaredResourceKinds(step, reader);
+
   const ctx: StepContext = {
-    site: { name: "demo", dir: "/sites/demo", preset },
+    site: { name: options.siteName ?? "demo", dir: siteDir, preset },
     step: step.name,
     config: {
       get: <T extends JsonValue>(key: string) => {
@@ -124,17 +149,17 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
     },
     secrets: {
       get: (name) => {
-        if (!declaredSecrets.has(name)) throw undeclared("secret", name);
+        if (!declaredSecrets.has(name)) throw undeclared("secrets", name);
         return options.secrets?.[name];
       },
       fingerprint: (name) => {
-        if (!declaredSecrets.has(name)) throw undeclared("secret", name);
+        if (!declaredSecrets.has(name)) throw undeclared("secrets", name);
         return options.secrets?.[name] === undefined ? undefined : `hmac:${name}`;
       },
     },
     files,
     outputs: (dependency) => {
-      if (!step.dependsOn?.includes(dependency)) throw undeclared("outputs of step", dependency);
+      if (!step.dependsOn?.includes(dependency)) throw undeclared("output of step", dependency);
       const outputs = options.outputs?.[dependency];
       if (!outputs) throw new Error(`test did not provide outputs of ${dependency}`);
       return outputs;
@@ -143,6 +168,8 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
     target: {
       name: "fake",
       ensure: async <S extends ResourceSpec>(spec: S): Promise<ResourceResult<S["kind"]>> => {
+        // As the engine: refused before the target sees it.
+        if (declaredKinds && !declaredKinds.includes(spec.kind)) throw errors.resourceKindUndeclared(step.name, plugin, spec.kind, declaredKinds);
         ensured.push(spec);
         return {
           kind: spec.kind,
@@ -167,6 +194,15 @@ export function createFakeStepContext(step: StepDefinition, options: FakeContext
     },
   };
   return { ctx, ensured, probed, logs };
+}
+
+/** The files below `siteDir` the globs select, sorted, as the engine's selection would give them. */
+function selectFiles(siteDir: string, globs: readonly string[]): string[] {
+  const { include, exclude } = splitGlobs(globs);
+  if (include.length === 0) return [];
+  const includes = include.map(compileGlob);
+  const excludes = exclude.map(compileGlob);
+  return listFilesRecursive(siteDir).filter((file) => !isDefaultIgnored(file) && includes.some((m) => m(file)) && !excludes.some((m) => m(file)));
 }
 
 /** What every target returns for a kind ({@link ResourceOutputs}), as a fake target would. */
