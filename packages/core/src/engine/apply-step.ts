@@ -1,7 +1,7 @@
 import type { ResourceRef, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
-import { ErrorCode } from "../errors/error-codes.js";
-import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
+import type { StepwiseError } from "../errors/stepwise-error.js";
 import { hashJson } from "../fingerprint/compute-input-fingerprint.js";
 import { computeEntries, fingerprintOf, type EntrySources, type StepPlan } from "../plan/compute-plan.js";
 import type { PlanReason } from "../plan/plan-reasons.js";
@@ -75,7 +75,7 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
     return { outcome: "done" };
   } catch (error) {
     const wrapped = session.signal.aborted
-      ? new StepwiseError(ErrorCode.Interrupted, `interrupted: ${errorMessage(session.signal.reason)}`, { exitCode: ExitCode.Interrupted, step: name, plugin: step.pluginId })
+      ? errors.stepInterrupted(name, session.signal.reason, step.pluginId)
       : session.wrapPluginError(error, step.pluginId, name, "run");
     const times = timing();
     state.steps[name] = {
