@@ -68,7 +68,8 @@ export class FileStateBackend implements StateBackend {
 
   async readJournal(): Promise<string | undefined> {
     try {
-      return await readFile(this.journalFile, "utf8");
+      // Synchronous, as read(): a plan's other reads keep the thread pool busy, and this one is usually an ENOENT.
+      return readFileSync(this.journalFile, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw errors.stateCorrupt(this.journalFile, (error as Error).message);
