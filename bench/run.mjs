@@ -99,9 +99,10 @@ function settle(dir) {
 function recordedEntries(dir) {
   const state = JSON.parse(readFileSync(path.join(dir, ".stepwise", "state.json"), "utf8"));
   const entries = {};
-  // State format 2: one "<id> <path>\n" line per file in each step's `files`.
+  // State format 3: each step's `filesRef` names an object with one "<id> <path>\n" line per file.
   for (const step of Object.values(state.steps)) {
-    for (const line of (step.files ?? "").split("\n")) if (line) entries[line.slice(line.indexOf(" ") + 1)] = line.slice(0, line.indexOf(" "));
+    const listing = step.filesRef ? readFileSync(path.join(dir, ".stepwise", "objects", step.filesRef.slice(0, 2), step.filesRef.slice(2)), "utf8") : "";
+    for (const line of listing.split("\n")) if (line) entries[line.slice(line.indexOf(" ") + 1)] = line.slice(0, line.indexOf(" "));
   }
   return entries;
 }

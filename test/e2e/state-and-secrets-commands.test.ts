@@ -37,15 +37,18 @@ describe("stepwise state pull", () => {
     expect(JSON.parse(json.stdout).error.code).toBe("STATE_MISSING");
   });
 
-  it("prints the state as stored, or writes it to a 0644 file; -o into a missing directory is exit 2", async () => {
+  it("prints the state as stored with each file listing inline, or writes it to a 0644 file; -o into a missing directory is exit 2", async () => {
     const { dir, cli, watch } = await deployedSite();
     const printed = await cli(["state", "pull"]);
     expect(printed.code).toBe(0);
-    expect(printed.stdout).toBe(stateBytes(dir).toString("utf8"));
+    const pulled = JSON.parse(printed.stdout) as { steps: Record<string, { files?: string }> };
+    expect(Object.values(pulled.steps).filter((step) => step.files?.includes(" src/main.js\n"))).toHaveLength(1);
+    for (const step of Object.values(pulled.steps)) delete step.files;
+    expect(pulled).toEqual(JSON.parse(stateBytes(dir).toString("utf8")));
     const written = await cli(["state", "pull", "-o", "copy.json"]);
     expect(written.code).toBe(0);
     expect(written.stdout).toMatch(/Wrote the state \(serial \d+, 4 steps\)/);
-    expect(readFileSync(path.join(dir, "copy.json"))).toEqual(stateBytes(dir));
+    expect(readFileSync(path.join(dir, "copy.json"), "utf8")).toEqual(printed.stdout);
     expect(statSync(path.join(dir, "copy.json")).mode & 0o777).toBe(0o644);
     const nowhere = await cli(["state", "pull", "-o", "missing/dir/copy.json"]);
     expect(nowhere.code).toBe(2);

@@ -539,8 +539,16 @@ export interface StepRecord {
   /** Input entries other than files (`config:key`, `secret:name`, `step:name`, `plugin:name`, `site:key`) -> hash. */
   entries?: Record<string, string>;
   /**
-   * The `file:path` entries, one `<content id> <path>\n` line per file in path order (a
-   * backslash or newline in a path escaped as `\\` or `\n`). Absent when the step has no files.
+   * The content address of the step's file listing (its `file:path` entries): the sha256 (hex)
+   * of the listing's encoded bytes, one `<content id> <path>\n` line per file in path order (a
+   * backslash or newline in a path escaped as `\\` or `\n`), stored as an object of the state
+   * backend ({@link StateBackend.putObject}). Absent when the step has no files. Only explains
+   * which files changed: the fingerprint decides.
+   */
+  filesRef?: string;
+  /**
+   * The listing itself, inline: in a portable document only (`state pull`, a backup's
+   * state.json, a migrated format-2 state). Saving moves it into the object store.
    */
   files?: string;
   /** Non-secret config values the step read, to show old -> new in plans. */
@@ -618,7 +626,8 @@ export interface StateLock {
  * Where state lives. Guarantees every backend must keep:
  * - `write` is compare-and-swap on `etag`: a write based on a stale read throws
  *   `STATE_CONFLICT`, never loses an update silently.
- * - `write` is atomic: a reader sees the old or the new document, never a mix.
+ * - `write` is atomic: a reader sees the old or the new document, never a mix; once it has
+ *   written, it clears the run journal (see {@link StateBackend.appendJournal}).
  * - `lock` throws `STATE_LOCKED` (exit 3) naming the holder when a live run holds it; a
  *   `brief` holder is waited for a few seconds first.
  */
@@ -632,6 +641,32 @@ export interface StateBackend {
   inspectLock(): Promise<FoundLock | undefined>;
   /** Break the lock regardless of its holder; returns what was broken. */
   forceUnlock(): Promise<FoundLock | undefined>;
+  /**
+   * Stores an immutable content-addressed object (a step's file listing) under `hash`, the
+   * sha256 hex of `bytes`. Idempotent: an object already stored under `hash` is left as it is
+   * (the file backend rewrites it only when its bytes no longer match the hash); a reader sees
+   * no object or the whole object, never part of one. An object store such as Azure Blob
+   * Storage keeps each as an immutable blob named by its hash.
+   */
+  putObject(hash: string, bytes: Uint8Array): Promise<void>;
+  /** The object stored under `hash`, or undefined when there is none. The caller checks its hash. */
+  getObject(hash: string): Promise<Uint8Array | undefined>;
+  /** The hashes of every stored object (for garbage collection). */
+  listObjects(): Promise<string[]>;
+  /** Removes an object; a no-op when there is none. Called only by the lock holder. */
+  deleteObject(hash: string): Promise<void>;
+  /**
+   * Appends one line (no newline in it) to the run journal, durably: when the promise
+   * resolves, the line survives a crash. Only the lock holder appends. Lines are never
+   * interleaved or reordered; a crash may leave the last line torn (readers drop it). The
+   * file backend appends to `.stepwise/journal.jsonl` with O_APPEND and fsync; an object
+   * store appends a block (an append blob, or committed blocks of a block blob).
+   */
+  appendJournal(line: string): Promise<void>;
+  /** The journal's text, undefined when there is none. */
+  readJournal(): Promise<string | undefined>;
+  /** Removes the journal. `write` calls it after the document is written: a write supersedes the journal. */
+  clearJournal(): Promise<void>;
 }
 
 export interface BackendContext {

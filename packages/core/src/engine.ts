@@ -34,6 +34,8 @@ export type { ResolvedConfig, OwnedConfigKey, ConfigSource } from "./config/reso
 export { FileStateBackend, STATE_DIR } from "./state/file-state-backend.js";
 export { currentHolder, describeHolder, describeFoundLock } from "./state/file-lock.js";
 export { parseState, emptyState, STATE_VERSION } from "./state/state-document.js";
+export { applyJournal, readState } from "./state/state-journal.js";
+export { collectGarbage, storeInlineListings, withInlineListings, withoutInlineListings } from "./state/state-listings.js";
 export { writeFileAtomically } from "./files/write-file-atomically.js";
 export type { AtomicWriteOptions } from "./files/write-file-atomically.js";
 export { AgeSecretBackend, AGE_IDENTITY_ENV } from "./secrets/age-secret-backend.js";

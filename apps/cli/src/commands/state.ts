@@ -9,6 +9,10 @@ import {
   errors,
   isStepwiseError,
   parseState,
+  readState,
+  storeInlineListings,
+  withInlineListings,
+  withoutInlineListings,
   writeFileAtomically,
   type SiteSession,
   type StateDocument,
@@ -18,7 +22,7 @@ import { openSession, printJson } from "./open-session.js";
 
 export async function stateShowCommand(globals: GlobalOptions): Promise<void> {
   const session = await openSession(globals);
-  const { state } = await session.stateBackend.read();
+  const { state } = await readState(session.stateBackend);
   if (globals.json || state) {
     printJson(session, state ?? null);
     return;
@@ -43,12 +47,15 @@ const stateText = (state: StateDocument) => `${JSON.stringify(state, null, 2)}\n
 
 /**
  * Prints the state document (JSON; state never holds a secret value), or writes it atomically
- * to `output` (0644), like `terraform state pull`. Takes no lock: it only reads.
+ *  to `output` (0644), like `terraform state pull`, with each file listing inline. Takes no lock:
+ * it only reads.
  */
 export async function statePullCommand(globals: GlobalOptions, options: { output?: string }): Promise<void> {
   const session = await openSession(globals);
-  const { state } = await session.stateBackend.read();
-  if (!state) throw errors.stateMissing(session.stateBackend.description);
+  const { state: stored } = await readState(session.stateBackend);
+  if (!stored) throw errors.stateMissing(session.stateBackend.description);
+  // A pulled document is self-contained: each step's file listing inline (state push stores them again).
+  const state = await withInlineListings(session.stateBackend, stored);
   if (options.output === undefined) {
     process.stdout.write(stateText(state));
     return;
@@ -86,12 +93,14 @@ export async function statePushCommand(globals: GlobalOptions, file: string, opt
     const { state: current, etag } = await session.stateBackend.read();
     const problems = pushProblems(pushed, current, session, source, backend);
     if (problems.length > 0 && !options.force) throw errors.statePushRefused(file, source, backend, problems);
-    const changes = stepChanges(current?.steps ?? {}, pushed.steps);
-    const unchanged = current !== undefined && problems.length === 0 && pushed.serial === current.serial && isDeepStrictEqual(current.steps, pushed.steps);
+    const changes = stepChanges(current ? withoutInlineListings(current).steps : {}, withoutInlineListings(pushed).steps);
+    const unchanged = current !== undefined && problems.length === 0 && pushed.serial === current.serial && changes.changed.length + changes.added.length + changes.removed.length === 0;
     if (unchanged) return { changes, from: current.serial, to: current.serial, written: false, overridden: [] };
     const serial = Math.max(current?.serial ?? 0, pushed.serial) + 1;
     // The document now belongs to this site; deploy would write the same on its next save.
     const document: StateDocument = { ...pushed, serial, site: session.site.name, writtenBy: CORE_VERSION, updatedAt: new Date().toISOString() };
+    // The pushed listings go to the object store first; their addresses are recomputed from them.
+    await storeInlineListings(session.stateBackend, document);
     await session.stateBackend.write(document, etag);
     return { changes, from: current?.serial ?? null, to: serial, written: true, overridden: problems.map((p) => p.field) };
   });

@@ -1,11 +1,11 @@
-import { describeFoundLock } from "@stepwise/core/engine";
+import { describeFoundLock, readState } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { openSession, printJson } from "./open-session.js";
 
 export async function statusCommand(globals: GlobalOptions): Promise<void> {
   const session = await openSession(globals);
   try {
-    const [{ state }, lock] = await Promise.all([session.stateBackend.read(), session.stateBackend.inspectLock()]);
+    const [{ state }, lock] = await Promise.all([readState(session.stateBackend), session.stateBackend.inspectLock()]);
     const steps = [...session.steps.keys()].map((name) => {
       const record = state?.steps[name];
       return {

@@ -7,6 +7,7 @@ import path from "node:path";
 import { errors } from "../errors/error-codes.js";
 import type { SiteSession } from "../engine/site-session.js";
 import { parseState } from "../state/state-document.js";
+import { storeInlineListings, withInlineListings } from "../state/state-listings.js";
 import { CORE_VERSION } from "../version.js";
 
 export const BACKUP_DIR = ".stepwise/backups";
@@ -62,7 +63,8 @@ export async function createBackup(session: SiteSession, options: { output?: str
     mkdirSync(volumesDir);
     const volumes = await target.exportVolumes(volumesDir);
     const { state } = await session.stateBackend.read();
-    if (state) await writeFile(path.join(work, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
+    // The archive's state carries its file listings inline: it needs no object store to restore.
+    if (state) await writeFile(path.join(work, "state.json"), `${JSON.stringify(await withInlineListings(session.stateBackend, state), null, 2)}\n`);
     const secretsFile = path.join(session.site.dir, ".stepwise", "secrets.age");
     if (existsSync(secretsFile)) await copyFile(secretsFile, path.join(work, "secrets.age"));
     const files: Record<string, string> = {};
@@ -207,7 +209,9 @@ export async function restoreBackup(session: SiteSession, file: string, options:
     if (manifest.files["state.json"]) {
       const restored = parseState(await readFile(path.join(dir, "state.json"), "utf8"), file);
       const { etag } = await session.stateBackend.read();
-      await session.stateBackend.write({ ...restored, serial: restored.serial + 1, updatedAt: new Date().toISOString() }, etag);
+      const document = { ...restored, serial: restored.serial + 1, updatedAt: new Date().toISOString() };
+      await storeInlineListings(session.stateBackend, document);
+      await session.stateBackend.write(document, etag);
     }
     return { manifest, copy };
   } finally {

@@ -30,7 +30,7 @@ function fixture(run: StepDefinition["run"]) {
     redactor,
     wrapPluginError: (error) => errors.pluginError(error, "p@1.0.0", "app", (text) => redactor.redact(text), "run"),
   };
-  const writer = { state, save: async () => void saved.push(structuredClone(state)) };
+  const writer = { state, record: async () => void saved.push(structuredClone(state)) };
   const plan = (reasons: PlanReason[]): StepPlan => ({ name: "app", plugin: "p@1.0.0", description: "app", action: "run", reasons, fingerprint: "", entries: {}, files: StepFiles.EMPTY, config: {} });
   const fingerprintNow = () => {
     const { entries, files } = computeEntries(step, sources);

@@ -1,13 +1,15 @@
 import type { ResourceRef, StepContext, StepDefinition, StepOutputs, StepRecord } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
-import { ErrorCode } from "../errors/error-codes.js";
-import { ExitCode, StepwiseError, errorMessage } from "../errors/stepwise-error.js";
+import { errors } from "../errors/error-codes.js";
+import type { StepwiseError } from "../errors/stepwise-error.js";
 import { hashJson } from "../fingerprint/compute-input-fingerprint.js";
 import { computeEntries, fingerprintOf, type EntrySources, type StepPlan } from "../plan/compute-plan.js";
 import type { PlanReason } from "../plan/plan-reasons.js";
 import { mergeResources, recordedRefs, resourceRef } from "../resources/resource-record.js";
 import type { SiteSession } from "./site-session.js";
 import type { StateWriter } from "./state-writer.js";
+import type { StepFiles } from "../fingerprint/step-files.js";
+import { listingRef } from "../state/state-listings.js";
 
 /** What applying a step needs of the session. */
 export type StepApplier = Pick<SiteSession, "contextFor" | "emitEvent" | "signal" | "redactor" | "wrapPluginError">;
@@ -22,10 +24,10 @@ export type AppliedStep =
  * is skipped; a step planned only because upstream ran is skipped when its fingerprint is what
  * its last success had (early cutoff); otherwise it is recorded `running`, run, and recorded
  * `succeeded` (entries, outputs and their hash) or `failed` (the redacted error), every
- * resource it realised added to those recorded before. Emits the step's events. Rejects only
- * when a save does.
+ * resource it realised added to those recorded before; each record is journalled (durable)
+ * before the step goes on. Emits the step's events. Rejects only when journalling does.
  */
-export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: StepPlan, sources: EntrySources, writer: Pick<StateWriter, "state" | "save">): Promise<AppliedStep> {
+export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: StepPlan, sources: EntrySources, writer: Pick<StateWriter, "state" | "record">): Promise<AppliedStep> {
   const name = step.name;
   const state = writer.state;
   if (stepPlan.action === "skip") return skipped(session, name, stepPlan.reasons);
@@ -39,7 +41,7 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
   }
   const startedAt = new Date();
   state.steps[name] = { ...previous, status: "running", plugin: step.pluginId, startedAt: startedAt.toISOString(), finishedAt: undefined, durationMs: undefined, error: undefined } as StepRecord;
-  await writer.save();
+  await writer.record(name);
   session.emitEvent({ type: "step-start", step: name, reasons: stepPlan.reasons });
   // Every resource the step realises is recorded, this run's added to the earlier ones, so a
   // step that leaves the site can have all of them removed (see applyRemovals).
@@ -60,7 +62,7 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
       status: "succeeded",
       fingerprint,
       entries,
-      ...(stepFiles.size > 0 ? { files: stepFiles.encode() } : {}),
+      ...listingFields(stepFiles),
       config,
       outputs,
       outputsHash: hashJson(outputs),
@@ -68,12 +70,12 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
       plugin: step.pluginId,
       ...times,
     };
-    await writer.save();
+    await writer.record(name);
     session.emitEvent({ type: "step-done", step: name, durationMs: times.durationMs });
     return { outcome: "done" };
   } catch (error) {
     const wrapped = session.signal.aborted
-      ? new StepwiseError(ErrorCode.Interrupted, `interrupted: ${errorMessage(session.signal.reason)}`, { exitCode: ExitCode.Interrupted, step: name, plugin: step.pluginId })
+      ? errors.stepInterrupted(name, session.signal.reason, step.pluginId)
       : session.wrapPluginError(error, step.pluginId, name, "run");
     const times = timing();
     state.steps[name] = {
@@ -84,10 +86,21 @@ export async function applyStep(session: StepApplier, step: SiteStep, stepPlan: 
       ...times,
       error: { code: wrapped.code, message: session.redactor.redact(wrapped.message) },
     } as StepRecord;
-    await writer.save();
+    await writer.record(name);
     session.emitEvent({ type: "step-failed", step: name, error: wrapped, durationMs: times.durationMs });
     return { outcome: "failed", error: wrapped };
   }
+}
+
+/**
+ * How a step's files are recorded: by the address of their listing, the listing itself inline
+ * when it is not known to be in the object store yet (the writer stores it before the write).
+ */
+function listingFields(files: StepFiles): Pick<StepRecord, "files" | "filesRef"> {
+  if (files.ref !== undefined) return { filesRef: files.ref };
+  if (files.size === 0) return {};
+  const encoded = files.encode();
+  return { filesRef: listingRef(encoded), files: encoded };
 }
 
 function skipped(session: StepApplier, step: string, reasons: PlanReason[]): AppliedStep {

@@ -4,6 +4,7 @@ import { StepwiseError } from "../errors/stepwise-error.js";
 import type { Plan } from "../plan/compute-plan.js";
 import { computeSitePlan, planSite, type PlanOptions } from "../plan/plan-site.js";
 import { emptyState } from "../state/state-document.js";
+import { readState } from "../state/state-journal.js";
 import type { SiteSession } from "./site-session.js";
 import { trace } from "../log/trace.js";
 import { applyRemovals, assertRemovalsApproved } from "./removals.js";
@@ -11,6 +12,7 @@ import { applyDag, notRun } from "./apply-dag.js";
 import { applyStep } from "./apply-step.js";
 import { withRunLock } from "./run-lock.js";
 import { StateWriter } from "./state-writer.js";
+import { collectGarbage } from "../state/state-listings.js";
 
 export { planSite } from "../plan/plan-site.js";
 export type { PlanOptions } from "../plan/plan-site.js";
@@ -87,6 +89,8 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       onBlocked: (step, by) => session.emitEvent({ type: "step-blocked", step, by }),
     });
     await writer.settled();
+    // The fold: the run's journalled records become the state in one write (which clears the journal).
+    if (writer.unsaved) await writer.save();
     result.notRun = notRun(session.graph.order, outcomes);
     // Removals come last: the steps that stay are updated first (a service that stopped using
     // a removed one is re-run before it goes), and a failed deploy removes nothing.
@@ -97,16 +101,26 @@ export async function deploySite(session: SiteSession, options: DeployOptions = 
       result.failed.push(...removals.failed);
     }
     lock.assertHeld();
+    // Every save of this run is written: listings no record refers to any more go (under the lock;
+    // one that cannot be removed costs only space).
+    await collectGarbage(session.stateBackend, writer.state).catch(() => 0);
     result.status = session.signal.aborted ? "interrupted" : result.failed.length > 0 ? "failed" : "ok";
     return result;
   });
 }
 
-/** Reads state for a deploy (`--reset-state`: a new document keeping lineage and serial) and the writer that saves it. */
+/**
+ * Reads state for a deploy (`--reset-state`: a new document keeping lineage and serial) and
+ * the writer that saves it. Under the lock: a journal a killed run left is folded into the
+ * state now (written), or cleared when it continues no state there is.
+ */
 async function openStateWriter(session: SiteSession, reset: boolean): Promise<StateWriter> {
-  const read = await session.stateBackend.read();
+  const read = await readState(session.stateBackend);
   const state: StateDocument = reset || !read.state ? { ...emptyState(session.site.name), ...(read.state ? { lineage: read.state.lineage, serial: read.state.serial } : {}) } : read.state;
-  return new StateWriter(session.stateBackend, state, read.etag, session.site.name);
+  const writer = new StateWriter(session.stateBackend, state, read.etag, session.site.name);
+  if (read.journal.applied > 0 && !reset) await writer.save();
+  else if (read.journal.found) await session.stateBackend.clearJournal();
+  return writer;
 }
 
 /** `--expect-no-changes`: refuses (exit 1) a plan with anything to run or remove, naming it. */

@@ -1,3 +1,4 @@
+import type { JsonObject } from "../contracts.js";
 import { ExitCode, StepwiseError, errorMessage, isStepwiseError, redactError } from "./stepwise-error.js";
 
 /**
@@ -412,6 +413,14 @@ export const errors = {
       hint: "restore it from a backup (stepwise backup restore), or start over with: stepwise deploy --reset-state",
     });
   },
+  /** The lock this run held was removed or taken by someone else while it ran (`state unlock` against a live run). */
+  stateLockBroken(location: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateLocked, `The state lock ${location} was broken by someone else during this run.`, {
+      exitCode: ExitCode.Locked,
+      location,
+      hint: "check who ran `stepwise state unlock`; then run again",
+    });
+  },
   /** The lock could not be taken within the waiting time: another taker kept winning, or `found` stayed. */
   stateLockBusy(location: string, found: string | undefined): StepwiseError {
     return new StepwiseError(ErrorCode.StateLocked, `Could not take the state lock ${location}${found ? `: found ${found}` : ""}. Nothing was changed.`, {
@@ -428,12 +437,33 @@ export const errors = {
       hint: `look at it, then remove it: rm -r ${location}`,
     });
   },
+  /** The lock is held by a stale holder (`holder` describes it) that cannot be proven gone: `reason` says why it counts as stale. */
+  stateLockStale(location: string, holder: string, reason: string, details: JsonObject): StepwiseError {
+    return new StepwiseError(ErrorCode.StateLockStale, `State lock ${location} is stale: held by ${holder}, but ${reason}. Nothing was changed.`, {
+      location,
+      hint: "make sure that run is really gone, then: stepwise state unlock",
+      details,
+    });
+  },
+  /** A live run (`holder` describes it) holds the lock. A lock is taken before anything is written, so nothing was changed. */
+  stateLocked(location: string, holder: string, details: JsonObject): StepwiseError {
+    return new StepwiseError(ErrorCode.StateLocked, `State is locked by ${holder}. Nothing was changed.`, {
+      exitCode: ExitCode.Locked,
+      location,
+      hint: "wait for that run to finish; if it is gone, run: stepwise state unlock",
+      details,
+    });
+  },
   /** A command that needs a state document found none (`state pull`). */
   stateMissing(backend: string): StepwiseError {
     return new StepwiseError(ErrorCode.StateMissing, `No state yet in ${backend}; run stepwise deploy.`, {
       location: backend,
       hint: "stepwise deploy",
     });
+  },
+  /** An object of the state's object store was named by something that is no sha256 hex digest. */
+  stateObjectName(hash: string): StepwiseError {
+    return errors.stateCorrupt("state objects", `${JSON.stringify(hash.slice(0, 80))} is not the sha256 of an object`);
   },
   /** The document given to `state push` is not state: `unreadable` is the STATE_CORRUPT error reading it raised. */
   statePushCorrupt(unreadable: StepwiseError): StepwiseError {

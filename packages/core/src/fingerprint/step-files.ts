@@ -16,6 +16,8 @@ export class StepFiles implements Iterable<[string, string]> {
   private pathList: readonly string[] | undefined;
   private idList: readonly string[] | undefined;
   private encodedForm: string | undefined;
+  private storedRef: string | undefined;
+  private pending = false;
 
   /** `paths` sorted by code unit (as `<` sorts strings), `ids[i]` the content id of `paths[i]`. */
   constructor(paths: readonly string[], ids: readonly string[]) {
@@ -53,7 +55,38 @@ export class StepFiles implements Iterable<[string, string]> {
     return files;
   }
 
+  /**
+   * A listing known only by its content address (an object of the state backend), not read
+   * yet: {@link ref} is set; reading its files before {@link fromStore} replaced it is a bug.
+   */
+  static stored(ref: string): StepFiles {
+    const files = new StepFiles([], []);
+    files.pathList = undefined;
+    files.idList = undefined;
+    files.storedRef = ref;
+    files.pending = true;
+    return files;
+  }
+
+  /** The listing read from the object store under `ref` (its text's sha256). */
+  static fromStore(ref: string, encoded: string): StepFiles {
+    const files = encoded === "" ? new StepFiles([], []) : StepFiles.lazy(encoded);
+    files.storedRef = ref;
+    return files;
+  }
+
+  /** The content address of this listing when it is in the object store (read from it, or known to be there). */
+  get ref(): string | undefined {
+    return this.storedRef;
+  }
+
+  /** True for a {@link stored} listing whose files were not read. */
+  get unread(): boolean {
+    return this.pending;
+  }
+
   private decodeNow(): void {
+    if (this.pending) throw new Error(`file listing ${this.storedRef} was used before it was read from the object store`);
     const decoded = StepFiles.decode(this.encodedForm ?? "");
     this.pathList = decoded.paths;
     this.idList = decoded.ids;
@@ -87,6 +120,7 @@ export class StepFiles implements Iterable<[string, string]> {
    * a millisecond where the same entries as object keys took ten.
    */
   encode(): string {
+    if (this.pending) this.decodeNow();
     if (this.encodedForm !== undefined) return this.encodedForm;
     const parts = new Array<string>(this.paths.length);
     for (let i = 0; i < parts.length; i++) parts[i] = `${this.ids[i]!} ${escapePath(this.paths[i]!)}\n`;

@@ -67,6 +67,8 @@ export function reasonsToRun(
   inputs: { entries: InputEntries; files: StepFiles; fingerprint: string },
   config: JsonObject,
   forced: { step: boolean; all: boolean },
+  /** The files of the last run (see {@link needsPreviousFiles}); undefined when its listing is unavailable. */
+  previousFiles: StepFiles | undefined,
 ): PlanReason[] {
   const reasons: PlanReason[] = [];
   if (forced.step || forced.all) reasons.push({ kind: "forced", all: forced.all && !forced.step });
@@ -99,11 +101,21 @@ export function reasonsToRun(
   for (const key of diff.changed) reasons.push(change(key, "modified"));
   for (const key of diff.added) reasons.push(change(key, "added"));
   for (const key of diff.removed) reasons.push(change(key, "removed"));
-  const files = inputs.files.changesSince(record.files === undefined ? StepFiles.EMPTY : StepFiles.decode(record.files));
+  if (previousFiles === undefined) {
+    // Never a wrong skip: the fingerprint already says the step runs; only the files it ran with are unknown.
+    reasons.push({ kind: "files-unavailable" });
+    return reasons;
+  }
+  const files = inputs.files.changesSince(previousFiles);
   for (const path of files.modified) reasons.push({ kind: "file-changed", path, change: "modified" });
   for (const path of files.added) reasons.push({ kind: "file-changed", path, change: "added" });
   for (const path of files.removed) reasons.push({ kind: "file-changed", path, change: "removed" });
   return reasons;
+}
+
+/** Whether {@link reasonsToRun} compares files with the last run's: a success whose fingerprint differs. */
+export function needsPreviousFiles(record: StepRecord | undefined, fingerprint: string): record is StepRecord {
+  return record?.status === "succeeded" && record.entries !== undefined && record.fingerprint !== fingerprint;
 }
 
 export function fingerprintOf(entries: InputEntries, files: StepFiles): string {

@@ -6,6 +6,7 @@ import type { SiteFileInputs } from "../fingerprint/site-files.js";
 import { StepFiles } from "../fingerprint/step-files.js";
 import { computeEntries, type EntrySources, type StepPlan } from "./compute-plan.js";
 import { FingerprintMemo } from "../cache/fingerprint-memo.js";
+import type { StateListings } from "../state/state-listings.js";
 
 /** The files a plan gives each step, and how it came by them. */
 export interface PlanFiles {
@@ -17,6 +18,12 @@ export interface PlanFiles {
   readonly known: ReadonlyMap<string, string> | undefined;
   /** Records the fingerprints a plan computed from listed files, for the next plan (nothing when the memo served). */
   remember(plans: readonly StepPlan[]): void;
+  /**
+   * Reads the files of `steps` that the memo shortcut left in the object store, before
+   * anything looks at them (a drift check, a step that runs). A listing that is unavailable
+   * makes it list the site's files after all.
+   */
+  load(steps: readonly string[]): Promise<void>;
 }
 
 /**
@@ -31,16 +38,31 @@ export async function planFiles(
   steps: readonly SiteStep[],
   state: StateDocument,
   sources: Omit<EntrySources, "files">,
+  listings: Pick<StateListings, "read">,
 ): Promise<PlanFiles> {
   const withFiles = steps.filter((step) => step.inputs.files.length > 0);
   const identity = inputs.identity;
   const memo = identity === undefined || withFiles.length === 0 ? undefined : FingerprintMemo.read(siteDir);
   const known = memo && knownFingerprints(withFiles, state, { ...sources, files: () => StepFiles.EMPTY }, (step, entriesKey) => memo.lookup(identity!, step, entriesKey));
-  if (known) return { files: (step) => known.files.get(step) ?? StepFiles.EMPTY, known: known.fingerprints, remember: () => {} };
+  if (known) {
+    let files: ReadonlyMap<string, StepFiles> = known.files;
+    return {
+      files: (step) => files.get(step) ?? StepFiles.EMPTY,
+      known: known.fingerprints,
+      remember: () => {},
+      async load(names) {
+        const unread = names.filter((name) => files.get(name)?.unread);
+        const read = await Promise.all(unread.map((name) => listings.read(files.get(name)!.ref!)));
+        if (read.some((stepFiles) => stepFiles === undefined)) files = await inputs.collect();
+        else files = new Map([...files, ...unread.map((name, i) => [name, read[i]!] as const)]);
+      },
+    };
+  }
   const collected = await inputs.collect();
   return {
     files: (step) => collected.get(step) ?? StepFiles.EMPTY,
     known: undefined,
+    load: async () => {},
     remember(plans) {
       const withFilesNames = new Set(withFiles.map((s) => s.name));
       const computed = new Map<string, [string, string]>();
@@ -70,7 +92,7 @@ export function knownFingerprints(
     const record = state.steps[step.name];
     if (fingerprint === undefined || record?.status !== "succeeded" || record.fingerprint !== fingerprint) return undefined;
     fingerprints.set(step.name, fingerprint);
-    files.set(step.name, StepFiles.lazy(record.files ?? ""));
+    files.set(step.name, record.files !== undefined ? StepFiles.lazy(record.files) : record.filesRef !== undefined ? StepFiles.stored(record.filesRef) : StepFiles.EMPTY);
   }
   return { fingerprints, files };
 }

@@ -10,6 +10,8 @@ export type PlanReason =
   | { kind: "config-changed"; key: string; from?: JsonValue; to?: JsonValue }
   | { kind: "secret-changed"; name: string; from: string; to: string }
   | { kind: "file-changed"; path: string; change: "added" | "removed" | "modified" }
+  /** The step's files may have changed, and which ones cannot be told: its last listing is missing or damaged. */
+  | { kind: "files-unavailable" }
   | { kind: "definition-changed"; path: string }
   | { kind: "upstream-changed"; step: string }
   | { kind: "upstream-will-run"; step: string }
@@ -42,6 +44,8 @@ export function formatReason(reason: PlanReason): string {
       return `secret ${reason.name} changed (${short(reason.from)} -> ${short(reason.to)})`;
     case "file-changed":
       return `file ${reason.path} ${reason.change}`;
+    case "files-unavailable":
+      return "files changed? the recorded file listing is unavailable";
     case "definition-changed":
       return `${reason.path} changed in stepwise.yaml`;
     case "upstream-changed":

@@ -1,4 +1,4 @@
-import type { StateDocument } from "../contracts.js";
+import type { StateDocument, StepRecord } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
 import { errors } from "../errors/error-codes.js";
 import type { SiteSession } from "../engine/site-session.js";
@@ -9,7 +9,9 @@ import { emptyState } from "../state/state-document.js";
 import type { EntrySources, Plan, StepPlan } from "./compute-plan.js";
 import { checkDrift } from "./drift-checks.js";
 import type { RemovalPlan } from "./orphans.js";
-import { planFiles } from "./plan-files.js";
+import { planFiles, type PlanFiles } from "./plan-files.js";
+import { StateListings } from "../state/state-listings.js";
+import { readState } from "../state/state-journal.js";
 import { planSteps, settleActions } from "./plan-steps.js";
 
 export interface PlanOptions {
@@ -31,7 +33,8 @@ export async function planSite(session: SiteSession, options: PlanOptions = {}):
   session.assertSiteUsable();
   session.assertConfigValid();
   session.assertNoMissingConfig();
-  const { state } = await session.stateBackend.read();
+  // A journal a running (or killed) deploy appended is applied: the plan sees what the next deploy will.
+  const { state } = await readState(session.stateBackend);
   trace("state read");
   return (await computeSitePlan(session, options.resetState || !state ? emptyState(session.site.name) : state, options)).plan;
 }
@@ -57,18 +60,30 @@ export async function computeSitePlan(session: SiteSession, state: StateDocument
     secretFingerprint: (name) => secrets.fingerprint(name),
     upstreamOutputsHash: (step) => state.steps[step]?.outputsHash,
   };
-  const files = await planFiles(session.site.dir, inputs, ordered, state, base);
+  const listings = new StateListings(session.stateBackend);
+  const files = await planFiles(session.site.dir, inputs, ordered, state, base, listings);
   trace("files collected");
-  const sources: EntrySources = { ...base, files: files.files };
+  const sources: EntrySources = { ...base, files: (step) => files.files(step) };
   const forced = { steps: new Set(options.forceSteps ?? []), all: options.forceAll === true };
-  const steps = planSteps({ order: session.graph.order, steps: session.steps, state, sources, known: files.known, forced });
+  const previousFiles = (record: StepRecord) => listings.previousFiles(record);
+  const steps = await planSteps({ order: session.graph.order, steps: session.steps, state, sources, known: files.known, forced, previousFiles });
   files.remember(steps);
   trace("fingerprints compared");
   const needsCheck = refresh ? steps.filter((plan) => plan.action === "skip" && session.steps.get(plan.name)!.definition.check) : [];
+  await loadFiles(files, steps, needsCheck);
   await checkDrift(session, state, needsCheck, options.concurrency ?? 4);
   settleActions(steps, session.steps);
+  // A step that runs is given its files: those the memo shortcut left in the object store are read now.
+  await loadFiles(files, steps, steps.filter((plan) => plan.action === "run"));
   const removals = planRemovals(session, state, await inventory, options.pruneVolumes === true);
   return { plan: assemblePlan(steps, session.disabledSteps, removals), sources };
+}
+
+/** Reads the listings of `wanted` the memo shortcut left unread, and gives their plans the files. */
+async function loadFiles(files: PlanFiles, steps: readonly StepPlan[], wanted: readonly StepPlan[]): Promise<void> {
+  if (!wanted.some((plan) => plan.files.unread)) return;
+  await files.load(wanted.map((plan) => plan.name));
+  for (const plan of steps) if (plan.files.unread) plan.files = files.files(plan.name);
 }
 
 /** The plan's totals, and its disabled steps (one that still has a record is listed once, as a removal). */

@@ -1,6 +1,7 @@
-import type { StateDocument } from "../contracts.js";
+import type { StateDocument, StepRecord } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
-import { computeEntries, fingerprintOf, reasonsToRun, type EntrySources, type StepPlan } from "./compute-plan.js";
+import { StepFiles } from "../fingerprint/step-files.js";
+import { computeEntries, fingerprintOf, needsPreviousFiles, reasonsToRun, type EntrySources, type StepPlan } from "./compute-plan.js";
 
 export interface StepPlanInputs {
   /** Step names, dependencies first. */
@@ -12,6 +13,8 @@ export interface StepPlanInputs {
   known?: ReadonlyMap<string, string>;
   /** `--force-step` names and `--force-all`. */
   forced: { steps: ReadonlySet<string>; all: boolean };
+  /** The files a record was last run with (undefined: unavailable); read only for a step whose fingerprint changed. */
+  previousFiles: (record: StepRecord) => Promise<StepFiles | undefined>;
 }
 
 /**
@@ -20,13 +23,18 @@ export interface StepPlanInputs {
  * is reason enough). A step with no reason is planned `skip`, its reasons left empty for the
  * drift check and {@link settleActions}.
  */
-export function planSteps({ order, steps, state, sources, known, forced }: StepPlanInputs): StepPlan[] {
-  const plans = new Map<string, StepPlan>();
-  for (const name of order) {
+export async function planSteps({ order, steps, state, sources, known, forced, previousFiles }: StepPlanInputs): Promise<StepPlan[]> {
+  const computed = order.map((name) => {
     const step = steps.get(name)!;
     const { entries, files, config } = computeEntries(step, sources);
     const fingerprint = known?.get(name) ?? fingerprintOf(entries, files);
-    const reasons = reasonsToRun(state.steps[name], { entries, files, fingerprint }, config, { step: forced.steps.has(name), all: forced.all });
+    const record = state.steps[name];
+    // The last listing is read (all at once) only to tell which files changed in a step that runs anyway.
+    return { name, step, entries, files, config, fingerprint, previous: needsPreviousFiles(record, fingerprint) ? previousFiles(record) : undefined };
+  });
+  const plans = new Map<string, StepPlan>();
+  for (const { name, step, entries, files, config, fingerprint, previous } of computed) {
+    const reasons = reasonsToRun(state.steps[name], { entries, files, fingerprint }, config, { step: forced.steps.has(name), all: forced.all }, previous === undefined ? StepFiles.EMPTY : await previous);
     const neverRun = reasons.some((r) => r.kind === "never-run");
     for (const dep of step.dependsOn) {
       if (!neverRun && plans.get(dep)?.action === "run" && !reasons.some((r) => r.kind === "upstream-changed" && r.step === dep)) {

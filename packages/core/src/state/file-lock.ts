@@ -4,9 +4,9 @@ import { link, open, readdir, rename, stat, unlink, writeFile } from "node:fs/pr
 import os from "node:os";
 import path from "node:path";
 import { isAlive } from "./process-alive.js";
-import type { FoundLock, LockInfo, StateLock } from "../contracts.js";
-import { ErrorCode, errors } from "../errors/error-codes.js";
-import { ExitCode, StepwiseError } from "../errors/stepwise-error.js";
+import type { FoundLock, JsonObject, LockInfo, StateLock } from "../contracts.js";
+import { errors } from "../errors/error-codes.js";
+import type { StepwiseError } from "../errors/stepwise-error.js";
 
 /**
  * How long a lock file may be unreadable (empty, half-written) before it counts as abandoned.
@@ -76,21 +76,11 @@ export function describeFoundLock(found: FoundLock): string {
 }
 
 export function lockedError(info: LockInfo, location: string): StepwiseError {
-  // A lock is taken before anything is written, so a refusal always leaves everything as it was.
-  return new StepwiseError(ErrorCode.StateLocked, `State is locked by ${describeHolder(info)}. Nothing was changed.`, {
-    exitCode: ExitCode.Locked,
-    location,
-    hint: "wait for that run to finish; if it is gone, run: stepwise state unlock",
-    details: { holder: info },
-  });
+  return errors.stateLocked(location, describeHolder(info), { holder: info as unknown as JsonObject });
 }
 
 export function staleLockError(info: LockInfo, reason: string, location: string): StepwiseError {
-  return new StepwiseError(ErrorCode.StateLockStale, `State lock ${location} is stale: held by ${describeHolder(info)}, but ${reason}. Nothing was changed.`, {
-    location,
-    hint: "make sure that run is really gone, then: stepwise state unlock",
-    details: { holder: info },
-  });
+  return errors.stateLockStale(location, describeHolder(info), reason, { holder: info as unknown as JsonObject });
 }
 
 /** What is in the lock file, with the file's identity so a takeover removes only what was judged. */
@@ -298,10 +288,7 @@ export class FileLock {
         if (released) return;
         const onDisk = await self.read();
         if (onDisk?.id !== current.id) {
-          throw new StepwiseError(ErrorCode.StateLocked, `The state lock ${self.file} was broken by someone else during this run.`, {
-            exitCode: ExitCode.Locked,
-            hint: "check who ran `stepwise state unlock`; then run again",
-          });
+          throw errors.stateLockBroken(self.file);
         }
         current.expiresAt = new Date(Date.now() + ttlMs).toISOString();
         const temp = `${self.file}.${process.pid}.renew`;

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { trace } from "../log/trace.js";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
@@ -11,6 +11,16 @@ import { FileLock } from "./file-lock.js";
 import { parseState } from "./state-document.js";
 
 export const STATE_DIR = ".stepwise";
+
+const OBJECT_HASH = /^[0-9a-f]{64}$/;
+
+async function readdirQuietly(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
 
 export interface FileStateBackendOptions {
   /** State file, relative to the site. Default `.stepwise/state.json`. */
@@ -24,17 +34,90 @@ export interface FileStateBackendOptions {
  * - Writes are atomic (temp file + fsync + rename): a crash leaves the old or the new file.
  * - Writes are compare-and-swap on a sha256 of the file's bytes.
  * - The lock is `.stepwise/state.lock` (see {@link FileLock}).
+ * - The run journal is `.stepwise/journal.jsonl` (one appended, fsync'd line per record).
+ * - Objects (file listings) are `.stepwise/objects/<first 2 hex digits>/<other 62>`, each
+ *   written once, atomically; rewritten only when its bytes no longer match its name.
  */
 export class FileStateBackend implements StateBackend {
   readonly description: string;
   private readonly file: string;
   private readonly lockFile: FileLock;
+  private readonly objectsDir: string;
+  private readonly journalFile: string;
 
   constructor(siteDir: string, options: FileStateBackendOptions = {}) {
     this.file = path.resolve(siteDir, options.path ?? path.join(STATE_DIR, "state.json"));
     this.description = `file ${path.relative(siteDir, this.file)}`;
     const lockFile = this.file.replace(/\.json$/, "") + ".lock";
     this.lockFile = new FileLock(lockFile, options.onStaleLock, path.relative(siteDir, lockFile));
+    this.objectsDir = path.join(path.dirname(this.file), "objects");
+    this.journalFile = path.join(path.dirname(this.file), "journal.jsonl");
+  }
+
+  async appendJournal(line: string): Promise<void> {
+    mkdirSync(path.dirname(this.journalFile), { recursive: true, mode: 0o700 });
+    // One write of the whole line with O_APPEND, then fsync: a crash tears at most the last line.
+    const handle = await open(this.journalFile, "a", 0o644);
+    try {
+      await handle.write(`${line}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readJournal(): Promise<string | undefined> {
+    try {
+      // Synchronous, as read(): a plan's other reads keep the thread pool busy, and this one is usually an ENOENT.
+      return readFileSync(this.journalFile, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw errors.stateCorrupt(this.journalFile, (error as Error).message);
+    }
+  }
+
+  async clearJournal(): Promise<void> {
+    await unlink(this.journalFile).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+  }
+
+  private objectFile(hash: string): string {
+    if (!OBJECT_HASH.test(hash)) throw errors.stateObjectName(hash);
+    return path.join(this.objectsDir, hash.slice(0, 2), hash.slice(2));
+  }
+
+  async putObject(hash: string, bytes: Uint8Array): Promise<void> {
+    const file = this.objectFile(hash);
+    const existing = await this.getObject(hash);
+    if (existing !== undefined && sha256(existing) === hash) return;
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeFileAtomically(file, Buffer.from(bytes), { fsync: true, mode: 0o644 });
+  }
+
+  async getObject(hash: string): Promise<Uint8Array | undefined> {
+    try {
+      return await readFile(this.objectFile(hash));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  async listObjects(): Promise<string[]> {
+    const hashes: string[] = [];
+    for (const prefix of await readdirQuietly(this.objectsDir)) {
+      for (const rest of await readdirQuietly(path.join(this.objectsDir, prefix))) hashes.push(prefix + rest);
+    }
+    return hashes;
+  }
+
+  async deleteObject(hash: string): Promise<void> {
+    // A name that is no hash (a temp file a killed write left) is removed as well.
+    const file = path.join(this.objectsDir, hash.slice(0, 2), hash.slice(2));
+    await unlink(file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
   }
 
   async read(): Promise<{ state: StateDocument | undefined; etag: string | undefined }> {
@@ -71,6 +154,7 @@ export class FileStateBackend implements StateBackend {
     const text = `${JSON.stringify(state, null, 2)}\n`;
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     await writeFileAtomically(this.file, text, { fsync: true, mode: 0o644 });
+    await this.clearJournal();
     return { etag: sha256(text) };
   }
 

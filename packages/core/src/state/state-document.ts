@@ -2,10 +2,11 @@ import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import type { StateDocument } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
 import { StepFiles } from "../fingerprint/step-files.js";
+import { sha256 } from "../fingerprint/compute-input-fingerprint.js";
 import { CORE_VERSION } from "../version.js";
 
 /** Format version this stepwise writes. Older documents are migrated on read. */
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 export function emptyState(site: string): StateDocument {
   return { stateVersion: STATE_VERSION, serial: 0, lineage: nodeCrypto().randomUUID(), site, writtenBy: CORE_VERSION, updatedAt: new Date(0).toISOString(), steps: {} };
@@ -40,6 +41,18 @@ const migrations: Record<number, (doc: Record<string, unknown>) => Record<string
     }
     return { ...doc, steps: migrated, stateVersion: 2 };
   },
+  // Version 3 keeps the content address of a step's listing (`filesRef`); the listing itself
+  // moves to the object store. A migrated record keeps it inline until the next save stores it.
+  2: (doc) => {
+    const steps = doc.steps;
+    if (!steps || typeof steps !== "object" || Array.isArray(steps)) return { ...doc, stateVersion: 3 };
+    const migrated: Record<string, unknown> = {};
+    for (const [name, step] of Object.entries(steps as Record<string, unknown>)) {
+      const files = (step as { files?: unknown } | null)?.files;
+      migrated[name] = typeof files === "string" ? { ...(step as object), filesRef: sha256(files) } : step;
+    }
+    return { ...doc, steps: migrated, stateVersion: 3 };
+  },
 };
 
 /** Parses and validates a state document's text; migrates older versions, refuses newer ones. */
@@ -71,6 +84,10 @@ export function parseState(text: string, location: string): StateDocument {
     }
     const files = (step as { files?: unknown }).files;
     if (files !== undefined && typeof files !== "string") throw errors.stateCorrupt(location, `step "${name}" has "files" that is not a string`);
+    const filesRef = (step as { filesRef?: unknown }).filesRef;
+    if (filesRef !== undefined && (typeof filesRef !== "string" || !/^[0-9a-f]{64}$/.test(filesRef))) {
+      throw errors.stateCorrupt(location, `step "${name}" has "filesRef" that is not a sha256 hex digest`);
+    }
   }
   return record as unknown as StateDocument;
 }
