@@ -40,8 +40,17 @@ export interface ResourceTypeSpec {
   actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string) => Json>>;
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
-  /** The resource's RP namespace must be registered on the subscription. */
+  /** The resource's RP namespace must be registered on the subscription (unless `registrationFree`). */
   namespace: string;
+  /** The namespace needs no registration (Microsoft.Authorization is registered for every subscription). */
+  registrationFree?: boolean;
+  /** The service adds no provisioningState to the document (the spec's examples show none). */
+  noProvisioningState?: boolean;
+  /**
+   * A conflict with what is stored (409 code and message), given the stored document at this id
+   * (`previous`) and every stored document of this type in the subscription (`others`).
+   */
+  conflict?(body: Json, previous: Json | undefined, others: readonly Json[], id: string): { code: string; message: string } | undefined;
 }
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -273,7 +282,76 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       });
     },
   },
+  {
+    // msi ManagedIdentity stable 2026-05-31; IdentityCreate.json: not long-running, 201/200 with
+    // clientId, principalId, tenantId (the service's, fixed for the identity's life), no provisioningState.
+    type: "Microsoft.ManagedIdentity/userAssignedIdentities",
+    namespace: "Microsoft.ManagedIdentity",
+    apiVersions: ["2018-11-30", "2023-01-31", "2024-11-30", "2026-04-30", "2026-05-31"],
+    longRunning: false,
+    noProvisioningState: true,
+    validate: requireLocation,
+    present(ctx) {
+      const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
+      return tracked("Microsoft.ManagedIdentity/userAssignedIdentities", ctx, {
+        clientId: previous.clientId ?? randomUUID(),
+        principalId: previous.principalId ?? randomUUID(),
+        tenantId: previous.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        isolationScope: props(ctx.body).isolationScope ?? previous.isolationScope ?? "None",
+        assignmentRestrictions: { providers: [] },
+      });
+    },
+  },
+  {
+    // authorization stable 2022-04-01 (RoleAssignments_Create, RoleAssignments_CreateForResource.json):
+    // an extension resource at any scope ({scope}/providers/Microsoft.Authorization/roleAssignments/{guid}),
+    // not long-running, 201/200, no provisioningState; roleDefinitionId and principalId required.
+    // The service refuses (409) another assignment of the same role to the same principal at the same
+    // scope (RoleAssignmentExists) and a change of an assignment's principal, role or scope
+    // (RoleAssignmentUpdateNotPermitted); a PUT of the same assignment again is 200.
+    type: "Microsoft.Authorization/roleAssignments",
+    namespace: "Microsoft.Authorization",
+    registrationFree: true,
+    apiVersions: ["2015-07-01", "2022-04-01"],
+    longRunning: false,
+    noProvisioningState: true,
+    validate(body) {
+      const p = isObject(body.properties) ? body.properties : undefined;
+      if (!p || !str(p.roleDefinitionId) || !str(p.principalId)) return "The 'properties.roleDefinitionId' and 'properties.principalId' properties are required.";
+      if (!roleGuid(p.roleDefinitionId)) return `The role definition id '${String(p.roleDefinitionId)}' is invalid.`;
+      if (!GUID.test(p.principalId)) return `The principal id '${p.principalId}' is not a valid GUID.`;
+      if (p.principalType !== undefined && !["User", "Group", "ServicePrincipal", "ForeignGroup", "Device"].includes(p.principalType as string)) return `The principal type '${String(p.principalType)}' is invalid.`;
+      return undefined;
+    },
+    conflict(body, previous, others, id) {
+      const p = body.properties as Json;
+      const scope = id.slice(0, id.toLowerCase().lastIndexOf("/providers/microsoft.authorization/"));
+      const before = isObject(previous?.properties) ? previous.properties : undefined;
+      if (before && (before.principalId !== p.principalId || roleGuid(before.roleDefinitionId) !== roleGuid(p.roleDefinitionId))) {
+        return { code: "RoleAssignmentUpdateNotPermitted", message: "Tenant ID, application ID, principal ID, and scope are not allowed to be updated." };
+      }
+      const same = others.find((o) => {
+        const q = o.properties as Json;
+        return String(o.id).toLowerCase() !== id.toLowerCase() && String(q.scope).toLowerCase() === scope.toLowerCase() && q.principalId === p.principalId && roleGuid(q.roleDefinitionId) === roleGuid(p.roleDefinitionId);
+      });
+      if (same) return { code: "RoleAssignmentExists", message: `The role assignment already exists. The ID of the existing role assignment is ${String(same.name).replace(/-/g, "")}.` };
+      return undefined;
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const scope = ctx.id.slice(0, ctx.id.toLowerCase().lastIndexOf("/providers/microsoft.authorization/"));
+      // The example's response gives the role definition id without the subscription.
+      const properties: Json = { roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${roleGuid(p.roleDefinitionId)}`, principalId: p.principalId, scope };
+      if (p.principalType !== undefined) properties.principalType = p.principalType;
+      return { properties, id: ctx.id, type: "Microsoft.Authorization/roleAssignments", name: ctx.name };
+    },
+  },
 ];
+
+/** Role definition ids are `[/subscriptions/{id}]/providers/Microsoft.Authorization/roleDefinitions/{guid}`; the GUID names the role. */
+const ROLE_DEFINITION = /^(\/subscriptions\/[^/]+)?\/providers\/Microsoft\.Authorization\/roleDefinitions\/([0-9a-fA-F-]{36})$/i;
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const roleGuid = (roleDefinitionId: unknown) => ROLE_DEFINITION.exec(String(roleDefinitionId))?.[2]?.toLowerCase();
 
 /** Resource groups and providers (resources API, Microsoft.Resources). */
 export const RESOURCES_API_VERSIONS = ["2019-10-01", "2020-06-01", "2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01"] as const;
