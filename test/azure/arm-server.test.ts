@@ -170,6 +170,7 @@ describe("local ARM server", () => {
       "Microsoft.DBforPostgreSQL/2025-08-01/ServerCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}`,
       "Microsoft.DBforPostgreSQL/2025-08-01/DatabaseCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/databases/${q.databaseName}`,
       "Microsoft.DBforPostgreSQL/2025-08-01/FirewallRuleCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/firewallRules/${q.firewallRuleName}`,
+      "Microsoft.App/2025-07-01/ContainerApps_CreateOrUpdate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.App/containerApps/${q.containerAppName}`,
       "Microsoft.ManagedIdentity/2026-05-31/IdentityCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${q.resourceName}`,
       // The example's scope is a Cosmos DB account, a type this server does not know: the same assignment on a vault.
       "Microsoft.Authorization/2022-04-01/RoleAssignments_CreateForResource.json": (q) => `resourceGroups/testrg/providers/Microsoft.KeyVault/vaults/kv-scope/providers/Microsoft.Authorization/roleAssignments/${q.roleAssignmentName}`,
@@ -187,6 +188,11 @@ describe("local ARM server", () => {
       const bodyParam = Object.keys(q).find((k) => typeof q[k] === "object");
       const group = q.resourceGroupName ?? "testrg";
       if (!file.includes("ResourceGroup")) await call("PUT", `${sub()}/resourcegroups/${group}?api-version=2025-04-01`, { location: "westus" });
+      if (file.includes("ContainerApps_")) {
+        // The app's environment, as the environment example makes it.
+        const environment = examples.find((e) => e.file === "Microsoft.App/2025-07-01/ManagedEnvironments_CreateOrUpdate.json")!.json.parameters;
+        await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.App/managedEnvironments/demokube?api-version=2025-07-01`, environment.environmentEnvelope);
+      }
       if (file.includes("RoleAssignments")) {
         const vault = examples.find((e) => e.file === "Microsoft.KeyVault/2026-02-01/createVault.json")!.json.parameters;
         await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.KeyVault/vaults/kv-scope?api-version=2026-02-01`, { ...vault.parameters });
@@ -195,7 +201,9 @@ describe("local ARM server", () => {
         const vault = examples.find((e) => e.file === "Microsoft.KeyVault/2026-02-01/createVault.json")!.json.parameters;
         await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.KeyVault/vaults/${q.vaultName}?api-version=2026-04-01`, { ...vault.parameters });
       }
-      const reply = await call("PUT", `${sub()}/${route(q)}?api-version=${q["api-version"]}`, bodyParam ? q[bodyParam] : undefined);
+      // Ids in a body name the example's subscription: they are this test's subscription here.
+      const body = bodyParam && q.subscriptionId ? JSON.parse(JSON.stringify(q[bodyParam]).replaceAll(q.subscriptionId, control.subscription)) : bodyParam ? q[bodyParam] : undefined;
+      const reply = await call("PUT", `${sub()}/${route(q)}?api-version=${q["api-version"]}`, body);
       expect(Object.keys(example.json.responses), file).toContain(String(reply.status));
       const documented = example.json.responses[String(reply.status)].body;
       if (documented) expect(Object.keys(reply.body).sort(), file).toEqual(expect.arrayContaining(Object.keys(documented).filter((k) => k !== "systemData" && k !== "etag" && k !== "managedBy").sort()));

@@ -103,6 +103,7 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.dbforpostgresql/flexibleservers/databases": /^[-\w.]{1,63}$/,
   "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
   "microsoft.managedidentity/userassignedidentities": /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/,
+  "microsoft.app/containerapps": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
   "microsoft.authorization/roleassignments": /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
 };
 
@@ -341,14 +342,15 @@ export class ArmServer {
         const problem = spec.validate(body, existing);
         if (problem) throw new ArmError(400, "InvalidRequestContent", problem);
         const others = [...sub.resources.values()].filter((r) => String(r.type).toLowerCase() === spec.type.toLowerCase());
-        const conflict = spec.conflict?.(body, existing, others, id);
-        if (conflict) throw new ArmError(409, conflict.code, conflict.message);
+        const lookup = (other: string) => sub.resources.get(other.toLowerCase());
+        const conflict = spec.conflict?.(body, existing, others, id, lookup);
+        if (conflict) throw new ArmError(conflict.status ?? 409, conflict.code, conflict.message);
         const state = existing && (existing.properties as Json | undefined)?.provisioningState;
         if (spec.longRunning && existing && state !== "Succeeded" && state !== "Failed" && state !== "Canceled") {
           throw new ArmError(409, "AnotherOperationInProgress", `Another operation on ${spec.type} '${name}' is in progress (provisioningState ${String(state)}).`);
         }
         const parent = sub.resources.get(key.slice(0, key.lastIndexOf("/", key.lastIndexOf("/") - 1)));
-        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent });
+        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent, lookup });
         const writeOnly = spec.writeOnly?.(body);
         if (writeOnly !== undefined) sub.secretValues.set(key, writeOnly);
         if (!spec.longRunning) {

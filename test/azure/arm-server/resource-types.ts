@@ -32,7 +32,7 @@ export interface ResourceTypeSpec {
   /** provisioningState of a long-running PUT before it ends (from the spec's 201 example). */
   pendingState?: string;
   /** The document the service stores and returns, from the request body (values it computes added, secrets dropped). */
-  present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json }): Json;
+  present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json; lookup(id: string): Json | undefined }): Json;
   /**
    * POST actions on a resource (`sharedKeys` ...), by lower-cased name: the response body, given the
    * stored document and a per-resource store of generated keys (readable through the control API).
@@ -50,7 +50,7 @@ export interface ResourceTypeSpec {
    * A conflict with what is stored (409 code and message), given the stored document at this id
    * (`previous`) and every stored document of this type in the subscription (`others`).
    */
-  conflict?(body: Json, previous: Json | undefined, others: readonly Json[], id: string): { code: string; message: string } | undefined;
+  conflict?(body: Json, previous: Json | undefined, others: readonly Json[], id: string, lookup: (id: string) => Json | undefined): { status?: number; code: string; message: string } | undefined;
 }
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -303,6 +303,52 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     },
   },
   {
+    // app ContainerApps 2025-07-01 containerApps; ContainerApps_CreateOrUpdate.json (LRO, 201/200,
+    // provisioningState InProgress; ingress.fqdn, latestRevisionFqdn computed). A secret holds a
+    // write-only value or a Key Vault reference (keyVaultUrl + an identity assigned to the app);
+    // env vars reference secrets by name; the environment must exist.
+    type: "Microsoft.App/containerApps",
+    namespace: "Microsoft.App",
+    apiVersions: ["2022-03-01", "2022-10-01", "2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: true,
+    pendingState: "InProgress",
+    validate: containerAppProblem,
+    writeOnly(body) {
+      const secrets = ((body.properties as Json | undefined)?.configuration as Json | undefined)?.secrets;
+      const values = Array.isArray(secrets) ? (secrets as Json[]).filter((s) => typeof s.value === "string").map((s) => String(s.value)) : [];
+      return values.length ? values.join("\n") : undefined;
+    },
+    conflict(body, _previous, _others, _id, lookup) {
+      const p = body.properties as Json;
+      const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
+      if (!lookup(environmentId)) return { status: 404, code: "ManagedEnvironmentNotFound", message: `The environment '${environmentId}' was not found.` };
+      return undefined;
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
+      const environment = ctx.lookup(environmentId);
+      const domain = String((environment?.properties as Json | undefined)?.defaultDomain ?? "");
+      const configuration: Json = isObject(p.configuration) ? { ...p.configuration } : {};
+      if (Array.isArray(configuration.secrets)) configuration.secrets = (configuration.secrets as Json[]).map(({ value: _value, ...rest }) => rest);
+      if (isObject(configuration.ingress)) {
+        const ingress = configuration.ingress;
+        configuration.ingress = { ...ingress, transport: ingress.transport ?? "auto", fqdn: ingress.external === true ? `${ctx.name}.${domain}` : `${ctx.name}.internal.${domain}` };
+      }
+      const revision = `${ctx.name}--${randomUUID().slice(0, 7)}`;
+      return tracked("Microsoft.App/containerApps", ctx, {
+        ...p,
+        managedEnvironmentId: environmentId,
+        environmentId,
+        configuration,
+        runningStatus: "Running",
+        latestRevisionName: revision,
+        latestRevisionFqdn: `${revision}.${domain}`,
+        outboundIpAddresses: ["20.1.2.3"],
+      });
+    },
+  },
+  {
     // authorization stable 2022-04-01 (RoleAssignments_Create, RoleAssignments_CreateForResource.json):
     // an extension resource at any scope ({scope}/providers/Microsoft.Authorization/roleAssignments/{guid}),
     // not long-running, 201/200, no provisioningState; roleDefinitionId and principalId required.
@@ -347,6 +393,43 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     },
   },
 ];
+
+const APP_SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function containerAppProblem(body: Json): string | undefined {
+  if (!str(body.location)) return "The 'location' property is required.";
+  const p = isObject(body.properties) ? body.properties : {};
+  if (!str(p.environmentId) && !str(p.managedEnvironmentId)) return "ManagedEnvironmentIdRequired: 'properties.environmentId' is required.";
+  const template = isObject(p.template) ? p.template : {};
+  const containers = Array.isArray(template.containers) ? (template.containers as Json[]) : [];
+  if (containers.length === 0) return "ContainerAppInvalidTemplate: 'properties.template.containers' must have at least one container.";
+  const configuration = isObject(p.configuration) ? p.configuration : {};
+  const secrets = Array.isArray(configuration.secrets) ? (configuration.secrets as Json[]) : [];
+  const identities = isObject(body.identity) && isObject(body.identity.userAssignedIdentities) ? Object.keys(body.identity.userAssignedIdentities).map((k) => k.toLowerCase()) : [];
+  const known = (identity: unknown) => identity === "system" || (str(identity) && identities.includes(identity.toLowerCase()));
+  for (const secret of secrets) {
+    if (!str(secret.name) || !APP_SECRET_NAME.test(secret.name)) return `ContainerAppSecretInvalid: secret name '${String(secret.name)}' must consist of lower case alphanumeric characters, '-' or '.'.`;
+    if (str(secret.keyVaultUrl) ? secret.value !== undefined : typeof secret.value !== "string") return `ContainerAppSecretInvalid: secret '${secret.name}' needs either a value or a keyVaultUrl.`;
+    if (str(secret.keyVaultUrl) && !known(secret.identity)) return `ContainerAppSecretKeyVaultIdentityNotFound: the identity '${String(secret.identity)}' of secret '${secret.name}' is not assigned to the app.`;
+  }
+  for (const registry of Array.isArray(configuration.registries) ? (configuration.registries as Json[]) : []) {
+    if (!str(registry.server)) return "ContainerAppRegistryInvalid: 'server' is required.";
+    if (registry.identity !== undefined && !known(registry.identity)) return `ContainerAppRegistryIdentityNotFound: the identity '${String(registry.identity)}' of registry '${registry.server}' is not assigned to the app.`;
+  }
+  for (const container of containers) {
+    if (!str(container.name) || !str(container.image)) return "ContainerAppInvalidTemplate: every container needs a name and an image.";
+    for (const env of Array.isArray(container.env) ? (container.env as Json[]) : []) {
+      if (!str(env.name)) return "ContainerAppInvalidEnvVar: every env var needs a name.";
+      if (env.secretRef !== undefined && !secrets.some((s) => s.name === env.secretRef)) return `ContainerAppSecretRefNotFound: env var '${env.name}' references secret '${String(env.secretRef)}', which is not defined.`;
+    }
+    for (const probe of Array.isArray(container.probes) ? (container.probes as Json[]) : []) {
+      if (!["Liveness", "Readiness", "Startup"].includes(probe.type as string)) return `ContainerAppInvalidProbe: probe type '${String(probe.type)}' is invalid.`;
+    }
+  }
+  const ingress = isObject(configuration.ingress) ? configuration.ingress : undefined;
+  if (ingress && (typeof ingress.targetPort !== "number" || ingress.targetPort < 1 || ingress.targetPort > 65535)) return "ContainerAppInvalidIngress: 'targetPort' must be a port number.";
+  return undefined;
+}
 
 /** Role definition ids are `[/subscriptions/{id}]/providers/Microsoft.Authorization/roleDefinitions/{guid}`; the GUID names the role. */
 const ROLE_DEFINITION = /^(\/subscriptions\/[^/]+)?\/providers\/Microsoft\.Authorization\/roleDefinitions\/([0-9a-fA-F-]{36})$/i;
