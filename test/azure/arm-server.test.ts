@@ -109,6 +109,37 @@ describe("local ARM server", () => {
     expect(hits.map((e) => `${e.method} ${e.path}`)).toEqual([`PUT ${sub()}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv-test1/secrets/s1`]);
   });
 
+  it("role assignments: an extension resource of an existing scope, GUID names, same PUT again 200, 409 for a second assignment of the same role or a changed principal", async () => {
+    for (const ns of ["Microsoft.KeyVault", "Microsoft.ManagedIdentity"]) await call("POST", `${sub()}/providers/${ns}/register?api-version=2025-04-01`);
+    for (const ns of ["Microsoft.KeyVault", "Microsoft.ManagedIdentity"]) await call("GET", `${sub()}/providers/${ns}?api-version=2025-04-01`);
+    await call("PUT", `${sub()}/resourcegroups/rg-ra?api-version=2025-04-01`, { location: "westeurope" });
+    const identity = await call("PUT", `${sub()}/resourceGroups/rg-ra/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-one?api-version=2026-05-31`, { location: "westeurope" });
+    expect(identity.status).toBe(201);
+    const principalId = identity.body.properties.principalId;
+    expect(principalId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await call("PUT", `${sub()}/resourceGroups/rg-ra/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-one?api-version=2026-05-31`, { location: "westeurope", tags: { a: "b" } })).body.properties.principalId).toBe(principalId);
+    const vault = `${sub()}/resourceGroups/rg-ra/providers/Microsoft.KeyVault/vaults/kv-ra`;
+    const role = `${sub()}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6`;
+    const body = { properties: { roleDefinitionId: role, principalId, principalType: "ServicePrincipal" } };
+    const ra = (name: string) => `${vault}/providers/Microsoft.Authorization/roleAssignments/${name}?api-version=2022-04-01`;
+    const name = "0a6c0a3c-2d0e-4b6b-9b7f-1c2d3e4f5a6b";
+    expect((await call("PUT", ra(name), body)).body.error.code).toBe("ResourceNotFound");
+    await call("PUT", `${vault}?api-version=2026-02-01`, { location: "westeurope", properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", sku: { family: "A", name: "standard" } } });
+    expect((await call("PUT", ra("not-a-guid"), body)).body.error.code).toBe("InvalidResourceName");
+    const created = await call("PUT", ra(name), body);
+    expect(created.status).toBe(201);
+    expect(created.body.properties).toMatchObject({ principalId, scope: vault });
+    expect((await call("PUT", ra(name), body)).status).toBe(200);
+    expect((await call("GET", ra(name))).status).toBe(200);
+    const twice = await call("PUT", ra("1a6c0a3c-2d0e-4b6b-9b7f-1c2d3e4f5a6b"), body);
+    expect([twice.status, twice.body.error.code]).toEqual([409, "RoleAssignmentExists"]);
+    const moved = await call("PUT", ra(name), { properties: { ...body.properties, principalId: "2a6c0a3c-2d0e-4b6b-9b7f-1c2d3e4f5a6b" } });
+    expect([moved.status, moved.body.error.code]).toEqual([409, "RoleAssignmentUpdateNotPermitted"]);
+    // Deleting the scope deletes its assignments.
+    await call("DELETE", `${vault}?api-version=2026-02-01`);
+    expect((await call("GET", ra(name))).status).toBe(404);
+  });
+
   it("answers the specs' example PUTs with a status the example documents and the same top-level shape", async () => {
     const roots = [path.resolve(import.meta.dirname, "../../../shared/arm-examples"), "/work/shared/arm-examples", path.join(import.meta.dirname, "arm-examples")];
     const examples: { file: string; json: any }[] = [];
@@ -139,8 +170,12 @@ describe("local ARM server", () => {
       "Microsoft.DBforPostgreSQL/2025-08-01/ServerCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}`,
       "Microsoft.DBforPostgreSQL/2025-08-01/DatabaseCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/databases/${q.databaseName}`,
       "Microsoft.DBforPostgreSQL/2025-08-01/FirewallRuleCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/firewallRules/${q.firewallRuleName}`,
+      "Microsoft.App/2025-07-01/ContainerApps_CreateOrUpdate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.App/containerApps/${q.containerAppName}`,
+      "Microsoft.ManagedIdentity/2026-05-31/IdentityCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${q.resourceName}`,
+      // The example's scope is a Cosmos DB account, a type this server does not know: the same assignment on a vault.
+      "Microsoft.Authorization/2022-04-01/RoleAssignments_CreateForResource.json": (q) => `resourceGroups/testrg/providers/Microsoft.KeyVault/vaults/kv-scope/providers/Microsoft.Authorization/roleAssignments/${q.roleAssignmentName}`,
     };
-    const registered = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.DBforPostgreSQL", "Microsoft.App"];
+    const registered = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.DBforPostgreSQL", "Microsoft.App", "Microsoft.ManagedIdentity"];
     for (const ns of registered) {
       await call("POST", `${sub()}/providers/${ns}/register?api-version=2025-04-01`);
       await call("GET", `${sub()}/providers/${ns}?api-version=2025-04-01`);
@@ -151,13 +186,24 @@ describe("local ARM server", () => {
       if (!example) continue;
       const q = example.json.parameters;
       const bodyParam = Object.keys(q).find((k) => typeof q[k] === "object");
-      const group = q.resourceGroupName;
+      const group = q.resourceGroupName ?? "testrg";
       if (!file.includes("ResourceGroup")) await call("PUT", `${sub()}/resourcegroups/${group}?api-version=2025-04-01`, { location: "westus" });
+      if (file.includes("ContainerApps_")) {
+        // The app's environment, as the environment example makes it.
+        const environment = examples.find((e) => e.file === "Microsoft.App/2025-07-01/ManagedEnvironments_CreateOrUpdate.json")!.json.parameters;
+        await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.App/managedEnvironments/demokube?api-version=2025-07-01`, environment.environmentEnvelope);
+      }
+      if (file.includes("RoleAssignments")) {
+        const vault = examples.find((e) => e.file === "Microsoft.KeyVault/2026-02-01/createVault.json")!.json.parameters;
+        await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.KeyVault/vaults/kv-scope?api-version=2026-02-01`, { ...vault.parameters });
+      }
       if (file.includes("createSecret")) {
         const vault = examples.find((e) => e.file === "Microsoft.KeyVault/2026-02-01/createVault.json")!.json.parameters;
         await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.KeyVault/vaults/${q.vaultName}?api-version=2026-04-01`, { ...vault.parameters });
       }
-      const reply = await call("PUT", `${sub()}/${route(q)}?api-version=${q["api-version"]}`, bodyParam ? q[bodyParam] : undefined);
+      // Ids in a body name the example's subscription: they are this test's subscription here.
+      const body = bodyParam && q.subscriptionId ? JSON.parse(JSON.stringify(q[bodyParam]).replaceAll(q.subscriptionId, control.subscription)) : bodyParam ? q[bodyParam] : undefined;
+      const reply = await call("PUT", `${sub()}/${route(q)}?api-version=${q["api-version"]}`, body);
       expect(Object.keys(example.json.responses), file).toContain(String(reply.status));
       const documented = example.json.responses[String(reply.status)].body;
       if (documented) expect(Object.keys(reply.body).sort(), file).toEqual(expect.arrayContaining(Object.keys(documented).filter((k) => k !== "systemData" && k !== "etag" && k !== "managedBy").sort()));

@@ -22,7 +22,7 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
     const log = await site.control.log();
     const put = writes(log).map((e) => `${e.method} ${e.path} ${e.status}`);
-    expect(put.filter((l) => l.includes("/register"))).toHaveLength(6);
+    expect(put.filter((l) => l.includes("/register"))).toHaveLength(7);
     const sub = `/subscriptions/${site.control.subscription}`;
     expect(put).toContain(`PUT ${sub}/resourcegroups/rg-stepwise-shop 201`);
     const state = site.state();
@@ -66,8 +66,36 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(deploy.code, deploy.stderr).toBe(0);
     const after = (await site.control.log()).slice(before);
     expect(writes(after)).toEqual([]);
-    // At most one read per step that has a check (5 foundation resources + 2 secrets).
-    expect(after.length).toBeLessThanOrEqual(7);
+    // At most one read per checked resource (5 foundation resources, the identity and its 2 role assignments, 2 secrets).
+    expect(after.length).toBeLessThanOrEqual(10);
+  });
+
+  it("the apps' identity may read the vault's secrets and pull from the registry; a deleted assignment is drift and is made again", async () => {
+    const state = site.state();
+    const identity = state.steps["azure:identity"]!.outputs!;
+    expect(identity).toMatchObject({ name: "id-stepwise-shop", principalId: expect.stringMatching(/^[0-9a-f-]{36}$/), clientId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const sub = `/subscriptions/${site.control.subscription}`;
+    const puts = writes(await site.control.log()).filter((e) => e.path.includes("Microsoft.Authorization") || e.path.includes("Microsoft.ManagedIdentity/userAssignedIdentities"));
+    const scopes = { [String(state.steps["azure:key-vault"]!.outputs!.id)]: "4633458b-17de-408a-b874-0445c86b69e6", [String(state.steps["azure:registry"]!.outputs!.id)]: "7f951dda-4ed3-4680-a7ca-43fe172d538d" };
+    expect(puts.map((e) => `${e.path.split("/providers/").slice(1).join("/providers/").replace(/[0-9a-f-]{36}$/, "GUID")} ${e.status}`)).toEqual([
+      "Microsoft.ManagedIdentity/userAssignedIdentities/id-stepwise-shop 201",
+      expect.stringMatching(/^Microsoft\.KeyVault\/vaults\/kv-shop-[0-9a-f]{6}\/providers\/Microsoft\.Authorization\/roleAssignments\/GUID 201$/),
+      expect.stringMatching(/^Microsoft\.ContainerRegistry\/registries\/crstepwiseshop[0-9a-f]{6}\/providers\/Microsoft\.Authorization\/roleAssignments\/GUID 201$/),
+    ]);
+    for (const put of puts.slice(1)) {
+      const assignment = (await site.control.resource(put.path))!.resource as { properties: Record<string, string> };
+      expect(assignment.properties).toMatchObject({ principalId: identity.principalId, principalType: "ServicePrincipal", roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${scopes[assignment.properties.scope!]}` });
+    }
+    expect(puts[0]!.path.startsWith(`${sub}/`)).toBe(true);
+    await site.control.deleteBehindTheBack(puts[2]!.path);
+    const plan = await site.cli(["plan"]);
+    expect(plan.stdout).toMatch(/run\s+azure:identity\s+.*role assignment AcrPull of id-stepwise-shop is gone/);
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    // The identity and the remaining assignment are PUT again unchanged (200); the deleted one is made (201).
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.path.split("/").at(-2)} ${e.status}`)).toEqual(["userAssignedIdentities 200", "roleAssignments 200", "roleAssignments 201"]);
+    expect(site.state().steps["azure:identity"]!.outputs!.principalId).toBe(identity.principalId);
   });
 
   it("no secret value is in any logged request or response body but its Key Vault PUT, nor in state or --json output", async () => {

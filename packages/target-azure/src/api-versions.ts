@@ -13,6 +13,9 @@ export const API_VERSIONS = {
   "Microsoft.DBforPostgreSQL/flexibleServers/databases": "2025-08-01",
   "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules": "2025-08-01",
   "Microsoft.App/managedEnvironments": "2025-07-01",
+  "Microsoft.App/containerApps": "2025-07-01",
+  "Microsoft.ManagedIdentity/userAssignedIdentities": "2026-05-31",
+  "Microsoft.Authorization/roleAssignments": "2022-04-01",
 } as const;
 
 export type ArmResourceType = keyof typeof API_VERSIONS;
@@ -20,5 +23,6 @@ export type ArmResourceType = keyof typeof API_VERSIONS;
 /**
  * Resource providers the site may need registered on the subscription. All are registered up
  * front (a registration costs nothing), so adding a kind to a site never needs a new permission.
+ * Microsoft.Authorization (role assignments) is registered for every subscription.
  */
-export const REQUIRED_PROVIDERS = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.ContainerRegistry", "Microsoft.KeyVault", "Microsoft.DBforPostgreSQL", "Microsoft.App"] as const;
+export const REQUIRED_PROVIDERS = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.ContainerRegistry", "Microsoft.KeyVault", "Microsoft.DBforPostgreSQL", "Microsoft.App", "Microsoft.ManagedIdentity"] as const;

@@ -12,6 +12,8 @@ export const AzureErrorCode = {
   ProviderNotRegistered: "AZURE_PROVIDER_NOT_REGISTERED",
   /** The site's Postgres user differs from the administrator the existing server was made with (Azure cannot rename it). Exit 2. */
   PostgresAdminFixed: "AZURE_POSTGRES_ADMIN_FIXED",
+  /** A service asks for something the azure target cannot do yet (build an image, named volumes). Exit 2. */
+  ServiceUnsupported: "AZURE_SERVICE_UNSUPPORTED",
   /** A secret the resource references has no value (core's code). Exit 2. */
   SecretMissing: "SECRET_MISSING",
 } as const;
@@ -85,6 +87,22 @@ export const azureErrors = {
       exitCode: ExitCode.BadInput,
       hint: `stepwise secrets set ${secret}`,
       details: { secrets: [secret] },
+    });
+  },
+  /** `services.NAME.build`: images are not built and pushed by this target yet. */
+  buildUnsupported(service: string, registry: string, context = "<build context>"): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${service}.build: the azure target cannot build and push images yet; service ${service} needs an image reference (image:).`, {
+      exitCode: ExitCode.BadInput,
+      location: `services.${service}.build`,
+      hint: `az acr build --registry ${registry} --image ${service}:1 ${context}   then replace build: with image: ${registry}.azurecr.io/${service}:1 in stepwise.yaml`,
+    });
+  },
+  /** `services.NAME.volumes`: Container Apps volumes need Azure Files storage, not made yet. */
+  volumesUnsupported(service: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${service}.volumes: service ${service} mounts named volumes, which the azure target cannot provide yet (Container Apps needs Azure Files storage for them).`, {
+      exitCode: ExitCode.BadInput,
+      location: `services.${service}.volumes`,
+      hint: `remove volumes: from services.${service} (keep data in postgres or an object store), or deploy with target: podman`,
     });
   },
   postgresAdminFixed(server: string, current: string, wanted: string): StepwiseError {

@@ -280,5 +280,87 @@ export const containerAppsEnvironmentStep = defineStep({
   },
 });
 
-export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep, containerAppsEnvironmentStep];
+/** Built-in roles the site's identity is given (ids are the same in every tenant). */
+export const ROLES = {
+  /** Key Vault Secrets User: read secret contents (Container Apps' Key Vault references). */
+  keyVaultSecretsUser: "4633458b-17de-408a-b874-0445c86b69e6",
+  /** AcrPull: pull images from the registry. */
+  acrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+} as const;
+
+const IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities";
+const ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments";
+
+/**
+ * A role assignment's name: a GUID derived from scope, role and principal (as Bicep's `guid()`
+ * does), so deploying again PUTs the same assignment (200) instead of a second one (409
+ * RoleAssignmentExists), and a re-created identity (new principal) gets its own.
+ */
+export function roleAssignmentName(scope: string, role: string, principalId: string): string {
+  const h = createHash("sha256").update(`${scope.toLowerCase()}\n${role}\n${principalId}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The identity's role assignments: Key Vault Secrets User on the vault, AcrPull on the registry. */
+function roleAssignments(ctx: StepContext, settings: AzureSettings, principalId: string): { id: string; body: ArmBody }[] {
+  const grants = [
+    [String(ctx.outputs("azure:key-vault").id), ROLES.keyVaultSecretsUser],
+    [String(ctx.outputs("azure:registry").id), ROLES.acrPull],
+  ] as const;
+  return grants.map(([scope, role]) => ({
+    id: `${scope}/providers/Microsoft.Authorization/roleAssignments/${roleAssignmentName(scope, role, principalId)}`,
+    body: {
+      properties: {
+        roleDefinitionId: `/subscriptions/${settings.subscription}/providers/Microsoft.Authorization/roleDefinitions/${role}`,
+        principalId,
+        // Set so Azure does not wait for the new principal to replicate (PrincipalNotFound otherwise).
+        principalType: "ServicePrincipal",
+      },
+    },
+  }));
+}
+
+function identityBody(settings: AzureSettings): DesiredResource {
+  return { id: resourceId(settings, "Microsoft.ManagedIdentity", "userAssignedIdentities", settings.names.identity), type: IDENTITY, body: { location: settings.location } };
+}
+
+/**
+ * `azure:identity`: the user-assigned managed identity the site's apps run as, allowed to read the
+ * vault's secrets (Key Vault Secrets User) and pull from the registry (AcrPull). Role assignments
+ * carry no tags; their names are derived from scope, role and principal, so PUTting them again is
+ * idempotent. `check` reads the identity and both assignments (three GETs, in parallel).
+ */
+export const identityStep = defineStep({
+  name: "azure:identity",
+  description: "Managed identity of the site's apps, with Key Vault Secrets User and AcrPull",
+  dependsOn: ["azure:registry", "azure:key-vault"],
+  async check(ctx) {
+    const principalId = ctx.previousOutputs?.principalId;
+    if (typeof principalId !== "string") return;
+    const { settings, arm } = await open(ctx);
+    const desired = identityBody(settings);
+    const assignments = roleAssignments(ctx, settings, principalId);
+    const [identity, ...found] = await Promise.all([arm.get(desired.id, IDENTITY, ctx.signal), ...assignments.map((a) => arm.get(a.id, ROLE_ASSIGNMENT, ctx.signal))]);
+    if (!identity) return { reason: `${describe(desired.id)} is gone` };
+    if (identity.tags?.[Tag.Spec] !== specHashOf(desired)) return { reason: `${describe(desired.id)} was changed outside stepwise` };
+    if (identity.properties?.principalId !== principalId) return { reason: `${describe(desired.id)} was re-created outside stepwise` };
+    const missing = assignments.findIndex((_, i) => !found[i]);
+    if (missing >= 0) return { reason: `role assignment ${missing === 0 ? "Key Vault Secrets User" : "AcrPull"} of ${settings.names.identity} is gone` };
+  },
+  async run(ctx) {
+    const { settings, arm } = await open(ctx);
+    const desired = identityBody(settings);
+    const identity = await arm.put(desired.id, IDENTITY, { ...desired.body, tags: settings.names.tags(ctx.step, specHashOf(desired)) }, ctx.log, ctx.signal);
+    const principalId = String(identity.properties?.principalId ?? "");
+    const clientId = String(identity.properties?.clientId ?? "");
+    ctx.log.info(`${describe(desired.id)}: principal ${principalId}`);
+    for (const assignment of roleAssignments(ctx, settings, principalId)) {
+      await arm.put(assignment.id, ROLE_ASSIGNMENT, assignment.body, ctx.log, ctx.signal);
+      ctx.log.info(describe(assignment.id));
+    }
+    return { id: desired.id, name: settings.names.identity, clientId, principalId };
+  },
+});
+
+export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep, containerAppsEnvironmentStep, identityStep];
 export { resourceId };

@@ -11,7 +11,7 @@ export default definePlugin(() => ({
 }));
 
 export { azureTarget } from "./azure-target.js";
-export { FOUNDATION_STEPS, prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep, containerAppsEnvironmentStep } from "./foundation-steps.js";
+export { FOUNDATION_STEPS, prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep, containerAppsEnvironmentStep, identityStep, ROLES, roleAssignmentName } from "./foundation-steps.js";
 export { AzureSession } from "./session.js";
 export { AzureNames, Tag } from "./naming.js";
 export { AzureErrorCode } from "./errors.js";

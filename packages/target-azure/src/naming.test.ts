@@ -16,6 +16,9 @@ describe("AzureNames", () => {
         expect(names.keyVault).toMatch(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/);
         expect(names.keyVault).not.toContain("--");
         expect(names.postgresServer("postgres")).toMatch(/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/);
+        expect(names.identity).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/);
+        expect(names.containerApp(site)).toMatch(/^[a-z](-?[a-z0-9]+)*$/);
+        expect(names.containerApp(site).length).toBeLessThanOrEqual(32);
       }),
     );
   });
@@ -27,6 +30,14 @@ describe("AzureNames", () => {
     expect(a.registry).not.toBe(b.registry);
     expect(a.postgresServer("postgres")).not.toBe(b.postgresServer("postgres"));
     expect(new AzureNames("shop", SUB, { keyVault: "kv-mine", resourceGroup: "rg-mine" })).toMatchObject({ keyVault: "kv-mine", resourceGroup: "rg-mine" });
+  });
+
+  it("keeps service names that are valid app names and keeps changed ones apart", () => {
+    const names = new AzureNames("shop", SUB);
+    expect(names.containerApp("web")).toBe("web");
+    expect(names.containerApp("api_v2")).toMatch(/^api-v2-[0-9a-f]{6}$/);
+    expect(names.containerApp("api_v2")).not.toBe(names.containerApp("api-v2"));
+    expect(names.containerApp("1st")).toMatch(/^ca-1st-[0-9a-f]{6}$/);
   });
 
   it("maps secret names to Key Vault's alphabet without collisions", () => {

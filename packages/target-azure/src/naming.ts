@@ -24,6 +24,7 @@ export class AzureNames {
   readonly containerAppsEnvironment: string;
   readonly registry: string;
   readonly keyVault: string;
+  readonly identity: string;
   /** Hash of subscription and site: keeps globally unique names of two sites apart. */
   private readonly unique: string;
 
@@ -47,6 +48,8 @@ export class AzureNames {
     this.registry = overrides.registry ?? `crstepwise${alnum.slice(0, 34)}${unique}`;
     // Key Vault: 3-24 letters, digits, hyphens; starts with a letter; no "--"; globally unique.
     this.keyVault = overrides.keyVault ?? `kv-${words.slice(0, 14).replace(/-+$/, "")}-${unique}`;
+    // User-assigned identity: 3-128 letters, digits, hyphens, underscores; starts alphanumeric.
+    this.identity = `id-stepwise-${words}`.slice(0, 128);
   }
 
   /**
@@ -56,6 +59,18 @@ export class AzureNames {
   postgresServer(resource: string): string {
     const words = (text: string) => text.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
     return `psql-${words(this.site).slice(0, 24).replace(/-+$/, "") || "site"}-${words(resource).slice(0, 24).replace(/-+$/, "") || "db"}-${this.unique}`;
+  }
+
+  /**
+   * A Container App for the site's service `service` (2-32 lowercase letters, digits and single
+   * hyphens, starting with a letter; unique in the site's resource group). A name that had to be
+   * changed or cut carries a hash of the original, so two services never share an app.
+   */
+  containerApp(service: string): string {
+    const cleaned = service.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    const name = /^[a-z]/.test(cleaned) ? cleaned : `ca-${cleaned}`.replace(/-$/, "");
+    if (name === service && name.length <= 32) return name;
+    return `${name.slice(0, 25).replace(/-+$/, "")}-${short(service)}`;
   }
 
   /** Id of the site's resource group in `subscription`. */

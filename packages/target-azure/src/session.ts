@@ -3,6 +3,7 @@ import { ErrorCode, ExitCode, StepwiseError, hashJson } from "@stepwise/core";
 import type { ArmClient } from "./arm-client.js";
 import { resourceId } from "./foundation-steps.js";
 import { Tag } from "./naming.js";
+import { ensureService, probeService, removeService } from "./container-app.js";
 import { ensurePostgres, probePostgres, removePostgres } from "./postgres.js";
 import { secretVersion } from "./secret-version.js";
 import type { AzureSettings } from "./settings.js";
@@ -29,36 +30,42 @@ export class AzureSession implements TargetSession {
   async ensure(spec: ResourceSpec, scope: TargetCallScope): Promise<ResourceResult> {
     scope.signal.throwIfAborted();
     if (spec.kind === "postgres") return ensurePostgres(this, spec, scope);
+    if (spec.kind === "service") return ensureService(this, spec, scope);
     if (spec.kind !== "secret") {
       throw new StepwiseError(ErrorCode.TargetUnsupported, `The azure target cannot realise ${spec.kind} ${spec.name} yet (step ${scope.step}).`, {
         exitCode: ExitCode.BadInput,
         hint: "deploy this site with target: podman for now",
       });
     }
-    const { value, version } = secretVersion(scope, spec.name);
-    const id = this.secretId(spec.name);
-    const existing = await this.arm.get(id, SECRET_TYPE, scope.signal);
-    let change: ResourceResult["change"] = "unchanged";
-    let secretUri = existing?.properties?.secretUri;
-    if (existing?.tags?.[Tag.Fingerprint] !== version) {
-      const stored = await this.arm.put(id, SECRET_TYPE, { properties: { value, contentType: "text/plain" }, tags: { ...this.settings.names.tags(scope.step), [Tag.Fingerprint]: version } }, scope.log, scope.signal);
-      secretUri = stored.properties?.secretUri;
-      change = existing ? "replaced" : "created";
-      scope.log.info(`stored secret ${spec.name} in key vault ${this.settings.names.keyVault}`);
-    }
+    const { id, version, change, secretUri } = await this.storeSecret(spec.name, scope);
     return {
       kind: "secret",
       name: spec.name,
       id,
       specHash: hashJson({ kind: "secret", name: spec.name, version }),
       change,
-      outputs: { secret: { secret: spec.name }, keyVaultSecretUri: String(secretUri ?? "") },
+      outputs: { secret: { secret: spec.name }, keyVaultSecretUri: secretUri },
     };
+  }
+
+  /**
+   * The site secret `secret`'s current value in the site's Key Vault: one GET, and a PUT (the
+   * value only in its body) when the vault holds no value or another one than the store.
+   */
+  async storeSecret(secret: string, scope: TargetCallScope): Promise<{ id: string; version: string; change: ResourceResult["change"]; secretUri: string }> {
+    const { value, version } = secretVersion(scope, secret);
+    const id = this.secretId(secret);
+    const existing = await this.arm.get(id, SECRET_TYPE, scope.signal);
+    if (existing?.tags?.[Tag.Fingerprint] === version) return { id, version, change: "unchanged", secretUri: String(existing.properties?.secretUri ?? "") };
+    const stored = await this.arm.put(id, SECRET_TYPE, { properties: { value, contentType: "text/plain" }, tags: { ...this.settings.names.tags(scope.step), [Tag.Fingerprint]: version } }, scope.log, scope.signal);
+    scope.log.info(`stored secret ${secret} in key vault ${this.settings.names.keyVault}`);
+    return { id, version, change: existing ? "replaced" : "created", secretUri: String(stored.properties?.secretUri ?? "") };
   }
 
   /** One GET: the Key Vault secret is gone, or holds another value than the one deployed. */
   async probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void> {
     if (result.kind === "postgres") return probePostgres(this, result, scope);
+    if (result.kind === "service") return probeService(this, result, scope);
     if (result.kind !== "secret") return;
     const existing = await this.arm.get(result.id, SECRET_TYPE, scope.signal);
     if (!existing) return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} is gone` };
@@ -73,6 +80,7 @@ export class AzureSession implements TargetSession {
    */
   async remove(ref: ResourceRef, options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
     if (ref.kind === "postgres") return removePostgres(this, ref, options, scope);
+    if (ref.kind === "service") return removeService(this, ref, scope);
     if (ref.kind !== "secret") return { removed: [], kept: [] };
     await this.arm.delete(ref.id, SECRET_TYPE, scope.log, scope.signal);
     return { removed: [`key vault secret ${ref.id.split("/").at(-1)}`], kept: [] };

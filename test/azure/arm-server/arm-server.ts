@@ -102,6 +102,9 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.dbforpostgresql/flexibleservers": /^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/,
   "microsoft.dbforpostgresql/flexibleservers/databases": /^[-\w.]{1,63}$/,
   "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
+  "microsoft.managedidentity/userassignedidentities": /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/,
+  "microsoft.app/containerapps": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
+  "microsoft.authorization/roleassignments": /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
 };
 
 export class ArmServer {
@@ -136,7 +139,7 @@ export class ArmServer {
   /** Creates an empty subscription (no provider registered but Microsoft.Resources). */
   addSubscription(id: string): void {
     const providers = new Map<string, Provider>();
-    for (const ns of new Set(RESOURCE_TYPES.map((t) => t.namespace))) providers.set(ns.toLowerCase(), { namespace: ns, state: "NotRegistered", pollsLeft: 0 });
+    for (const ns of new Set(RESOURCE_TYPES.filter((t) => !t.registrationFree).map((t) => t.namespace))) providers.set(ns.toLowerCase(), { namespace: ns, state: "NotRegistered", pollsLeft: 0 });
     this.subscriptions.set(id.toLowerCase(), { id, providers, groups: new Map(), resources: new Map(), secretValues: new Map() });
   }
 
@@ -225,6 +228,23 @@ export class ArmServer {
     // POST {resource}/{action}: an odd number of segments after the namespace.
     const action = rest.length >= 7 && rest.length % 2 === 1 && method === "POST" ? rest.pop()! : undefined;
     if (action) lower.pop();
+    // An extension resource ({scope}/providers/{ns}/{type}/{name}, e.g. a role assignment on a vault):
+    // its scope, a resource of the group, must exist.
+    const extension = lower.indexOf("providers", 6);
+    if (extension > 0 && !action && rest.length === extension + 4 && extension % 2 === 0) {
+      const spec = findType(`${rest[extension + 1]}/${rest[extension + 2]}`);
+      if (!spec) throw new ArmError(400, "InvalidResourceType", `The resource type '${rest[extension + 2]}' could not be found in the namespace '${rest[extension + 1]}' for api version '${apiVersion}'.`);
+      checkVersion(apiVersion, spec.apiVersions, spec.type);
+      if (sub.providers.get(spec.namespace.toLowerCase())?.state.startsWith("Not") === true || sub.providers.get(spec.namespace.toLowerCase())?.state === "Registering") {
+        throw new ArmError(409, "MissingSubscriptionRegistration", `The subscription is not registered to use namespace '${spec.namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions.`);
+      }
+      const group = sub.groups.get(groupName.toLowerCase());
+      if (!group) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${groupName}' could not be found.`);
+      const scope = sub.resources.get(`/subscriptions/${sub.id}/${rest.slice(0, extension).join("/")}`.toLowerCase());
+      if (!scope) throw new ArmError(404, "ResourceNotFound", `The Resource '${rest.slice(3, extension).join("/")}' under resource group '${groupName}' was not found.`);
+      const id = `${String(scope.id)}/providers/${spec.namespace}/${spec.type.split("/").slice(1).join("/")}/${rest[extension + 3]}`;
+      return this.resource(sub, spec, id, rest[extension + 3]!, group.name as string, method, requestBody, apiVersion, url);
+    }
     if (lower[2] !== "providers" || rest.length < 6 || rest.length % 2 !== 0) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
     const namespace = rest[3]!;
     const typeSegments: string[] = [];
@@ -237,8 +257,8 @@ export class ArmServer {
     const spec = findType(typeName);
     if (!spec) throw new ArmError(400, "InvalidResourceType", `The resource type '${typeSegments.join("/")}' could not be found in the namespace '${namespace}' for api version '${apiVersion}'.`);
     checkVersion(apiVersion, spec.apiVersions, spec.type);
-    const provider = sub.providers.get(spec.namespace.toLowerCase())!;
-    if (provider.state !== "Registered") {
+    const provider = sub.providers.get(spec.namespace.toLowerCase());
+    if (provider && provider.state !== "Registered") {
       throw new ArmError(409, "MissingSubscriptionRegistration", `The subscription is not registered to use namespace '${spec.namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions.`);
     }
     const group = sub.groups.get(groupName.toLowerCase());
@@ -321,16 +341,20 @@ export class ArmServer {
         const body = parseBody(requestBody);
         const problem = spec.validate(body, existing);
         if (problem) throw new ArmError(400, "InvalidRequestContent", problem);
+        const others = [...sub.resources.values()].filter((r) => String(r.type).toLowerCase() === spec.type.toLowerCase());
+        const lookup = (other: string) => sub.resources.get(other.toLowerCase());
+        const conflict = spec.conflict?.(body, existing, others, id, lookup);
+        if (conflict) throw new ArmError(conflict.status ?? 409, conflict.code, conflict.message);
         const state = existing && (existing.properties as Json | undefined)?.provisioningState;
         if (spec.longRunning && existing && state !== "Succeeded" && state !== "Failed" && state !== "Canceled") {
           throw new ArmError(409, "AnotherOperationInProgress", `Another operation on ${spec.type} '${name}' is in progress (provisioningState ${String(state)}).`);
         }
         const parent = sub.resources.get(key.slice(0, key.lastIndexOf("/", key.lastIndexOf("/") - 1)));
-        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent });
+        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent, lookup });
         const writeOnly = spec.writeOnly?.(body);
         if (writeOnly !== undefined) sub.secretValues.set(key, writeOnly);
         if (!spec.longRunning) {
-          if (doc.properties && spec.type !== "Microsoft.KeyVault/vaults/secrets") (doc.properties as Json).provisioningState = "Succeeded";
+          if (doc.properties && !spec.noProvisioningState && spec.type !== "Microsoft.KeyVault/vaults/secrets") (doc.properties as Json).provisioningState = "Succeeded";
           sub.resources.set(key, doc);
           return { status: existing ? 200 : (spec.createdStatus ?? 201), body: doc };
         }

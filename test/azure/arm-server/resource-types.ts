@@ -32,7 +32,7 @@ export interface ResourceTypeSpec {
   /** provisioningState of a long-running PUT before it ends (from the spec's 201 example). */
   pendingState?: string;
   /** The document the service stores and returns, from the request body (values it computes added, secrets dropped). */
-  present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json }): Json;
+  present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json; lookup(id: string): Json | undefined }): Json;
   /**
    * POST actions on a resource (`sharedKeys` ...), by lower-cased name: the response body, given the
    * stored document and a per-resource store of generated keys (readable through the control API).
@@ -40,8 +40,17 @@ export interface ResourceTypeSpec {
   actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string) => Json>>;
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
-  /** The resource's RP namespace must be registered on the subscription. */
+  /** The resource's RP namespace must be registered on the subscription (unless `registrationFree`). */
   namespace: string;
+  /** The namespace needs no registration (Microsoft.Authorization is registered for every subscription). */
+  registrationFree?: boolean;
+  /** The service adds no provisioningState to the document (the spec's examples show none). */
+  noProvisioningState?: boolean;
+  /**
+   * A conflict with what is stored (409 code and message), given the stored document at this id
+   * (`previous`) and every stored document of this type in the subscription (`others`).
+   */
+  conflict?(body: Json, previous: Json | undefined, others: readonly Json[], id: string, lookup: (id: string) => Json | undefined): { status?: number; code: string; message: string } | undefined;
 }
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -273,7 +282,159 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       });
     },
   },
+  {
+    // msi ManagedIdentity stable 2026-05-31; IdentityCreate.json: not long-running, 201/200 with
+    // clientId, principalId, tenantId (the service's, fixed for the identity's life), no provisioningState.
+    type: "Microsoft.ManagedIdentity/userAssignedIdentities",
+    namespace: "Microsoft.ManagedIdentity",
+    apiVersions: ["2018-11-30", "2023-01-31", "2024-11-30", "2026-04-30", "2026-05-31"],
+    longRunning: false,
+    noProvisioningState: true,
+    validate: requireLocation,
+    present(ctx) {
+      const previous = isObject(ctx.previous?.properties) ? ctx.previous.properties : {};
+      return tracked("Microsoft.ManagedIdentity/userAssignedIdentities", ctx, {
+        clientId: previous.clientId ?? randomUUID(),
+        principalId: previous.principalId ?? randomUUID(),
+        tenantId: previous.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        isolationScope: props(ctx.body).isolationScope ?? previous.isolationScope ?? "None",
+        assignmentRestrictions: { providers: [] },
+      });
+    },
+  },
+  {
+    // app ContainerApps 2025-07-01 containerApps; ContainerApps_CreateOrUpdate.json (LRO, 201/200,
+    // provisioningState InProgress; ingress.fqdn, latestRevisionFqdn computed). A secret holds a
+    // write-only value or a Key Vault reference (keyVaultUrl + an identity assigned to the app);
+    // env vars reference secrets by name; the environment must exist.
+    type: "Microsoft.App/containerApps",
+    namespace: "Microsoft.App",
+    apiVersions: ["2022-03-01", "2022-10-01", "2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: true,
+    pendingState: "InProgress",
+    validate: containerAppProblem,
+    writeOnly(body) {
+      const secrets = ((body.properties as Json | undefined)?.configuration as Json | undefined)?.secrets;
+      const values = Array.isArray(secrets) ? (secrets as Json[]).filter((s) => typeof s.value === "string").map((s) => String(s.value)) : [];
+      return values.length ? values.join("\n") : undefined;
+    },
+    conflict(body, _previous, _others, _id, lookup) {
+      const p = body.properties as Json;
+      const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
+      if (!lookup(environmentId)) return { status: 404, code: "ManagedEnvironmentNotFound", message: `The environment '${environmentId}' was not found.` };
+      return undefined;
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
+      const environment = ctx.lookup(environmentId);
+      const domain = String((environment?.properties as Json | undefined)?.defaultDomain ?? "");
+      const configuration: Json = isObject(p.configuration) ? { ...p.configuration } : {};
+      if (Array.isArray(configuration.secrets)) configuration.secrets = (configuration.secrets as Json[]).map(({ value: _value, ...rest }) => rest);
+      if (isObject(configuration.ingress)) {
+        const ingress = configuration.ingress;
+        configuration.ingress = { ...ingress, transport: ingress.transport ?? "auto", fqdn: ingress.external === true ? `${ctx.name}.${domain}` : `${ctx.name}.internal.${domain}` };
+      }
+      const revision = `${ctx.name}--${randomUUID().slice(0, 7)}`;
+      return tracked("Microsoft.App/containerApps", ctx, {
+        ...p,
+        managedEnvironmentId: environmentId,
+        environmentId,
+        configuration,
+        runningStatus: "Running",
+        latestRevisionName: revision,
+        latestRevisionFqdn: `${revision}.${domain}`,
+        outboundIpAddresses: ["20.1.2.3"],
+      });
+    },
+  },
+  {
+    // authorization stable 2022-04-01 (RoleAssignments_Create, RoleAssignments_CreateForResource.json):
+    // an extension resource at any scope ({scope}/providers/Microsoft.Authorization/roleAssignments/{guid}),
+    // not long-running, 201/200, no provisioningState; roleDefinitionId and principalId required.
+    // The service refuses (409) another assignment of the same role to the same principal at the same
+    // scope (RoleAssignmentExists) and a change of an assignment's principal, role or scope
+    // (RoleAssignmentUpdateNotPermitted); a PUT of the same assignment again is 200.
+    type: "Microsoft.Authorization/roleAssignments",
+    namespace: "Microsoft.Authorization",
+    registrationFree: true,
+    apiVersions: ["2015-07-01", "2022-04-01"],
+    longRunning: false,
+    noProvisioningState: true,
+    validate(body) {
+      const p = isObject(body.properties) ? body.properties : undefined;
+      if (!p || !str(p.roleDefinitionId) || !str(p.principalId)) return "The 'properties.roleDefinitionId' and 'properties.principalId' properties are required.";
+      if (!roleGuid(p.roleDefinitionId)) return `The role definition id '${String(p.roleDefinitionId)}' is invalid.`;
+      if (!GUID.test(p.principalId)) return `The principal id '${p.principalId}' is not a valid GUID.`;
+      if (p.principalType !== undefined && !["User", "Group", "ServicePrincipal", "ForeignGroup", "Device"].includes(p.principalType as string)) return `The principal type '${String(p.principalType)}' is invalid.`;
+      return undefined;
+    },
+    conflict(body, previous, others, id) {
+      const p = body.properties as Json;
+      const scope = id.slice(0, id.toLowerCase().lastIndexOf("/providers/microsoft.authorization/"));
+      const before = isObject(previous?.properties) ? previous.properties : undefined;
+      if (before && (before.principalId !== p.principalId || roleGuid(before.roleDefinitionId) !== roleGuid(p.roleDefinitionId))) {
+        return { code: "RoleAssignmentUpdateNotPermitted", message: "Tenant ID, application ID, principal ID, and scope are not allowed to be updated." };
+      }
+      const same = others.find((o) => {
+        const q = o.properties as Json;
+        return String(o.id).toLowerCase() !== id.toLowerCase() && String(q.scope).toLowerCase() === scope.toLowerCase() && q.principalId === p.principalId && roleGuid(q.roleDefinitionId) === roleGuid(p.roleDefinitionId);
+      });
+      if (same) return { code: "RoleAssignmentExists", message: `The role assignment already exists. The ID of the existing role assignment is ${String(same.name).replace(/-/g, "")}.` };
+      return undefined;
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const scope = ctx.id.slice(0, ctx.id.toLowerCase().lastIndexOf("/providers/microsoft.authorization/"));
+      // The example's response gives the role definition id without the subscription.
+      const properties: Json = { roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${roleGuid(p.roleDefinitionId)}`, principalId: p.principalId, scope };
+      if (p.principalType !== undefined) properties.principalType = p.principalType;
+      return { properties, id: ctx.id, type: "Microsoft.Authorization/roleAssignments", name: ctx.name };
+    },
+  },
 ];
+
+const APP_SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function containerAppProblem(body: Json): string | undefined {
+  if (!str(body.location)) return "The 'location' property is required.";
+  const p = isObject(body.properties) ? body.properties : {};
+  if (!str(p.environmentId) && !str(p.managedEnvironmentId)) return "ManagedEnvironmentIdRequired: 'properties.environmentId' is required.";
+  const template = isObject(p.template) ? p.template : {};
+  const containers = Array.isArray(template.containers) ? (template.containers as Json[]) : [];
+  if (containers.length === 0) return "ContainerAppInvalidTemplate: 'properties.template.containers' must have at least one container.";
+  const configuration = isObject(p.configuration) ? p.configuration : {};
+  const secrets = Array.isArray(configuration.secrets) ? (configuration.secrets as Json[]) : [];
+  const identities = isObject(body.identity) && isObject(body.identity.userAssignedIdentities) ? Object.keys(body.identity.userAssignedIdentities).map((k) => k.toLowerCase()) : [];
+  const known = (identity: unknown) => identity === "system" || (str(identity) && identities.includes(identity.toLowerCase()));
+  for (const secret of secrets) {
+    if (!str(secret.name) || !APP_SECRET_NAME.test(secret.name)) return `ContainerAppSecretInvalid: secret name '${String(secret.name)}' must consist of lower case alphanumeric characters, '-' or '.'.`;
+    if (str(secret.keyVaultUrl) ? secret.value !== undefined : typeof secret.value !== "string") return `ContainerAppSecretInvalid: secret '${secret.name}' needs either a value or a keyVaultUrl.`;
+    if (str(secret.keyVaultUrl) && !known(secret.identity)) return `ContainerAppSecretKeyVaultIdentityNotFound: the identity '${String(secret.identity)}' of secret '${secret.name}' is not assigned to the app.`;
+  }
+  for (const registry of Array.isArray(configuration.registries) ? (configuration.registries as Json[]) : []) {
+    if (!str(registry.server)) return "ContainerAppRegistryInvalid: 'server' is required.";
+    if (registry.identity !== undefined && !known(registry.identity)) return `ContainerAppRegistryIdentityNotFound: the identity '${String(registry.identity)}' of registry '${registry.server}' is not assigned to the app.`;
+  }
+  for (const container of containers) {
+    if (!str(container.name) || !str(container.image)) return "ContainerAppInvalidTemplate: every container needs a name and an image.";
+    for (const env of Array.isArray(container.env) ? (container.env as Json[]) : []) {
+      if (!str(env.name)) return "ContainerAppInvalidEnvVar: every env var needs a name.";
+      if (env.secretRef !== undefined && !secrets.some((s) => s.name === env.secretRef)) return `ContainerAppSecretRefNotFound: env var '${env.name}' references secret '${String(env.secretRef)}', which is not defined.`;
+    }
+    for (const probe of Array.isArray(container.probes) ? (container.probes as Json[]) : []) {
+      if (!["Liveness", "Readiness", "Startup"].includes(probe.type as string)) return `ContainerAppInvalidProbe: probe type '${String(probe.type)}' is invalid.`;
+    }
+  }
+  const ingress = isObject(configuration.ingress) ? configuration.ingress : undefined;
+  if (ingress && (typeof ingress.targetPort !== "number" || ingress.targetPort < 1 || ingress.targetPort > 65535)) return "ContainerAppInvalidIngress: 'targetPort' must be a port number.";
+  return undefined;
+}
+
+/** Role definition ids are `[/subscriptions/{id}]/providers/Microsoft.Authorization/roleDefinitions/{guid}`; the GUID names the role. */
+const ROLE_DEFINITION = /^(\/subscriptions\/[^/]+)?\/providers\/Microsoft\.Authorization\/roleDefinitions\/([0-9a-fA-F-]{36})$/i;
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const roleGuid = (roleDefinitionId: unknown) => ROLE_DEFINITION.exec(String(roleDefinitionId))?.[2]?.toLowerCase();
 
 /** Resource groups and providers (resources API, Microsoft.Resources). */
 export const RESOURCES_API_VERSIONS = ["2019-10-01", "2020-06-01", "2021-04-01", "2022-09-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01"] as const;

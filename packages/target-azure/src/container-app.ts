@@ -1,0 +1,151 @@
+import type { DriftReport, RemoveResult, ResourceRef, ResourceResult, ServiceResource, TargetCallScope, TargetRemoveScope } from "@stepwise/core";
+import { hashJson, type JsonObject } from "@stepwise/core";
+import { API_VERSIONS } from "./api-versions.js";
+import { describe, type ArmBody, type ArmClient } from "./arm-client.js";
+import { azureErrors } from "./errors.js";
+import { resourceId } from "./foundation-steps.js";
+import { Tag } from "./naming.js";
+import type { AzureSettings } from "./settings.js";
+
+const APP = "Microsoft.App/containerApps";
+
+interface Context {
+  arm: ArmClient;
+  settings: AzureSettings;
+  storeSecret(secret: string, scope: TargetCallScope): Promise<{ secretUri: string }>;
+}
+
+/** Container Apps' probe limits: period and timeout 1-240 s, failure threshold 1-10. */
+const clamp = (value: number | undefined, min: number, max: number, fallback: number) => Math.min(max, Math.max(min, Math.round(value ?? fallback)));
+
+/** A Container Apps secret name (lowercase letters, digits, `-`): the Key Vault secret's name, lowercased, kept apart by a hash when that changed it. */
+function appSecretName(settings: AzureSettings, secret: string): string {
+  const vaultName = settings.names.keyVaultSecret(secret);
+  return vaultName.toLowerCase() === vaultName ? vaultName : `${vaultName.toLowerCase().slice(0, 100)}-${hashJson(secret).slice(0, 6)}`;
+}
+
+/**
+ * The app's body. Secrets are Key Vault references (`keyVaultUrl` + the site's identity): the
+ * body never holds a secret value. The site's registry is pulled from with the same identity.
+ */
+function appBody(settings: AzureSettings, spec: ServiceResource, image: string, secretUris: ReadonlyMap<string, string>): ArmBody & { identity: JsonObject } {
+  const identityId = resourceId(settings, "Microsoft.ManagedIdentity", "userAssignedIdentities", settings.names.identity);
+  const name = settings.names.containerApp(spec.name);
+  const [first, ...more] = spec.ports ?? [];
+  const server = image.split("/")[0]!.toLowerCase();
+  const ownRegistry = image.includes("/") && server.startsWith(`${settings.names.registry.toLowerCase()}.`);
+  const secrets = [...new Set(Object.values(spec.secrets ?? {}))].sort().map((secret) => ({ name: appSecretName(settings, secret), keyVaultUrl: secretUris.get(secret)!, identity: identityId }));
+  const env = [
+    ...Object.entries(spec.env ?? {}).map(([key, value]) => ({ name: key, value })),
+    ...Object.entries(spec.secrets ?? {}).map(([key, secret]) => ({ name: key, secretRef: appSecretName(settings, secret) })),
+  ].sort((a, b) => a.name.localeCompare(b.name));
+  const health = spec.healthcheck;
+  const probes =
+    health?.http && first
+      ? (["Readiness", "Liveness"] as const).map((type) => ({
+          type,
+          httpGet: { path: health.http, port: first.container },
+          periodSeconds: clamp(health.intervalSeconds, 1, 240, 10),
+          timeoutSeconds: clamp(health.timeoutSeconds, 1, 240, 5),
+          failureThreshold: clamp(health.retries, 1, 10, 3),
+        }))
+      : undefined;
+  return {
+    location: settings.location,
+    identity: { type: "UserAssigned", userAssignedIdentities: { [identityId]: {} } },
+    properties: {
+      environmentId: resourceId(settings, "Microsoft.App", "managedEnvironments", settings.names.containerAppsEnvironment),
+      workloadProfileName: "Consumption",
+      configuration: {
+        activeRevisionsMode: "Single",
+        // A published port (one given a host port) is reachable from the internet over HTTPS; others only inside the environment.
+        ...(first
+          ? {
+              ingress: {
+                external: first.host !== undefined,
+                targetPort: first.container,
+                transport: "auto",
+                ...(more.length ? { additionalPortMappings: more.map((p) => ({ external: p.host !== undefined, targetPort: p.container })) } : {}),
+              },
+            }
+          : {}),
+        ...(ownRegistry ? { registries: [{ server, identity: identityId }] } : {}),
+        ...(secrets.length ? { secrets } : {}),
+      },
+      template: {
+        containers: [
+          {
+            name,
+            image,
+            ...(spec.command ? { args: [...spec.command] } : {}),
+            env,
+            resources: { cpu: 0.5, memory: "1Gi" },
+            ...(probes ? { probes } : {}),
+          },
+        ],
+        scale: { minReplicas: 1, maxReplicas: 1 },
+      },
+    },
+  };
+}
+
+/** What the result's specHash is made of; `probe` rebuilds it from the app's tag. */
+const resultHash = (name: string, appSpec: string) => hashJson({ kind: "service", name, app: appSpec });
+
+/**
+ * `service`: a Container App in the site's environment, running as the site's identity (which
+ * pulls from the registry and reads Key Vault). Each secret the service uses is put in the vault
+ * first (a PUT only when its value changed); the app refers to it by URL. The app is tagged with
+ * a hash of its body, so an unchanged service costs GETs and no write.
+ */
+export async function ensureService(ctx: Context, spec: ServiceResource, scope: TargetCallScope): Promise<ResourceResult<"service">> {
+  const { arm, settings } = ctx;
+  if (spec.build || !spec.image) throw azureErrors.buildUnsupported(spec.name, settings.names.registry, spec.build?.context);
+  if (spec.volumes && Object.keys(spec.volumes).length > 0) throw azureErrors.volumesUnsupported(spec.name);
+  const secretUris = new Map<string, string>();
+  for (const secret of [...new Set(Object.values(spec.secrets ?? {}))].sort()) secretUris.set(secret, (await ctx.storeSecret(secret, scope)).secretUri);
+  const name = settings.names.containerApp(spec.name);
+  const id = resourceId(settings, "Microsoft.App", "containerApps", name);
+  const body = appBody(settings, spec, spec.image, secretUris);
+  const appSpec = hashJson({ apiVersion: API_VERSIONS[APP], body: body as unknown as JsonObject });
+  let app = await arm.get(id, APP, scope.signal);
+  let change: ResourceResult["change"] = "unchanged";
+  if (!app || app.tags?.[Tag.Spec] !== appSpec || app.properties?.provisioningState !== "Succeeded") {
+    const made = await arm.put(id, APP, { ...body, tags: settings.names.tags(scope.step, appSpec) } as ArmBody, scope.log, scope.signal);
+    scope.log.info(`${describe(id)}: ${String(made.properties?.latestRevisionName ?? made.properties?.provisioningState ?? "ok")}`);
+    change = app ? "replaced" : "created";
+    app = made;
+  }
+  const ingress = (app.properties?.configuration as { ingress?: { fqdn?: string; external?: boolean } } | undefined)?.ingress;
+  const external = ingress?.external === true && ingress.fqdn;
+  return {
+    kind: "service",
+    name: spec.name,
+    id,
+    specHash: resultHash(spec.name, appSpec),
+    change,
+    outputs: {
+      // Apps of one environment reach each other by app name; the internet by the FQDN (HTTPS on 443).
+      host: external ? ingress.fqdn! : name,
+      app: name,
+      image: spec.image,
+      ...(ingress?.fqdn ? { fqdn: ingress.fqdn } : {}),
+      ...(external ? { url: `https://${ingress.fqdn}` } : {}),
+      ports: (spec.ports ?? []).filter((p) => p.host !== undefined).slice(0, 1).map((p) => ({ container: p.container, host: 443 })),
+    },
+  };
+}
+
+/** One GET of the app: gone, Failed, or its spec tag differs from what was deployed. */
+export async function probeService({ arm }: Pick<Context, "arm">, result: ResourceResult<"service">, scope: TargetCallScope): Promise<DriftReport | void> {
+  const app = await arm.get(result.id, APP, scope.signal);
+  if (!app) return { reason: `${describe(result.id)} is gone` };
+  if (app.properties?.provisioningState === "Failed") return { reason: `${describe(result.id)} is in state Failed` };
+  if (resultHash(result.name, app.tags?.[Tag.Spec] ?? "") !== result.specHash) return { reason: `${describe(result.id)} was changed outside stepwise` };
+}
+
+/** A service that left the site: its app is deleted (the Key Vault secrets stay: other steps may use them). */
+export async function removeService({ arm }: Pick<Context, "arm">, ref: ResourceRef, scope: TargetRemoveScope): Promise<RemoveResult> {
+  await arm.delete(ref.id, APP, scope.log, scope.signal);
+  return { removed: [describe(ref.id)], kept: [] };
+}
