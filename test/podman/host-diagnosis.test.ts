@@ -57,3 +57,23 @@ describe("podman target: a host that cannot run containers", () => {
     });
   });
 });
+
+describe("podman target: a host port another process holds", () => {
+  it("is exit 2 naming the address and how to find its holder, not a step failure; nothing is left running", async () => {
+    const { createServer } = await import("node:net");
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", () => resolve()));
+    const port = (holder.address() as { port: number }).port;
+    const { session } = await openSession("t-port");
+    try {
+      const error = await session
+        .ensure({ kind: "service", name: "web", image: OFFLINE_IMAGES.helper, command: ["sleep", "30"], env: {}, ports: [{ host: port, container: 8080 }] }, testScope({}))
+        .then(() => undefined, (e: unknown) => e);
+      expect(error).toMatchObject({ code: "PODMAN_PORT_IN_USE", exitCode: 2, hint: expect.stringContaining(`sport = :${port}`) });
+    } finally {
+      holder.close();
+      await session.down({ volumes: true });
+    }
+    expect((await podman("ps", "-a", "--filter", "label=dev.stepwise.site=t-port", "--format", "{{.Names}}")).trim()).toBe("");
+  });
+});

@@ -10,6 +10,7 @@ const samples: { [K in keyof typeof podmanErrors]: Parameters<(typeof podmanErro
   imageMissing: ["nginx:1", "pull failed", "podman pull nginx:1"],
   jobFailed: ["demo-migrate", "exited with code 2", "last line"],
   kindUnsupported: ["objectStore"],
+  portInUse: ["start container demo-web", "127.0.0.1:8080", { statusCode: 500, message: "cannot listen on the TCP port: listen tcp4 127.0.0.1:8080: bind: address already in use" }],
   secretMissing: ["smtp_password", "email"],
   serviceNotRunning: ["web", "demo"],
   specInvalid: ["service web", "bad env name"],
@@ -29,5 +30,20 @@ describe("target-podman error codes", () => {
       expect(keyOf.has(error.code), `${name} returns ${error.code}`).toBe(true);
       expect(error.exitCode, name).toBe(docs.get(keyOf.get(error.code)!));
     }
+  });
+});
+
+describe("apiFailure", () => {
+  it("reads a taken host port as exit 2 naming the address and how to find its holder", async () => {
+    const { apiFailure, PodmanApiError } = await import("./podman-api.js");
+    const error = apiFailure("start container stepwise-demo-web", new PodmanApiError("cannot listen on the TCP port: listen tcp4 127.0.0.1:8080: bind: address already in use", 500), "podman start x");
+    expect(error).toMatchObject({
+      code: "PODMAN_PORT_IN_USE",
+      exitCode: 2,
+      message: expect.stringMatching(/^Host port 127\.0\.0\.1:8080 is already in use by another process, so Podman could not start container stepwise-demo-web/),
+      hint: expect.stringContaining("ss -ltnp 'sport = :8080'"),
+    });
+    // Anything else keeps the generic API error and the caller's hint.
+    expect(apiFailure("start container x", new PodmanApiError("no such image", 500), "podman start x")).toMatchObject({ code: "PODMAN_API_ERROR", hint: "podman start x" });
   });
 });

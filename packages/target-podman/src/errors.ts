@@ -16,6 +16,8 @@ export const PodmanErrorCode = {
   ImageMissing: "PODMAN_IMAGE_MISSING",
   /** A job container exited non-zero or timed out. Exit 1. */
   JobFailed: "PODMAN_JOB_FAILED",
+  /** A host port a service publishes is taken by another process; no retry of the step fixes that. Exit 2. */
+  PortInUse: "PODMAN_PORT_IN_USE",
   /** The resource spec is unusable (bad env name ...). Exit 2. */
   SpecInvalid: "PODMAN_SPEC_INVALID",
   /** A configured socket does not answer. Exit 2. */
@@ -62,6 +64,14 @@ export const podmanErrors = {
       `This host cannot run containers: ${problem.problem}. Podman could not ${what}: ${failure.message}`,
       { exitCode: ExitCode.BadInput, hint: problem.hint },
     );
+  },
+  portInUse(what: string, address: string, failure: ApiFailure): StepwiseError {
+    const port = address.slice(address.lastIndexOf(":") + 1);
+    return new StepwiseError(PodmanErrorCode.PortInUse, `Host port ${address} is already in use by another process, so Podman could not ${what}: ${failure.message}`, {
+      exitCode: ExitCode.BadInput,
+      hint: `see what listens there: ss -ltnp 'sport = :${port}'; stop it, or publish another host port (ports: in stepwise.yaml), then run the command again`,
+      details: { address },
+    });
   },
   imageMissing(image: string, reason: string, hint: string): StepwiseError {
     return new StepwiseError(PodmanErrorCode.ImageMissing, `Image ${image} is not available: ${reason}`, {

@@ -132,6 +132,8 @@ function toApiError(error: unknown): PodmanApiError {
 export function apiFailure(what: string, error: unknown, hint?: string): Error {
   if (error instanceof Error && (error.name === "StepwiseError" || error.name === "AbortError")) return error;
   const failure = error instanceof PodmanApiError ? error : toApiError(error);
+  const taken = /listen tcp[46]? ([^\s:]+:\d+|\[[^\]]+\]:\d+): bind: address already in use/.exec(failure.message);
+  if (taken) return podmanErrors.portInUse(what, taken[1]!, { statusCode: failure.statusCode, message: failure.message });
   const host = failure.statusCode !== undefined && failure.statusCode >= 500 ? diagnoseHostFailure(failure.message) : undefined;
   if (host) return podmanErrors.hostUnsupported(what, host, { statusCode: failure.statusCode, message: failure.message });
   return podmanErrors.api(what, { statusCode: failure.statusCode, message: failure.message }, hint);
