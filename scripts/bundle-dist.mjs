@@ -8,26 +8,54 @@
 // other outputs stay next to them (declarations, the hash worker, the validator).
 //
 // `--inline NAME,...` also bundles those dependencies (small CommonJS packages of many files,
-// such as semver and commander); they then move to devDependencies.
+// such as semver and commander); they then move to devDependencies. A NAME with a subpath
+// (`@stepwise/core/prefetch`) bundles that one export of a dependency that otherwise stays an
+// import: the CLI's entry carries the code that starts git, so nothing is resolved first.
+//
+// Fewer files for a command to load also means fewer shared chunks: esbuild puts the modules
+// each set of entries shares in one chunk, so four entries over one code base make several.
+// `--facade index.js=engine.js` makes an entry a module of re-exports from another entry
+// (its names are those tsc's output exports), bundled with the rest no more: one copy of every
+// module, and the entries that are bundled share fewer chunks. `--standalone ENTRY,...` bundles
+// an entry on its own, no chunk shared (a module in it must not keep state another entry's
+// copy needs to see, or keep it on `globalThis` as fingerprint/git-start.ts does).
 //
 // Usage, from a package directory after tsc:
-//   node ../../scripts/bundle-dist.mjs [--inline NAME,...] index.js [more entries...]
+//   node ../../scripts/bundle-dist.mjs [--inline NAME,...] [--facade E=F,...] [--standalone E,...] index.js [more entries...]
 import { build } from "esbuild";
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 
 const args = process.argv.slice(2);
-const inlineAt = args.indexOf("--inline");
-const inline = inlineAt >= 0 ? args.splice(inlineAt, 2)[1].split(",") : [];
+const listOption = (name) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args.splice(at, 2)[1].split(",") : [];
+};
+const inline = listOption("--inline");
+const facades = listOption("--facade").map((pair) => pair.split("="));
+const standalone = listOption("--standalone");
 const entries = args;
-if (entries.length === 0) {
-  process.stderr.write("usage: bundle-dist.mjs [--inline NAME,...] ENTRY... (paths under dist/)\n");
+if (entries.length === 0 || facades.some((pair) => pair.length !== 2)) {
+  process.stderr.write("usage: bundle-dist.mjs [--inline NAME,...] [--facade ENTRY=ENTRY,...] [--standalone ENTRY,...] ENTRY... (paths under dist/)\n");
   process.exit(2);
 }
 const manifest = JSON.parse(readFileSync("package.json", "utf8"));
 const dependencies = Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies, ...manifest.optionalDependencies });
 const external = dependencies.filter((name) => !inline.includes(name)).flatMap((name) => [name, `${name}/*`]);
+const inlineSubpaths = inline.filter((name) => !dependencies.includes(name));
+const requireFromPackage = createRequire(path.resolve("package.json"));
+/** Resolves the inlined subpath exports before `external` would keep them as imports. */
+const inlineSubpathExports = {
+  name: "inline-subpath-exports",
+  setup(build) {
+    for (const specifier of inlineSubpaths) {
+      const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`);
+      build.onResolve({ filter }, () => ({ path: requireFromPackage.resolve(specifier) }));
+    }
+  },
+};
 const dist = path.resolve("dist");
 for (const name of readdirSync(dist)) if (/^chunk-.*\.js(\.map)?$/.test(name)) rmSync(path.join(dist, name));
 
@@ -60,15 +88,21 @@ const builtinsWithoutFacade = {
   },
 };
 
-const result = await build({
-  plugins: [builtinsWithoutFacade],
+// A facade's names, read from tsc's output before the bundles replace it.
+const facadeModules = [];
+for (const [entry, target] of facades) {
+  const names = Object.keys(await import(pathToFileURL(path.join(dist, entry)).href));
+  const from = `./${path.relative(path.dirname(path.join(dist, entry)), path.join(dist, target)).split(path.sep).join("/")}`;
+  facadeModules.push([entry, `// Re-exports from ${target} (scripts/bundle-dist.mjs --facade): one copy of every module.\nexport { ${names.sort().join(", ")} } from ${JSON.stringify(from)};\n`]);
+}
+
+const options = {
+  plugins: [inlineSubpathExports, builtinsWithoutFacade],
   metafile: true,
-  entryPoints: entries.map((entry) => path.join(dist, entry)),
   outdir: dist,
   outbase: dist,
   allowOverwrite: true,
   bundle: true,
-  splitting: true,
   format: "esm",
   platform: "node",
   target: "node22",
@@ -76,7 +110,32 @@ const result = await build({
   sourcemap: "linked",
   legalComments: "inline",
   logLevel: "warning",
+};
+/**
+ * In a standalone bundle, an import of another entry stays an import of it (the CLI's main.js
+ * imports program.js only when a command needs more than the version).
+ */
+const otherEntriesStayImports = (entry) => ({
+  name: "other-entries-stay-imports",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const target = path.relative(dist, path.resolve(args.resolveDir, args.path)).split(path.sep).join("/");
+      return target !== entry && entries.includes(target) ? { path: args.path, external: true } : undefined;
+    });
+  },
 });
+const facadeEntries = new Set(facades.map(([entry]) => entry));
+const split = entries.filter((entry) => !facadeEntries.has(entry) && !standalone.includes(entry));
+const results = split.length > 0 ? [await build({ ...options, splitting: true, entryPoints: split.map((entry) => path.join(dist, entry)) })] : [];
+for (const entry of standalone) {
+  const plugins = [otherEntriesStayImports(entry), ...options.plugins];
+  results.push(await build({ ...options, plugins, splitting: false, entryPoints: [path.join(dist, entry)] }));
+}
+for (const [entry, text] of facadeModules) {
+  writeFileSync(path.join(dist, entry), text);
+  rmSync(path.join(dist, `${entry}.map`), { force: true });
+}
+const result = { metafile: { outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs)) } };
 
 // Code-split files carry a content hash in their name (chunk-*, and modules only imported
 // dynamically, such as program-*): remove those an earlier build wrote and this one did not,

@@ -1,9 +1,13 @@
 // The default export, not named imports: a name this Node lacks (flushCompileCache came in 22.10)
 // would fail to link, where a missing property is only undefined.
 import nodeModule from "node:module";
+// Bundled into this file by the build (see scripts/bundle-dist.mjs --inline), not resolved and
+// read as another package's module: git starts before anything but this file is loaded.
+import { prefetchGitListing, trace } from "@stepwise/core/prefetch";
 import { scanArgs } from "./args.js";
 
-// `stepwise --version` is answered before anything else is loaded: no commander, no core, no plugin.
+// `stepwise --version` is answered before anything else is loaded: no commander, no core, no plugin
+// (the code that starts git is in this file, but only defines functions until it is called).
 const argv = process.argv.slice(2);
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 22) {
@@ -15,19 +19,17 @@ if (major < 22) {
 } else {
   // Start git's listing of the site's files on the other core first, while the CLI loads.
   const { command, site, help } = scanArgs(argv);
-  const prefetch = await import("@stepwise/core/prefetch");
-  if (command === "plan" || command === "deploy") prefetch.prefetchGitListing(site ?? process.cwd());
-  prefetch.trace("cli started");
+  if (command === "plan" || command === "deploy") prefetchGitListing(site ?? process.cwd());
+  trace("cli started");
   // A reader that went away (`stepwise plan | head`) is not an error.
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });
-  nodeModule.enableCompileCache?.(); // V8's code cache on disk: later runs skip most of the parsing
   const { run } = await import("./program.js");
-  prefetch.trace("cli loaded");
+  trace("cli loaded");
   process.exitCode = await run(argv, help ? undefined : command);
-  prefetch.trace("command done");
+  trace("command done");
   exitWhenFlushed();
 }
 

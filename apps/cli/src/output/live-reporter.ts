@@ -1,4 +1,4 @@
-import { Listr } from "listr2";
+import type { Listr as ListrClass } from "listr2";
 import { formatReason, formatRemovalReason, summarizeReasons, type EngineEvent } from "@stepwise/core/engine";
 import { formatPlan } from "./format-plan.js";
 import { removalDetails, type Reporter, type ReporterOptions } from "./reporter.js";
@@ -16,7 +16,7 @@ const removalKey = (name: string) => `\0remove ${name}`;
  * Live progress in a terminal (listr2): one line per step that runs, with its reason while
  * waiting, its latest progress message while running, and ✔/✖ with durations when done.
  */
-export function createLiveReporter(options: ReporterOptions): Reporter {
+export function createLiveReporter(options: ReporterOptions, Listr: typeof ListrClass): Reporter {
   const pending = new Map<string, Pending>();
   let running: Promise<unknown> | undefined;
   const settle = (step: string, how: { skip?: string; error?: Error }) => {

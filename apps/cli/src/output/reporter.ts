@@ -24,8 +24,10 @@ export function isLiveTerminal(): boolean {
 export async function createReporter(options: ReporterOptions): Promise<Reporter> {
   if (options.json) return jsonReporter();
   if (options.live) {
-    const { createLiveReporter } = await import("./live-reporter.js");
-    return createLiveReporter(options);
+    // listr2 through its own dynamic import: the build bundles live-reporter.js into the
+    // program, where a static import of it would load listr2 for every command.
+    const [{ createLiveReporter }, { Listr }] = await Promise.all([import("./live-reporter.js"), import("listr2")]);
+    return createLiveReporter(options, Listr);
   }
   return plainReporter(options);
 }

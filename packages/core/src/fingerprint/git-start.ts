@@ -24,7 +24,32 @@ export interface GitRun {
   stdout: Buffer;
 }
 
-let outputCounter = 0;
+/**
+ * What the copies of this module in one process share. The CLI bundles a copy into its own
+ * entry (so git starts before any other file is resolved or read), and core's engine has its
+ * own: the prefetched listings, the sites listed whole and the output counter live on
+ * `globalThis` under a key that names this layout's version. A CLI and a core that disagree on
+ * the version share nothing: the engine then finds no prefetch and starts git itself, which
+ * costs time, never a wrong listing. Change the version in the key whenever this interface or
+ * {@link StartedListing} changes.
+ */
+interface SharedGitState {
+  /** Listings prefetched by site directory (resolved); see {@link takePrefetched}. */
+  readonly prefetches: Map<string, StartedListing | undefined>;
+  /**
+   * Sites listed whole by a prefetch: later listings of them in this process are whole too, so
+   * a deploy's listing has the same identity as the preview plan's before it, and as the next
+   * command's prefetch.
+   */
+  readonly wholeSites: Set<string>;
+  outputCounter: number;
+}
+const SHARED_KEY = Symbol.for("stepwise.git-start.v1");
+const shared: SharedGitState = ((globalThis as Record<symbol, unknown>)[SHARED_KEY] ??= {
+  prefetches: new Map(),
+  wholeSites: new Set(),
+  outputCounter: 0,
+} satisfies SharedGitState) as SharedGitState;
 
 /**
  * Runs git with its output going to an unlinked temporary file rather than a pipe: git never
@@ -34,7 +59,7 @@ let outputCounter = 0;
 export function git(cwd: string, args: readonly string[], input?: string): Promise<GitRun> {
   const failed: GitRun = { code: null, stdout: Buffer.alloc(0) };
   let fd: number;
-  const file = path.join(os.tmpdir(), `stepwise-git-${process.pid}-${outputCounter++}`);
+  const file = path.join(os.tmpdir(), `stepwise-git-${process.pid}-${shared.outputCounter++}`);
   try {
     fd = openSync(file, "w+", 0o600);
   } catch {
@@ -100,12 +125,10 @@ export function findGitEntry(dir: string): string | undefined {
   }
 }
 
-const prefetches = new Map<string, StartedListing | undefined>();
-
 /** The listing prefetched for `siteDir` (resolved), once: a later collection (deploy's second) must see the tree as it is then. */
 export function takePrefetched(key: string): StartedListing | undefined {
-  const prefetched = prefetches.get(key);
-  if (prefetched) prefetches.delete(key);
+  const prefetched = shared.prefetches.get(key);
+  if (prefetched) shared.prefetches.delete(key);
   return prefetched;
 }
 
@@ -117,17 +140,10 @@ export function takePrefetched(key: string): StartedListing | undefined {
 export function prefetchGitListing(siteDir: string): void {
   const key = path.resolve(siteDir);
   // A site whose last plan had no file inputs: nobody would read the listing.
-  if (prefetches.has(key) || hadNoFileInputs(key)) return;
-  wholeSites.add(key);
-  prefetches.set(key, startGitListing(key));
+  if (shared.prefetches.has(key) || hadNoFileInputs(key)) return;
+  shared.wholeSites.add(key);
+  shared.prefetches.set(key, startGitListing(key));
 }
-
-/**
- * Sites listed whole by a prefetch: later listings of them in this process are whole too, so
- * a deploy's listing has the same identity as the preview plan's before it, and as the next
- * command's prefetch.
- */
-const wholeSites = new Set<string>();
 
 /**
  * Beyond this many directories, the whole site is listed: git matches every index entry
@@ -169,7 +185,7 @@ export function startGitListing(siteDir: string, scope?: readonly string[]): Sta
   }
   const gitEntry = findGitEntry(physical);
   if (!gitEntry) return undefined;
-  const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("") && !wholeSites.has(siteDir) ? scope : undefined;
+  const scoped = scope !== undefined && scope.length <= MAX_SCOPE && !scope.includes("") && !shared.wholeSites.has(siteDir) ? scope : undefined;
   const pathspecs = scoped ? ["--", ...scoped.map((dir) => `:(literal)${dir}`)] : [];
   const relative = path.relative(path.dirname(gitEntry), physical).split(path.sep).join("/");
   const prefix = relative === "" ? "" : `${relative}/`;
