@@ -10,19 +10,26 @@
 // `--inline NAME,...` also bundles those dependencies (small CommonJS packages of many files,
 // such as semver and commander); they then move to devDependencies.
 //
+// dist/ is what the package publishes, so tsc's JavaScript that is now inside a bundle goes:
+// nothing could import it (it is not in `exports`). `--keep PATH,...` keeps such a file that
+// is loaded by path at run time (core's hash worker). Declarations stay where the entries'
+// declarations reach them through their imports; the others go too.
+//
 // Usage, from a package directory after tsc:
-//   node ../../scripts/bundle-dist.mjs [--inline NAME,...] index.js [more entries...]
+//   node ../../scripts/bundle-dist.mjs [--inline NAME,...] [--keep PATH,...] index.js [more entries...]
 import { build } from "esbuild";
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
 const args = process.argv.slice(2);
 const inlineAt = args.indexOf("--inline");
 const inline = inlineAt >= 0 ? args.splice(inlineAt, 2)[1].split(",") : [];
+const keepAt = args.indexOf("--keep");
+const keep = keepAt >= 0 ? args.splice(keepAt, 2)[1].split(",") : [];
 const entries = args;
 if (entries.length === 0) {
-  process.stderr.write("usage: bundle-dist.mjs [--inline NAME,...] ENTRY... (paths under dist/)\n");
+  process.stderr.write("usage: bundle-dist.mjs [--inline NAME,...] [--keep PATH,...] ENTRY... (paths under dist/)\n");
   process.exit(2);
 }
 const manifest = JSON.parse(readFileSync("package.json", "utf8"));
@@ -85,4 +92,36 @@ const written = new Set(Object.keys(result.metafile.outputs).map((file) => path.
 for (const name of readdirSync(dist)) {
   const file = path.join(dist, name);
   if (/-[A-Z0-9]{8}\.js(\.map)?$/.test(name) && !written.has(file.replace(/\.map$/, "")) && !written.has(file)) rmSync(file);
+}
+
+// tsc's JavaScript (a .js with a .ts in src/) that is not an entry, a chunk or kept, and its
+// source map: bundled into the entries, or type-only modules that compile to nothing.
+const kept = new Set(keep.map((file) => path.join(dist, file)));
+for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith(".js")) continue;
+  const file = path.join(entry.parentPath, entry.name);
+  if (written.has(file) || kept.has(file)) continue;
+  const source = path.join(path.resolve("src"), path.relative(dist, file)).replace(/\.js$/, ".ts");
+  if (!existsSync(source)) continue;
+  rmSync(file);
+  rmSync(`${file}.map`, { force: true });
+}
+
+// Declarations the entries' declarations do not reach (relative imports, followed).
+const reached = new Set();
+const pending = entries.map((entry) => path.join(dist, entry.replace(/\.js$/, ".d.ts")));
+while (pending.length) {
+  const file = pending.pop();
+  if (reached.has(file) || !existsSync(file)) continue;
+  reached.add(file);
+  for (const [, specifier] of readFileSync(file, "utf8").matchAll(/(?:from|import\()\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+    pending.push(path.resolve(path.dirname(file), specifier.replace(/\.js$/, ".d.ts")));
+  }
+}
+for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  const file = path.join(entry.parentPath, entry.name);
+  if (entry.isFile() && entry.name.endsWith(".d.ts") && !reached.has(file)) {
+    rmSync(file);
+    rmSync(`${file}.map`, { force: true });
+  }
 }

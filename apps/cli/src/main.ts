@@ -24,7 +24,7 @@ if (major < 22) {
     throw error;
   });
   nodeModule.enableCompileCache?.(); // V8's code cache on disk: later runs skip most of the parsing
-  const { run } = await import("./program.js");
+  const { run } = await import("./index.js"); // the package entry: the bundle of program.ts
   prefetch.trace("cli loaded");
   process.exitCode = await run(argv, help ? undefined : command);
   prefetch.trace("command done");
