@@ -56,7 +56,8 @@ Examples:
       .option("--no-refresh", "skip drift checks against the target")
       .option("--concurrency <n>", "steps run at once", (v) => parsePositive(v, "--concurrency"), 4)
       .option("--expect-no-changes", "fail (exit 1) if anything would run or be removed")
-      .option("--prune-volumes", "when removing what left stepwise.yaml, also delete its data volumes (the data is gone)");
+      .option("--prune-volumes", "when removing what left stepwise.yaml, also delete its data volumes (the data is gone)")
+      .option("--allow-plugin-downgrade", "run steps whose state a newer version of their plugin wrote, with the installed version");
 
   const commands: Record<string, () => void> = {
     plan: () => {

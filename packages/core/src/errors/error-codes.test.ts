@@ -25,6 +25,7 @@ const samples: { [K in keyof typeof errors]: Parameters<(typeof errors)[K]>[] } 
   confirmationRequired: [["down would delete 1 volume", ["volume data"], "stepwise down --auto-approve"]],
   interrupted: [["interrupted by SIGINT"]],
   outputsOfUnknownStep: [["tpl/.env", "${outputs.dbx.host}", "tpl/.env", ["database"]]],
+  pluginDowngrade: [[[{ plugin: "p", recorded: "2.0.0", installed: "1.0.0", steps: ["web"] }]]],
   pluginError: [[new TypeError("x is undefined"), "p@1.0.0", "web", (text) => text, "run"]],
   pluginIncompatible: [["p", "1.0.0", "/site/node_modules/p", "^2.0.0", "1.0.0"]],
   pluginInvalid: [["p", "/site/node_modules/p", "it has no steps"]],

@@ -21,6 +21,8 @@ export const ErrorCode = {
   ConfirmationRequired: "CONFIRMATION_REQUIRED",
   /** SIGINT/SIGTERM stopped the run; state was saved and the next run resumes. Exit 130. */
   Interrupted: "INTERRUPTED",
+  /** State was written by a newer version of an installed plugin; running its steps would downgrade them. Exit 2. */
+  PluginDowngrade: "PLUGIN_DOWNGRADE",
   /** A plugin's own error (not a StepwiseError) from one of its hooks: a bug or an unhandled case. Exit 1; 2 when a state or secrets backend fails to start. */
   PluginError: "PLUGIN_ERROR",
   /** A plugin needs a `@stepwise/core` range this core does not satisfy. Exit 2. */
@@ -193,6 +195,20 @@ export const errors = {
       location,
       hint: `use \${outputs.STEP.KEY} with one of: ${[...known].sort().join(", ")}`,
     });
+  },
+  /** State records steps run by newer versions of installed plugins (`downgrades`, one per plugin). */
+  pluginDowngrade(downgrades: readonly { plugin: string; recorded: string; installed: string; steps: readonly string[] }[]): StepwiseError {
+    const lines = downgrades.map((d) => `  - ${d.plugin}: state was written by ${d.recorded}, ${d.installed} is installed (steps ${d.steps.join(", ")})`);
+    const install = downgrades.map((d) => `${d.plugin}@${d.recorded}`).join(" ");
+    return new StepwiseError(
+      ErrorCode.PluginDowngrade,
+      `State was written by newer plugin versions than the site has installed; running their steps would undo what the newer versions made:\n${lines.join("\n")}`,
+      {
+        plugin: `${downgrades[0]!.plugin}@${downgrades[0]!.installed}`,
+        hint: `npm install ${install}   (the versions that wrote the state), or re-run with --allow-plugin-downgrade to run those steps with the installed versions`,
+        details: { downgrades: downgrades.map((d) => ({ plugin: d.plugin, recorded: d.recorded, installed: d.installed, steps: [...d.steps] })) },
+      },
+    );
   },
   /**
    * A plugin's own error (a `TypeError`, a library's error) as a step failure that names the
