@@ -28,6 +28,7 @@ const samples: { [K in keyof typeof errors]: Parameters<(typeof errors)[K]>[] } 
   pluginDowngrade: [[[{ plugin: "p", recorded: "2.0.0", installed: "1.0.0", steps: ["web"] }]]],
   pluginError: [[new TypeError("x is undefined"), "p@1.0.0", "web", (text) => text, "run"]],
   pluginIncompatible: [["p", "1.0.0", "/site/node_modules/p", "^2.0.0", "1.0.0"]],
+  pluginInstallFailed: [["p", ["npm", "install", "p"], 1, "/site"], ["p", ["pnpm", "add", "p"], "ENOENT", "/site"]],
   pluginInvalid: [["p", "/site/node_modules/p", "it has no steps"]],
   pluginListedTwice: [["p", "p@1.0.0"]],
   pluginLoadFailed: [["p@1.0.0", "/site/node_modules/p", "/site/node_modules/p/index.js", "/site", "p", new Error("boom")]],

@@ -27,6 +27,8 @@ export const ErrorCode = {
   PluginError: "PLUGIN_ERROR",
   /** A plugin needs a `@stepwise/core` range this core does not satisfy. Exit 2. */
   PluginIncompatible: "PLUGIN_INCOMPATIBLE",
+  /** `plugins add` ran the site's package manager and it failed; stepwise.yaml was not changed. Exit 2. */
+  PluginInstallFailed: "PLUGIN_INSTALL_FAILED",
   /** A plugin does not load, rejects its options, is listed twice, or is not a stepwise plugin. Exit 2. */
   PluginInvalid: "PLUGIN_INVALID",
   /** A plugin listed in stepwise.yaml is not installed next to the site. Exit 2. */
@@ -249,6 +251,14 @@ export const errors = {
         details: { range, coreVersion, ...(skew ? { skew } : {}) },
       },
     );
+  },
+  /** `command` (the site's package manager adding `spec`, run in `siteDir`) exited with `exit`. */
+  pluginInstallFailed(spec: string, command: readonly string[], exit: number | string, siteDir: string): StepwiseError {
+    return new StepwiseError(ErrorCode.PluginInstallFailed, `Installing ${spec} failed: \`${command.join(" ")}\` ${typeof exit === "number" ? `exited with ${exit}` : `could not start (${exit})`} (its output is above); stepwise.yaml was not changed.`, {
+      plugin: spec,
+      location: siteDir,
+      hint: `fix what ${command[0]} reports (a misspelt name, no network, no ${command[0]} on PATH), then: stepwise plugins add ${spec}`,
+    });
   },
   pluginInvalid(name: string, root: string, problem: string): StepwiseError {
     return new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name} (${root}) is not a stepwise plugin: ${problem}`, {
