@@ -30,6 +30,12 @@ describe("pluginDowngrades", () => {
     const steps = [step("a", "p@1.0.0")];
     expect(await pluginDowngrades(steps, stateOf({ a: "p@next", gone: "other@9.0.0" }))).toEqual([]);
   });
+
+  it("passes over damaged records (no plugin, not a string, no record): those are reported where state is used", async () => {
+    const state = stateOf({});
+    state.steps = { a: { status: "succeeded" }, b: { plugin: 7 }, c: null } as unknown as StateDocument["steps"];
+    expect(await pluginDowngrades([step("a", "p@1.0.0")], state)).toEqual([]);
+  });
 });
 
 describe("assertNoPluginDowngrade", () => {

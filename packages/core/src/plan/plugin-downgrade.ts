@@ -22,6 +22,8 @@ export async function pluginDowngrades(steps: Iterable<SiteStep>, state: StateDo
   for (const step of steps) installed.set(step.pluginName, step.pluginId.slice(step.pluginName.length + 1));
   const differing: { step: string; plugin: string; recorded: string; installed: string }[] = [];
   for (const [step, record] of Object.entries(state.steps)) {
+    // A damaged record is reported where state is used; here it is only not a downgrade.
+    if (typeof record?.plugin !== "string") continue;
     const at = record.plugin.lastIndexOf("@");
     if (at <= 0) continue;
     const plugin = record.plugin.slice(0, at);
