@@ -20,10 +20,15 @@
 // an entry on its own, no chunk shared (a module in it must not keep state another entry's
 // copy needs to see, or keep it on `globalThis` as fingerprint/git-start.ts does).
 //
+// dist/ is what the package publishes, so tsc's JavaScript that is now inside a bundle goes:
+// nothing could import it (it is not in `exports`). `--keep PATH,...` keeps such a file that
+// is loaded by path at run time (core's hash worker). Declarations stay where the entries'
+// declarations reach them through their imports; the others go too.
+//
 // Usage, from a package directory after tsc:
-//   node ../../scripts/bundle-dist.mjs [--inline NAME,...] [--facade E=F,...] [--standalone E,...] index.js [more entries...]
+//   node ../../scripts/bundle-dist.mjs [--inline NAME,...] [--keep PATH,...] [--facade E=F,...] [--standalone E,...] index.js [more entries...]
 import { build } from "esbuild";
-import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -34,11 +39,12 @@ const listOption = (name) => {
   return at >= 0 ? args.splice(at, 2)[1].split(",") : [];
 };
 const inline = listOption("--inline");
+const keep = listOption("--keep");
 const facades = listOption("--facade").map((pair) => pair.split("="));
 const standalone = listOption("--standalone");
 const entries = args;
 if (entries.length === 0 || facades.some((pair) => pair.length !== 2)) {
-  process.stderr.write("usage: bundle-dist.mjs [--inline NAME,...] [--facade ENTRY=ENTRY,...] [--standalone ENTRY,...] ENTRY... (paths under dist/)\n");
+  process.stderr.write("usage: bundle-dist.mjs [--inline NAME,...] [--keep PATH,...] [--facade ENTRY=ENTRY,...] [--standalone ENTRY,...] ENTRY... (paths under dist/)\n");
   process.exit(2);
 }
 const manifest = JSON.parse(readFileSync("package.json", "utf8"));
@@ -116,7 +122,7 @@ const options = {
 };
 /**
  * In a standalone bundle, an import of another entry stays an import of it (the CLI's main.js
- * imports program.js only when a command needs more than the version).
+ * imports index.js, the program, only when a command needs more than the version).
  */
 const otherEntriesStayImports = (entry) => ({
   name: "other-entries-stay-imports",
@@ -143,8 +149,40 @@ const result = { metafile: { outputs: Object.assign({}, ...results.map((r) => r.
 // Code-split files carry a content hash in their name (chunk-*, and modules only imported
 // dynamically, such as program-*): remove those an earlier build wrote and this one did not,
 // so dist/ (which is published) holds only what the entries load.
-const written = new Set(Object.keys(result.metafile.outputs).map((file) => path.resolve(file)));
+const written = new Set([...Object.keys(result.metafile.outputs).map((file) => path.resolve(file)), ...facades.map(([entry]) => path.join(dist, entry))]);
 for (const name of readdirSync(dist)) {
   const file = path.join(dist, name);
   if (/-[A-Z0-9]{8}\.js(\.map)?$/.test(name) && !written.has(file.replace(/\.map$/, "")) && !written.has(file)) rmSync(file);
+}
+
+// tsc's JavaScript (a .js with a .ts in src/) that is not an entry, a chunk or kept, and its
+// source map: bundled into the entries, or type-only modules that compile to nothing.
+const kept = new Set(keep.map((file) => path.join(dist, file)));
+for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith(".js")) continue;
+  const file = path.join(entry.parentPath, entry.name);
+  if (written.has(file) || kept.has(file)) continue;
+  const source = path.join(path.resolve("src"), path.relative(dist, file)).replace(/\.js$/, ".ts");
+  if (!existsSync(source)) continue;
+  rmSync(file);
+  rmSync(`${file}.map`, { force: true });
+}
+
+// Declarations the entries' declarations do not reach (relative imports, followed).
+const reached = new Set();
+const pending = entries.map((entry) => path.join(dist, entry.replace(/\.js$/, ".d.ts")));
+while (pending.length) {
+  const file = pending.pop();
+  if (reached.has(file) || !existsSync(file)) continue;
+  reached.add(file);
+  for (const [, specifier] of readFileSync(file, "utf8").matchAll(/(?:from|import\()\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+    pending.push(path.resolve(path.dirname(file), specifier.replace(/\.js$/, ".d.ts")));
+  }
+}
+for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  const file = path.join(entry.parentPath, entry.name);
+  if (entry.isFile() && entry.name.endsWith(".d.ts") && !reached.has(file)) {
+    rmSync(file);
+    rmSync(`${file}.map`, { force: true });
+  }
 }

@@ -80,7 +80,7 @@ describe("start-up: what a command loads", () => {
     const loaded = await resolvedBy(["plan"], dir);
     expect(loaded.stdout).toContain("0 to run");
     const cli = loaded.ours.filter((file) => file.startsWith("apps/cli/") && file.endsWith(".js"));
-    expect(cli).toEqual([path.relative(repoRoot, cliBin), "apps/cli/dist/main.js", "apps/cli/dist/program.js"]);
+    expect(cli).toEqual([path.relative(repoRoot, cliBin), "apps/cli/dist/main.js", "apps/cli/dist/index.js"]);
     const core = loaded.ours.filter((file) => file.startsWith("packages/core/"));
     expect(core[0]).toBe("packages/core/dist/engine.js");
     // engine.js and the chunks it shares with core's other entries.

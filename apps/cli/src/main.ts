@@ -26,7 +26,7 @@ if (major < 22) {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });
-  const { run } = await import("./program.js");
+  const { run } = await import("./index.js"); // the package entry: the bundle of program.ts
   trace("cli loaded");
   process.exitCode = await run(argv, help ? undefined : command);
   trace("command done");

@@ -56,7 +56,8 @@ Examples:
       .option("--no-refresh", "skip drift checks against the target")
       .option("--concurrency <n>", "steps run at once", (v) => parsePositive(v, "--concurrency"), 4)
       .option("--expect-no-changes", "fail (exit 1) if anything would run or be removed")
-      .option("--prune-volumes", "when removing what left stepwise.yaml, also delete its data volumes (the data is gone)");
+      .option("--prune-volumes", "when removing what left stepwise.yaml, also delete its data volumes (the data is gone)")
+      .option("--allow-plugin-downgrade", "run steps whose state a newer version of their plugin wrote, with the installed version");
 
   const commands: Record<string, () => void> = {
     plan: () => {
@@ -295,9 +296,18 @@ Examples:
       plugins
         .command("list")
         .description("load and list the site's plugins with their versions and what they provide")
-        .action(async (_options, command: Command) => {
+        .option("--available", "instead, list installed packages with the stepwise-plugin keyword that stepwise.yaml does not list")
+        .action(async (options: { available?: boolean }, command: Command) => {
           const { pluginsListCommand } = await import("./commands/plugins.js");
-          await pluginsListCommand(globals(command));
+          await pluginsListCommand(globals(command), options);
+        });
+      plugins
+        .command("add")
+        .argument("<package>", "npm package name, optionally with @version")
+        .description("install a plugin with the site's package manager (from its lockfile) and list it under plugins: in stepwise.yaml")
+        .action(async (spec: string, _options, command: Command) => {
+          const { pluginsAddCommand } = await import("./commands/plugins-add.js");
+          await pluginsAddCommand(globals(command), spec);
         });
     },
     secrets: () => {

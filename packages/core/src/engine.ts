@@ -42,7 +42,7 @@ export { AgeSecretBackend, AGE_IDENTITY_ENV } from "./secrets/age-secret-backend
 export { generateSecret } from "./secrets/generate-secret.js";
 export { SiteSecrets, HMAC_KEY_NAME } from "./secrets/site-secrets.js";
 export { Redactor, MIN_SECRET_LENGTH, redactKnownSecrets } from "./log/redactor.js";
-export { listQuestions, checkAnswer, saveConfigValue, readProgress, writeProgress, updateProgress, newProgress, progressFile } from "./configure/configure-flow.js";
+export { listQuestions, checkAnswer, saveConfigValue, savePluginEntry, readProgress, writeProgress, updateProgress, newProgress, progressFile } from "./configure/configure-flow.js";
 export type { Question, ConfigureProgress } from "./configure/configure-flow.js";
 export { TEMPLATE_VERSION_FILE } from "./templates/templates-step.js";
 export { createBackup, createSafetyBackup, listBackups, listSafetyBackups, pruneSafetyBackups, verifyBackup, restoreBackup, BACKUP_DIR, SAFETY_BACKUPS_KEPT } from "./backup/site-backup.js";

@@ -12,6 +12,7 @@ export interface PlanFlags {
   concurrency: number;
   expectNoChanges?: boolean;
   pruneVolumes?: boolean;
+  allowPluginDowngrade?: boolean;
 }
 
 /** The engine's plan options from the flags `plan` and `deploy` share. */
@@ -23,6 +24,7 @@ export function planOptionsOf(flags: PlanFlags): PlanOptions {
     refresh: flags.refresh,
     concurrency: flags.concurrency,
     pruneVolumes: flags.pruneVolumes,
+    allowPluginDowngrade: flags.allowPluginDowngrade,
   };
 }
 

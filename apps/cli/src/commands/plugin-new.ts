@@ -2,14 +2,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync,
 import path from "node:path";
 import { CORE_PACKAGE, CORE_VERSION, errors } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
+import { PACKAGE_NAME } from "./package-name.js";
 
 export interface PluginNewFlags {
   kind?: string;
   dir?: string;
 }
-
-/** npm's rules for a package name: lowercase, URL-safe, an optional @scope/. */
-const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
 
 /**
  * `stepwise plugin new NAME`: a plugin package that installs, tests green with `node --test` and

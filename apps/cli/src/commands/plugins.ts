@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { CORE_VERSION, inspectPlugins, loadSite, type ConfigKeySpec, type PluginListing, type SecretSpec, type StepDefinition } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
@@ -14,9 +15,10 @@ interface StepRow {
  * site names, those it cannot use too (missing, malformed, needing another core), marked with
  * the fix; then exits 2 if there was any. It loads no session: config and secrets are not read.
  */
-export async function pluginsListCommand(globals: GlobalOptions): Promise<void> {
+export async function pluginsListCommand(globals: GlobalOptions, flags: { available?: boolean } = {}): Promise<void> {
   const siteDir = path.resolve(globals.site);
   const site = loadSite(siteDir);
+  if (flags.available) return listAvailable(siteDir, new Set(site.plugins.map((p) => p.name)), globals.json === true);
   const listings = await inspectPlugins(siteDir, site.plugins);
   const rows = listings.map(pluginRow);
   const broken = rows.filter((r) => r.problem);
@@ -104,4 +106,62 @@ function formatStep(label: string, step: StepRow): string[] {
 function formatKey(c: StepRow["config"][number]): string {
   const facts = [c.type, c.default !== undefined ? `default ${JSON.stringify(c.default)}` : "", c.required ? "required" : ""].filter(Boolean);
   return `${c.key}  (${facts.join(", ")})`;
+}
+
+export interface AvailablePlugin {
+  name: string;
+  version: string;
+  description: string;
+  root: string;
+}
+
+/**
+ * Installed packages carrying the `stepwise-plugin` keyword, from the `node_modules` of the site
+ * directory and those above it (where plugins are resolved from; the nearest copy wins), that
+ * `listed` does not name. Reads package.json files only: nothing is imported.
+ */
+export function availablePlugins(siteDir: string, listed: ReadonlySet<string>): AvailablePlugin[] {
+  const found = new Map<string, AvailablePlugin>();
+  for (let dir = path.resolve(siteDir); ; dir = path.dirname(dir)) {
+    const modules = path.join(dir, "node_modules");
+    for (const name of packageNames(modules)) {
+      if (found.has(name) || listed.has(name)) continue;
+      const root = path.join(modules, name);
+      try {
+        const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { name?: unknown; version?: unknown; description?: unknown; keywords?: unknown };
+        if (pkg.name === name && Array.isArray(pkg.keywords) && pkg.keywords.includes("stepwise-plugin")) {
+          found.set(name, { name, version: String(pkg.version ?? ""), description: typeof pkg.description === "string" ? pkg.description : "", root });
+        }
+      } catch {
+        // Not a package (a stray directory, a broken link): not a plugin either.
+      }
+    }
+    if (path.dirname(dir) === dir) break;
+  }
+  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The package names directly under a node_modules directory (`name` and `@scope/name`). */
+function packageNames(modules: string): string[] {
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir).filter((name) => !name.startsWith("."));
+    } catch {
+      return [];
+    }
+  };
+  return list(modules).flatMap((name) => (name.startsWith("@") ? list(path.join(modules, name)).map((inner) => `${name}/${inner}`) : [name]));
+}
+
+function listAvailable(siteDir: string, listed: ReadonlySet<string>, json: boolean): void {
+  const available = availablePlugins(siteDir, listed);
+  if (json) {
+    printJson(undefined, { available });
+  } else if (available.length === 0) {
+    process.stdout.write("No installed plugin that stepwise.yaml does not list. Install one with: stepwise plugins add NAME\n");
+  } else {
+    const width = Math.max(...available.map((p) => `${p.name}@${p.version}`.length));
+    const lines = available.map((p) => `${`${p.name}@${p.version}`.padEnd(width)}  ${p.description}`.trimEnd());
+    process.stdout.write(`${lines.join("\n")}\nInstalled, not listed in stepwise.yaml. Add one with: stepwise plugins add NAME\n`);
+  }
 }

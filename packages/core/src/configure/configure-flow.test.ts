@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SiteSession } from "../engine/site-session.js";
 import { loadSite } from "../site/load-site.js";
-import { checkAnswer, listQuestions, newProgress, readProgress, saveConfigValue, writeProgress, type Question } from "./configure-flow.js";
+import { checkAnswer, listQuestions, newProgress, readProgress, saveConfigValue, savePluginEntry, writeProgress, type Question } from "./configure-flow.js";
 
 /** A real plugin package on disk: mail settings whose questions depend on each other. */
 const PLUGIN = `export default {
@@ -233,5 +233,40 @@ services: {} # kept as written
     const file = write("name: demo\nplugins: [a]\nconfig:\n  mail: off\n");
     await expect(saveConfigValue(file, "mail.port", 25)).rejects.toMatchObject({ code: "SITE_INVALID", message: expect.stringContaining("Cannot save mail.port: config.mail") });
     expect(readFileSync(file, "utf8")).toBe("name: demo\nplugins: [a]\nconfig:\n  mail: off\n");
+  });
+});
+
+describe("savePluginEntry", () => {
+  const siteFile = (text: string) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugin-entry-"));
+    writeFileSync(path.join(dir, "stepwise.yaml"), text);
+    return path.join(dir, "stepwise.yaml");
+  };
+
+  it("turns init's commented plugins: into a block list, the comments kept above the entry", async () => {
+    const file = siteFile('name: s\n# npm packages installed next to this file\nplugins:\n  # - "@stepwise/target-podman"\n# target: podman\nconfig:\n  a: 1 # mine\n');
+    expect(await savePluginEntry(file, "@stepwise/step-email")).toBe(true);
+    const text = readFileSync(file, "utf8");
+    expect(text).toBe('name: s\n# npm packages installed next to this file\nplugins:\n  # - "@stepwise/target-podman"\n  - "@stepwise/step-email"\n# target: podman\nconfig:\n  a: 1 # mine\n');
+    expect(loadSite(path.dirname(file)).plugins.map((p) => p.name)).toEqual(["@stepwise/step-email"]);
+  });
+
+  it("appends to a block or flow list, keeping its style, and writes nothing for a listed name", async () => {
+    const block = siteFile("name: s\nplugins:\n  - a # first\n  - name: b\n    options: { x: 1 }\n");
+    expect(await savePluginEntry(block, "c")).toBe(true);
+    expect(readFileSync(block, "utf8")).toBe("name: s\nplugins:\n  - a # first\n  - name: b\n    options: { x: 1 }\n  - c\n");
+    const before = readFileSync(block, "utf8");
+    expect(await savePluginEntry(block, "a")).toBe(false);
+    expect(await savePluginEntry(block, "b")).toBe(false);
+    expect(readFileSync(block, "utf8")).toBe(before);
+    const flow = siteFile("name: s\nplugins: [a]\n");
+    expect(await savePluginEntry(flow, "stepwise-step-x")).toBe(true);
+    expect(readFileSync(flow, "utf8")).toBe("name: s\nplugins: [a, stepwise-step-x]\n");
+  });
+
+  it("adds plugins: when the file has none", async () => {
+    const file = siteFile("name: s\n");
+    await savePluginEntry(file, "p");
+    expect(loadSite(path.dirname(file)).plugins.map((p) => p.name)).toEqual(["p"]);
   });
 });

@@ -176,6 +176,45 @@ export async function saveConfigValue(siteFile: string, key: string, value: Json
 }
 
 /**
+ * Lists plugin `name` under `plugins:` in stepwise.yaml, keeping comments, order and layout as
+ * {@link saveConfigValue} does, atomically. A `plugins:` with only comments under it (init's
+ * examples) becomes a block list with the comments kept above the entry; a flow list stays
+ * flow. Returns false, writing nothing, when the name is listed already (alone or with options).
+ */
+export async function savePluginEntry(siteFile: string, name: string): Promise<boolean> {
+  const { isMap, isScalar, isSeq, parseDocument, Scalar } = yamlModule();
+  const text = readFileSync(siteFile, "utf8");
+  const doc = parseDocument(text);
+  const existing = doc.get("plugins", true);
+  const entry = new Scalar(name);
+  // As init writes them: a scoped name in double quotes (an unquoted @ is not YAML).
+  if (name.startsWith("@")) entry.type = "QUOTE_DOUBLE";
+  if (isSeq(existing)) {
+    const listed = existing.items.some((item) => (isScalar(item) ? item.value === name : isMap(item) && item.get("name") === name));
+    if (listed) return false;
+    existing.items.push(entry);
+  } else {
+    const empty = isScalar(existing) && existing.value === null;
+    if (empty) {
+      // `plugins:` with only comments under it (init's examples): yaml gives the null value all
+      // the comment lines below the key, indented or not, and drops the blank line after them;
+      // so the entry is written as a line after the indented ones, and the result checked.
+      const edited = withListEntry(text, "plugins", entryText(name));
+      if (edited !== undefined && isSeq(parseDocument(edited).get("plugins", true))) {
+        await writeFileAtomically(siteFile, edited);
+        return true;
+      }
+    }
+    const list = doc.createNode([entry]);
+    list.flow = false;
+    if (empty) list.commentBefore = joinComments(existing.commentBefore, existing.comment);
+    doc.set("plugins", list);
+  }
+  await writeFileAtomically(siteFile, doc.toString(writtenStyle(doc, text)));
+  return true;
+}
+
+/**
  * The layout the file was written in, so that what the edit did not touch prints as it was:
  * the indent, `[a]` or `[ a ]`, and long strings on one line (yaml folds at 80 by default).
  */
@@ -193,6 +232,25 @@ function writtenStyle(doc: Document, text: string): { indent: number; flowCollec
     .filter((line) => /^ +[^\s#]/.test(line))
     .map((line) => line.length - line.trimStart().length);
   return { indent: indents.length ? Math.min(...indents) : 2, flowCollectionPadding: tight === 0 || padded > tight, lineWidth: 0 };
+}
+
+/** `name` as a YAML list item's text: plain when safe, else double-quoted (JSON is valid YAML). */
+function entryText(name: string): string {
+  return /^[a-z0-9][a-z0-9._~/-]*$/.test(name) ? name : JSON.stringify(name);
+}
+
+/**
+ * `text` with `- item` added under a top-level `key:` that has no value, after the indented
+ * comment lines right below it (at their indent); undefined when `key:` is not written so.
+ */
+function withListEntry(text: string, key: string, item: string): string | undefined {
+  const lines = text.split("\n");
+  const at = lines.findIndex((line) => new RegExp(`^${key}:\\s*(#.*)?$`).test(line));
+  if (at < 0) return undefined;
+  let end = at + 1;
+  while (end < lines.length && /^\s+#/.test(lines[end]!)) end++;
+  const indent = end > at + 1 ? /^\s+/.exec(lines[at + 1]!)![0] : "  ";
+  return [...lines.slice(0, end), `${indent}- ${item}`, ...lines.slice(end)].join("\n");
 }
 
 function joinComments(...comments: (string | null | undefined)[]): string | undefined {

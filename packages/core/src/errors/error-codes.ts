@@ -21,10 +21,14 @@ export const ErrorCode = {
   ConfirmationRequired: "CONFIRMATION_REQUIRED",
   /** SIGINT/SIGTERM stopped the run; state was saved and the next run resumes. Exit 130. */
   Interrupted: "INTERRUPTED",
+  /** State was written by a newer version of an installed plugin; running its steps would downgrade them. Exit 2. */
+  PluginDowngrade: "PLUGIN_DOWNGRADE",
   /** A plugin's own error (not a StepwiseError) from one of its hooks: a bug or an unhandled case. Exit 1; 2 when a state or secrets backend fails to start. */
   PluginError: "PLUGIN_ERROR",
   /** A plugin needs a `@stepwise/core` range this core does not satisfy. Exit 2. */
   PluginIncompatible: "PLUGIN_INCOMPATIBLE",
+  /** `plugins add` ran the site's package manager and it failed; stepwise.yaml was not changed. Exit 2. */
+  PluginInstallFailed: "PLUGIN_INSTALL_FAILED",
   /** A plugin does not load, rejects its options, is listed twice, or is not a stepwise plugin. Exit 2. */
   PluginInvalid: "PLUGIN_INVALID",
   /** A plugin listed in stepwise.yaml is not installed next to the site. Exit 2. */
@@ -194,6 +198,20 @@ export const errors = {
       hint: `use \${outputs.STEP.KEY} with one of: ${[...known].sort().join(", ")}`,
     });
   },
+  /** State records steps run by newer versions of installed plugins (`downgrades`, one per plugin). */
+  pluginDowngrade(downgrades: readonly { plugin: string; recorded: string; installed: string; steps: readonly string[] }[]): StepwiseError {
+    const lines = downgrades.map((d) => `  - ${d.plugin}: state was written by ${d.recorded}, ${d.installed} is installed (steps ${d.steps.join(", ")})`);
+    const install = downgrades.map((d) => `${d.plugin}@${d.recorded}`).join(" ");
+    return new StepwiseError(
+      ErrorCode.PluginDowngrade,
+      `State was written by newer plugin versions than the site has installed; running their steps would undo what the newer versions made:\n${lines.join("\n")}`,
+      {
+        plugin: `${downgrades[0]!.plugin}@${downgrades[0]!.installed}`,
+        hint: `npm install ${install}   (the versions that wrote the state), or re-run with --allow-plugin-downgrade to run those steps with the installed versions`,
+        details: { downgrades: downgrades.map((d) => ({ plugin: d.plugin, recorded: d.recorded, installed: d.installed, steps: [...d.steps] })) },
+      },
+    );
+  },
   /**
    * A plugin's own error (a `TypeError`, a library's error) as a step failure that names the
    * plugin and hook; the original's stack, redacted, is kept as `pluginStack` for `--verbose`
@@ -233,6 +251,14 @@ export const errors = {
         details: { range, coreVersion, ...(skew ? { skew } : {}) },
       },
     );
+  },
+  /** `command` (the site's package manager adding `spec`, run in `siteDir`) exited with `exit`. */
+  pluginInstallFailed(spec: string, command: readonly string[], exit: number | string, siteDir: string): StepwiseError {
+    return new StepwiseError(ErrorCode.PluginInstallFailed, `Installing ${spec} failed: \`${command.join(" ")}\` ${typeof exit === "number" ? `exited with ${exit}` : `could not start (${exit})`} (its output is above); stepwise.yaml was not changed.`, {
+      plugin: spec,
+      location: siteDir,
+      hint: `fix what ${command[0]} reports (a misspelt name, no network, no ${command[0]} on PATH), then: stepwise plugins add ${spec}`,
+    });
   },
   pluginInvalid(name: string, root: string, problem: string): StepwiseError {
     return new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name} (${root}) is not a stepwise plugin: ${problem}`, {

@@ -13,6 +13,7 @@ import { planFiles, type PlanFiles } from "./plan-files.js";
 import { StateListings } from "../state/state-listings.js";
 import { readState } from "../state/state-journal.js";
 import { planSteps, settleActions } from "./plan-steps.js";
+import { assertNoPluginDowngrade } from "./plugin-downgrade.js";
 
 export interface PlanOptions {
   /** Steps to run whatever their fingerprint says (`--force-step`, repeatable). */
@@ -26,6 +27,8 @@ export interface PlanOptions {
   concurrency?: number;
   /** Removals also delete the data volumes of what they remove (`--prune-volumes`). */
   pruneVolumes?: boolean;
+  /** Run steps whose state a newer version of their plugin wrote (`--allow-plugin-downgrade`). */
+  allowPluginDowngrade?: boolean;
 }
 
 /** Reads state and plans every step with all its reasons. Takes no lock and writes nothing but caches (`.stepwise/cache/`). */
@@ -48,6 +51,7 @@ export async function computeSitePlan(session: SiteSession, state: StateDocument
   for (const name of options.forceSteps ?? []) {
     if (!session.steps.has(name)) throw errors.stepUnknown(name, "--force-step", [...session.steps.keys()]);
   }
+  await assertNoPluginDowngrade([...session.steps.values(), ...session.disabledSteps], state, options.allowPluginDowngrade === true);
   const [secrets, inputs] = await Promise.all([session.secrets(), session.fileInputs()]);
   const [tooShort] = secrets.tooShort();
   if (tooShort !== undefined) throw errors.secretTooShort(tooShort, MIN_SECRET_LENGTH);
