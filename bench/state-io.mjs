@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FILES, STEPS, generateSite } from "./generate-site.mjs";
+import { interleaved, median } from "./interleave.mjs";
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
 const work = path.join(benchDir, ".work");
@@ -112,21 +113,6 @@ function deployAfter(dir, change, args = []) {
   return { changed, written: byFile, newObjects: { count: created.length, bytes: sum(created.map(([, size]) => size)) }, ran };
 }
 
-/** Median wall time of each command, run in interleaved rounds (order rotating) after a warm-up. */
-function interleaved(commands, rounds) {
-  const times = commands.map(() => []);
-  for (const [, run] of commands) run();
-  for (let r = 0; r < rounds; r++) {
-    for (let c = 0; c < commands.length; c++) {
-      const i = (c + r) % commands.length;
-      const start = process.hrtime.bigint();
-      commands[i][1]();
-      times[i].push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-  }
-  return times.map((list) => list.sort((a, b) => a - b)[list.length >> 1]);
-}
-
 function stateFigures(dir) {
   const state = statSync(path.join(dir, ".stepwise", "state.json")).size;
   const objects = filesOf(path.join(dir, ".stepwise", "objects"));
@@ -188,13 +174,9 @@ if (!skipLarge) {
   const largeRead = countBytes(largeSite, "read,pread64,readv", ["plan"]).byFile;
   const load = loadavg();
   const [plan, status, node] = interleaved(
-    [
-      ["plan", () => stepwise(largeSite, "plan")],
-      ["git status", () => sh(largeSite, "git", "status", "--porcelain")],
-      ["node -e 0", () => sh(largeSite, process.execPath, "-e", "0")],
-    ],
+    [() => stepwise(largeSite, "plan"), () => sh(largeSite, "git", "status", "--porcelain"), () => sh(largeSite, process.execPath, "-e", "0")],
     runs,
-  );
+  ).map(median);
   const loadAfter = loadavg();
   const largeForce = countBytes(largeSite, "write,pwrite64,writev", ["deploy", "--force-all", "--auto-approve"]).byFile;
   const largeFiles = sh(largeSite, "git", "ls-files", "-z", "--", "pkg-*").split("\0").filter(Boolean);

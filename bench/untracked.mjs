@@ -11,6 +11,7 @@ import { copyFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { interleaved, median } from "./interleave.mjs";
 import { directoriesUnchanged, untrackedCache } from "../packages/core/dist/cache/untracked-cache.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -58,19 +59,12 @@ function fail() {
 }
 const notes = ["in process", "", opendir(withUC, ...UC, "ls-files", "-z", "-o", "--directory"), opendir(plain, "status", "--porcelain"), opendir(withUC, ...UC, "status", "--porcelain"), "", ""];
 
-const times = variants.map(() => []);
-for (const [, run] of variants) run();
 const load = os.loadavg();
-for (let r = 0; r < runs; r++) {
-  for (let c = 0; c < variants.length; c++) {
-    const i = (c + r) % variants.length;
-    const start = process.hrtime.bigint();
-    variants[i][1]();
-    times[i].push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-}
+const times = interleaved(
+  variants.map(([, run]) => run),
+  runs,
+);
 const loadAfter = os.loadavg();
-const median = (list) => [...list].sort((a, b) => a - b)[list.length >> 1];
 const base = median(times[0]);
 process.stdout.write(
   [
