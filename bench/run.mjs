@@ -253,5 +253,10 @@ ${table}
 - \`sha256sum\` reads the same ${FILES.toLocaleString("en")} files (\`xargs -0 sha256sum\`); throughput ratio = its time / stepwise's time.
 - turbo runs its binary directly (no package-manager wrapper), \`--dry=json\` over the ${STEPS} tasks, telemetry off (turbo 2 uses no daemon for \`run\`).
 `;
-writeFileSync(path.join(benchDir, "results.md"), results);
+// The sections of the other benches (state-io.mjs, untracked.mjs, startup/) follow a marker in
+// results.md and are kept as they are: this run rewrites only its own part.
+const resultsFile = path.join(benchDir, "results.md");
+const KEPT = "\n<!-- bench/run.mjs keeps what follows: sections of the other benches -->\n";
+const previous = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : "";
+writeFileSync(resultsFile, results + (previous.includes(KEPT) ? previous.slice(previous.indexOf(KEPT)) : ""));
 log(`wrote ${path.relative(root, path.join(benchDir, "results.md"))}`);
