@@ -216,5 +216,16 @@ describe("local ARM server", () => {
     const keys = await call("POST", `${sub()}/resourcegroups/${workspace.resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${workspace.workspaceName}/sharedKeys?api-version=${keysExample.parameters["api-version"]}`);
     expect(keys.status).toBe(200);
     expect(Object.keys(keys.body).sort()).toEqual(Object.keys(keysExample.responses["200"].body).sort());
+    // The registry's admin credentials, as RegistryListCredentials.json documents them (the example registry has its admin user on).
+    const credentialsExample = examples.find((e) => e.file === "Microsoft.ContainerRegistry/2025-04-01/RegistryListCredentials.json")!.json;
+    const registry = (name: string) => `${sub()}/resourceGroups/${credentialsExample.parameters.resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+    const credentials = await call("POST", `${registry(credentialsExample.parameters.registryName)}/listCredentials?api-version=${credentialsExample.parameters["api-version"]}`);
+    expect(credentials.status).toBe(200);
+    expect(credentials.body.username).toBe(credentialsExample.parameters.registryName);
+    expect(credentials.body.passwords.map((p: { name: string }) => p.name)).toEqual(credentialsExample.responses["200"].body.passwords.map((p: { name: string }) => p.name));
+    // With the admin user off, the service answers no credentials.
+    await call("PUT", `${registry("myRegistryNoAdmin")}?api-version=2025-04-01`, { location: "westus", sku: { name: "Basic" }, properties: { adminUserEnabled: false } });
+    const refused = await call("POST", `${registry("myRegistryNoAdmin")}/listCredentials?api-version=2025-04-01`);
+    expect([refused.status, refused.body.error.code]).toEqual([400, "AdminUserDisabled"]);
   });
 });

@@ -36,7 +36,9 @@ export async function makeAzureSite(name: string, extraConfig = "", plugins: rea
   symlinkSync(path.join(repoRoot, "packages/target-azure"), path.join(dir, "node_modules/@stepwise/target-azure"), "dir");
   symlinkSync(path.join(repoRoot, "test/azure/fixtures/stepwise-plugin-vault-secrets"), path.join(dir, "node_modules/stepwise-plugin-vault-secrets"), "dir");
   for (const plugin of plugins) symlinkSync(path.join(repoRoot, EXTRA_PLUGINS[plugin]!), path.join(dir, "node_modules", plugin), "dir");
-  const childEnv = { ...cliAzureEnv(env), STEPWISE_AZURE_ARM_ENDPOINT: env.armUrl };
+  // Images are built on the tests' Podman service (scripts/test.sh starts it) when there is one.
+  const podman = process.env.STEPWISE_TEST_PODMAN_SOCKET;
+  const childEnv = { ...cliAzureEnv(env), STEPWISE_AZURE_ARM_ENDPOINT: env.armUrl, ...(podman ? { STEPWISE_PODMAN_SOCKET: podman, CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? "" } : {}) };
   const site: AzureSite = {
     dir,
     name,

@@ -18,6 +18,6 @@ export const azureTarget = defineTarget({
   steps: FOUNDATION_STEPS,
   async connect(ctx: TargetConnectContext) {
     const settings = readSettings(ctx.site.name, ctx.config);
-    return new AzureSession(await armClient(settings.armEndpoint, settings.subscription), settings, ctx.log);
+    return new AzureSession(await armClient(settings.armEndpoint, settings.subscription), settings, ctx.log, ctx.site.dir);
   },
 });

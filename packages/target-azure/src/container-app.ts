@@ -12,6 +12,7 @@ const APP = "Microsoft.App/containerApps";
 interface Context {
   arm: ArmClient;
   settings: AzureSettings;
+  siteDir: string;
   storeSecret(secret: string, scope: TargetCallScope): Promise<{ secretUri: string }>;
 }
 
@@ -28,12 +29,12 @@ function appSecretName(settings: AzureSettings, secret: string): string {
  * The app's body. Secrets are Key Vault references (`keyVaultUrl` + the site's identity): the
  * body never holds a secret value. The site's registry is pulled from with the same identity.
  */
-function appBody(settings: AzureSettings, spec: ServiceResource, image: string, secretUris: ReadonlyMap<string, string>): ArmBody & { identity: JsonObject } {
+function appBody(settings: AzureSettings, spec: ServiceResource, image: string, secretUris: ReadonlyMap<string, string>, pushedTo?: string): ArmBody & { identity: JsonObject } {
   const identityId = resourceId(settings, "Microsoft.ManagedIdentity", "userAssignedIdentities", settings.names.identity);
   const name = settings.names.containerApp(spec.name);
   const [first, ...more] = spec.ports ?? [];
   const server = image.split("/")[0]!.toLowerCase();
-  const ownRegistry = image.includes("/") && server.startsWith(`${settings.names.registry.toLowerCase()}.`);
+  const ownRegistry = pushedTo !== undefined || (image.includes("/") && server.startsWith(`${settings.names.registry.toLowerCase()}.`));
   const secrets = [...new Set(Object.values(spec.secrets ?? {}))].sort().map((secret) => ({ name: appSecretName(settings, secret), keyVaultUrl: secretUris.get(secret)!, identity: identityId }));
   const env = [
     ...Object.entries(spec.env ?? {}).map(([key, value]) => ({ name: key, value })),
@@ -69,7 +70,7 @@ function appBody(settings: AzureSettings, spec: ServiceResource, image: string, 
               },
             }
           : {}),
-        ...(ownRegistry ? { registries: [{ server, identity: identityId }] } : {}),
+        ...(ownRegistry ? { registries: [{ server: pushedTo ?? server, identity: identityId }] } : {}),
         ...(secrets.length ? { secrets } : {}),
       },
       template: {
@@ -89,6 +90,19 @@ function appBody(settings: AzureSettings, spec: ServiceResource, image: string, 
   };
 }
 
+/**
+ * The image an app or job runs: `image:` as given, or `build:` built with Podman and pushed to
+ * the site's registry (`server` set: the app pulls from it with the site's identity).
+ */
+export async function appImage(ctx: Pick<Context, "arm" | "settings" | "siteDir">, spec: Pick<ServiceResource, "name" | "image" | "build">, scope: TargetCallScope): Promise<{ ref: string; server?: string }> {
+  if (spec.build) {
+    const { buildAndPush } = await import("./images.js");
+    return buildAndPush(ctx, spec.name, spec.build, scope);
+  }
+  if (spec.image) return { ref: spec.image };
+  throw azureErrors.imageMissing(spec.name);
+}
+
 /** What the result's specHash is made of; `probe` rebuilds it from the app's tag. */
 const resultHash = (name: string, appSpec: string) => hashJson({ kind: "service", name, app: appSpec });
 
@@ -100,13 +114,13 @@ const resultHash = (name: string, appSpec: string) => hashJson({ kind: "service"
  */
 export async function ensureService(ctx: Context, spec: ServiceResource, scope: TargetCallScope): Promise<ResourceResult<"service">> {
   const { arm, settings } = ctx;
-  if (spec.build || !spec.image) throw azureErrors.buildUnsupported(spec.name, settings.names.registry, spec.build?.context);
   if (spec.volumes && Object.keys(spec.volumes).length > 0) throw azureErrors.volumesUnsupported(spec.name);
   const secretUris = new Map<string, string>();
   for (const secret of [...new Set(Object.values(spec.secrets ?? {}))].sort()) secretUris.set(secret, (await ctx.storeSecret(secret, scope)).secretUri);
   const name = settings.names.containerApp(spec.name);
   const id = resourceId(settings, "Microsoft.App", "containerApps", name);
-  const body = appBody(settings, spec, spec.image, secretUris);
+  const pushed = await appImage(ctx, spec, scope);
+  const body = appBody(settings, spec, pushed.ref, secretUris, pushed.server);
   const appSpec = hashJson({ apiVersion: API_VERSIONS[APP], body: body as unknown as JsonObject });
   let app = await arm.get(id, APP, scope.signal);
   let change: ResourceResult["change"] = "unchanged";
@@ -128,7 +142,7 @@ export async function ensureService(ctx: Context, spec: ServiceResource, scope: 
       // Apps of one environment reach each other by app name; the internet by the FQDN (HTTPS on 443).
       host: external ? ingress.fqdn! : name,
       app: name,
-      image: spec.image,
+      image: pushed.ref,
       ...(ingress?.fqdn ? { fqdn: ingress.fqdn } : {}),
       ...(external ? { url: `https://${ingress.fqdn}` } : {}),
       ports: (spec.ports ?? []).filter((p) => p.host !== undefined).slice(0, 1).map((p) => ({ container: p.container, host: 443 })),

@@ -12,8 +12,14 @@ export const AzureErrorCode = {
   ProviderNotRegistered: "AZURE_PROVIDER_NOT_REGISTERED",
   /** The site's Postgres user differs from the administrator the existing server was made with (Azure cannot rename it). Exit 2. */
   PostgresAdminFixed: "AZURE_POSTGRES_ADMIN_FIXED",
-  /** A service asks for something the azure target cannot do yet (build an image, named volumes). Exit 2. */
+  /** A service asks for something the azure target cannot do yet (named volumes). Exit 2. */
   ServiceUnsupported: "AZURE_SERVICE_UNSUPPORTED",
+  /** An image built for a service or job could not be pushed to the site's registry. Exit 1. */
+  ImagePushFailed: "AZURE_IMAGE_PUSH_FAILED",
+  /** A Container Apps job execution ended Failed (or did not finish in time). Exit 1. */
+  JobFailed: "AZURE_JOB_FAILED",
+  /** A public app's FQDN did not answer its HTTPS probe. Exit 1. */
+  VerifyFailed: "AZURE_VERIFY_FAILED",
   /** A secret the resource references has no value (core's code). Exit 2. */
   SecretMissing: "SECRET_MISSING",
 } as const;
@@ -89,12 +95,19 @@ export const azureErrors = {
       details: { secrets: [secret] },
     });
   },
-  /** `services.NAME.build`: images are not built and pushed by this target yet. */
-  buildUnsupported(service: string, registry: string, context = "<build context>"): StepwiseError {
-    return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${service}.build: the azure target cannot build and push images yet; service ${service} needs an image reference (image:).`, {
+  /** Building or pushing `resource`'s image failed (the registry's credentials never appear in `reason`). */
+  imagePushFailed(resource: string, registry: string, reason: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ImagePushFailed, `The image of ${resource} could not be pushed to registry ${registry}: ${reason}`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az acr show --name ${registry} --query loginServer   (the registry must exist with its admin user enabled; then stepwise deploy)`,
+    });
+  },
+  /** A service or job with neither `image:` nor `build:` (a component plugin's bug). */
+  imageMissing(resource: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${resource}: ${resource} needs either image: or build:.`, {
       exitCode: ExitCode.BadInput,
-      location: `services.${service}.build`,
-      hint: `az acr build --registry ${registry} --image ${service}:1 ${context}   then replace build: with image: ${registry}.azurecr.io/${service}:1 in stepwise.yaml`,
+      location: `services.${resource}`,
+      hint: `add image: or build: to services.${resource} in stepwise.yaml`,
     });
   },
   /** `services.NAME.volumes`: Container Apps volumes need Azure Files storage, not made yet. */

@@ -19,6 +19,8 @@ export class AzureSession implements TargetSession {
     readonly arm: ArmClient,
     readonly settings: AzureSettings,
     readonly log: StepLogger,
+    /** The site's directory (build contexts are relative to it). */
+    readonly siteDir: string,
   ) {}
 
   /**

@@ -13,6 +13,8 @@ export interface AzureSettings {
   tenantId: string;
   location: string;
   names: AzureNames;
+  /** Podman socket for building images (unset: the podman target's discovery, STEPWISE_PODMAN_SOCKET first). */
+  podmanSocket?: string;
 }
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -46,6 +48,11 @@ export const TARGET_CONFIG: Readonly<Record<string, ConfigKeySpec>> = {
     default: "westeurope",
     validate: (value) => (typeof value === "string" && /^[a-z0-9]+$/.test(value) ? undefined : "must be a region name such as westeurope (az account list-locations -o table)"),
   },
+  "azure.podmanSocket": {
+    description: "Podman API socket used to build and push the site's images (default: STEPWISE_PODMAN_SOCKET, then Podman's default sockets)",
+    // Where images are built, not what is deployed: the image identity is the context's hash.
+    connection: true,
+  },
   "azure.resourceGroup": { description: "Resource group name (default rg-stepwise-<site>)" },
   "azure.names.workspace": { description: "Log Analytics workspace name (default log-stepwise-<site>)" },
   "azure.names.registry": { description: "Container registry name, globally unique, 5-50 letters/digits (default derived from the site)" },
@@ -60,6 +67,7 @@ export function readSettings(site: string, config: ConfigReader): AzureSettings 
     subscription,
     tenantId: config.get<string>("azure.tenantId") ?? "",
     location: config.get<string>("azure.location") ?? "westeurope",
+    podmanSocket: config.get<string>("azure.podmanSocket"),
     names: new AzureNames(site, subscription, {
       resourceGroup: config.get<string>("azure.resourceGroup"),
       workspace: config.get<string>("azure.names.workspace"),

@@ -18,7 +18,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { RESOURCE_TYPES, RESOURCES_API_VERSIONS, findType, type Json, type ResourceTypeSpec } from "./resource-types.js";
+import { ActionRefused, RESOURCE_TYPES, RESOURCES_API_VERSIONS, findType, type Json, type ResourceTypeSpec, type World } from "./resource-types.js";
 
 export interface LogEntry {
   seq: number;
@@ -52,6 +52,8 @@ export interface ArmServerOptions {
   registrationPolls?: number;
   /** Retry-After (seconds) on long-running operations. Default 1: the SDK ignores 0 and falls back to its own 2 s. */
   retryAfter?: number;
+  /** Services outside Resource Manager the tests run (a registry standing in for ACR). */
+  world?: World;
 }
 
 interface Operation {
@@ -122,7 +124,7 @@ export class ArmServer {
     private readonly tokens: Set<string>,
     options: ArmServerOptions = {},
   ) {
-    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, ...options };
+    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, world: {}, ...options };
   }
 
   async start(): Promise<void> {
@@ -280,7 +282,12 @@ export class ArmServer {
         if (!sub.secretValues.has(key)) sub.secretValues.set(key, randomBytes(48).toString("base64"));
         return sub.secretValues.get(key)!;
       };
-      return { status: 200, body: run(doc, keys) };
+      try {
+        return { status: 200, body: run(doc, keys, this.options.world) };
+      } catch (error) {
+        if (error instanceof ActionRefused) throw new ArmError(error.status, error.code, error.message);
+        throw error;
+      }
     }
     return this.resource(sub, spec, id, nameSegments.at(-1)!, group.name as string, method, requestBody, apiVersion, url);
   }
@@ -350,7 +357,7 @@ export class ArmServer {
           throw new ArmError(409, "AnotherOperationInProgress", `Another operation on ${spec.type} '${name}' is in progress (provisioningState ${String(state)}).`);
         }
         const parent = sub.resources.get(key.slice(0, key.lastIndexOf("/", key.lastIndexOf("/") - 1)));
-        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent, lookup });
+        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent, lookup, world: this.options.world });
         const writeOnly = spec.writeOnly?.(body);
         if (writeOnly !== undefined) sub.secretValues.set(key, writeOnly);
         if (!spec.longRunning) {

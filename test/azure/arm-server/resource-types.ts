@@ -18,6 +18,38 @@ export interface StoredResource {
   createdWith: string;
 }
 
+/** What the test world outside Resource Manager looks like (a real registry the tests run). */
+export interface World {
+  /**
+   * The local registry standing in for ACR: the loginServer of every registry whose name starts
+   * with `name`; it knows the admin user `name` only, with `password` (what listCredentials answers for `name`).
+   */
+  registry?: { name: string; loginServer: string; password: string };
+}
+
+export interface PresentContext {
+  id: string;
+  name: string;
+  subscription: string;
+  resourceGroup: string;
+  body: Json;
+  previous?: Json;
+  parent?: Json;
+  lookup(id: string): Json | undefined;
+  world: World;
+}
+
+/** An action the service refuses (status, ARM error code, message). */
+export class ActionRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface ResourceTypeSpec {
   /** `Microsoft.KeyVault/vaults`, `Microsoft.KeyVault/vaults/secrets` (case as the spec spells it). */
   type: string;
@@ -32,12 +64,12 @@ export interface ResourceTypeSpec {
   /** provisioningState of a long-running PUT before it ends (from the spec's 201 example). */
   pendingState?: string;
   /** The document the service stores and returns, from the request body (values it computes added, secrets dropped). */
-  present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json; lookup(id: string): Json | undefined }): Json;
+  present(ctx: PresentContext): Json;
   /**
    * POST actions on a resource (`sharedKeys` ...), by lower-cased name: the response body, given the
    * stored document and a per-resource store of generated keys (readable through the control API).
    */
-  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string) => Json>>;
+  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string, world: World) => Json>>;
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
   /** The resource's RP namespace must be registered on the subscription (unless `registrationFree`). */
@@ -132,10 +164,26 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       if (!isObject(body.sku) || !["Basic", "Standard", "Premium"].includes(body.sku.name as string)) return "The 'sku.name' property must be one of Basic, Standard, Premium.";
       return undefined;
     },
+    // RegistryListCredentials.json (POST .../listCredentials, 200 { username: <registry name>,
+    // passwords: [password, password2] }). The service answers only while the admin user is
+    // enabled (documented for `az acr credential show`; the spec has no example of the refusal).
+    actions: {
+      listcredentials(doc, keys, world) {
+        if ((doc.properties as Json).adminUserEnabled !== true) throw new ActionRefused(400, "AdminUserDisabled", `Admin user is disabled for registry '${String(doc.name)}'.`);
+        return {
+          username: doc.name,
+          passwords: [
+            { name: "password", value: world.registry?.name === doc.name ? world.registry.password : keys("password") },
+            { name: "password2", value: keys("password2") },
+          ],
+        };
+      },
+    },
     present(ctx) {
       return tracked("Microsoft.ContainerRegistry/registries", ctx, {
         ...props(ctx.body),
-        loginServer: `${ctx.name.toLowerCase()}.azurecr.io`,
+        // The tests' registry stands in for <name>.azurecr.io of the registry it is made for.
+        loginServer: ctx.world.registry && ctx.name.startsWith(ctx.world.registry.name) ? ctx.world.registry.loginServer : `${ctx.name.toLowerCase()}.azurecr.io`,
         creationDate: new Date().toISOString(),
       });
     },
