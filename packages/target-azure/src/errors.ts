@@ -110,6 +110,14 @@ export const azureErrors = {
       hint: `add image: or build: to services.${resource} in stepwise.yaml`,
     });
   },
+  /** A job's execution ended other than Succeeded: where its logs are (the workspace and the query), exit 1. */
+  jobFailed(job: string, execution: string, problem: string, logs: { workspace: string; query: string }): StepwiseError {
+    return new StepwiseError(AzureErrorCode.JobFailed, `Job ${job}: execution ${execution} ${problem}. Its logs are in Log Analytics workspace ${logs.workspace}: ${logs.query}`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az monitor log-analytics query --workspace <workspace customer id> --analytics-query "${logs.query}"   (fix the job, then stepwise deploy runs it again)`,
+      details: { execution, workspace: logs.workspace },
+    });
+  },
   /** `services.NAME.volumes`: Container Apps volumes need Azure Files storage, not made yet. */
   volumesUnsupported(service: string): StepwiseError {
     return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${service}.volumes: service ${service} mounts named volumes, which the azure target cannot provide yet (Container Apps needs Azure Files storage for them).`, {

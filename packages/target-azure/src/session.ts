@@ -4,6 +4,7 @@ import type { ArmClient } from "./arm-client.js";
 import { resourceId } from "./foundation-steps.js";
 import { Tag } from "./naming.js";
 import { ensureService, probeService, removeService } from "./container-app.js";
+import { ensureJob, probeJob, removeJob } from "./job.js";
 import { ensurePostgres, probePostgres, removePostgres } from "./postgres.js";
 import { secretVersion } from "./secret-version.js";
 import type { AzureSettings } from "./settings.js";
@@ -33,6 +34,7 @@ export class AzureSession implements TargetSession {
     scope.signal.throwIfAborted();
     if (spec.kind === "postgres") return ensurePostgres(this, spec, scope);
     if (spec.kind === "service") return ensureService(this, spec, scope);
+    if (spec.kind === "job") return ensureJob(this, spec, scope);
     if (spec.kind !== "secret") {
       throw new StepwiseError(ErrorCode.TargetUnsupported, `The azure target cannot realise ${spec.kind} ${spec.name} yet (step ${scope.step}).`, {
         exitCode: ExitCode.BadInput,
@@ -68,6 +70,7 @@ export class AzureSession implements TargetSession {
   async probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void> {
     if (result.kind === "postgres") return probePostgres(this, result, scope);
     if (result.kind === "service") return probeService(this, result, scope);
+    if (result.kind === "job") return probeJob(this, result, scope);
     if (result.kind !== "secret") return;
     const existing = await this.arm.get(result.id, SECRET_TYPE, scope.signal);
     if (!existing) return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} is gone` };
@@ -83,6 +86,7 @@ export class AzureSession implements TargetSession {
   async remove(ref: ResourceRef, options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
     if (ref.kind === "postgres") return removePostgres(this, ref, options, scope);
     if (ref.kind === "service") return removeService(this, ref, scope);
+    if (ref.kind === "job") return removeJob(this, ref, scope);
     if (ref.kind !== "secret") return { removed: [], kept: [] };
     await this.arm.delete(ref.id, SECRET_TYPE, scope.log, scope.signal);
     return { removed: [`key vault secret ${ref.id.split("/").at(-1)}`], kept: [] };

@@ -37,9 +37,11 @@ export interface Fault {
   method?: string;
   /** Case-insensitive substring of the path. */
   pathIncludes?: string;
-  /** 429 or 503 (with `Retry-After: retryAfter`), or `lroFail`. */
+  /** 429 or 503 (with `Retry-After: retryAfter`), `lroFail`, or `executionFail`. */
   status?: 429 | 503;
   lroFail?: boolean;
+  /** The execution a matching job's `start` makes ends Failed. */
+  executionFail?: boolean;
   retryAfter?: number;
   /** How many matching requests get it. */
   count: number;
@@ -106,6 +108,7 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
   "microsoft.managedidentity/userassignedidentities": /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/,
   "microsoft.app/containerapps": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
+  "microsoft.app/jobs": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
   "microsoft.authorization/roleassignments": /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
 };
 
@@ -114,6 +117,8 @@ export class ArmServer {
   readonly faults: Fault[] = [];
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly operations = new Map<string, Operation>();
+  /** Child resources an action started (job executions), by lower-cased id: GETs left before they finish. */
+  private readonly progress = new Map<string, { polls: number; finish(doc: Json): void }>();
   private server: Server | undefined;
   private seq = 0;
   url = "";
@@ -124,7 +129,14 @@ export class ArmServer {
     private readonly tokens: Set<string>,
     options: ArmServerOptions = {},
   ) {
-    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, world: {}, ...options };
+    const world: World = {
+      ...options.world,
+      failNextExecution: (jobId) => {
+        const subscription = /^\/subscriptions\/([^/]+)/i.exec(jobId)?.[1] ?? "";
+        return this.takeFault(subscription, (f) => f.executionFail === true && (!f.pathIncludes || jobId.toLowerCase().includes(f.pathIncludes.toLowerCase()))) !== undefined;
+      },
+    };
+    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, ...options, world };
   }
 
   async start(): Promise<void> {
@@ -230,6 +242,9 @@ export class ArmServer {
     // POST {resource}/{action}: an odd number of segments after the namespace.
     const action = rest.length >= 7 && rest.length % 2 === 1 && method === "POST" ? rest.pop()! : undefined;
     if (action) lower.pop();
+    // GET {resource}/{child type}: the list of its children (a job's executions).
+    const collection = rest.length >= 7 && rest.length % 2 === 1 && method === "GET" && lower[2] === "providers" ? rest.pop()! : undefined;
+    if (collection) lower.pop();
     // An extension resource ({scope}/providers/{ns}/{type}/{name}, e.g. a role assignment on a vault):
     // its scope, a resource of the group, must exist.
     const extension = lower.indexOf("providers", 6);
@@ -272,6 +287,15 @@ export class ArmServer {
         throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${nameSegments.slice(0, -1).join("/")}' not found.`);
       }
     }
+    if (collection) {
+      const childType = findType(`${spec.type}/${collection}`);
+      if (!childType) throw new ArmError(404, "InvalidResourceType", `The resource type '${spec.type}' has no children '${collection}'.`);
+      checkVersion(apiVersion, childType.apiVersions, childType.type);
+      if (!sub.resources.has(id.toLowerCase())) throw notFound(spec, nameSegments.at(-1)!, group.name as string);
+      const prefix = `${id.toLowerCase()}/${collection.toLowerCase()}/`;
+      const value = [...sub.resources.entries()].filter(([key]) => key.startsWith(prefix) && !key.slice(prefix.length).includes("/")).map(([key, doc]) => this.advance(key, doc));
+      return { status: 200, body: { value, nextLink: null } };
+    }
     if (action) {
       const run = spec.actions?.[action.toLowerCase()];
       if (!run) throw new ArmError(404, "InvalidResourceType", `The resource type '${spec.type}' has no action '${action}'.`);
@@ -283,7 +307,13 @@ export class ArmServer {
         return sub.secretValues.get(key)!;
       };
       try {
-        return { status: 200, body: run(doc, keys, this.options.world) };
+        const child = (type: string, name: string, childDoc: Json, progress: { polls: number; finish(doc: Json): void }) => {
+          const childId = `${id}/${type}/${name}`;
+          sub.resources.set(childId.toLowerCase(), { id: childId, ...childDoc });
+          this.progress.set(childId.toLowerCase(), progress);
+          return childId;
+        };
+        return { status: 200, body: run(doc, keys, this.options.world, child) };
       } catch (error) {
         if (error instanceof ActionRefused) throw new ArmError(error.status, error.code, error.message);
         throw error;
@@ -341,7 +371,7 @@ export class ArmServer {
     switch (method) {
       case "GET":
         if (!existing) throw notFound(spec, name, resourceGroup);
-        return { status: 200, body: existing };
+        return { status: 200, body: this.advance(key, existing) };
       case "PUT": {
         const rule = NAME_RULES[spec.type.toLowerCase()];
         if (rule && !rule.test(name)) throw new ArmError(400, "InvalidResourceName", `The resource name '${name}' is invalid for type '${spec.type}' (it must match ${rule.source}).`);
@@ -393,6 +423,16 @@ export class ArmServer {
       default:
         throw methodNotAllowed(method);
     }
+  }
+
+  /** A child an action started moves on by one GET; at the end it gets its terminal document. */
+  private advance(key: string, doc: Json): Json {
+    const progress = this.progress.get(key);
+    if (progress && progress.polls-- <= 0) {
+      progress.finish(doc);
+      this.progress.delete(key);
+    }
+    return doc;
   }
 
   private newOperation(sub: Subscription, resourceId: string, kind: Operation["kind"], fail = false): Operation {

@@ -25,6 +25,8 @@ export interface World {
    * with `name`; it knows the admin user `name` only, with `password` (what listCredentials answers for `name`).
    */
   registry?: { name: string; loginServer: string; password: string };
+  /** Whether the execution a job's `start` makes now ends Failed (an injected fault). */
+  failNextExecution?(jobId: string): boolean;
 }
 
 export interface PresentContext {
@@ -38,6 +40,12 @@ export interface PresentContext {
   lookup(id: string): Json | undefined;
   world: World;
 }
+
+/**
+ * Makes a child resource an action starts (a job's execution): stored at `<parent id>/<type>/<name>`,
+ * readable by GET; `polls` GETs later `finish` gives it its terminal document.
+ */
+export type ChildMaker = (type: string, name: string, doc: Json, progress: { polls: number; finish(doc: Json): void }) => string;
 
 /** An action the service refuses (status, ARM error code, message). */
 export class ActionRefused extends Error {
@@ -69,7 +77,7 @@ export interface ResourceTypeSpec {
    * POST actions on a resource (`sharedKeys` ...), by lower-cased name: the response body, given the
    * stored document and a per-resource store of generated keys (readable through the control API).
    */
-  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string, world: World) => Json>>;
+  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string, world: World, child: ChildMaker) => Json>>;
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
   /** The resource's RP namespace must be registered on the subscription (unless `registrationFree`). */
@@ -361,17 +369,8 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     longRunning: true,
     pendingState: "InProgress",
     validate: containerAppProblem,
-    writeOnly(body) {
-      const secrets = ((body.properties as Json | undefined)?.configuration as Json | undefined)?.secrets;
-      const values = Array.isArray(secrets) ? (secrets as Json[]).filter((s) => typeof s.value === "string").map((s) => String(s.value)) : [];
-      return values.length ? values.join("\n") : undefined;
-    },
-    conflict(body, _previous, _others, _id, lookup) {
-      const p = body.properties as Json;
-      const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
-      if (!lookup(environmentId)) return { status: 404, code: "ManagedEnvironmentNotFound", message: `The environment '${environmentId}' was not found.` };
-      return undefined;
-    },
+    writeOnly: (body) => secretValues(body),
+    conflict: environmentMissing,
     present(ctx) {
       const p = props(ctx.body);
       const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
@@ -395,6 +394,57 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
         outboundIpAddresses: ["20.1.2.3"],
       });
     },
+  },
+  {
+    // app ContainerApps 2025-07-01 jobs; Job_CreateorUpdate.json (LRO, 201/200, provisioningState
+    // InProgress). configuration.triggerType and replicaTimeout are required; a Manual job needs
+    // manualTriggerConfig. Secrets, registries and containers follow the app's rules.
+    // Job_Start.json: POST .../start -> 200 { name, id } of the new execution, whose status
+    // (Job_Execution_Get.json) is Running until it ends Succeeded or Failed.
+    type: "Microsoft.App/jobs",
+    namespace: "Microsoft.App",
+    apiVersions: ["2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: true,
+    pendingState: "InProgress",
+    validate(body) {
+      const configuration = isObject(body.properties) && isObject(body.properties.configuration) ? body.properties.configuration : {};
+      if (!["Manual", "Schedule", "Event"].includes(configuration.triggerType as string)) return "JobInvalidTriggerType: 'properties.configuration.triggerType' must be Manual, Schedule or Event.";
+      if (typeof configuration.replicaTimeout !== "number") return "JobInvalidConfiguration: 'properties.configuration.replicaTimeout' is required.";
+      if (configuration.triggerType === "Manual" && !isObject(configuration.manualTriggerConfig)) return "JobInvalidConfiguration: a Manual job needs 'properties.configuration.manualTriggerConfig'.";
+      return containerAppProblem(body);
+    },
+    writeOnly: (body) => secretValues(body),
+    conflict: environmentMissing,
+    actions: {
+      start(doc, _keys, world, child) {
+        const name = `${String(doc.name)}-${randomUUID().replace(/-/g, "").slice(0, 7)}`;
+        const template = (doc.properties as Json).template as Json;
+        const running = { name, type: "Microsoft.App/jobs/executions", properties: { status: "Running", startTime: new Date().toISOString(), template } };
+        const fail = world.failNextExecution?.(String(doc.id)) === true;
+        const id = child("executions", name, running, {
+          polls: 1,
+          finish: (execution) => Object.assign(execution.properties as Json, { status: fail ? "Failed" : "Succeeded", endTime: new Date().toISOString() }),
+        });
+        return { name, id };
+      },
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const environmentId = String(p.environmentId);
+      const configuration: Json = isObject(p.configuration) ? { ...p.configuration } : {};
+      if (Array.isArray(configuration.secrets)) configuration.secrets = (configuration.secrets as Json[]).map(({ value: _value, ...rest }) => rest);
+      return tracked("Microsoft.App/jobs", ctx, { ...p, environmentId, configuration, eventStreamEndpoint: `https://${String(ctx.body.location).toLowerCase().replace(/\s+/g, "")}.azurecontainerapps.dev/subscriptions/${ctx.subscription}/resourceGroups/${ctx.resourceGroup}/containerApps/${ctx.name}/eventstream` });
+    },
+  },
+  {
+    // Job executions exist only through a job's `start`: GET (Job_Execution_Get.json) and list
+    // (Job_Executions_Get.json), never PUT.
+    type: "Microsoft.App/jobs/executions",
+    namespace: "Microsoft.App",
+    apiVersions: ["2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: false,
+    validate: () => "MethodNotAllowed: job executions are made by POST .../jobs/{job}/start.",
+    present: (ctx) => ctx.body,
   },
   {
     // authorization stable 2022-04-01 (RoleAssignments_Create, RoleAssignments_CreateForResource.json):
@@ -441,6 +491,21 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     },
   },
 ];
+
+/** Secret values of an app's or job's body (write-only: never returned). */
+function secretValues(body: Json): string | undefined {
+  const secrets = ((body.properties as Json | undefined)?.configuration as Json | undefined)?.secrets;
+  const values = Array.isArray(secrets) ? (secrets as Json[]).filter((s) => typeof s.value === "string").map((s) => String(s.value)) : [];
+  return values.length ? values.join("\n") : undefined;
+}
+
+/** An app or job must name an existing environment (404 ManagedEnvironmentNotFound). */
+function environmentMissing(body: Json, _previous: Json | undefined, _others: readonly Json[], _id: string, lookup: (id: string) => Json | undefined) {
+  const p = body.properties as Json;
+  const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
+  if (!lookup(environmentId)) return { status: 404, code: "ManagedEnvironmentNotFound", message: `The environment '${environmentId}' was not found.` };
+  return undefined;
+}
 
 const APP_SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
