@@ -20,6 +20,8 @@ export interface AzureSite {
   cli(args: readonly string[], options?: { input?: string; env?: Record<string, string> }): Promise<CliResult>;
   start(args: readonly string[]): ChildProcess;
   yaml(extraConfig?: string): void;
+  /** The site's azure.verify block (default: probes go to the harness's front door, which answers 200). */
+  verify: string;
   /** The state file as parsed JSON. */
   state(): { steps: Record<string, { status: string; outputs?: Record<string, unknown>; error?: { code: string; message: string } }> };
 }
@@ -58,9 +60,10 @@ config:
     subscription: ${control.subscription}
     tenantId: ${TENANT}
     location: westeurope
-${extra}`,
+${site.verify}${extra}`,
       );
     },
+    verify: `    verify:\n      connectTo: "${env.apps}"\n`,
     state: () => JSON.parse(readFileSync(path.join(dir, ".stepwise/state.json"), "utf8")),
   };
   site.yaml();

@@ -8,7 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { Agent, request } from "node:https";
+import { Agent, createServer as createHttpsServer, request } from "node:https";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -24,6 +24,8 @@ export interface ArmEnvironment {
   identityHeader: string;
   /** The local registry standing in for ACR (a site must name its registry {@link TEST_REGISTRY} to push to it). */
   registry: { loginServer: string; passwordFile: string };
+  /** host:port of the apps' front door: an HTTPS server answering every app's FQDN (sites set azure.verify.connectTo to it). */
+  apps: string;
 }
 
 /** The registry name whose admin user the local registry knows (listCredentials answers it as the username). */
@@ -55,6 +57,24 @@ async function startRegistry(tls: { dir: string }): Promise<{ loginServer: strin
 const ENV_KEY = "STEPWISE_TEST_ARM";
 let local: Promise<{ env: ArmEnvironment; stop(): Promise<void> }> | undefined;
 
+/**
+ * Where the tests' Container Apps are "served": HTTPS with the harness certificate, 200 for any
+ * path of any Host, each request recorded (`GET /_control/requests` lists them).
+ */
+async function startFrontDoor(tls: { key: string; cert: string }): Promise<{ address: string; stop(): Promise<void> }> {
+  const seen: { host: string; path: string }[] = [];
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    if (req.url === "/_control/requests") return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(seen));
+    seen.push({ host: String(req.headers.host), path: String(req.url) });
+    res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 async function startServers(): Promise<{ env: ArmEnvironment; stop(): Promise<void> }> {
   const tls = await makeLoopbackCertificate();
   const identity = new IdentityEndpoint();
@@ -62,9 +82,11 @@ async function startServers(): Promise<{ env: ArmEnvironment; stop(): Promise<vo
   const registry = await startRegistry(tls);
   const arm = new ArmServer(tls, identity.tokens, { world: { registry: { name: TEST_REGISTRY, loginServer: registry.loginServer, password: registry.password } } });
   await arm.start();
+  const apps = await startFrontDoor(tls);
   return {
-    env: { armUrl: arm.url, caFile: tls.caFile, identityEndpoint: identity.url, identityHeader: identity.header, registry: { loginServer: registry.loginServer, passwordFile: registry.passwordFile } },
+    env: { armUrl: arm.url, caFile: tls.caFile, identityEndpoint: identity.url, identityHeader: identity.header, registry: { loginServer: registry.loginServer, passwordFile: registry.passwordFile }, apps: apps.address },
     async stop() {
+      await apps.stop();
       await arm.stop();
       await identity.stop();
       registry.stop();

@@ -142,6 +142,10 @@ export async function ensureService(ctx: Context, spec: ServiceResource, scope: 
   }
   const ingress = (app.properties?.configuration as { ingress?: { fqdn?: string; external?: boolean } } | undefined)?.ingress;
   const external = ingress?.external === true && ingress.fqdn;
+  if (external) {
+    const { verifyPublicApp } = await import("./verify.js");
+    await verifyPublicApp(settings, spec, ingress.fqdn!, scope);
+  }
   return {
     kind: "service",
     name: spec.name,

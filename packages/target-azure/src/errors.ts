@@ -118,6 +118,13 @@ export const azureErrors = {
       details: { execution, workspace: logs.workspace },
     });
   },
+  /** A public app's HTTPS probe did not answer well within the timeout. */
+  verifyFailed(service: string, url: string, problem: string, seconds: number, group: string, app: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.VerifyFailed, `Service ${service} is not served at ${url} after ${seconds}s (last answer: ${problem}).`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az containerapp logs show --name ${app} --resource-group ${group}   (then stepwise deploy; a slow start: raise azure.verify.timeoutSeconds)`,
+    });
+  },
   /** `services.NAME.volumes`: Container Apps volumes need Azure Files storage, not made yet. */
   volumesUnsupported(service: string): StepwiseError {
     return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${service}.volumes: service ${service} mounts named volumes, which the azure target cannot provide yet (Container Apps needs Azure Files storage for them).`, {
