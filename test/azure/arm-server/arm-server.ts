@@ -54,6 +54,11 @@ export interface ArmServerOptions {
   registrationPolls?: number;
   /** Retry-After (seconds) on long-running operations. Default 1: the SDK ignores 0 and falls back to its own 2 s. */
   retryAfter?: number;
+  /**
+   * Milliseconds after which an operation nobody polls (its client was killed) ends on its own,
+   * as Azure's do; seen on the next read of its resource. Default 1500.
+   */
+  settleMs?: number;
   /** Services outside Resource Manager the tests run (a registry standing in for ACR). */
   world?: World;
 }
@@ -65,6 +70,7 @@ interface Operation {
   kind: "put" | "delete";
   pollsLeft: number;
   fail: boolean;
+  started: number;
   done?: "Succeeded" | "Failed";
 }
 
@@ -136,7 +142,7 @@ export class ArmServer {
         return this.takeFault(subscription, (f) => f.executionFail === true && (!f.pathIncludes || jobId.toLowerCase().includes(f.pathIncludes.toLowerCase()))) !== undefined;
       },
     };
-    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, ...options, world };
+    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, settleMs: 1500, ...options, world };
   }
 
   async start(): Promise<void> {
@@ -367,6 +373,10 @@ export class ArmServer {
 
   private resource(sub: Subscription, spec: ResourceTypeSpec, id: string, name: string, resourceGroup: string, method: string, requestBody: string, apiVersion: string, url: URL) {
     const key = id.toLowerCase();
+    // Operations on this resource whose client stopped polling end on their own after a while.
+    for (const op of this.operations.values()) {
+      if (!op.done && op.resourceId.toLowerCase() === key && Date.now() - op.started >= this.options.settleMs) this.finish(sub, op);
+    }
     const existing = sub.resources.get(key);
     switch (method) {
       case "GET":
@@ -436,7 +446,7 @@ export class ArmServer {
   }
 
   private newOperation(sub: Subscription, resourceId: string, kind: Operation["kind"], fail = false): Operation {
-    const op: Operation = { id: randomUUID(), subscription: sub.id, resourceId, kind, pollsLeft: this.options.lroPolls, fail };
+    const op: Operation = { id: randomUUID(), subscription: sub.id, resourceId, kind, pollsLeft: this.options.lroPolls, fail, started: Date.now() };
     this.operations.set(op.id, op);
     return op;
   }
