@@ -143,6 +143,18 @@ export class ArmClient {
     }
   }
 
+  /** The resources of `type` in resource group `group` (Resources_ListByResourceGroup; no properties). One GET per page. */
+  async listInGroup(group: string, type: ArmResourceType, signal: AbortSignal): Promise<ArmResource[]> {
+    try {
+      const out: ArmResource[] = [];
+      for await (const resource of this.client.resources.listByResourceGroup(group, { filter: `resourceType eq '${type}'`, abortSignal: signal })) out.push(resource as ArmResource);
+      return out;
+    } catch (error) {
+      if (sdkError(error).statusCode === 404) return [];
+      throw azureErrors.fromSdk(`list ${type} in resource group ${group}`, error, this.endpoint);
+    }
+  }
+
   async getGroup(name: string, signal: AbortSignal): Promise<ArmResource | undefined> {
     try {
       return (await this.client.resourceGroups.get(name, { abortSignal: signal })) as ArmResource;

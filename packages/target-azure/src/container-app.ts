@@ -135,7 +135,7 @@ export async function ensureService(ctx: Context, spec: ServiceResource, scope: 
   let app = await arm.get(id, APP, scope.signal);
   let change: ResourceResult["change"] = "unchanged";
   if (!app || app.tags?.[Tag.Spec] !== appSpec || app.properties?.provisioningState !== "Succeeded") {
-    const made = await arm.put(id, APP, { ...body, tags: settings.names.tags(scope.step, appSpec) } as ArmBody, scope.log, scope.signal);
+    const made = await arm.put(id, APP, { ...body, tags: { ...settings.names.tags(scope.step, appSpec), [Tag.Resource]: spec.name } } as ArmBody, scope.log, scope.signal);
     scope.log.info(`${describe(id)}: ${String(made.properties?.latestRevisionName ?? made.properties?.provisioningState ?? "ok")}`);
     change = app ? "replaced" : "created";
     app = made;

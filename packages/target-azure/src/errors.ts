@@ -20,6 +20,8 @@ export const AzureErrorCode = {
   JobFailed: "AZURE_JOB_FAILED",
   /** A public app's FQDN did not answer its HTTPS probe. Exit 1. */
   VerifyFailed: "AZURE_VERIFY_FAILED",
+  /** `restart` names a service the site has no Container App for. Exit 2. */
+  ServiceNotFound: "AZURE_SERVICE_NOT_FOUND",
   /** A secret the resource references has no value (core's code). Exit 2. */
   SecretMissing: "SECRET_MISSING",
 } as const;
@@ -123,6 +125,13 @@ export const azureErrors = {
     return new StepwiseError(AzureErrorCode.VerifyFailed, `Service ${service} is not served at ${url} after ${seconds}s (last answer: ${problem}).`, {
       exitCode: ExitCode.StepFailed,
       hint: `az containerapp logs show --name ${app} --resource-group ${group}   (then stepwise deploy; a slow start: raise azure.verify.timeoutSeconds)`,
+    });
+  },
+  /** `stepwise restart NAME` for a name that is no Container App of the site. */
+  serviceNotFound(service: string, site: string, known: readonly string[]): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ServiceNotFound, `Site ${site} has no Container App for service ${service}${known.length ? ` (it has: ${known.join(", ")})` : ""}.`, {
+      exitCode: ExitCode.BadInput,
+      hint: "stepwise status   (lists the site's services)",
     });
   },
   /** `services.NAME.volumes`: Container Apps volumes need Azure Files storage, not made yet. */

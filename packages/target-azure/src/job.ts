@@ -58,7 +58,7 @@ export async function ensureJob(ctx: Context, spec: JobResource, scope: TargetCa
   let change: ResourceResult["change"] = "unchanged";
   let newest: ArmResource | undefined;
   if (!existing || existing.tags?.[Tag.Spec] !== jobSpec || existing.properties?.provisioningState !== "Succeeded") {
-    await arm.put(id, JOB, { ...body, tags: settings.names.tags(scope.step, jobSpec) }, scope.log, scope.signal);
+    await arm.put(id, JOB, { ...body, tags: { ...settings.names.tags(scope.step, jobSpec), [Tag.Resource]: spec.name } }, scope.log, scope.signal);
     scope.log.info(`${describe(id)}: ${existing ? "updated" : "created"}`);
     change = existing ? "replaced" : "created";
   } else {
@@ -89,7 +89,7 @@ export async function ensureJob(ctx: Context, spec: JobResource, scope: TargetCa
 }
 
 /** The job's newest execution (by start time), or undefined. One GET. */
-async function newestExecution({ arm }: Pick<Context, "arm">, jobId: string, signal: AbortSignal): Promise<ArmResource | undefined> {
+export async function newestExecution({ arm }: Pick<Context, "arm">, jobId: string, signal: AbortSignal): Promise<ArmResource | undefined> {
   const list = await arm.list(`${jobId}/executions`, EXECUTION, signal);
   return list.sort((a, b) => String(b.properties?.startTime ?? "").localeCompare(String(a.properties?.startTime ?? "")))[0];
 }

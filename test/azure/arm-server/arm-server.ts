@@ -241,6 +241,24 @@ export class ArmServer {
 
     if (lower[0] !== "resourcegroups" || !rest[1]) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
     const groupName = rest[1];
+    // GET /subscriptions/{s}/resourceGroups/{rg}/resources[?$filter=resourceType eq '...']: Resources_ListByResourceGroup.
+    if (rest.length === 3 && lower[2] === "resources") {
+      checkVersion(apiVersion, RESOURCES_API_VERSIONS, "resources");
+      if (method !== "GET") throw methodNotAllowed(method);
+      const group = sub.groups.get(groupName.toLowerCase());
+      if (!group) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${groupName}' could not be found.`);
+      const filter = url.searchParams.get("$filter");
+      const wanted = filter ? /^resourceType eq '([^']+)'$/i.exec(filter.trim())?.[1]?.toLowerCase() : undefined;
+      if (filter && !wanted) throw new ArmError(400, "InvalidFilterInQueryString", `The $filter '${filter}' is not supported here (resourceType eq '...' only).`);
+      const prefix = `/subscriptions/${sub.id}/resourcegroups/${groupName}/providers/`.toLowerCase();
+      // Top-level resources only (provider/type/name), without properties (GenericResourceExpanded).
+      const value = [...sub.resources.entries()]
+        .filter(([key]) => key.startsWith(prefix) && key.slice(prefix.length).split("/").length === 3)
+        .map(([, doc]) => doc)
+        .filter((doc) => !wanted || String(doc.type).toLowerCase() === wanted)
+        .map(({ properties: _properties, ...rest }) => rest);
+      return { status: 200, body: { value } };
+    }
     if (rest.length === 2) {
       checkVersion(apiVersion, RESOURCES_API_VERSIONS, "resourceGroups");
       return this.resourceGroup(sub, groupName, method, requestBody, apiVersion);
@@ -407,6 +425,7 @@ export class ArmServer {
         }
         (doc.properties as Json).provisioningState = existing ? "Updating" : spec.pendingState ?? "Accepted";
         sub.resources.set(key, doc);
+        for (const child of spec.children?.(doc) ?? []) sub.resources.set(`${key}/${child.type}/${child.name}`.toLowerCase(), { id: `${id}/${child.type}/${child.name}`, ...child.doc });
         const fail = this.takeFault(sub.id, (f) => f.lroFail === true && (!f.pathIncludes || url.pathname.toLowerCase().includes(f.pathIncludes.toLowerCase())));
         const op = this.newOperation(sub, id, "put", fail !== undefined);
         return {

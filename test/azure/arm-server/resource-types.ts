@@ -78,6 +78,8 @@ export interface ResourceTypeSpec {
    * stored document and a per-resource store of generated keys (readable through the control API).
    */
   actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string, world: World, child: ChildMaker) => Json>>;
+  /** Child resources the service makes with the resource (an app's revision): stored under its id after each PUT. */
+  children?(doc: Json): { type: string; name: string; doc: Json }[];
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
   /** The resource's RP namespace must be registered on the subscription (unless `registrationFree`). */
@@ -371,6 +373,11 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     validate: containerAppProblem,
     writeOnly: (body) => secretValues(body),
     conflict: environmentMissing,
+    // Each PUT makes a revision (single revision mode: the latest is the active one).
+    children: (doc) => {
+      const name = String((doc.properties as Json).latestRevisionName);
+      return [{ type: "revisions", name, doc: { name, type: "Microsoft.App/containerApps/revisions", properties: { createdTime: new Date().toISOString(), active: true, replicas: 1, trafficWeight: 100, healthState: "Healthy", provisioningState: "Provisioned", runningState: "Running" } } }];
+    },
     present(ctx) {
       const p = props(ctx.body);
       const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
@@ -435,6 +442,23 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       if (Array.isArray(configuration.secrets)) configuration.secrets = (configuration.secrets as Json[]).map(({ value: _value, ...rest }) => rest);
       return tracked("Microsoft.App/jobs", ctx, { ...p, environmentId, configuration, eventStreamEndpoint: `https://${String(ctx.body.location).toLowerCase().replace(/\s+/g, "")}.azurecontainerapps.dev/subscriptions/${ctx.subscription}/resourceGroups/${ctx.resourceGroup}/containerApps/${ctx.name}/eventstream` });
     },
+  },
+  {
+    // A Container App's revisions exist only through its PUTs; Revisions_Restart.json: POST
+    // .../revisions/{revision}/restart -> 200, no body.
+    type: "Microsoft.App/containerApps/revisions",
+    namespace: "Microsoft.App",
+    apiVersions: ["2022-03-01", "2022-10-01", "2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: false,
+    validate: () => "MethodNotAllowed: revisions are made by the app's PUT.",
+    actions: {
+      restart(doc) {
+        const properties = doc.properties as Json;
+        properties.restarts = Number(properties.restarts ?? 0) + 1;
+        return {};
+      },
+    },
+    present: (ctx) => ctx.body,
   },
   {
     // Job executions exist only through a job's `start`: GET (Job_Execution_Get.json) and list
