@@ -171,6 +171,7 @@ describe("local ARM server", () => {
       "Microsoft.DBforPostgreSQL/2025-08-01/DatabaseCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/databases/${q.databaseName}`,
       "Microsoft.DBforPostgreSQL/2025-08-01/FirewallRuleCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/firewallRules/${q.firewallRuleName}`,
       "Microsoft.App/2025-07-01/ContainerApps_CreateOrUpdate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.App/containerApps/${q.containerAppName}`,
+      "Microsoft.App/2025-07-01/Job_CreateorUpdate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.App/jobs/${q.jobName}`,
       "Microsoft.ManagedIdentity/2026-05-31/IdentityCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${q.resourceName}`,
       // The example's scope is a Cosmos DB account, a type this server does not know: the same assignment on a vault.
       "Microsoft.Authorization/2022-04-01/RoleAssignments_CreateForResource.json": (q) => `resourceGroups/testrg/providers/Microsoft.KeyVault/vaults/kv-scope/providers/Microsoft.Authorization/roleAssignments/${q.roleAssignmentName}`,
@@ -188,7 +189,7 @@ describe("local ARM server", () => {
       const bodyParam = Object.keys(q).find((k) => typeof q[k] === "object");
       const group = q.resourceGroupName ?? "testrg";
       if (!file.includes("ResourceGroup")) await call("PUT", `${sub()}/resourcegroups/${group}?api-version=2025-04-01`, { location: "westus" });
-      if (file.includes("ContainerApps_")) {
+      if (file.includes("ContainerApps_") || file.includes("Job_")) {
         // The app's environment, as the environment example makes it.
         const environment = examples.find((e) => e.file === "Microsoft.App/2025-07-01/ManagedEnvironments_CreateOrUpdate.json")!.json.parameters;
         await call("PUT", `${sub()}/resourceGroups/${group}/providers/Microsoft.App/managedEnvironments/demokube?api-version=2025-07-01`, environment.environmentEnvelope);
@@ -216,5 +217,36 @@ describe("local ARM server", () => {
     const keys = await call("POST", `${sub()}/resourcegroups/${workspace.resourceGroupName}/providers/Microsoft.OperationalInsights/workspaces/${workspace.workspaceName}/sharedKeys?api-version=${keysExample.parameters["api-version"]}`);
     expect(keys.status).toBe(200);
     expect(Object.keys(keys.body).sort()).toEqual(Object.keys(keysExample.responses["200"].body).sort());
+    // The registry's admin credentials, as RegistryListCredentials.json documents them (the example registry has its admin user on).
+    const credentialsExample = examples.find((e) => e.file === "Microsoft.ContainerRegistry/2025-04-01/RegistryListCredentials.json")!.json;
+    const registry = (name: string) => `${sub()}/resourceGroups/${credentialsExample.parameters.resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+    const credentials = await call("POST", `${registry(credentialsExample.parameters.registryName)}/listCredentials?api-version=${credentialsExample.parameters["api-version"]}`);
+    expect(credentials.status).toBe(200);
+    expect(credentials.body.username).toBe(credentialsExample.parameters.registryName);
+    expect(credentials.body.passwords.map((p: { name: string }) => p.name)).toEqual(credentialsExample.responses["200"].body.passwords.map((p: { name: string }) => p.name));
+    // A job's start (Job_Start.json: 200 { name, id }), its execution (Job_Execution_Get.json) and the list (Job_Executions_Get.json).
+    const startExample = examples.find((e) => e.file === "Microsoft.App/2025-07-01/Job_Start.json")!.json;
+    const job = `${sub()}/resourceGroups/${startExample.parameters.resourceGroupName}/providers/Microsoft.App/jobs/${startExample.parameters.jobName}`;
+    const started = await call("POST", `${job}/start?api-version=${startExample.parameters["api-version"]}`);
+    expect(Object.keys(startExample.responses)).toContain(String(started.status));
+    expect(Object.keys(started.body).sort()).toEqual(Object.keys(startExample.responses["200"].body).sort());
+    expect(started.body.id).toBe(`${job}/executions/${started.body.name}`);
+    const executionExample = examples.find((e) => e.file === "Microsoft.App/2025-07-01/Job_Execution_Get.json")!.json.responses["200"].body;
+    const execution = await call("GET", `${started.body.id}?api-version=2025-07-01`);
+    expect(Object.keys(execution.body)).toEqual(expect.arrayContaining(Object.keys(executionExample)));
+    expect(Object.keys(execution.body.properties)).toEqual(expect.arrayContaining(["status", "startTime", "template"]));
+    expect(execution.body.properties.status).toBe("Running");
+    const listExample = examples.find((e) => e.file === "Microsoft.App/2025-07-01/Job_Executions_Get.json")!.json.responses["200"].body;
+    const list = await call("GET", `${job}/executions?api-version=2025-07-01`);
+    expect(Object.keys(list.body).sort()).toEqual(Object.keys(listExample).sort());
+    expect(list.body.value.map((e: { name: string }) => e.name)).toEqual([started.body.name]);
+    // Polled on, it ends Succeeded with an end time; executions cannot be PUT.
+    const ended = await call("GET", `${started.body.id}?api-version=2025-07-01`);
+    expect([ended.body.properties.status, typeof ended.body.properties.endTime]).toEqual(["Succeeded", "string"]);
+    expect((await call("PUT", `${started.body.id}?api-version=2025-07-01`, { properties: {} })).status).toBe(400);
+    // With the admin user off, the service answers no credentials.
+    await call("PUT", `${registry("myRegistryNoAdmin")}?api-version=2025-04-01`, { location: "westus", sku: { name: "Basic" }, properties: { adminUserEnabled: false } });
+    const refused = await call("POST", `${registry("myRegistryNoAdmin")}/listCredentials?api-version=2025-04-01`);
+    expect([refused.status, refused.body.error.code]).toEqual([400, "AdminUserDisabled"]);
   });
 });

@@ -20,6 +20,8 @@ export interface AzureSite {
   cli(args: readonly string[], options?: { input?: string; env?: Record<string, string> }): Promise<CliResult>;
   start(args: readonly string[]): ChildProcess;
   yaml(extraConfig?: string): void;
+  /** The site's azure.verify block (default: probes go to the harness's front door, which answers 200). */
+  verify: string;
   /** The state file as parsed JSON. */
   state(): { steps: Record<string, { status: string; outputs?: Record<string, unknown>; error?: { code: string; message: string } }> };
 }
@@ -36,7 +38,9 @@ export async function makeAzureSite(name: string, extraConfig = "", plugins: rea
   symlinkSync(path.join(repoRoot, "packages/target-azure"), path.join(dir, "node_modules/@stepwise/target-azure"), "dir");
   symlinkSync(path.join(repoRoot, "test/azure/fixtures/stepwise-plugin-vault-secrets"), path.join(dir, "node_modules/stepwise-plugin-vault-secrets"), "dir");
   for (const plugin of plugins) symlinkSync(path.join(repoRoot, EXTRA_PLUGINS[plugin]!), path.join(dir, "node_modules", plugin), "dir");
-  const childEnv = { ...cliAzureEnv(env), STEPWISE_AZURE_ARM_ENDPOINT: env.armUrl };
+  // Images are built on the tests' Podman service (scripts/test.sh starts it) when there is one.
+  const podman = process.env.STEPWISE_TEST_PODMAN_SOCKET;
+  const childEnv = { ...cliAzureEnv(env), STEPWISE_AZURE_ARM_ENDPOINT: env.armUrl, ...(podman ? { STEPWISE_PODMAN_SOCKET: podman, CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? "" } : {}) };
   const site: AzureSite = {
     dir,
     name,
@@ -56,9 +60,10 @@ config:
     subscription: ${control.subscription}
     tenantId: ${TENANT}
     location: westeurope
-${extra}`,
+${site.verify}${extra}`,
       );
     },
+    verify: `    verify:\n      connectTo: "${env.apps}"\n`,
     state: () => JSON.parse(readFileSync(path.join(dir, ".stepwise/state.json"), "utf8")),
   };
   site.yaml();

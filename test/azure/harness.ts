@@ -5,9 +5,13 @@
  * that worker. Tests reach the server's log and faults over its `/_control/` API, so both ways
  * behave the same.
  */
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
-import { Agent, request } from "node:https";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent, createServer as createHttpsServer, request } from "node:https";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { ArmServer, type Fault, type LogEntry } from "./arm-server/arm-server.js";
 import { makeLoopbackCertificate } from "./arm-server/certificate.js";
 import { IdentityEndpoint } from "./arm-server/identity-endpoint.js";
@@ -18,22 +22,74 @@ export interface ArmEnvironment {
   caFile: string;
   identityEndpoint: string;
   identityHeader: string;
+  /** The local registry standing in for ACR (a site must name its registry {@link TEST_REGISTRY} to push to it). */
+  registry: { loginServer: string; passwordFile: string };
+  /** host:port of the apps' front door: an HTTPS server answering every app's FQDN (sites set azure.verify.connectTo to it). */
+  apps: string;
+}
+
+/** The registry name whose admin user the local registry knows (listCredentials answers it as the username). */
+export const TEST_REGISTRY = "crstepwisetest";
+
+const scripts = path.resolve(import.meta.dirname, "../../scripts/azure");
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Debian's docker-registry on 127.0.0.1 over TLS (scripts/azure/start-registry.sh), with the
+ * server's certificate; stopped (and Podman's trust of it removed) by `stop`, and on exit.
+ */
+async function startRegistry(tls: { dir: string }): Promise<{ loginServer: string; password: string; passwordFile: string; stop(): void }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-registry-"));
+  const stop = () => execFileSync(path.join(scripts, "stop-registry.sh"), [dir], { stdio: "ignore" });
+  process.once("exit", stop);
+  const loginServer = execFileSync(path.join(scripts, "start-registry.sh"), [dir, path.join(tls.dir, "cert.pem"), path.join(tls.dir, "key.pem"), String(await freePort()), TEST_REGISTRY], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  const passwordFile = path.join(dir, "password");
+  return { loginServer, password: readFileSync(passwordFile, "utf8").trim(), passwordFile, stop };
 }
 
 const ENV_KEY = "STEPWISE_TEST_ARM";
 let local: Promise<{ env: ArmEnvironment; stop(): Promise<void> }> | undefined;
 
+/**
+ * Where the tests' Container Apps are "served": HTTPS with the harness certificate, 200 for any
+ * path of any Host, each request recorded (`GET /_control/requests` lists them).
+ */
+async function startFrontDoor(tls: { key: string; cert: string }): Promise<{ address: string; stop(): Promise<void> }> {
+  const seen: { host: string; path: string }[] = [];
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    if (req.url === "/_control/requests") return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(seen));
+    seen.push({ host: String(req.headers.host), path: String(req.url) });
+    res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 async function startServers(): Promise<{ env: ArmEnvironment; stop(): Promise<void> }> {
   const tls = await makeLoopbackCertificate();
   const identity = new IdentityEndpoint();
   await identity.start();
-  const arm = new ArmServer(tls, identity.tokens);
+  const registry = await startRegistry(tls);
+  const arm = new ArmServer(tls, identity.tokens, { world: { registry: { name: TEST_REGISTRY, loginServer: registry.loginServer, password: registry.password } } });
   await arm.start();
+  const apps = await startFrontDoor(tls);
   return {
-    env: { armUrl: arm.url, caFile: tls.caFile, identityEndpoint: identity.url, identityHeader: identity.header },
+    env: { armUrl: arm.url, caFile: tls.caFile, identityEndpoint: identity.url, identityHeader: identity.header, registry: { loginServer: registry.loginServer, passwordFile: registry.passwordFile }, apps: apps.address },
     async stop() {
+      await apps.stop();
       await arm.stop();
       await identity.stop();
+      registry.stop();
       rmSync(tls.dir, { recursive: true, force: true });
     },
   };

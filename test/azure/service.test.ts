@@ -117,14 +117,4 @@ describe("azure: services as Container Apps", () => {
     expect(deploy.code, deploy.stderr).toBe(0);
     expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path)} ${e.status}`)).toEqual(["PUT Microsoft.App/containerApps/worker 201"]);
   });
-
-  it("a service with build: is refused with exit 2 naming the key and what to do", async () => {
-    site.yaml(services("bonjour", "  built:\n    build:\n      context: ./app\n"));
-    const deploy = await site.cli(["deploy", "--auto-approve"]);
-    expect(deploy.code).toBe(2);
-    expect(deploy.stderr).toContain("services.built.build");
-    expect(deploy.stderr).toMatch(/cannot build and push images yet/);
-    expect(deploy.stderr).toContain("az acr build --registry crsvcown12345 --image built:1 ./app");
-    expect(deploy.stderr).not.toMatch(/^\s+at /m);
-  });
 });

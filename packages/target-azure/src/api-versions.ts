@@ -14,6 +14,9 @@ export const API_VERSIONS = {
   "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules": "2025-08-01",
   "Microsoft.App/managedEnvironments": "2025-07-01",
   "Microsoft.App/containerApps": "2025-07-01",
+  "Microsoft.App/containerApps/revisions": "2025-07-01",
+  "Microsoft.App/jobs": "2025-07-01",
+  "Microsoft.App/jobs/executions": "2025-07-01",
   "Microsoft.ManagedIdentity/userAssignedIdentities": "2026-05-31",
   "Microsoft.Authorization/roleAssignments": "2022-04-01",
 } as const;

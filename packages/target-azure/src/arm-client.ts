@@ -64,15 +64,39 @@ export class ArmClient {
   async action(id: string, type: ArmResourceType, action: string, signal: AbortSignal): Promise<Record<string, unknown>> {
     const what = `${action} on ${describe(id)}`;
     try {
-      const request = this.http.request({ url: `${this.endpoint}${id}/${action}?api-version=${API_VERSIONS[type]}`, method: "POST", abortSignal: signal });
-      request.headers.set("accept", "application/json");
-      const response = await this.client.pipeline.sendRequest(this.http.client, request);
-      const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as Record<string, unknown>) : {};
-      if (response.status >= 400) throw Object.assign(new Error(String((body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`)), { statusCode: response.status, details: body });
-      return body;
+      return await this.send(`${this.endpoint}${id}/${action}?api-version=${API_VERSIONS[type]}`, "POST", signal);
     } catch (error) {
       throw azureErrors.fromSdk(what, error, this.endpoint);
     }
+  }
+
+  /**
+   * The children listed at `path` (`<job id>/executions`): GETs through the same pipeline as
+   * {@link action}, following `nextLink`. One GET per page.
+   */
+  async list(path: string, type: ArmResourceType, signal: AbortSignal): Promise<ArmResource[]> {
+    const what = `list ${describe(path.slice(0, path.lastIndexOf("/")))} ${path.split("/").at(-1)}`;
+    const out: ArmResource[] = [];
+    try {
+      for (let url: string | undefined = `${this.endpoint}${path}?api-version=${API_VERSIONS[type]}`; url; ) {
+        const page = await this.send(url, "GET", signal);
+        out.push(...((page.value as ArmResource[] | undefined) ?? []));
+        url = typeof page.nextLink === "string" && page.nextLink ? page.nextLink : undefined;
+      }
+      return out;
+    } catch (error) {
+      throw azureErrors.fromSdk(what, error, this.endpoint);
+    }
+  }
+
+  /** One request through the client's pipeline; its JSON body, or the SDK-shaped error for a status >= 400. */
+  private async send(url: string, method: "GET" | "POST", signal: AbortSignal): Promise<Record<string, unknown>> {
+    const request = this.http.request({ url, method, abortSignal: signal });
+    request.headers.set("accept", "application/json");
+    const response = await this.client.pipeline.sendRequest(this.http.client, request);
+    const body = response.bodyAsText ? (JSON.parse(response.bodyAsText) as Record<string, unknown>) : {};
+    if (response.status >= 400) throw Object.assign(new Error(String((body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`)), { statusCode: response.status, details: body });
+    return body;
   }
 
   /** The resource, or undefined when Resource Manager says it does not exist (404). One GET. */
@@ -116,6 +140,18 @@ export class ArmClient {
     } catch (error) {
       if (sdkError(error).statusCode === 404) return;
       throw azureErrors.fromSdk(`delete ${describe(id)}`, error, this.endpoint);
+    }
+  }
+
+  /** The resources of `type` in resource group `group` (Resources_ListByResourceGroup; no properties). One GET per page. */
+  async listInGroup(group: string, type: ArmResourceType, signal: AbortSignal): Promise<ArmResource[]> {
+    try {
+      const out: ArmResource[] = [];
+      for await (const resource of this.client.resources.listByResourceGroup(group, { filter: `resourceType eq '${type}'`, abortSignal: signal })) out.push(resource as ArmResource);
+      return out;
+    } catch (error) {
+      if (sdkError(error).statusCode === 404) return [];
+      throw azureErrors.fromSdk(`list ${type} in resource group ${group}`, error, this.endpoint);
     }
   }
 

@@ -1,6 +1,6 @@
-import type { DriftReport, RemoveResult, ResourceRef, ResourceResult, ServiceResource, TargetCallScope, TargetRemoveScope } from "@stepwise/core";
+import type { DriftReport, JobResource, RemoveResult, ResourceRef, ResourceResult, ServiceResource, TargetCallScope, TargetRemoveScope } from "@stepwise/core";
 import { hashJson, type JsonObject } from "@stepwise/core";
-import { API_VERSIONS } from "./api-versions.js";
+import { API_VERSIONS, type ArmResourceType } from "./api-versions.js";
 import { describe, type ArmBody, type ArmClient } from "./arm-client.js";
 import { azureErrors } from "./errors.js";
 import { resourceId } from "./foundation-steps.js";
@@ -9,9 +9,10 @@ import type { AzureSettings } from "./settings.js";
 
 const APP = "Microsoft.App/containerApps";
 
-interface Context {
+export interface Context {
   arm: ArmClient;
   settings: AzureSettings;
+  siteDir: string;
   storeSecret(secret: string, scope: TargetCallScope): Promise<{ secretUri: string }>;
 }
 
@@ -24,21 +25,35 @@ function appSecretName(settings: AzureSettings, secret: string): string {
   return vaultName.toLowerCase() === vaultName ? vaultName : `${vaultName.toLowerCase().slice(0, 100)}-${hashJson(secret).slice(0, 6)}`;
 }
 
-/**
- * The app's body. Secrets are Key Vault references (`keyVaultUrl` + the site's identity): the
- * body never holds a secret value. The site's registry is pulled from with the same identity.
- */
-function appBody(settings: AzureSettings, spec: ServiceResource, image: string, secretUris: ReadonlyMap<string, string>): ArmBody & { identity: JsonObject } {
+/** What an app and a job share: identity, environment, registry, secrets, the container's env. */
+export function containerParts(settings: AzureSettings, spec: ServiceResource | JobResource, image: string, secretUris: ReadonlyMap<string, string>, pushedTo?: string) {
   const identityId = resourceId(settings, "Microsoft.ManagedIdentity", "userAssignedIdentities", settings.names.identity);
-  const name = settings.names.containerApp(spec.name);
-  const [first, ...more] = spec.ports ?? [];
   const server = image.split("/")[0]!.toLowerCase();
-  const ownRegistry = image.includes("/") && server.startsWith(`${settings.names.registry.toLowerCase()}.`);
+  const ownRegistry = pushedTo !== undefined || (image.includes("/") && server.startsWith(`${settings.names.registry.toLowerCase()}.`));
   const secrets = [...new Set(Object.values(spec.secrets ?? {}))].sort().map((secret) => ({ name: appSecretName(settings, secret), keyVaultUrl: secretUris.get(secret)!, identity: identityId }));
   const env = [
     ...Object.entries(spec.env ?? {}).map(([key, value]) => ({ name: key, value })),
     ...Object.entries(spec.secrets ?? {}).map(([key, secret]) => ({ name: key, secretRef: appSecretName(settings, secret) })),
   ].sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    identity: { type: "UserAssigned", userAssignedIdentities: { [identityId]: {} } },
+    environmentId: resourceId(settings, "Microsoft.App", "managedEnvironments", settings.names.containerAppsEnvironment),
+    configuration: {
+      ...(ownRegistry ? { registries: [{ server: pushedTo ?? server, identity: identityId }] } : {}),
+      ...(secrets.length ? { secrets } : {}),
+    },
+    container: { image, ...(spec.command ? { args: [...spec.command] } : {}), env, resources: { cpu: 0.5, memory: "1Gi" } },
+  };
+}
+
+/**
+ * The app's body. Secrets are Key Vault references (`keyVaultUrl` + the site's identity): the
+ * body never holds a secret value. The site's registry is pulled from with the same identity.
+ */
+function appBody(settings: AzureSettings, spec: ServiceResource, image: string, secretUris: ReadonlyMap<string, string>, pushedTo?: string): ArmBody & { identity: JsonObject } {
+  const parts = containerParts(settings, spec, image, secretUris, pushedTo);
+  const name = settings.names.containerApp(spec.name);
+  const [first, ...more] = spec.ports ?? [];
   const health = spec.healthcheck;
   const probes =
     health?.http && first
@@ -52,9 +67,9 @@ function appBody(settings: AzureSettings, spec: ServiceResource, image: string, 
       : undefined;
   return {
     location: settings.location,
-    identity: { type: "UserAssigned", userAssignedIdentities: { [identityId]: {} } },
+    identity: parts.identity,
     properties: {
-      environmentId: resourceId(settings, "Microsoft.App", "managedEnvironments", settings.names.containerAppsEnvironment),
+      environmentId: parts.environmentId,
       workloadProfileName: "Consumption",
       configuration: {
         activeRevisionsMode: "Single",
@@ -69,24 +84,34 @@ function appBody(settings: AzureSettings, spec: ServiceResource, image: string, 
               },
             }
           : {}),
-        ...(ownRegistry ? { registries: [{ server, identity: identityId }] } : {}),
-        ...(secrets.length ? { secrets } : {}),
+        ...parts.configuration,
       },
       template: {
-        containers: [
-          {
-            name,
-            image,
-            ...(spec.command ? { args: [...spec.command] } : {}),
-            env,
-            resources: { cpu: 0.5, memory: "1Gi" },
-            ...(probes ? { probes } : {}),
-          },
-        ],
+        containers: [{ name, ...parts.container, ...(probes ? { probes } : {}) }],
         scale: { minReplicas: 1, maxReplicas: 1 },
       },
     },
   };
+}
+
+/** Each secret `spec` uses in the site's vault (a PUT only when its value changed): secret -> its Key Vault URL. */
+export async function storeSecrets(ctx: Pick<Context, "storeSecret">, spec: ServiceResource | JobResource, scope: TargetCallScope): Promise<Map<string, string>> {
+  const secretUris = new Map<string, string>();
+  for (const secret of [...new Set(Object.values(spec.secrets ?? {}))].sort()) secretUris.set(secret, (await ctx.storeSecret(secret, scope)).secretUri);
+  return secretUris;
+}
+
+/**
+ * The image an app or job runs: `image:` as given, or `build:` built with Podman and pushed to
+ * the site's registry (`server` set: the app pulls from it with the site's identity).
+ */
+export async function appImage(ctx: Pick<Context, "arm" | "settings" | "siteDir">, spec: Pick<ServiceResource, "name" | "image" | "build">, scope: TargetCallScope): Promise<{ ref: string; server?: string }> {
+  if (spec.build) {
+    const { buildAndPush } = await import("./images.js");
+    return buildAndPush(ctx, spec.name, spec.build, scope);
+  }
+  if (spec.image) return { ref: spec.image };
+  throw azureErrors.imageMissing(spec.name);
 }
 
 /** What the result's specHash is made of; `probe` rebuilds it from the app's tag. */
@@ -100,24 +125,27 @@ const resultHash = (name: string, appSpec: string) => hashJson({ kind: "service"
  */
 export async function ensureService(ctx: Context, spec: ServiceResource, scope: TargetCallScope): Promise<ResourceResult<"service">> {
   const { arm, settings } = ctx;
-  if (spec.build || !spec.image) throw azureErrors.buildUnsupported(spec.name, settings.names.registry, spec.build?.context);
   if (spec.volumes && Object.keys(spec.volumes).length > 0) throw azureErrors.volumesUnsupported(spec.name);
-  const secretUris = new Map<string, string>();
-  for (const secret of [...new Set(Object.values(spec.secrets ?? {}))].sort()) secretUris.set(secret, (await ctx.storeSecret(secret, scope)).secretUri);
+  const secretUris = await storeSecrets(ctx, spec, scope);
   const name = settings.names.containerApp(spec.name);
   const id = resourceId(settings, "Microsoft.App", "containerApps", name);
-  const body = appBody(settings, spec, spec.image, secretUris);
+  const pushed = await appImage(ctx, spec, scope);
+  const body = appBody(settings, spec, pushed.ref, secretUris, pushed.server);
   const appSpec = hashJson({ apiVersion: API_VERSIONS[APP], body: body as unknown as JsonObject });
   let app = await arm.get(id, APP, scope.signal);
   let change: ResourceResult["change"] = "unchanged";
   if (!app || app.tags?.[Tag.Spec] !== appSpec || app.properties?.provisioningState !== "Succeeded") {
-    const made = await arm.put(id, APP, { ...body, tags: settings.names.tags(scope.step, appSpec) } as ArmBody, scope.log, scope.signal);
+    const made = await arm.put(id, APP, { ...body, tags: { ...settings.names.tags(scope.step, appSpec), [Tag.Resource]: spec.name } } as ArmBody, scope.log, scope.signal);
     scope.log.info(`${describe(id)}: ${String(made.properties?.latestRevisionName ?? made.properties?.provisioningState ?? "ok")}`);
     change = app ? "replaced" : "created";
     app = made;
   }
   const ingress = (app.properties?.configuration as { ingress?: { fqdn?: string; external?: boolean } } | undefined)?.ingress;
   const external = ingress?.external === true && ingress.fqdn;
+  if (external) {
+    const { verifyPublicApp } = await import("./verify.js");
+    await verifyPublicApp(settings, spec, ingress.fqdn!, scope);
+  }
   return {
     kind: "service",
     name: spec.name,
@@ -128,7 +156,7 @@ export async function ensureService(ctx: Context, spec: ServiceResource, scope: 
       // Apps of one environment reach each other by app name; the internet by the FQDN (HTTPS on 443).
       host: external ? ingress.fqdn! : name,
       app: name,
-      image: spec.image,
+      image: pushed.ref,
       ...(ingress?.fqdn ? { fqdn: ingress.fqdn } : {}),
       ...(external ? { url: `https://${ingress.fqdn}` } : {}),
       ports: (spec.ports ?? []).filter((p) => p.host !== undefined).slice(0, 1).map((p) => ({ container: p.container, host: 443 })),
@@ -136,16 +164,26 @@ export async function ensureService(ctx: Context, spec: ServiceResource, scope: 
   };
 }
 
-/** One GET of the app: gone, Failed, or its spec tag differs from what was deployed. */
-export async function probeService({ arm }: Pick<Context, "arm">, result: ResourceResult<"service">, scope: TargetCallScope): Promise<DriftReport | void> {
-  const app = await arm.get(result.id, APP, scope.signal);
-  if (!app) return { reason: `${describe(result.id)} is gone` };
-  if (app.properties?.provisioningState === "Failed") return { reason: `${describe(result.id)} is in state Failed` };
-  if (resultHash(result.name, app.tags?.[Tag.Spec] ?? "") !== result.specHash) return { reason: `${describe(result.id)} was changed outside stepwise` };
+/** One GET of what `result` made: gone, Failed, or its spec tag (through `hashOf`) is not what was deployed. */
+export async function probeTagged(arm: ArmClient, result: ResourceResult, type: ArmResourceType, hashOf: (specTag: string) => string, signal: AbortSignal): Promise<DriftReport | void> {
+  const made = await arm.get(result.id, type, signal);
+  if (!made) return { reason: `${describe(result.id)} is gone` };
+  if (made.properties?.provisioningState === "Failed") return { reason: `${describe(result.id)} is in state Failed` };
+  if (hashOf(made.tags?.[Tag.Spec] ?? "") !== result.specHash) return { reason: `${describe(result.id)} was changed outside stepwise` };
 }
 
-/** A service that left the site: its app is deleted (the Key Vault secrets stay: other steps may use them). */
-export async function removeService({ arm }: Pick<Context, "arm">, ref: ResourceRef, scope: TargetRemoveScope): Promise<RemoveResult> {
-  await arm.delete(ref.id, APP, scope.log, scope.signal);
+/** Deletes what a resource that left the site made (the Key Vault secrets stay: other steps may use them). */
+export async function removeMade(arm: ArmClient, ref: ResourceRef, type: ArmResourceType, scope: TargetRemoveScope): Promise<RemoveResult> {
+  await arm.delete(ref.id, type, scope.log, scope.signal);
   return { removed: [describe(ref.id)], kept: [] };
+}
+
+/** One GET of the app: gone, Failed, or its spec tag differs from what was deployed. */
+export function probeService({ arm }: Pick<Context, "arm">, result: ResourceResult<"service">, scope: TargetCallScope): Promise<DriftReport | void> {
+  return probeTagged(arm, result, APP, (tag) => resultHash(result.name, tag), scope.signal);
+}
+
+/** A service that left the site: its app is deleted. */
+export function removeService({ arm }: Pick<Context, "arm">, ref: ResourceRef, scope: TargetRemoveScope): Promise<RemoveResult> {
+  return removeMade(arm, ref, APP, scope);
 }

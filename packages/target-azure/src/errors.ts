@@ -12,8 +12,16 @@ export const AzureErrorCode = {
   ProviderNotRegistered: "AZURE_PROVIDER_NOT_REGISTERED",
   /** The site's Postgres user differs from the administrator the existing server was made with (Azure cannot rename it). Exit 2. */
   PostgresAdminFixed: "AZURE_POSTGRES_ADMIN_FIXED",
-  /** A service asks for something the azure target cannot do yet (build an image, named volumes). Exit 2. */
+  /** A service asks for something the azure target cannot do yet (named volumes). Exit 2. */
   ServiceUnsupported: "AZURE_SERVICE_UNSUPPORTED",
+  /** An image built for a service or job could not be pushed to the site's registry. Exit 1. */
+  ImagePushFailed: "AZURE_IMAGE_PUSH_FAILED",
+  /** A Container Apps job execution ended Failed (or did not finish in time). Exit 1. */
+  JobFailed: "AZURE_JOB_FAILED",
+  /** A public app's FQDN did not answer its HTTPS probe. Exit 1. */
+  VerifyFailed: "AZURE_VERIFY_FAILED",
+  /** `restart` names a service the site has no Container App for. Exit 2. */
+  ServiceNotFound: "AZURE_SERVICE_NOT_FOUND",
   /** A secret the resource references has no value (core's code). Exit 2. */
   SecretMissing: "SECRET_MISSING",
 } as const;
@@ -89,12 +97,41 @@ export const azureErrors = {
       details: { secrets: [secret] },
     });
   },
-  /** `services.NAME.build`: images are not built and pushed by this target yet. */
-  buildUnsupported(service: string, registry: string, context = "<build context>"): StepwiseError {
-    return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${service}.build: the azure target cannot build and push images yet; service ${service} needs an image reference (image:).`, {
+  /** Building or pushing `resource`'s image failed (the registry's credentials never appear in `reason`). */
+  imagePushFailed(resource: string, registry: string, reason: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ImagePushFailed, `The image of ${resource} could not be pushed to registry ${registry}: ${reason}`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az acr show --name ${registry} --query loginServer   (the registry must exist with its admin user enabled; then stepwise deploy)`,
+    });
+  },
+  /** A service or job with neither `image:` nor `build:` (a component plugin's bug). */
+  imageMissing(resource: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ServiceUnsupported, `stepwise.yaml services.${resource}: ${resource} needs either image: or build:.`, {
       exitCode: ExitCode.BadInput,
-      location: `services.${service}.build`,
-      hint: `az acr build --registry ${registry} --image ${service}:1 ${context}   then replace build: with image: ${registry}.azurecr.io/${service}:1 in stepwise.yaml`,
+      location: `services.${resource}`,
+      hint: `add image: or build: to services.${resource} in stepwise.yaml`,
+    });
+  },
+  /** A job's execution ended other than Succeeded: where its logs are (the workspace and the query), exit 1. */
+  jobFailed(job: string, execution: string, problem: string, logs: { workspace: string; query: string }): StepwiseError {
+    return new StepwiseError(AzureErrorCode.JobFailed, `Job ${job}: execution ${execution} ${problem}. Its logs are in Log Analytics workspace ${logs.workspace}: ${logs.query}`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az monitor log-analytics query --workspace <workspace customer id> --analytics-query "${logs.query}"   (fix the job, then stepwise deploy runs it again)`,
+      details: { execution, workspace: logs.workspace },
+    });
+  },
+  /** A public app's HTTPS probe did not answer well within the timeout. */
+  verifyFailed(service: string, url: string, problem: string, seconds: number, group: string, app: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.VerifyFailed, `Service ${service} is not served at ${url} after ${seconds}s (last answer: ${problem}).`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az containerapp logs show --name ${app} --resource-group ${group}   (then stepwise deploy; a slow start: raise azure.verify.timeoutSeconds)`,
+    });
+  },
+  /** `stepwise restart NAME` for a name that is no Container App of the site. */
+  serviceNotFound(service: string, site: string, known: readonly string[]): StepwiseError {
+    return new StepwiseError(AzureErrorCode.ServiceNotFound, `Site ${site} has no Container App for service ${service}${known.length ? ` (it has: ${known.join(", ")})` : ""}.`, {
+      exitCode: ExitCode.BadInput,
+      hint: "stepwise status   (lists the site's services)",
     });
   },
   /** `services.NAME.volumes`: Container Apps volumes need Azure Files storage, not made yet. */

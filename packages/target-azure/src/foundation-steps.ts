@@ -178,8 +178,9 @@ export const registryStep = armResourceStep({
   desired: (ctx, settings) => ({
     id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),
     type: "Microsoft.ContainerRegistry/registries",
-    // Pulls and pushes go through Entra ID (managed identity, AcrPull/AcrPush), never an admin password.
-    body: { location: settings.location, sku: { name: ctx.config.get<string>("azure.registry.sku") ?? "Basic" }, properties: { adminUserEnabled: false } },
+    // Apps pull with the site's managed identity (AcrPull). The admin user is on for the deploying
+    // identity's pushes only: its password (listCredentials) goes straight to Podman, never stored.
+    body: { location: settings.location, sku: { name: ctx.config.get<string>("azure.registry.sku") ?? "Basic" }, properties: { adminUserEnabled: true } },
   }),
   outputs: (settings, [registry]) => ({
     id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),

@@ -10,13 +10,13 @@ const run = promisify(execFile);
 const dist = path.resolve(import.meta.dirname, "../dist/index.js");
 
 describe("@stepwise/target-azure plugin load", () => {
-  it.skipIf(!existsSync(dist))("imports no @azure module", async () => {
+  it.skipIf(!existsSync(dist))("imports no @azure module, nor the podman target or dockerode (image builds load them)", async () => {
     const script = `
       import { registerHooks } from "node:module";
       const seen = [];
       registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
       const plugin = (await import(${JSON.stringify(dist)})).default({});
-      console.log(JSON.stringify({ targets: plugin.targets.map((t) => t.name), azure: seen.filter((u) => u.includes("@azure")) }));
+      console.log(JSON.stringify({ targets: plugin.targets.map((t) => t.name), azure: seen.filter((u) => /@azure|target-podman|dockerode/.test(u)) }));
     `;
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script]);
     const result = JSON.parse(stdout) as { targets: string[]; azure: string[] };

@@ -4,6 +4,8 @@ import { createHash } from "node:crypto";
 export const Tag = {
   Site: "stepwise-site",
   Step: "stepwise-step",
+  /** Container Apps and jobs: the site resource (service or job name) they realise; `status` and `restart` go by it. */
+  Resource: "stepwise-resource",
   /** Hash of the body stepwise PUT (tags aside): a different value means it was changed outside stepwise. */
   Spec: "stepwise-spec",
   /** Key Vault secrets: a hash of the value's HMAC fingerprint (reveals nothing about the value). */

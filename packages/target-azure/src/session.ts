@@ -1,14 +1,18 @@
-import type { DownPreview, DriftReport, RemoveOptions, RemoveResult, ResourceRef, ResourceResult, ResourceSpec, StepLogger, TargetCallScope, TargetRemoveScope, TargetSession } from "@stepwise/core";
+import type { DownPreview, DriftReport, RemoveOptions, RemoveResult, ResourceRef, ResourceResult, ResourceSpec, ServiceStatus, StepLogger, TargetCallScope, TargetRemoveScope, TargetSession } from "@stepwise/core";
 import { ErrorCode, ExitCode, StepwiseError, hashJson } from "@stepwise/core";
-import type { ArmClient } from "./arm-client.js";
+import type { ArmClient, ArmResource } from "./arm-client.js";
+import { azureErrors } from "./errors.js";
 import { resourceId } from "./foundation-steps.js";
 import { Tag } from "./naming.js";
 import { ensureService, probeService, removeService } from "./container-app.js";
+import { ensureJob, newestExecution, probeJob, removeJob } from "./job.js";
 import { ensurePostgres, probePostgres, removePostgres } from "./postgres.js";
 import { secretVersion } from "./secret-version.js";
 import type { AzureSettings } from "./settings.js";
 
 const SECRET_TYPE = "Microsoft.KeyVault/vaults/secrets";
+const APP = "Microsoft.App/containerApps";
+const JOB = "Microsoft.App/jobs";
 
 /**
  * A live connection to Resource Manager for one site. Realises the kinds the target lists; every
@@ -19,6 +23,8 @@ export class AzureSession implements TargetSession {
     readonly arm: ArmClient,
     readonly settings: AzureSettings,
     readonly log: StepLogger,
+    /** The site's directory (build contexts are relative to it). */
+    readonly siteDir: string,
   ) {}
 
   /**
@@ -31,6 +37,7 @@ export class AzureSession implements TargetSession {
     scope.signal.throwIfAborted();
     if (spec.kind === "postgres") return ensurePostgres(this, spec, scope);
     if (spec.kind === "service") return ensureService(this, spec, scope);
+    if (spec.kind === "job") return ensureJob(this, spec, scope);
     if (spec.kind !== "secret") {
       throw new StepwiseError(ErrorCode.TargetUnsupported, `The azure target cannot realise ${spec.kind} ${spec.name} yet (step ${scope.step}).`, {
         exitCode: ExitCode.BadInput,
@@ -66,6 +73,7 @@ export class AzureSession implements TargetSession {
   async probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void> {
     if (result.kind === "postgres") return probePostgres(this, result, scope);
     if (result.kind === "service") return probeService(this, result, scope);
+    if (result.kind === "job") return probeJob(this, result, scope);
     if (result.kind !== "secret") return;
     const existing = await this.arm.get(result.id, SECRET_TYPE, scope.signal);
     if (!existing) return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} is gone` };
@@ -81,9 +89,62 @@ export class AzureSession implements TargetSession {
   async remove(ref: ResourceRef, options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
     if (ref.kind === "postgres") return removePostgres(this, ref, options, scope);
     if (ref.kind === "service") return removeService(this, ref, scope);
+    if (ref.kind === "job") return removeJob(this, ref, scope);
     if (ref.kind !== "secret") return { removed: [], kept: [] };
     await this.arm.delete(ref.id, SECRET_TYPE, scope.log, scope.signal);
     return { removed: [`key vault secret ${ref.id.split("/").at(-1)}`], kept: [] };
+  }
+
+  /**
+   * The site's Container Apps and jobs (two list GETs in the resource group, then one GET per app
+   * and one execution list per job): an app's running status and public URL, a job's newest execution.
+   */
+  async status(): Promise<ServiceStatus[]> {
+    const signal = new AbortController().signal;
+    const group = this.settings.names.resourceGroup;
+    const [apps, jobs] = await Promise.all([this.arm.listInGroup(group, APP, signal), this.arm.listInGroup(group, JOB, signal)]);
+    const own = (r: ArmResource) => r.tags?.[Tag.Site] === this.settings.names.site;
+    const name = (r: ArmResource) => r.tags?.[Tag.Resource] ?? String(r.name);
+    const out = await Promise.all([
+      ...apps.filter(own).map(async (listed): Promise<ServiceStatus> => {
+        const app = await this.arm.get(String(listed.id), APP, signal);
+        const properties = (app?.properties ?? {}) as { runningStatus?: string; provisioningState?: string; configuration?: { ingress?: { fqdn?: string; external?: boolean } }; template?: { containers?: { image?: string }[] } };
+        const ingress = properties.configuration?.ingress;
+        return {
+          name: name(listed),
+          kind: "service",
+          state: (properties.runningStatus ?? properties.provisioningState ?? "unknown").toLowerCase(),
+          ...(properties.provisioningState && properties.provisioningState !== "Succeeded" ? { health: properties.provisioningState.toLowerCase() } : {}),
+          ...(properties.template?.containers?.[0]?.image ? { image: properties.template.containers[0].image } : {}),
+          ports: ingress?.fqdn ? [ingress.external ? `https://${ingress.fqdn}` : ingress.fqdn] : [],
+        };
+      }),
+      ...jobs.filter(own).map(async (listed): Promise<ServiceStatus> => {
+        const execution = await newestExecution(this, String(listed.id), signal);
+        const properties = (execution?.properties ?? {}) as { status?: string; startTime?: string };
+        return { name: name(listed), kind: "job", state: execution ? `last run ${String(properties.status ?? "unknown").toLowerCase()}` : "never run", ...(properties.startTime ? { startedAt: properties.startTime } : {}) };
+      }),
+    ]);
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Restarts the active revision of each of the site's Container Apps, or only `service`'s. Returns the apps restarted. */
+  async restart(service?: string): Promise<string[]> {
+    const signal = new AbortController().signal;
+    const apps = (await this.arm.listInGroup(this.settings.names.resourceGroup, APP, signal)).filter((r) => r.tags?.[Tag.Site] === this.settings.names.site);
+    const name = (r: ArmResource) => r.tags?.[Tag.Resource] ?? String(r.name);
+    const chosen = service === undefined ? apps : apps.filter((r) => name(r) === service);
+    if (service !== undefined && chosen.length === 0) throw azureErrors.serviceNotFound(service, this.settings.names.site, apps.map(name).sort());
+    const restarted: string[] = [];
+    for (const listed of chosen) {
+      const app = await this.arm.get(String(listed.id), APP, signal);
+      const revision = app?.properties?.latestRevisionName;
+      if (typeof revision !== "string" || !revision) continue;
+      await this.arm.action(`${String(listed.id)}/revisions/${revision}`, "Microsoft.App/containerApps/revisions", "restart", signal);
+      this.log.info(`restarted revision ${revision} of ${String(listed.name)}`);
+      restarted.push(String(listed.name));
+    }
+    return restarted;
   }
 
   /** Whatever `down` is asked: the whole resource group goes, with every database and secret in it. */

@@ -13,6 +13,10 @@ export interface AzureSettings {
   tenantId: string;
   location: string;
   names: AzureNames;
+  /** How public apps are verified after a deploy (connection details: never inputs). */
+  verify: { timeoutSeconds: number; connectTo?: string };
+  /** Podman socket for building images (unset: the podman target's discovery, STEPWISE_PODMAN_SOCKET first). */
+  podmanSocket?: string;
 }
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -46,6 +50,24 @@ export const TARGET_CONFIG: Readonly<Record<string, ConfigKeySpec>> = {
     default: "westeurope",
     validate: (value) => (typeof value === "string" && /^[a-z0-9]+$/.test(value) ? undefined : "must be a region name such as westeurope (az account list-locations -o table)"),
   },
+  "azure.podmanSocket": {
+    description: "Podman API socket used to build and push the site's images (default: STEPWISE_PODMAN_SOCKET, then Podman's default sockets)",
+    // Where images are built, not what is deployed: the image identity is the context's hash.
+    connection: true,
+  },
+  "azure.verify.timeoutSeconds": {
+    description: "Seconds a public app's HTTPS probe may take to answer after a deploy",
+    type: "integer",
+    default: 300,
+    // How long to wait, not what is deployed.
+    connection: true,
+    validate: (v) => (typeof v === "number" && v >= 1 && v <= 3600 ? undefined : "must be between 1 and 3600"),
+  },
+  "azure.verify.connectTo": {
+    description: "host:port the HTTPS probe of public apps connects to instead of their FQDN (a test server, a private entry point); TLS is checked for that host",
+    connection: true,
+    validate: (v) => (typeof v === "string" && /^[^\s:/]+:\d{1,5}$/.test(v) ? undefined : "must be host:port, e.g. 127.0.0.1:8443"),
+  },
   "azure.resourceGroup": { description: "Resource group name (default rg-stepwise-<site>)" },
   "azure.names.workspace": { description: "Log Analytics workspace name (default log-stepwise-<site>)" },
   "azure.names.registry": { description: "Container registry name, globally unique, 5-50 letters/digits (default derived from the site)" },
@@ -60,6 +82,8 @@ export function readSettings(site: string, config: ConfigReader): AzureSettings 
     subscription,
     tenantId: config.get<string>("azure.tenantId") ?? "",
     location: config.get<string>("azure.location") ?? "westeurope",
+    podmanSocket: config.get<string>("azure.podmanSocket"),
+    verify: { timeoutSeconds: config.get<number>("azure.verify.timeoutSeconds") ?? 300, connectTo: config.get<string>("azure.verify.connectTo") },
     names: new AzureNames(site, subscription, {
       resourceGroup: config.get<string>("azure.resourceGroup"),
       workspace: config.get<string>("azure.names.workspace"),

@@ -22,3 +22,7 @@ export { PodmanErrorCode } from "./errors.js";
 export { DEFAULT_SETTINGS, OFFLINE_SETTINGS } from "./settings.js";
 export type { PodmanSettings } from "./settings.js";
 export { specHash } from "./spec-hash.js";
+// The build the azure target reuses (same Containerfile handling, same image identity and tag).
+export { ensureBuiltImage } from "./images.js";
+export type { ResolvedImage } from "./images.js";
+export type { PodmanApi } from "./podman-api.js";

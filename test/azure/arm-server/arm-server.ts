@@ -18,7 +18,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { RESOURCE_TYPES, RESOURCES_API_VERSIONS, findType, type Json, type ResourceTypeSpec } from "./resource-types.js";
+import { ActionRefused, RESOURCE_TYPES, RESOURCES_API_VERSIONS, findType, type Json, type ResourceTypeSpec, type World } from "./resource-types.js";
 
 export interface LogEntry {
   seq: number;
@@ -37,9 +37,11 @@ export interface Fault {
   method?: string;
   /** Case-insensitive substring of the path. */
   pathIncludes?: string;
-  /** 429 or 503 (with `Retry-After: retryAfter`), or `lroFail`. */
+  /** 429 or 503 (with `Retry-After: retryAfter`), `lroFail`, or `executionFail`. */
   status?: 429 | 503;
   lroFail?: boolean;
+  /** The execution a matching job's `start` makes ends Failed. */
+  executionFail?: boolean;
   retryAfter?: number;
   /** How many matching requests get it. */
   count: number;
@@ -52,6 +54,13 @@ export interface ArmServerOptions {
   registrationPolls?: number;
   /** Retry-After (seconds) on long-running operations. Default 1: the SDK ignores 0 and falls back to its own 2 s. */
   retryAfter?: number;
+  /**
+   * Milliseconds after which an operation nobody polls (its client was killed) ends on its own,
+   * as Azure's do; seen on the next read of its resource. Default 1500.
+   */
+  settleMs?: number;
+  /** Services outside Resource Manager the tests run (a registry standing in for ACR). */
+  world?: World;
 }
 
 interface Operation {
@@ -61,6 +70,7 @@ interface Operation {
   kind: "put" | "delete";
   pollsLeft: number;
   fail: boolean;
+  started: number;
   done?: "Succeeded" | "Failed";
 }
 
@@ -104,6 +114,7 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
   "microsoft.managedidentity/userassignedidentities": /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/,
   "microsoft.app/containerapps": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
+  "microsoft.app/jobs": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
   "microsoft.authorization/roleassignments": /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
 };
 
@@ -112,6 +123,8 @@ export class ArmServer {
   readonly faults: Fault[] = [];
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly operations = new Map<string, Operation>();
+  /** Child resources an action started (job executions), by lower-cased id: GETs left before they finish. */
+  private readonly progress = new Map<string, { polls: number; finish(doc: Json): void }>();
   private server: Server | undefined;
   private seq = 0;
   url = "";
@@ -122,7 +135,14 @@ export class ArmServer {
     private readonly tokens: Set<string>,
     options: ArmServerOptions = {},
   ) {
-    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, ...options };
+    const world: World = {
+      ...options.world,
+      failNextExecution: (jobId) => {
+        const subscription = /^\/subscriptions\/([^/]+)/i.exec(jobId)?.[1] ?? "";
+        return this.takeFault(subscription, (f) => f.executionFail === true && (!f.pathIncludes || jobId.toLowerCase().includes(f.pathIncludes.toLowerCase()))) !== undefined;
+      },
+    };
+    this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, settleMs: 1500, ...options, world };
   }
 
   async start(): Promise<void> {
@@ -221,6 +241,24 @@ export class ArmServer {
 
     if (lower[0] !== "resourcegroups" || !rest[1]) throw new ArmError(404, "InvalidResourceType", `No route for '${url.pathname}'.`);
     const groupName = rest[1];
+    // GET /subscriptions/{s}/resourceGroups/{rg}/resources[?$filter=resourceType eq '...']: Resources_ListByResourceGroup.
+    if (rest.length === 3 && lower[2] === "resources") {
+      checkVersion(apiVersion, RESOURCES_API_VERSIONS, "resources");
+      if (method !== "GET") throw methodNotAllowed(method);
+      const group = sub.groups.get(groupName.toLowerCase());
+      if (!group) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${groupName}' could not be found.`);
+      const filter = url.searchParams.get("$filter");
+      const wanted = filter ? /^resourceType eq '([^']+)'$/i.exec(filter.trim())?.[1]?.toLowerCase() : undefined;
+      if (filter && !wanted) throw new ArmError(400, "InvalidFilterInQueryString", `The $filter '${filter}' is not supported here (resourceType eq '...' only).`);
+      const prefix = `/subscriptions/${sub.id}/resourcegroups/${groupName}/providers/`.toLowerCase();
+      // Top-level resources only (provider/type/name), without properties (GenericResourceExpanded).
+      const value = [...sub.resources.entries()]
+        .filter(([key]) => key.startsWith(prefix) && key.slice(prefix.length).split("/").length === 3)
+        .map(([, doc]) => doc)
+        .filter((doc) => !wanted || String(doc.type).toLowerCase() === wanted)
+        .map(({ properties: _properties, ...rest }) => rest);
+      return { status: 200, body: { value } };
+    }
     if (rest.length === 2) {
       checkVersion(apiVersion, RESOURCES_API_VERSIONS, "resourceGroups");
       return this.resourceGroup(sub, groupName, method, requestBody, apiVersion);
@@ -228,6 +266,9 @@ export class ArmServer {
     // POST {resource}/{action}: an odd number of segments after the namespace.
     const action = rest.length >= 7 && rest.length % 2 === 1 && method === "POST" ? rest.pop()! : undefined;
     if (action) lower.pop();
+    // GET {resource}/{child type}: the list of its children (a job's executions).
+    const collection = rest.length >= 7 && rest.length % 2 === 1 && method === "GET" && lower[2] === "providers" ? rest.pop()! : undefined;
+    if (collection) lower.pop();
     // An extension resource ({scope}/providers/{ns}/{type}/{name}, e.g. a role assignment on a vault):
     // its scope, a resource of the group, must exist.
     const extension = lower.indexOf("providers", 6);
@@ -270,6 +311,15 @@ export class ArmServer {
         throw new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${nameSegments.slice(0, -1).join("/")}' not found.`);
       }
     }
+    if (collection) {
+      const childType = findType(`${spec.type}/${collection}`);
+      if (!childType) throw new ArmError(404, "InvalidResourceType", `The resource type '${spec.type}' has no children '${collection}'.`);
+      checkVersion(apiVersion, childType.apiVersions, childType.type);
+      if (!sub.resources.has(id.toLowerCase())) throw notFound(spec, nameSegments.at(-1)!, group.name as string);
+      const prefix = `${id.toLowerCase()}/${collection.toLowerCase()}/`;
+      const value = [...sub.resources.entries()].filter(([key]) => key.startsWith(prefix) && !key.slice(prefix.length).includes("/")).map(([key, doc]) => this.advance(key, doc));
+      return { status: 200, body: { value, nextLink: null } };
+    }
     if (action) {
       const run = spec.actions?.[action.toLowerCase()];
       if (!run) throw new ArmError(404, "InvalidResourceType", `The resource type '${spec.type}' has no action '${action}'.`);
@@ -280,7 +330,18 @@ export class ArmServer {
         if (!sub.secretValues.has(key)) sub.secretValues.set(key, randomBytes(48).toString("base64"));
         return sub.secretValues.get(key)!;
       };
-      return { status: 200, body: run(doc, keys) };
+      try {
+        const child = (type: string, name: string, childDoc: Json, progress: { polls: number; finish(doc: Json): void }) => {
+          const childId = `${id}/${type}/${name}`;
+          sub.resources.set(childId.toLowerCase(), { id: childId, ...childDoc });
+          this.progress.set(childId.toLowerCase(), progress);
+          return childId;
+        };
+        return { status: 200, body: run(doc, keys, this.options.world, child) };
+      } catch (error) {
+        if (error instanceof ActionRefused) throw new ArmError(error.status, error.code, error.message);
+        throw error;
+      }
     }
     return this.resource(sub, spec, id, nameSegments.at(-1)!, group.name as string, method, requestBody, apiVersion, url);
   }
@@ -330,11 +391,15 @@ export class ArmServer {
 
   private resource(sub: Subscription, spec: ResourceTypeSpec, id: string, name: string, resourceGroup: string, method: string, requestBody: string, apiVersion: string, url: URL) {
     const key = id.toLowerCase();
+    // Operations on this resource whose client stopped polling end on their own after a while.
+    for (const op of this.operations.values()) {
+      if (!op.done && op.resourceId.toLowerCase() === key && Date.now() - op.started >= this.options.settleMs) this.finish(sub, op);
+    }
     const existing = sub.resources.get(key);
     switch (method) {
       case "GET":
         if (!existing) throw notFound(spec, name, resourceGroup);
-        return { status: 200, body: existing };
+        return { status: 200, body: this.advance(key, existing) };
       case "PUT": {
         const rule = NAME_RULES[spec.type.toLowerCase()];
         if (rule && !rule.test(name)) throw new ArmError(400, "InvalidResourceName", `The resource name '${name}' is invalid for type '${spec.type}' (it must match ${rule.source}).`);
@@ -350,7 +415,7 @@ export class ArmServer {
           throw new ArmError(409, "AnotherOperationInProgress", `Another operation on ${spec.type} '${name}' is in progress (provisioningState ${String(state)}).`);
         }
         const parent = sub.resources.get(key.slice(0, key.lastIndexOf("/", key.lastIndexOf("/") - 1)));
-        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent, lookup });
+        const doc = spec.present({ id, name, subscription: sub.id, resourceGroup, body, previous: existing, parent, lookup, world: this.options.world });
         const writeOnly = spec.writeOnly?.(body);
         if (writeOnly !== undefined) sub.secretValues.set(key, writeOnly);
         if (!spec.longRunning) {
@@ -360,6 +425,7 @@ export class ArmServer {
         }
         (doc.properties as Json).provisioningState = existing ? "Updating" : spec.pendingState ?? "Accepted";
         sub.resources.set(key, doc);
+        for (const child of spec.children?.(doc) ?? []) sub.resources.set(`${key}/${child.type}/${child.name}`.toLowerCase(), { id: `${id}/${child.type}/${child.name}`, ...child.doc });
         const fail = this.takeFault(sub.id, (f) => f.lroFail === true && (!f.pathIncludes || url.pathname.toLowerCase().includes(f.pathIncludes.toLowerCase())));
         const op = this.newOperation(sub, id, "put", fail !== undefined);
         return {
@@ -388,8 +454,18 @@ export class ArmServer {
     }
   }
 
+  /** A child an action started moves on by one GET; at the end it gets its terminal document. */
+  private advance(key: string, doc: Json): Json {
+    const progress = this.progress.get(key);
+    if (progress && progress.polls-- <= 0) {
+      progress.finish(doc);
+      this.progress.delete(key);
+    }
+    return doc;
+  }
+
   private newOperation(sub: Subscription, resourceId: string, kind: Operation["kind"], fail = false): Operation {
-    const op: Operation = { id: randomUUID(), subscription: sub.id, resourceId, kind, pollsLeft: this.options.lroPolls, fail };
+    const op: Operation = { id: randomUUID(), subscription: sub.id, resourceId, kind, pollsLeft: this.options.lroPolls, fail, started: Date.now() };
     this.operations.set(op.id, op);
     return op;
   }

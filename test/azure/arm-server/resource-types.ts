@@ -18,6 +18,46 @@ export interface StoredResource {
   createdWith: string;
 }
 
+/** What the test world outside Resource Manager looks like (a real registry the tests run). */
+export interface World {
+  /**
+   * The local registry standing in for ACR: the loginServer of every registry whose name starts
+   * with `name`; it knows the admin user `name` only, with `password` (what listCredentials answers for `name`).
+   */
+  registry?: { name: string; loginServer: string; password: string };
+  /** Whether the execution a job's `start` makes now ends Failed (an injected fault). */
+  failNextExecution?(jobId: string): boolean;
+}
+
+export interface PresentContext {
+  id: string;
+  name: string;
+  subscription: string;
+  resourceGroup: string;
+  body: Json;
+  previous?: Json;
+  parent?: Json;
+  lookup(id: string): Json | undefined;
+  world: World;
+}
+
+/**
+ * Makes a child resource an action starts (a job's execution): stored at `<parent id>/<type>/<name>`,
+ * readable by GET; `polls` GETs later `finish` gives it its terminal document.
+ */
+export type ChildMaker = (type: string, name: string, doc: Json, progress: { polls: number; finish(doc: Json): void }) => string;
+
+/** An action the service refuses (status, ARM error code, message). */
+export class ActionRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface ResourceTypeSpec {
   /** `Microsoft.KeyVault/vaults`, `Microsoft.KeyVault/vaults/secrets` (case as the spec spells it). */
   type: string;
@@ -32,12 +72,14 @@ export interface ResourceTypeSpec {
   /** provisioningState of a long-running PUT before it ends (from the spec's 201 example). */
   pendingState?: string;
   /** The document the service stores and returns, from the request body (values it computes added, secrets dropped). */
-  present(ctx: { id: string; name: string; subscription: string; resourceGroup: string; body: Json; previous?: Json; parent?: Json; lookup(id: string): Json | undefined }): Json;
+  present(ctx: PresentContext): Json;
   /**
    * POST actions on a resource (`sharedKeys` ...), by lower-cased name: the response body, given the
    * stored document and a per-resource store of generated keys (readable through the control API).
    */
-  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string) => Json>>;
+  actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string, world: World, child: ChildMaker) => Json>>;
+  /** Child resources the service makes with the resource (an app's revision): stored under its id after each PUT. */
+  children?(doc: Json): { type: string; name: string; doc: Json }[];
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
   createdStatus?: 200 | 201;
   /** The resource's RP namespace must be registered on the subscription (unless `registrationFree`). */
@@ -132,10 +174,26 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
       if (!isObject(body.sku) || !["Basic", "Standard", "Premium"].includes(body.sku.name as string)) return "The 'sku.name' property must be one of Basic, Standard, Premium.";
       return undefined;
     },
+    // RegistryListCredentials.json (POST .../listCredentials, 200 { username: <registry name>,
+    // passwords: [password, password2] }). The service answers only while the admin user is
+    // enabled (documented for `az acr credential show`; the spec has no example of the refusal).
+    actions: {
+      listcredentials(doc, keys, world) {
+        if ((doc.properties as Json).adminUserEnabled !== true) throw new ActionRefused(400, "AdminUserDisabled", `Admin user is disabled for registry '${String(doc.name)}'.`);
+        return {
+          username: doc.name,
+          passwords: [
+            { name: "password", value: world.registry?.name === doc.name ? world.registry.password : keys("password") },
+            { name: "password2", value: keys("password2") },
+          ],
+        };
+      },
+    },
     present(ctx) {
       return tracked("Microsoft.ContainerRegistry/registries", ctx, {
         ...props(ctx.body),
-        loginServer: `${ctx.name.toLowerCase()}.azurecr.io`,
+        // The tests' registry stands in for <name>.azurecr.io of the registry it is made for.
+        loginServer: ctx.world.registry && ctx.name.startsWith(ctx.world.registry.name) ? ctx.world.registry.loginServer : `${ctx.name.toLowerCase()}.azurecr.io`,
         creationDate: new Date().toISOString(),
       });
     },
@@ -313,16 +371,12 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     longRunning: true,
     pendingState: "InProgress",
     validate: containerAppProblem,
-    writeOnly(body) {
-      const secrets = ((body.properties as Json | undefined)?.configuration as Json | undefined)?.secrets;
-      const values = Array.isArray(secrets) ? (secrets as Json[]).filter((s) => typeof s.value === "string").map((s) => String(s.value)) : [];
-      return values.length ? values.join("\n") : undefined;
-    },
-    conflict(body, _previous, _others, _id, lookup) {
-      const p = body.properties as Json;
-      const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
-      if (!lookup(environmentId)) return { status: 404, code: "ManagedEnvironmentNotFound", message: `The environment '${environmentId}' was not found.` };
-      return undefined;
+    writeOnly: (body) => secretValues(body),
+    conflict: environmentMissing,
+    // Each PUT makes a revision (single revision mode: the latest is the active one).
+    children: (doc) => {
+      const name = String((doc.properties as Json).latestRevisionName);
+      return [{ type: "revisions", name, doc: { name, type: "Microsoft.App/containerApps/revisions", properties: { createdTime: new Date().toISOString(), active: true, replicas: 1, trafficWeight: 100, healthState: "Healthy", provisioningState: "Provisioned", runningState: "Running" } } }];
     },
     present(ctx) {
       const p = props(ctx.body);
@@ -347,6 +401,74 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
         outboundIpAddresses: ["20.1.2.3"],
       });
     },
+  },
+  {
+    // app ContainerApps 2025-07-01 jobs; Job_CreateorUpdate.json (LRO, 201/200, provisioningState
+    // InProgress). configuration.triggerType and replicaTimeout are required; a Manual job needs
+    // manualTriggerConfig. Secrets, registries and containers follow the app's rules.
+    // Job_Start.json: POST .../start -> 200 { name, id } of the new execution, whose status
+    // (Job_Execution_Get.json) is Running until it ends Succeeded or Failed.
+    type: "Microsoft.App/jobs",
+    namespace: "Microsoft.App",
+    apiVersions: ["2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: true,
+    pendingState: "InProgress",
+    validate(body) {
+      const configuration = isObject(body.properties) && isObject(body.properties.configuration) ? body.properties.configuration : {};
+      if (!["Manual", "Schedule", "Event"].includes(configuration.triggerType as string)) return "JobInvalidTriggerType: 'properties.configuration.triggerType' must be Manual, Schedule or Event.";
+      if (typeof configuration.replicaTimeout !== "number") return "JobInvalidConfiguration: 'properties.configuration.replicaTimeout' is required.";
+      if (configuration.triggerType === "Manual" && !isObject(configuration.manualTriggerConfig)) return "JobInvalidConfiguration: a Manual job needs 'properties.configuration.manualTriggerConfig'.";
+      return containerAppProblem(body);
+    },
+    writeOnly: (body) => secretValues(body),
+    conflict: environmentMissing,
+    actions: {
+      start(doc, _keys, world, child) {
+        const name = `${String(doc.name)}-${randomUUID().replace(/-/g, "").slice(0, 7)}`;
+        const template = (doc.properties as Json).template as Json;
+        const running = { name, type: "Microsoft.App/jobs/executions", properties: { status: "Running", startTime: new Date().toISOString(), template } };
+        const fail = world.failNextExecution?.(String(doc.id)) === true;
+        const id = child("executions", name, running, {
+          polls: 1,
+          finish: (execution) => Object.assign(execution.properties as Json, { status: fail ? "Failed" : "Succeeded", endTime: new Date().toISOString() }),
+        });
+        return { name, id };
+      },
+    },
+    present(ctx) {
+      const p = props(ctx.body);
+      const environmentId = String(p.environmentId);
+      const configuration: Json = isObject(p.configuration) ? { ...p.configuration } : {};
+      if (Array.isArray(configuration.secrets)) configuration.secrets = (configuration.secrets as Json[]).map(({ value: _value, ...rest }) => rest);
+      return tracked("Microsoft.App/jobs", ctx, { ...p, environmentId, configuration, eventStreamEndpoint: `https://${String(ctx.body.location).toLowerCase().replace(/\s+/g, "")}.azurecontainerapps.dev/subscriptions/${ctx.subscription}/resourceGroups/${ctx.resourceGroup}/containerApps/${ctx.name}/eventstream` });
+    },
+  },
+  {
+    // A Container App's revisions exist only through its PUTs; Revisions_Restart.json: POST
+    // .../revisions/{revision}/restart -> 200, no body.
+    type: "Microsoft.App/containerApps/revisions",
+    namespace: "Microsoft.App",
+    apiVersions: ["2022-03-01", "2022-10-01", "2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: false,
+    validate: () => "MethodNotAllowed: revisions are made by the app's PUT.",
+    actions: {
+      restart(doc) {
+        const properties = doc.properties as Json;
+        properties.restarts = Number(properties.restarts ?? 0) + 1;
+        return {};
+      },
+    },
+    present: (ctx) => ctx.body,
+  },
+  {
+    // Job executions exist only through a job's `start`: GET (Job_Execution_Get.json) and list
+    // (Job_Executions_Get.json), never PUT.
+    type: "Microsoft.App/jobs/executions",
+    namespace: "Microsoft.App",
+    apiVersions: ["2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: false,
+    validate: () => "MethodNotAllowed: job executions are made by POST .../jobs/{job}/start.",
+    present: (ctx) => ctx.body,
   },
   {
     // authorization stable 2022-04-01 (RoleAssignments_Create, RoleAssignments_CreateForResource.json):
@@ -393,6 +515,21 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     },
   },
 ];
+
+/** Secret values of an app's or job's body (write-only: never returned). */
+function secretValues(body: Json): string | undefined {
+  const secrets = ((body.properties as Json | undefined)?.configuration as Json | undefined)?.secrets;
+  const values = Array.isArray(secrets) ? (secrets as Json[]).filter((s) => typeof s.value === "string").map((s) => String(s.value)) : [];
+  return values.length ? values.join("\n") : undefined;
+}
+
+/** An app or job must name an existing environment (404 ManagedEnvironmentNotFound). */
+function environmentMissing(body: Json, _previous: Json | undefined, _others: readonly Json[], _id: string, lookup: (id: string) => Json | undefined) {
+  const p = body.properties as Json;
+  const environmentId = String(p.environmentId ?? p.managedEnvironmentId);
+  if (!lookup(environmentId)) return { status: 404, code: "ManagedEnvironmentNotFound", message: `The environment '${environmentId}' was not found.` };
+  return undefined;
+}
 
 const APP_SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 

@@ -1,0 +1,117 @@
+/**
+ * Images on Azure: a service with `build:` is built with Podman (the podman target's build, same
+ * identity and tag) and pushed to the site's registry — here Debian's docker-registry over TLS,
+ * which the local Resource Manager names as the registry's loginServer — with the credentials of
+ * the registry's listCredentials, which reach Podman only in the push request's header.
+ * Needs the tests' Podman service (STEPWISE_TEST_PODMAN_SOCKET, scripts/podman/start.sh) and the
+ * offline base image (scripts/images/build.sh busybox).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { assertBuilt } from "../fixtures/component-site.js";
+import { makeAzureSite, type AzureSite } from "./azure-site.js";
+import { TEST_REGISTRY, armHarness, grepBodies, writes, type ArmEnvironment } from "./harness.js";
+
+const podman = process.env.STEPWISE_TEST_PODMAN_SOCKET;
+const tail = (p: string) => p.split("/providers/").slice(1).join("/providers/");
+
+const services = (registry: string) => `    names:
+      registry: ${registry}
+services:
+  web:
+    build:
+      context: ./app
+      args:
+        GREETING: hello
+    ports: ["8080:8080"]
+`;
+
+/** The tags of `repository` in the local registry (basic auth with the admin password). */
+function registryTags(env: ArmEnvironment, repository: string): Promise<string[]> {
+  const password = readFileSync(env.registry.passwordFile, "utf8").trim();
+  return new Promise((resolve, reject) => {
+    const req = request(`https://${env.registry.loginServer}/v2/${repository}/tags/list`, { ca: readFileSync(env.caFile, "utf8"), auth: `${TEST_REGISTRY}:${password}` }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve(res.statusCode === 200 ? ((JSON.parse(text) as { tags: string[] | null }).tags ?? []) : []));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+let site: AzureSite;
+let env: ArmEnvironment;
+
+describe.skipIf(!podman)("azure: images built with Podman and pushed to the registry", () => {
+  beforeAll(async () => {
+    assertBuilt();
+    env = await armHarness();
+    site = await makeAzureSite("img");
+    mkdirSync(path.join(site.dir, "app"));
+    writeFileSync(path.join(site.dir, "app/Containerfile"), "FROM localhost/stepwise/base-busybox:latest\nARG GREETING\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n");
+    writeFileSync(path.join(site.dir, "app/index.html"), "one\n");
+    site.yaml(services(TEST_REGISTRY));
+  });
+
+  it("a cold deploy builds the image, pushes it under the podman target's tag and runs the app from the registry with the site's identity", async () => {
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
+    const log = await site.control.log();
+    const put = writes(log).find((e) => e.method === "PUT" && e.path.endsWith("/containerApps/web"))!;
+    const body = JSON.parse(put.requestBody);
+    const image = String(body.properties.template.containers[0].image);
+    // Same repository and tag as the podman target's local image: localhost/stepwise-img/web:<identity>.
+    expect(image).toMatch(new RegExp(`^${env.registry.loginServer.replace(/\./g, "\\.")}/stepwise-img/web:[0-9a-f]{16}$`));
+    const identityId = String(site.state().steps["azure:identity"]!.outputs!.id);
+    expect(body.properties.configuration.registries).toEqual([{ server: env.registry.loginServer, identity: identityId }]);
+    expect(await registryTags(env, "stepwise-img/web")).toEqual([image.split(":").at(-1)]);
+    expect(site.state().steps["service:web"]!.outputs!.image).toBe(image);
+    // The admin password: only in listCredentials' answer, never in a request, the output or state.
+    const password = readFileSync(env.registry.passwordFile, "utf8").trim();
+    expect(grepBodies(log, password).map((e) => `${e.method} ${tail(e.path)}`)).toEqual([`POST Microsoft.ContainerRegistry/registries/${TEST_REGISTRY}/listCredentials`]);
+    expect(deploy.stdout + deploy.stderr + JSON.stringify(site.state())).not.toContain(password);
+  });
+
+  it("a second deploy neither builds nor pushes nor writes", async () => {
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const after = (await site.control.log()).slice(before);
+    expect(writes(after)).toEqual([]);
+    expect(deploy.stdout + deploy.stderr).not.toMatch(/pushing image|building image/);
+  });
+
+  it("a changed file in the context pushes a new tag and rolls the app onto it", async () => {
+    const old = String(site.state().steps["service:web"]!.outputs!.image);
+    writeFileSync(path.join(site.dir, "app/index.html"), "two\n");
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const put = writes((await site.control.log()).slice(before));
+    expect(put.map((e) => `${e.method} ${tail(e.path)} ${e.status}`)).toEqual([`POST Microsoft.ContainerRegistry/registries/${TEST_REGISTRY}/listCredentials 200`, "PUT Microsoft.App/containerApps/web 200"]);
+    const image = String(JSON.parse(put[1]!.requestBody).properties.template.containers[0].image);
+    expect(image).not.toBe(old);
+    expect((await registryTags(env, "stepwise-img/web")).sort()).toEqual([old, image].map((i) => i.split(":").at(-1)).sort());
+  });
+
+  it("a push the registry refuses fails the step (exit 1) naming the registry, without the password", async () => {
+    const other = await makeAzureSite("imgbad");
+    mkdirSync(path.join(other.dir, "app"));
+    writeFileSync(path.join(other.dir, "app/Containerfile"), readFileSync(path.join(site.dir, "app/Containerfile")));
+    writeFileSync(path.join(other.dir, "app/index.html"), "bad\n");
+    // Another registry on the same login server, whose admin user the local registry does not know.
+    other.yaml(services(`${TEST_REGISTRY}other`));
+    const deploy = await other.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(1);
+    expect(other.state().steps["service:web"]!.error!.code).toBe("AZURE_IMAGE_PUSH_FAILED");
+    expect(deploy.stderr).toMatch(/unauthorized/);
+    expect(deploy.stderr).toContain(`${TEST_REGISTRY}other`);
+    expect(deploy.stderr).not.toMatch(/^\s+at /m);
+    const log = await other.control.log();
+    const answer = JSON.parse(log.find((e) => e.path.endsWith("/listCredentials"))!.responseBody) as { passwords: { value: string }[] };
+    expect(deploy.stdout + deploy.stderr + JSON.stringify(other.state())).not.toContain(answer.passwords[0]!.value);
+  });
+});
