@@ -30,6 +30,7 @@ export function buildProgram(only?: string, writeOut: (text: string) => void = (
     .addOption(new Option("--preset <name>", "use a preset instead of the site's").choices([...PRESETS]))
     .option("--json", "print machine-readable JSON on stdout (no secret values, ever)")
     .option("-v, --verbose", "print step logs and debug details")
+    .option("--lock-wait <duration>", "wait this long (e.g. 90s, 5m) for a state lock another run holds instead of exiting 3", (v) => parseDuration(v, "--lock-wait"))
     .showHelpAfterError("(run stepwise --help for usage)")
     // Subcommands inherit this: `stepwise deploy --help` lists --json, --set, -C ... as well.
     .configureHelp({ showGlobalOptions: true })
@@ -359,7 +360,16 @@ function globals(command: Command): GlobalOptions {
     preset: options.preset as GlobalOptions["preset"],
     json: options.json === true,
     verbose: options.verbose === true,
+    lockWaitMs: options.lockWait as number | undefined,
   };
+}
+
+/** `90`, `90s`, `5m`, `1h`, `500ms` -> milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) throw new CommanderError(2, "stepwise.usage", `${flag} expects a duration such as 30s, 5m or 1h, got "${value}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Math.round(Number(match[1]) * unit);
 }
 
 function parsePositive(value: string, flag: string): number {

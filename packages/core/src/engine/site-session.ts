@@ -41,6 +41,8 @@ export interface OpenSiteOptions {
   /** Overrides `preset:` of the site file. */
   preset?: PresetName;
   onEvent?: (event: EngineEvent) => void;
+  /** `--lock-wait`: how long taking the site lock waits for a live holder before exit 3. */
+  lockWaitMs?: number;
 }
 
 /**
@@ -68,6 +70,7 @@ export class SiteSession {
     readonly fileHashes: FileHashCache,
     private readonly emit: (event: EngineEvent) => void,
     private readonly siteProblems: readonly StepwiseError[],
+    private readonly lockWaitMs: number | undefined,
   ) {}
 
   /** Throws what makes the site impossible to plan or deploy (found when it was opened). */
@@ -102,7 +105,7 @@ export class SiteSession {
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
     const fileHashes = new FileHashCache(site.dir, cachePath(site.dir, FILE_IDS));
-    const session = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, problems);
+    const session = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, problems, options.lockWaitMs);
     lateSecrets.bind(() => session.secrets());
     trace("session open");
     return session;
@@ -125,7 +128,9 @@ export class SiteSession {
    * for by others; a refusal (exit 3) names the holder.
    */
   async lockSite(operation: string, options: { brief?: boolean; ttlMs?: number } = {}): Promise<StateLock> {
-    const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS);
+    const waitMs = this.lockWaitMs;
+    const onWait = (holder: string) => this.emit({ type: "warning", message: `Waiting up to ${Math.round((waitMs ?? 0) / 1000)} s for the state lock held by ${holder}.` });
+    const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS, { waitMs, onWait });
     try {
       removeAtomicWriteLeftovers(this.filesWrittenUnderLock());
       removeCacheLeftovers(path.join(this.site.dir, CACHE_DIR));

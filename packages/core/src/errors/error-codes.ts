@@ -61,6 +61,10 @@ export const ErrorCode = {
   StateLocked: "STATE_LOCKED",
   /** A command that needs a state document found none (`state pull`). Exit 2. */
   StateMissing: "STATE_MISSING",
+  /** The state was moved to another backend by `state migrate`; this copy is no longer used. Exit 2. */
+  StateMigrated: "STATE_MIGRATED",
+  /** A kept earlier state document (`state restore N`) does not exist, or the backend keeps none. Exit 2. */
+  StateVersionUnknown: "STATE_VERSION_UNKNOWN",
   /** `state push` refused a document of another history; nothing was changed. Exit 2. */
   StatePushRefused: "STATE_PUSH_REFUSED",
   /** The state has a format version newer than this stepwise reads. Exit 2. */
@@ -400,8 +404,9 @@ export const errors = {
       { location, hint: "upgrade stepwise: npm install -D @stepwise/cli@latest" },
     );
   },
-  stateConflict(location: string): StepwiseError {
-    return new StepwiseError(ErrorCode.StateConflict, `State ${location} was changed by someone else during this run; refusing to overwrite it.`, {
+  /** A compare-and-swap write lost: `writer` names who wrote since, when the backend knows. */
+  stateConflict(location: string, writer?: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateConflict, `State ${location} was changed by ${writer ?? "someone else"} during this run; refusing to overwrite it. Nothing was written.`, {
       location,
       exitCode: ExitCode.BadInput,
       hint: "run the command again; if this repeats, check that nobody runs stepwise with `state unlock` against a live run",
@@ -452,6 +457,21 @@ export const errors = {
       location,
       hint: "wait for that run to finish; if it is gone, run: stepwise state unlock",
       details,
+    });
+  },
+  /** The state at `location` was moved by `state migrate` to `to`; `setting` is what stepwise.yaml needs. */
+  stateMigrated(location: string, to: string, setting: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateMigrated, `State ${location} was migrated to ${to}; this copy is no longer used and nothing was changed.`, {
+      location,
+      exitCode: ExitCode.BadInput,
+      hint: `point stepwise.yaml at the new state: ${setting}`,
+    });
+  },
+  /** `state restore N` named no kept version (`count` are kept). */
+  stateVersionUnknown(backend: string, wanted: string, count: number): StepwiseError {
+    return new StepwiseError(ErrorCode.StateVersionUnknown, `${backend} keeps no earlier state ${wanted} (${count} kept).`, {
+      location: backend,
+      hint: "stepwise state history   (lists the kept versions and their numbers)",
     });
   },
   /** A command that needs a state document found none (`state pull`). */
