@@ -143,3 +143,21 @@ describe.each([
     expect((await backend.read({ allowMigrated: true })).state?.migratedTo).toBe("azblob://acct/state/site.json");
   });
 });
+
+describe("azblob: a lost compare-and-swap", () => {
+  it("names who wrote since (from the blob's metadata) and overwrites nothing", async () => {
+    const env = azblobHarness();
+    const options = { container: "contract", blob: `${randomUUID()}/state.json` };
+    const a = await createAzblobBackend(options, ctx(), { STEPWISE_AZBLOB_CONNECTION_STRING: env.connectionString });
+    const b = await createAzblobBackend(options, ctx(), { STEPWISE_AZBLOB_CONNECTION_STRING: env.connectionString });
+    const { etag } = await a.write(doc(1), undefined);
+    const readByB = await b.read();
+    await a.write(doc(2), etag);
+    const lost = await code(b.write(doc(3), readByB.etag));
+    expect(lost.code).toBe("STATE_CONFLICT");
+    expect(lost.message).toMatch(new RegExp(`was changed by \\S+@${os.hostname()} pid ${process.pid} at \\S+ \\(serial 2\\) during this run`));
+    expect((await a.read()).state).toEqual(doc(2));
+    // The losing write kept no snapshot either: history holds only the document the winner replaced.
+    expect((await a.history()).map((v) => v.serial)).toEqual([1]);
+  });
+});

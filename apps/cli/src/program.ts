@@ -267,6 +267,36 @@ Examples:
           const { stateUnlockCommand } = await import("./commands/state.js");
           await stateUnlockCommand(globals(command));
         });
+      state
+        .command("history")
+        .description("list the earlier states the backend keeps (each write keeps the one it replaces)")
+        .action(async (_options, command: Command) => {
+          const { stateHistoryCommand } = await import("./commands/state-history.js");
+          await stateHistoryCommand(globals(command));
+        });
+      state
+        .command("restore <number>")
+        .description("make kept state N (from state history; 1 = newest) the current state, as a new write")
+        .action(async (number: string, _options, command: Command) => {
+          const { stateRestoreCommand } = await import("./commands/state-history.js");
+          await stateRestoreCommand(globals(command), number);
+        });
+      state
+        .command("migrate")
+        .description("move the state to another backend under both locks, verify the copy, mark the old one as migrated")
+        .requiredOption("--to <backend>", "azblob://ACCOUNT/CONTAINER/BLOB, file or file:PATH")
+        .option("--force", "replace a state the target already holds")
+        .addHelpText(
+          "after",
+          `
+Examples:
+  stepwise state migrate --to azblob://myaccount/stepwise-state/shop/state.json
+  stepwise state migrate --to file`,
+        )
+        .action(async (options: { to: string; force?: boolean }, command: Command) => {
+          const { stateMigrateCommand } = await import("./commands/state-history.js");
+          await stateMigrateCommand(globals(command), options);
+        });
     },
     plugin: () => {
       const plugin = program.command("plugin").description("write your own plugin");

@@ -658,6 +658,8 @@ export interface StateLock {
 export interface StateBackend {
   /** Human description (`file .stepwise/state.json`, `azblob https://.../state.json`). */
   readonly description: string;
+  /** How `state migrate --to` and a migrated copy name this state (`file:.stepwise/state.json`, `azblob://ACCOUNT/CONTAINER/BLOB`). */
+  readonly address?: string;
   /** The document; one marked `migratedTo` is refused (STATE_MIGRATED, exit 2) unless `allowMigrated`. */
   read(options?: { allowMigrated?: boolean }): Promise<{ state: StateDocument | undefined; etag: string | undefined }>;
   /** Keeps the document it replaces as an earlier version ({@link history}). */

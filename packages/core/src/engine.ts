@@ -10,7 +10,8 @@
  */
 export * from "./index.js";
 export type { EngineEvent } from "./engine/engine-events.js";
-export { SiteSession } from "./engine/site-session.js";
+export { SiteSession, SITE_LOCK_TTL_MS } from "./engine/site-session.js";
+export { createBackend } from "./engine/site-backends.js";
 export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";
 export { planSite, deploySite, pendingChanges } from "./engine/deploy.js";
 export type { PlanOptions, DeployOptions, DeployResult } from "./engine/deploy.js";

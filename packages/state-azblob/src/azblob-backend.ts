@@ -76,13 +76,16 @@ function secretsOf(options: AzblobOptions): string[] {
   return found.filter((s) => s.length >= 4);
 }
 
+/** Retries of a failed request: a few, quickly (a command waits on each; a lost race is never retried blindly: CAS). */
+const RETRY = { retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000 } };
+
 async function serviceClient(options: AzblobOptions): Promise<BlobServiceClient> {
   const { BlobServiceClient } = await import("@azure/storage-blob");
-  if (options.connectionString) return BlobServiceClient.fromConnectionString(options.connectionString);
+  if (options.connectionString) return BlobServiceClient.fromConnectionString(options.connectionString, RETRY);
   const base = options.url ?? `https://${options.account}.blob.core.windows.net`;
-  if (options.sas) return new BlobServiceClient(`${base}?${options.sas.replace(/^\?/, "")}`);
+  if (options.sas) return new BlobServiceClient(`${base}?${options.sas.replace(/^\?/, "")}`, undefined, RETRY);
   const { DefaultAzureCredential } = await import("@azure/identity");
-  return new BlobServiceClient(base, new DefaultAzureCredential());
+  return new BlobServiceClient(base, new DefaultAzureCredential(), RETRY);
 }
 
 const enc = (value: string) => encodeURIComponent(value);

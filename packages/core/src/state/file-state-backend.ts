@@ -43,6 +43,7 @@ export interface FileStateBackendOptions {
  */
 export class FileStateBackend implements StateBackend {
   readonly description: string;
+  readonly address: string;
   private readonly file: string;
   private readonly lockFile: FileLock;
   private readonly objectsDir: string;
@@ -52,6 +53,7 @@ export class FileStateBackend implements StateBackend {
   constructor(siteDir: string, options: FileStateBackendOptions = {}) {
     this.file = path.resolve(siteDir, options.path ?? path.join(STATE_DIR, "state.json"));
     this.description = `file ${path.relative(siteDir, this.file)}`;
+    this.address = `file:${path.relative(siteDir, this.file)}`;
     const lockFile = this.file.replace(/\.json$/, "") + ".lock";
     this.lockFile = new FileLock(lockFile, options.onStaleLock, path.relative(siteDir, lockFile));
     this.objectsDir = path.join(path.dirname(this.file), "objects");
