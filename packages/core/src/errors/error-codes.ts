@@ -59,16 +59,16 @@ export const ErrorCode = {
   StateLockStale: "STATE_LOCK_STALE",
   /** The state lock is held by another live run, or was taken from this one. Exit 3. */
   StateLocked: "STATE_LOCKED",
-  /** A command that needs a state document found none (`state pull`). Exit 2. */
-  StateMissing: "STATE_MISSING",
   /** The state was moved to another backend by `state migrate`; this copy is no longer used. Exit 2. */
   StateMigrated: "STATE_MIGRATED",
-  /** A kept earlier state document (`state restore N`) does not exist, or the backend keeps none. Exit 2. */
-  StateVersionUnknown: "STATE_VERSION_UNKNOWN",
+  /** A command that needs a state document found none (`state pull`). Exit 2. */
+  StateMissing: "STATE_MISSING",
   /** `state push` refused a document of another history; nothing was changed. Exit 2. */
   StatePushRefused: "STATE_PUSH_REFUSED",
   /** The state has a format version newer than this stepwise reads. Exit 2. */
   StateTooNew: "STATE_TOO_NEW",
+  /** A kept earlier state document (`state restore N`) does not exist, or the backend keeps none. Exit 2. */
+  StateVersionUnknown: "STATE_VERSION_UNKNOWN",
   /** Steps depend on each other in a cycle. Exit 2. */
   StepCycle: "STEP_CYCLE",
   /** A step depends on a step disabled in stepwise.yaml. Exit 2. */
@@ -467,13 +467,6 @@ export const errors = {
       hint: `point stepwise.yaml at the new state: ${setting}`,
     });
   },
-  /** `state restore N` named no kept version (`count` are kept). */
-  stateVersionUnknown(backend: string, wanted: string, count: number): StepwiseError {
-    return new StepwiseError(ErrorCode.StateVersionUnknown, `${backend} keeps no earlier state ${wanted} (${count} kept).`, {
-      location: backend,
-      hint: "stepwise state history   (lists the kept versions and their numbers)",
-    });
-  },
   /** A command that needs a state document found none (`state pull`). */
   stateMissing(backend: string): StepwiseError {
     return new StepwiseError(ErrorCode.StateMissing, `No state yet in ${backend}; run stepwise deploy.`, {
@@ -507,6 +500,13 @@ export const errors = {
       `State ${location} has format version ${found}, written by a newer stepwise; this stepwise reads up to version ${supported}.`,
       { location, hint: "upgrade stepwise: npm install -D @stepwise/cli@latest" },
     );
+  },
+  /** `state restore N` named no kept version (`count` are kept). */
+  stateVersionUnknown(backend: string, wanted: string, count: number): StepwiseError {
+    return new StepwiseError(ErrorCode.StateVersionUnknown, `${backend} keeps no earlier state ${wanted} (${count} kept).`, {
+      location: backend,
+      hint: "stepwise state history   (lists the kept versions and their numbers)",
+    });
   },
   stepCycle(cycle: readonly string[]): StepwiseError {
     return new StepwiseError(ErrorCode.StepCycle, `Steps depend on each other in a cycle: ${cycle.join(" -> ")}.`, {
