@@ -1,9 +1,9 @@
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import type { BlobLeaseClient, BlobServiceClient, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
-import { ErrorCode, ExitCode, StepwiseError, type BackendContext, type FoundLock, type JsonObject, type LockInfo, type LockWaitOptions, type StateBackend, type StateDocument, type StateLock, type StateVersion } from "@stepwise/core";
+import { ExitCode, StepwiseError, type BackendContext, type FoundLock, type JsonObject, type LockInfo, type LockWaitOptions, type StateBackend, type StateDocument, type StateLock, type StateVersion } from "@stepwise/core";
 import { LockWaiter, STATE_HISTORY_KEEP, describeHolder, errors, parseState, refuseMigrated } from "@stepwise/core/engine";
-import { azblobErrors, isStatus, redactAzure } from "./azblob-errors.js";
+import { AzblobErrorCode, azblobErrors, isStatus, redactAzure } from "./azblob-errors.js";
 
 /** Environment variables a CI pipeline sets instead of stepwise.yaml (the secret ones only here). */
 export const AZBLOB_ENV = {
@@ -487,7 +487,7 @@ export async function createAzblobBackend(options: JsonObject, ctx: BackendConte
   try {
     service = await serviceClient(parsed);
   } catch (error) {
-    throw new StepwiseError(ErrorCode.StateBackendUnknown, `azblob: cannot use the storage settings: ${redactAzure(String((error as Error).message ?? error), secrets)}`, {
+    throw new StepwiseError(AzblobErrorCode.OptionInvalid, `azblob: cannot use the storage settings: ${redactAzure(String((error as Error).message ?? error), secrets)}`, {
       exitCode: ExitCode.BadInput,
       hint: `check ${AZBLOB_ENV.connectionString} (AccountName=...;AccountKey=... or BlobEndpoint=...;SharedAccessSignature=...)`,
     });

@@ -112,7 +112,7 @@ export const errors = {
     return new StepwiseError(
       kind === "state" ? ErrorCode.StateBackendUnknown : ErrorCode.SecretBackendUnknown,
       `${kind}.backend "${name}" is not built in (${kind === "state" ? "file" : "age"}) and no listed plugin provides it.`,
-      { hint: name === "azblob" ? "npm install @stepwise/target-azure and list it under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
+      { hint: name === "azblob" ? "npm install -D @stepwise/state-azblob and list \"@stepwise/state-azblob\" under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
     );
   },
   /** The backup archive `file` was refused before anything was restored. */
