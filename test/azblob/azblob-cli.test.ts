@@ -191,6 +191,19 @@ describe("azblob state through the CLI", () => {
     expect(home.code, home.stdout + home.stderr).toBe(0);
   });
 
+  it("--set state.backend / state.options.* choose the state for one run (CI), a secret through --set is refused", async () => {
+    const site = makeAzblobSite({ file: true });
+    const sets = ["--set", "state.backend=azblob", "--set", "state.options.account=stepwiseci", "--set", `state.options.container=${site.container}`, "--set", `state.options.blob=${site.blob}`];
+    const deploy = await runCli(["deploy", ...sets], { cwd: site.dir, env: keyEnv(site.env) });
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const blob = JSON.parse((await containerClient(site.env, site.container).getBlobClient(site.blob).downloadToBuffer()).toString("utf8"));
+    expect(blob.steps.docs.status).toBe("succeeded");
+    expect((await runCli(["state", "show"], { cwd: site.dir })).stdout).toContain("No state yet in file .stepwise/state.json");
+    const secret = await runCli(["plan", ...sets, "--set", "state.options.sas=sv=1&sig=abc"], { cwd: site.dir, env: keyEnv(site.env) });
+    expect(secret.code).toBe(2);
+    expect(secret.stderr).toContain("state.options.sas: a storage secret belongs neither in stepwise.yaml");
+  });
+
   it("DefaultAzureCredential: a managed-identity token over HTTPS (Azurite --oauth basic), no key anywhere", async () => {
     const site = makeAzblobSite();
     const env = { STEPWISE_AZBLOB_URL: site.env.oauthUrl, IDENTITY_ENDPOINT: site.env.identityEndpoint, IDENTITY_HEADER: site.env.identityHeader, NODE_EXTRA_CA_CERTS: site.env.caFile };

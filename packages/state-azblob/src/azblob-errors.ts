@@ -63,7 +63,7 @@ export const azblobErrors = {
   },
   /** A secret (connection string, SAS, key) in stepwise.yaml: refused, the file is committed. */
   secretInSiteFile(key: string, envName: string): StepwiseError {
-    return new StepwiseError(AzblobErrorCode.OptionInvalid, `stepwise.yaml state.options.${key}: a storage secret does not belong in stepwise.yaml (it is committed); nothing was read or written.`, {
+    return new StepwiseError(AzblobErrorCode.OptionInvalid, `state.options.${key}: a storage secret belongs neither in stepwise.yaml (it is committed) nor in --set (other users see argv); nothing was read or written.`, {
       exitCode: ExitCode.BadInput,
       location: `state.options.${key}`,
       hint: `remove state.options.${key} and export ${envName} instead (in CI, from the pipeline's secret store)`,

@@ -29,6 +29,24 @@ import { createBackend } from "./site-backends.js";
 
 export type { OwnedSecret } from "./site-config.js";
 
+/**
+ * Applies the `state.backend=NAME` and `state.options.KEY=VALUE` entries of `--set` to the
+ * site's state settings (a whole number becomes a number) and returns the other entries.
+ */
+export function applyStateSets(site: Pick<SiteFile, "state">, sets: readonly string[]): string[] {
+  const rest: string[] = [];
+  for (const entry of sets) {
+    const at = entry.indexOf("=");
+    const key = at < 0 ? entry : entry.slice(0, at);
+    const value = entry.slice(at + 1);
+    if (at > 0 && key === "state.backend") site.state = { ...site.state, backend: value };
+    else if (at > 0 && key.startsWith("state.options.") && key.length > "state.options.".length) {
+      site.state = { ...site.state, options: { ...site.state.options, [key.slice("state.options.".length)]: /^\d+$/.test(value) ? Number(value) : value } };
+    } else rest.push(entry);
+  }
+  return rest;
+}
+
 /** A lock not renewed for this long is stale; a deploy renews it while it runs. */
 export const SITE_LOCK_TTL_MS = 120_000;
 
@@ -97,7 +115,8 @@ export class SiteSession {
     const lateSecrets = new LateSecrets();
     const { steps, disabled, problems } = assembleSteps(site, plugins, target, lateSecrets);
     const graph = buildStepGraph([...steps.values()]);
-    const sets = options.sets ?? [];
+    // `--set state.backend=…` / `--set state.options.KEY=…` choose the state for this run (CI); the rest are config.
+    const sets = applyStateSets(site, options.sets ?? []);
     const { config, ownedConfig, ownedSecrets } = resolveSiteConfig(site, steps.values(), target, { env: options.env ?? process.env, sets });
     problems.push(...configProblems({ steps: [...steps.values()], owned: ownedConfig, config, site, sets, plugins, target }));
 
