@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "test/**/*.test.ts"],
-          exclude: ["**/node_modules/**", "**/.git/**", "test/podman/**", "test/demo/**", "test/azure/**"],
+          exclude: ["**/node_modules/**", "**/.git/**", "test/podman/**", "test/demo/**", "test/azure/**", "test/azblob/**"],
         },
       },
       {
@@ -34,6 +34,15 @@ export default defineConfig({
           include: ["test/azure/**/*.test.ts"],
           // The local ARM server and managed-identity token endpoint, started once per run.
           globalSetup: ["test/azure/harness.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "azblob",
+          include: ["test/azblob/**/*.test.ts"],
+          // Azurite (HTTP, and HTTPS with OAuth) and a managed-identity endpoint, started once per run.
+          globalSetup: ["test/azblob/harness.ts"],
         },
       },
     ],

@@ -7,4 +7,6 @@ export interface GlobalOptions {
   preset: PresetName | undefined;
   json: boolean;
   verbose: boolean;
+  /** `--lock-wait`: how long to wait for a held state lock (ms) instead of exiting 3. */
+  lockWaitMs?: number;
 }

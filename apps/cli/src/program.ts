@@ -30,6 +30,7 @@ export function buildProgram(only?: string, writeOut: (text: string) => void = (
     .addOption(new Option("--preset <name>", "use a preset instead of the site's").choices([...PRESETS]))
     .option("--json", "print machine-readable JSON on stdout (no secret values, ever)")
     .option("-v, --verbose", "print step logs and debug details")
+    .option("--lock-wait <duration>", "wait this long (e.g. 90s, 5m) for a state lock another run holds instead of exiting 3", (v) => parseDuration(v, "--lock-wait"))
     .showHelpAfterError("(run stepwise --help for usage)")
     // Subcommands inherit this: `stepwise deploy --help` lists --json, --set, -C ... as well.
     .configureHelp({ showGlobalOptions: true })
@@ -267,6 +268,36 @@ Examples:
           const { stateUnlockCommand } = await import("./commands/state.js");
           await stateUnlockCommand(globals(command));
         });
+      state
+        .command("history")
+        .description("list the earlier states the backend keeps (each write keeps the one it replaces)")
+        .action(async (_options, command: Command) => {
+          const { stateHistoryCommand } = await import("./commands/state-history.js");
+          await stateHistoryCommand(globals(command));
+        });
+      state
+        .command("restore <number>")
+        .description("make kept state N (from state history; 1 = newest) the current state, as a new write")
+        .action(async (number: string, _options, command: Command) => {
+          const { stateRestoreCommand } = await import("./commands/state-history.js");
+          await stateRestoreCommand(globals(command), number);
+        });
+      state
+        .command("migrate")
+        .description("move the state to another backend under both locks, verify the copy, mark the old one as migrated")
+        .requiredOption("--to <backend>", "azblob://ACCOUNT/CONTAINER/BLOB, file or file:PATH")
+        .option("--force", "replace a state the target already holds")
+        .addHelpText(
+          "after",
+          `
+Examples:
+  stepwise state migrate --to azblob://myaccount/stepwise-state/shop/state.json
+  stepwise state migrate --to file`,
+        )
+        .action(async (options: { to: string; force?: boolean }, command: Command) => {
+          const { stateMigrateCommand } = await import("./commands/state-history.js");
+          await stateMigrateCommand(globals(command), options);
+        });
     },
     plugin: () => {
       const plugin = program.command("plugin").description("write your own plugin");
@@ -369,7 +400,16 @@ function globals(command: Command): GlobalOptions {
     preset: options.preset as GlobalOptions["preset"],
     json: options.json === true,
     verbose: options.verbose === true,
+    lockWaitMs: options.lockWait as number | undefined,
   };
+}
+
+/** `90`, `90s`, `5m`, `1h`, `500ms` -> milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) throw new CommanderError(2, "stepwise.usage", `${flag} expects a duration such as 30s, 5m or 1h, got "${value}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Math.round(Number(match[1]) * unit);
 }
 
 function parsePositive(value: string, flag: string): number {

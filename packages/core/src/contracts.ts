@@ -580,6 +580,11 @@ export interface StateDocument {
   writtenBy: string;
   updatedAt: string;
   steps: Record<string, StepRecord>;
+  /**
+   * Set on the old copy by `state migrate`: where the state lives now (`azblob://ACCOUNT/CONTAINER/BLOB`,
+   * `file PATH`). A backend refuses to read such a document for a run (exit 2) unless asked to.
+   */
+  migratedTo?: string;
 }
 
 export interface LockInfo {
@@ -614,6 +619,25 @@ export interface UnreadableLock {
 /** A lock as found: its holder (with `stale` when the holder is gone or expired), or an unreadable one. */
 export type FoundLock = (LockInfo & { stale?: string }) | UnreadableLock;
 
+/** How {@link StateBackend.lock} treats a live holder. */
+export interface LockWaitOptions {
+  /** Wait up to this long for a live holder to release (`--lock-wait`) before refusing with exit 3. */
+  waitMs?: number;
+  /** Told once per holder waited for, with a description of that holder. */
+  onWait?: (holder: string) => void;
+}
+
+/** A kept earlier document of the state (`state history`), newest first. */
+export interface StateVersion {
+  /** Opaque to callers: what {@link StateBackend.readVersion} takes. */
+  id: string;
+  serial: number;
+  /** When it was replaced (the write that kept it). */
+  keptAt: string;
+  /** Who wrote the document, when the backend knows. */
+  writer?: string;
+}
+
 export interface StateLock {
   readonly info: LockInfo;
   /** Extend the expiry. Throws if the lock was broken or taken over. */
@@ -634,9 +658,17 @@ export interface StateLock {
 export interface StateBackend {
   /** Human description (`file .stepwise/state.json`, `azblob https://.../state.json`). */
   readonly description: string;
-  read(): Promise<{ state: StateDocument | undefined; etag: string | undefined }>;
+  /** How `state migrate --to` and a migrated copy name this state (`file:.stepwise/state.json`, `azblob://ACCOUNT/CONTAINER/BLOB`). */
+  readonly address?: string;
+  /** The document; one marked `migratedTo` is refused (STATE_MIGRATED, exit 2) unless `allowMigrated`. */
+  read(options?: { allowMigrated?: boolean }): Promise<{ state: StateDocument | undefined; etag: string | undefined }>;
+  /** Keeps the document it replaces as an earlier version ({@link history}). */
   write(state: StateDocument, etag: string | undefined): Promise<{ etag: string }>;
-  lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock>;
+  lock(info: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number, options?: LockWaitOptions): Promise<StateLock>;
+  /** Earlier documents kept by writes, newest first (a backend keeps a bounded number). */
+  history?(): Promise<StateVersion[]>;
+  /** One earlier document from {@link history}. */
+  readVersion?(id: string): Promise<StateDocument>;
   /** The current lock, if any (whether live, stale or unreadable). */
   inspectLock(): Promise<FoundLock | undefined>;
   /** Break the lock regardless of its holder; returns what was broken. */

@@ -10,7 +10,8 @@
  */
 export * from "./index.js";
 export type { EngineEvent } from "./engine/engine-events.js";
-export { SiteSession } from "./engine/site-session.js";
+export { SiteSession, SITE_LOCK_TTL_MS } from "./engine/site-session.js";
+export { createBackend } from "./engine/site-backends.js";
 export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";
 export { planSite, deploySite, pendingChanges } from "./engine/deploy.js";
 export type { PlanOptions, DeployOptions, DeployResult } from "./engine/deploy.js";
@@ -32,7 +33,8 @@ export { SITE_SCHEMA_VERSION } from "./site/version-rule.js";
 export { resolveConfig, configEnvName } from "./config/resolve-config.js";
 export type { ResolvedConfig, OwnedConfigKey, ConfigSource } from "./config/resolve-config.js";
 export { FileStateBackend, STATE_DIR } from "./state/file-state-backend.js";
-export { currentHolder, describeHolder, describeFoundLock } from "./state/file-lock.js";
+export { currentHolder, describeHolder, describeFoundLock, LockWaiter } from "./state/file-lock.js";
+export { STATE_HISTORY_KEEP, refuseMigrated, stateSettingFor } from "./state/state-migrated.js";
 export { parseState, emptyState, STATE_VERSION } from "./state/state-document.js";
 export { applyJournal, readState } from "./state/state-journal.js";
 export { collectGarbage, storeInlineListings, withInlineListings, withoutInlineListings } from "./state/state-listings.js";

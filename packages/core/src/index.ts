@@ -53,6 +53,8 @@ export type {
   FoundLock,
   UnreadableLock,
   StateLock,
+  LockWaitOptions,
+  StateVersion,
   StateBackend,
   BackendContext,
   StateBackendFactory,

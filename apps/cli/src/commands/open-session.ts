@@ -6,7 +6,7 @@ import type { GlobalOptions } from "../global-options.js";
  * `onEvent`, warnings (e.g. a stale lock taken over by `secrets set`) go to stderr.
  */
 export function openSession(globals: GlobalOptions, onEvent: (event: EngineEvent) => void = printWarning): Promise<SiteSession> {
-  return SiteSession.open({ dir: globals.site, sets: globals.sets, preset: globals.preset, env: process.env, onEvent });
+  return SiteSession.open({ dir: globals.site, sets: globals.sets, preset: globals.preset, env: process.env, onEvent, lockWaitMs: globals.lockWaitMs });
 }
 
 function printWarning(event: EngineEvent): void {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { makeFuzzSite } from "../../../../test/fixtures/bad-input.js";
 import { parseState } from "../state/state-document.js";
 import { deploySite, planSite } from "./deploy.js";
-import { SiteSession } from "./site-session.js";
+import { SiteSession, applyStateSets } from "./site-session.js";
 
 const planError = async (dir: string, sets: string[] = []) => {
   try {
@@ -76,5 +76,14 @@ describe("a step error never carries a secret value into output or state", () =>
     const state = readFileSync(path.join(dir, ".stepwise/state.json"), "utf8");
     expect(state).toContain('"code": "E_[redacted]"');
     expect(state).not.toContain(token);
+  });
+});
+
+describe("applyStateSets", () => {
+  it("takes state.backend and state.options.* out of --set (whole numbers as numbers) and leaves config entries", () => {
+    const site = { state: { backend: "file", options: { path: "s.json" } as Record<string, string | number> } };
+    const rest = applyStateSets(site, ["state.backend=azblob", "state.options.container=c1", "state.options.leaseSeconds=15", "app.greeting=hi=there", "state.options.=x"]);
+    expect(site.state).toEqual({ backend: "azblob", options: { path: "s.json", container: "c1", leaseSeconds: 15 } });
+    expect(rest).toEqual(["app.greeting=hi=there", "state.options.=x"]);
   });
 });

@@ -29,6 +29,24 @@ import { createBackend } from "./site-backends.js";
 
 export type { OwnedSecret } from "./site-config.js";
 
+/**
+ * Applies the `state.backend=NAME` and `state.options.KEY=VALUE` entries of `--set` to the
+ * site's state settings (a whole number becomes a number) and returns the other entries.
+ */
+export function applyStateSets(site: Pick<SiteFile, "state">, sets: readonly string[]): string[] {
+  const rest: string[] = [];
+  for (const entry of sets) {
+    const at = entry.indexOf("=");
+    const key = at < 0 ? entry : entry.slice(0, at);
+    const value = entry.slice(at + 1);
+    if (at > 0 && key === "state.backend") site.state = { ...site.state, backend: value };
+    else if (at > 0 && key.startsWith("state.options.") && key.length > "state.options.".length) {
+      site.state = { ...site.state, options: { ...site.state.options, [key.slice("state.options.".length)]: /^\d+$/.test(value) ? Number(value) : value } };
+    } else rest.push(entry);
+  }
+  return rest;
+}
+
 /** A lock not renewed for this long is stale; a deploy renews it while it runs. */
 export const SITE_LOCK_TTL_MS = 120_000;
 
@@ -41,6 +59,8 @@ export interface OpenSiteOptions {
   /** Overrides `preset:` of the site file. */
   preset?: PresetName;
   onEvent?: (event: EngineEvent) => void;
+  /** `--lock-wait`: how long taking the site lock waits for a live holder before exit 3. */
+  lockWaitMs?: number;
 }
 
 /**
@@ -68,6 +88,7 @@ export class SiteSession {
     readonly fileHashes: FileHashCache,
     private readonly emit: (event: EngineEvent) => void,
     private readonly siteProblems: readonly StepwiseError[],
+    private readonly lockWaitMs: number | undefined,
   ) {}
 
   /** Throws what makes the site impossible to plan or deploy (found when it was opened). */
@@ -94,7 +115,8 @@ export class SiteSession {
     const lateSecrets = new LateSecrets();
     const { steps, disabled, problems } = assembleSteps(site, plugins, target, lateSecrets);
     const graph = buildStepGraph([...steps.values()]);
-    const sets = options.sets ?? [];
+    // `--set state.backend=…` / `--set state.options.KEY=…` choose the state for this run (CI); the rest are config.
+    const sets = applyStateSets(site, options.sets ?? []);
     const { config, ownedConfig, ownedSecrets } = resolveSiteConfig(site, steps.values(), target, { env: options.env ?? process.env, sets });
     problems.push(...configProblems({ steps: [...steps.values()], owned: ownedConfig, config, site, sets, plugins, target }));
 
@@ -102,7 +124,7 @@ export class SiteSession {
     const stateBackend = await createBackend("state", site.state.backend, site.state.options, plugins, ctx);
     const secretBackend = await createBackend("secrets", site.secrets.backend, site.secrets.options, plugins, ctx);
     const fileHashes = new FileHashCache(site.dir, cachePath(site.dir, FILE_IDS));
-    const session = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, problems);
+    const session = new SiteSession(site, plugins, steps, disabled, graph, config, ownedConfig, ownedSecrets, target, stateBackend, secretBackend, fileHashes, emit, problems, options.lockWaitMs);
     lateSecrets.bind(() => session.secrets());
     trace("session open");
     return session;
@@ -125,7 +147,9 @@ export class SiteSession {
    * for by others; a refusal (exit 3) names the holder.
    */
   async lockSite(operation: string, options: { brief?: boolean; ttlMs?: number } = {}): Promise<StateLock> {
-    const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS);
+    const waitMs = this.lockWaitMs;
+    const onWait = (holder: string) => this.emit({ type: "warning", message: `Waiting up to ${Math.round((waitMs ?? 0) / 1000)} s for the state lock held by ${holder}.` });
+    const lock = await this.stateBackend.lock(currentHolder(operation, options), options.ttlMs ?? SITE_LOCK_TTL_MS, { waitMs, onWait });
     try {
       removeAtomicWriteLeftovers(this.filesWrittenUnderLock());
       removeCacheLeftovers(path.join(this.site.dir, CACHE_DIR));

@@ -63,12 +63,16 @@ export const ErrorCode = {
   StateLockStale: "STATE_LOCK_STALE",
   /** The state lock is held by another live run, or was taken from this one. Exit 3. */
   StateLocked: "STATE_LOCKED",
+  /** The state was moved to another backend by `state migrate`; this copy is no longer used. Exit 2. */
+  StateMigrated: "STATE_MIGRATED",
   /** A command that needs a state document found none (`state pull`). Exit 2. */
   StateMissing: "STATE_MISSING",
   /** `state push` refused a document of another history; nothing was changed. Exit 2. */
   StatePushRefused: "STATE_PUSH_REFUSED",
   /** The state has a format version newer than this stepwise reads. Exit 2. */
   StateTooNew: "STATE_TOO_NEW",
+  /** A kept earlier state document (`state restore N`) does not exist, or the backend keeps none. Exit 2. */
+  StateVersionUnknown: "STATE_VERSION_UNKNOWN",
   /** Steps depend on each other in a cycle. Exit 2. */
   StepCycle: "STEP_CYCLE",
   /** A step depends on a step disabled in stepwise.yaml. Exit 2. */
@@ -112,7 +116,7 @@ export const errors = {
     return new StepwiseError(
       kind === "state" ? ErrorCode.StateBackendUnknown : ErrorCode.SecretBackendUnknown,
       `${kind}.backend "${name}" is not built in (${kind === "state" ? "file" : "age"}) and no listed plugin provides it.`,
-      { hint: name === "azblob" ? "npm install @stepwise/target-azure and list it under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
+      { hint: name === "azblob" ? "npm install -D @stepwise/state-azblob and list \"@stepwise/state-azblob\" under plugins:" : `list the plugin that provides the ${name} backend under plugins:` },
     );
   },
   /** The backup archive `file` was refused before anything was restored. */
@@ -426,8 +430,9 @@ export const errors = {
       { location, hint: "upgrade stepwise: npm install -D @stepwise/cli@latest" },
     );
   },
-  stateConflict(location: string): StepwiseError {
-    return new StepwiseError(ErrorCode.StateConflict, `State ${location} was changed by someone else during this run; refusing to overwrite it.`, {
+  /** A compare-and-swap write lost: `writer` names who wrote since, when the backend knows. */
+  stateConflict(location: string, writer?: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateConflict, `State ${location} was changed by ${writer ?? "someone else"} during this run; refusing to overwrite it. Nothing was written.`, {
       location,
       exitCode: ExitCode.BadInput,
       hint: "run the command again; if this repeats, check that nobody runs stepwise with `state unlock` against a live run",
@@ -480,6 +485,14 @@ export const errors = {
       details,
     });
   },
+  /** The state at `location` was moved by `state migrate` to `to`; `setting` is what stepwise.yaml needs. */
+  stateMigrated(location: string, to: string, setting: string): StepwiseError {
+    return new StepwiseError(ErrorCode.StateMigrated, `State ${location} was migrated to ${to}; this copy is no longer used and nothing was changed.`, {
+      location,
+      exitCode: ExitCode.BadInput,
+      hint: `point stepwise.yaml at the new state: ${setting}`,
+    });
+  },
   /** A command that needs a state document found none (`state pull`). */
   stateMissing(backend: string): StepwiseError {
     return new StepwiseError(ErrorCode.StateMissing, `No state yet in ${backend}; run stepwise deploy.`, {
@@ -513,6 +526,13 @@ export const errors = {
       `State ${location} has format version ${found}, written by a newer stepwise; this stepwise reads up to version ${supported}.`,
       { location, hint: "upgrade stepwise: npm install -D @stepwise/cli@latest" },
     );
+  },
+  /** `state restore N` named no kept version (`count` are kept). */
+  stateVersionUnknown(backend: string, wanted: string, count: number): StepwiseError {
+    return new StepwiseError(ErrorCode.StateVersionUnknown, `${backend} keeps no earlier state ${wanted} (${count} kept).`, {
+      location: backend,
+      hint: "stepwise state history   (lists the kept versions and their numbers)",
+    });
   },
   stepCycle(cycle: readonly string[]): StepwiseError {
     return new StepwiseError(ErrorCode.StepCycle, `Steps depend on each other in a cycle: ${cycle.join(" -> ")}.`, {

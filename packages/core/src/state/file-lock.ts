@@ -4,7 +4,7 @@ import { link, open, readdir, rename, stat, unlink, writeFile } from "node:fs/pr
 import os from "node:os";
 import path from "node:path";
 import { isAlive } from "./process-alive.js";
-import type { FoundLock, JsonObject, LockInfo, StateLock } from "../contracts.js";
+import type { FoundLock, JsonObject, LockInfo, LockWaitOptions, StateLock } from "../contracts.js";
 import { errors } from "../errors/error-codes.js";
 import type { StepwiseError } from "../errors/stepwise-error.js";
 
@@ -17,6 +17,37 @@ export const UNREADABLE_LOCK_GRACE_MS = 3000;
 /** How long a taker waits for a {@link LockInfo.brief} holder before refusing (exit 3). */
 export const BRIEF_HOLDER_WAIT_MS = 5000;
 const POLL_MS = 60;
+/** How often a taker waiting with `--lock-wait` looks again. */
+export const LOCK_WAIT_POLL_MS = 250;
+
+/**
+ * Whether a taker that found the live holder `info` keeps waiting (a brief holder for
+ * {@link BRIEF_HOLDER_WAIT_MS}, anyone for `options.waitMs`), telling `options.onWait` once per
+ * holder. Shared by every backend's lock.
+ */
+export class LockWaiter {
+  private readonly started = Date.now();
+  private toldAbout: string | undefined;
+
+  constructor(private readonly options: LockWaitOptions = {}) {}
+
+  /** The latest moment a taker keeps trying at all. */
+  get deadline(): number {
+    return this.started + Math.max(BRIEF_HOLDER_WAIT_MS + UNREADABLE_LOCK_GRACE_MS + 2000, this.options.waitMs ?? 0);
+  }
+
+  /** How long to sleep before trying again, or undefined to refuse now. */
+  waitFor(info: LockInfo): number | undefined {
+    const waited = Date.now() - this.started;
+    if (info.brief && waited < BRIEF_HOLDER_WAIT_MS) return POLL_MS;
+    if (this.options.waitMs === undefined || waited >= this.options.waitMs) return undefined;
+    if (this.toldAbout !== info.id) {
+      this.toldAbout = info.id;
+      this.options.onWait?.(describeHolder(info));
+    }
+    return LOCK_WAIT_POLL_MS;
+  }
+}
 
 /** Facts about this process that go into a lock it takes. */
 export function currentHolder(operation: string, options: { brief?: boolean } = {}): Omit<LockInfo, "expiresAt" | "id"> {
@@ -109,11 +140,11 @@ export class FileLock {
     this.label = label ?? file;
   }
 
-  async acquire(holder: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number): Promise<StateLock> {
+  async acquire(holder: Omit<LockInfo, "expiresAt" | "id">, ttlMs: number, options: LockWaitOptions = {}): Promise<StateLock> {
     const info: LockInfo = { id: nodeCrypto().randomUUID(), ...holder, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
-    const started = Date.now();
-    // Long enough to outwait an unreadable lock's grace and a brief holder; then refuse, never spin.
-    const giveUpAt = started + BRIEF_HOLDER_WAIT_MS + UNREADABLE_LOCK_GRACE_MS + 2000;
+    const waiter = new LockWaiter(options);
+    // Long enough to outwait an unreadable lock's grace, a brief holder and --lock-wait; then refuse, never spin.
+    const giveUpAt = waiter.deadline;
     let last: Examined | undefined;
     while (Date.now() < giveUpAt) {
       if (await this.create(info)) {
@@ -129,11 +160,10 @@ export class FileLock {
       }
       const stale = assessLock(last.info);
       if (!stale) {
-        if (last.info.brief && Date.now() - started < BRIEF_HOLDER_WAIT_MS) {
-          await sleep(POLL_MS);
-          continue;
-        }
-        throw lockedError(last.info, this.file);
+        const pause = waiter.waitFor(last.info);
+        if (pause === undefined) throw lockedError(last.info, this.file);
+        await sleep(pause);
+        continue;
       }
       if (!stale.provable) throw staleLockError(last.info, stale.reason, this.file);
       await this.takeOver(last, stale.reason);

@@ -6,10 +6,24 @@ import { describe, expect, it } from "vitest";
 import { FileStateBackend } from "./file-state-backend.js";
 import { currentHolder } from "./file-lock.js";
 import { emptyState, STATE_VERSION } from "./state-document.js";
+import { STATE_HISTORY_KEEP } from "./state-migrated.js";
 
 const tempSite = () => mkdtempSync(path.join(os.tmpdir(), "stepwise-state-"));
 
 describe("file state backend", () => {
+  it(`keeps the document each write replaces, the last ${STATE_HISTORY_KEEP} of them, numbered by serial`, async () => {
+    const dir = tempSite();
+    const backend = new FileStateBackend(dir);
+    let etag: string | undefined;
+    for (let serial = 0; serial < STATE_HISTORY_KEEP + 3; serial++) etag = (await backend.write({ ...emptyState("demo"), serial }, etag)).etag;
+    const history = await backend.history();
+    expect(history).toHaveLength(STATE_HISTORY_KEEP);
+    expect(history[0]).toMatchObject({ id: `state-${STATE_HISTORY_KEEP + 1}.json`, serial: STATE_HISTORY_KEEP + 1 });
+    expect(history.at(-1)!.serial).toBe(2);
+    expect((await backend.readVersion(history.at(-1)!.id)).serial).toBe(2);
+    await expect(backend.readVersion("../state.json")).rejects.toMatchObject({ code: "STATE_VERSION_UNKNOWN", exitCode: 2 });
+  });
+
   it("round-trips a document and refuses a write based on a stale read (compare-and-swap)", async () => {
     const dir = tempSite();
     const a = new FileStateBackend(dir);
