@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { FILES, STEPS, TOTAL_BYTES, generateSite, turboTasks } from "./generate-site.mjs";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -80,11 +80,11 @@ function stepwise(dir, ...argv) {
 }
 
 /** Deploys once so that a plan has nothing to run; checks it. */
-function settle(dir) {
+async function settle(dir) {
   let plan = stepwise(dir, "plan");
   // A state written by an older stepwise is migrated on every read until a deploy rewrites it.
   const stateFile = path.join(dir, ".stepwise", "state.json");
-  const { STATE_VERSION } = createRequire(import.meta.url)(path.join(root, "packages", "core", "dist", "state", "state-document.js"));
+  const { STATE_VERSION } = await import(pathToFileURL(path.join(root, "packages", "core", "dist", "engine.js")).href);
   const stale = existsSync(stateFile) && JSON.parse(readFileSync(stateFile, "utf8")).stateVersion !== STATE_VERSION;
   if (stale || !/^0 to run/m.test(plan.stdout)) {
     log(`deploying ${path.basename(dir)} once so that plan is a no-op`);
@@ -175,8 +175,8 @@ const time = hasHyperfine ? hyperfine : ownLoop;
 build();
 generateSite(site, { log });
 copyWithoutGit();
-settle(site);
-settle(siteNoGit);
+await settle(site);
+await settle(siteNoGit);
 const turbo = turboBinary();
 verify(turbo);
 const fileList = path.join(work, "files.nul");

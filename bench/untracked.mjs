@@ -12,7 +12,12 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { interleaved, median } from "./interleave.mjs";
-import { directoriesUnchanged, untrackedCache } from "../packages/core/dist/cache/untracked-cache.js";
+import { build } from "esbuild";
+
+// The check stepwise runs is internal to core (not in its published dist/): bundled from its source for this bench.
+const checkModule = path.join(path.dirname(fileURLToPath(import.meta.url)), ".work", "untracked-cache.bench.mjs");
+await build({ entryPoints: [path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "packages", "core", "src", "cache", "untracked-cache.ts")], bundle: true, format: "esm", platform: "node", outfile: checkModule, logLevel: "warning" });
+const { directoriesUnchanged, untrackedCache } = await import(checkModule);
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const site = path.join(benchDir, ".work", "site");
