@@ -264,11 +264,11 @@ export const errors = {
       hint: `fix what ${command[0]} reports (a misspelt name, no network, no ${command[0]} on PATH), then: stepwise plugins add ${spec}`,
     });
   },
-  pluginInvalid(name: string, root: string, problem: string): StepwiseError {
+  pluginInvalid(name: string, root: string, problem: string, hint?: string): StepwiseError {
     return new StepwiseError(ErrorCode.PluginInvalid, `Plugin ${name} (${root}) is not a stepwise plugin: ${problem}`, {
       plugin: name,
       location: root,
-      hint: `check that ${name} default-exports definePlugin({...}) from @stepwise/core`,
+      hint: hint ?? `check that ${name} default-exports definePlugin({...}) from @stepwise/core`,
     });
   },
   /** Plugin `name` appears twice under `plugins:`. */

@@ -112,6 +112,7 @@ describe("plugin discovery", () => {
     expect(message).toContain("meta: { name, version } is missing");
     expect(message).toContain('meta.name is "something-else" but the package is named "wrong-name"');
     expect(message).toContain('declares no peerDependencies["@stepwise/core"] range');
+    expect(message).toContain('add "peerDependencies": { "@stepwise/core": "^');
     expect(message).toContain("failed to load: boom at import");
     expect(message).toContain("step x has no run(ctx) function");
     expect(message).toContain("npm install missing-one");

@@ -125,7 +125,12 @@ async function loadPlugin(siteDir: string, entry: PluginEntry, onIncompatible?: 
   const version = typeof pkg.version === "string" ? pkg.version : "0.0.0";
   const declared = dependencyRange(pkg.peerDependencies) ?? dependencyRange(pkg.dependencies);
   if (declared === undefined) {
-    throw errors.pluginInvalid(name, root, `its package.json declares no peerDependencies["${CORE_PACKAGE}"] range`);
+    throw errors.pluginInvalid(
+      name,
+      root,
+      `its package.json declares no peerDependencies["${CORE_PACKAGE}"] range`,
+      `add "peerDependencies": { "${CORE_PACKAGE}": "^${CORE_VERSION}" } to ${path.join(root, "package.json")} (the core versions the plugin was written for)`,
+    );
   }
   if (typeof declared !== "string") throw errors.pluginInvalid(name, root, `its ${CORE_PACKAGE} range is ${JSON.stringify(declared)}, not a string`);
   const coreRange = declared;
