@@ -135,6 +135,15 @@ describe("local ARM server", () => {
     expect([twice.status, twice.body.error.code]).toEqual([409, "RoleAssignmentExists"]);
     const moved = await call("PUT", ra(name), { properties: { ...body.properties, principalId: "2a6c0a3c-2d0e-4b6b-9b7f-1c2d3e4f5a6b" } });
     expect([moved.status, moved.body.error.code]).toEqual([409, "RoleAssignmentUpdateNotPermitted"]);
+    // RoleAssignments_ListForResourceGroup: a principal's assignments at, above or below the group; atScope() only at or above.
+    const list = (filter?: string) => call("GET", `${sub()}/resourceGroups/rg-ra/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01${filter === undefined ? "" : `&$filter=${encodeURIComponent(filter)}`}`);
+    expect((await list(`principalId eq '${principalId}'`)).body.value.map((a: { name: string }) => a.name)).toEqual([name]);
+    expect((await list("principalId eq '2a6c0a3c-2d0e-4b6b-9b7f-1c2d3e4f5a6b'")).body.value).toEqual([]);
+    expect((await list("atScope()")).body.value).toEqual([]);
+    expect((await list()).body.value).toHaveLength(1);
+    const bad = await list("roleDefinitionId eq 'x'");
+    expect([bad.status, bad.body.error.code]).toEqual([400, "InvalidFilter"]);
+    expect((await call("GET", `${sub()}/resourceGroups/rg-ra/providers/Microsoft.Authorization/roleAssignments?api-version=2099-01-01`)).body.error.code).toBe("InvalidApiVersionParameter");
     // Deleting the scope deletes its assignments.
     await call("DELETE", `${vault}?api-version=2026-02-01`);
     expect((await call("GET", ra(name))).status).toBe(404);

@@ -11,7 +11,7 @@ import { ArmControl, armHarness, cliAzureEnv } from "./harness.js";
 import type { ChildProcess } from "node:child_process";
 
 export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-export const FOUNDATION = ["azure:prerequisites", "azure:resource-group", "azure:monitoring", "azure:registry", "azure:key-vault", "azure:container-apps-environment", "azure:identity"] as const;
+export const FOUNDATION = ["azure:prerequisites", "azure:resource-group", "azure:monitoring", "azure:registry", "azure:key-vault", "azure:container-apps-environment", "azure:identity", "azure:role-assignments"] as const;
 
 export interface AzureSite {
   dir: string;

@@ -52,14 +52,14 @@ describe("azure: changes, drift and resume", () => {
     const deploy = await site.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr).toBe(0);
     const put = writes((await site.control.log()).slice(before)).map((e) => e.path.split("/providers/").at(-1)!.replace(/[0-9a-f-]{36}$/, "GUID").replace(/-[0-9a-f]{6}/g, ""));
-    // The vault took the identity's role assignment on it along: the identity step puts it back.
+    // The vault took the identity's role assignment on it along: azure:role-assignments puts both
+    // back (the other unchanged); the identity itself is untouched.
     expect(put.sort()).toEqual([
       "Microsoft.Authorization/roleAssignments/GUID",
       "Microsoft.Authorization/roleAssignments/GUID",
       "Microsoft.KeyVault/vaults/kv-drift",
       "Microsoft.KeyVault/vaults/kv-drift/secrets/app-key",
       "Microsoft.KeyVault/vaults/kv-drift/secrets/session-secret",
-      "Microsoft.ManagedIdentity/userAssignedIdentities/id-stepwise-drift",
     ]);
     expect((await site.control.resource(vaultId))?.resource).toBeTruthy();
   });
@@ -81,8 +81,12 @@ describe("azure: changes, drift and resume", () => {
     // The environment runs beside the registry: when the failure stopped it first, it runs now
     // (reads the workspace's key, POST .../workspaces/.../sharedKeys, then PUTs).
     const environmentHeldBack = state.steps["azure:container-apps-environment"]?.status !== "succeeded";
-    // The identity step waits for the registry: it runs now (the identity, then its two role assignments).
-    expect(put.sort()).toEqual(["registries", "roleAssignments", "roleAssignments", "userAssignedIdentities", "vaults", "vaults", ...(environmentHeldBack ? ["managedEnvironments", "workspaces"] : [])].sort());
+    // The role assignments wait for the registry: they run now. The identity runs beside the
+    // registry, like the environment: now only if the failure stopped it first.
+    const identityHeldBack = state.steps["azure:identity"]?.status !== "succeeded";
+    expect(put.sort()).toEqual(
+      ["registries", "roleAssignments", "roleAssignments", "vaults", "vaults", ...(environmentHeldBack ? ["managedEnvironments", "workspaces"] : []), ...(identityHeldBack ? ["userAssignedIdentities"] : [])].sort(),
+    );
     const again = await site.cli(["deploy", "--auto-approve"]);
     expect(again.code).toBe(0);
   });

@@ -66,8 +66,10 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(deploy.code, deploy.stderr).toBe(0);
     const after = (await site.control.log()).slice(before);
     expect(writes(after)).toEqual([]);
-    // At most one read per checked resource (5 foundation resources, the identity and its 2 role assignments, 2 secrets).
-    expect(after.length).toBeLessThanOrEqual(10);
+    // At most one read per step: 6 foundation resources, the role assignments listed once, the vault's secrets listed once.
+    expect(after.length).toBeLessThanOrEqual(8);
+    expect(after.filter((e) => /\/roleAssignments$/.test(e.path)).map((e) => new URLSearchParams(e.query).get("$filter"))).toEqual([expect.stringMatching(/^principalId eq '[0-9a-f-]{36}'/)]);
+    expect(after.filter((e) => /\/vaults\/[^/]+\/secrets/.test(e.path)).map((e) => `${e.method} ${e.path.split("/").at(-1)}`)).toEqual(["GET secrets"]);
   });
 
   it("the apps' identity may read the vault's secrets and pull from the registry; a deleted assignment is drift and is made again", async () => {
@@ -89,13 +91,31 @@ describe("azure: deploy the foundation and the site's secrets", () => {
     expect(puts[0]!.path.startsWith(`${sub}/`)).toBe(true);
     await site.control.deleteBehindTheBack(puts[2]!.path);
     const plan = await site.cli(["plan"]);
-    expect(plan.stdout).toMatch(/run\s+azure:identity\s+.*role assignment AcrPull of id-stepwise-shop is gone/);
+    expect(plan.stdout).toMatch(/run\s+azure:role-assignments\s+.*role assignment AcrPull of id-stepwise-shop is gone/);
+    expect(plan.stdout).toMatch(/skip\s+azure:identity/);
     const before = (await site.control.log()).length;
     const deploy = await site.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr).toBe(0);
-    // The identity and the remaining assignment are PUT again unchanged (200); the deleted one is made (201).
-    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.path.split("/").at(-2)} ${e.status}`)).toEqual(["userAssignedIdentities 200", "roleAssignments 200", "roleAssignments 201"]);
+    // The remaining assignment is PUT again unchanged (200); the deleted one is made (201); the identity is not touched.
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.path.split("/").at(-2)} ${e.status}`)).toEqual(["roleAssignments 200", "roleAssignments 201"]);
     expect(site.state().steps["azure:identity"]!.outputs!.principalId).toBe(identity.principalId);
+  });
+
+  it("an identity deleted behind the tool's back is made again and the new principal gets both roles", async () => {
+    const old = site.state().steps["azure:identity"]!.outputs!;
+    await site.control.deleteBehindTheBack(String(old.id));
+    const plan = await site.cli(["plan"]);
+    expect(plan.stdout).toMatch(/run\s+azure:identity\s+.*userAssignedIdentities id-stepwise-shop is gone/);
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const principalId = site.state().steps["azure:identity"]!.outputs!.principalId;
+    expect(principalId).not.toBe(old.principalId);
+    const made = writes((await site.control.log()).slice(before)).filter((e) => /roleAssignments|userAssignedIdentities/.test(e.path));
+    expect(made.map((e) => `${e.path.split("/").at(-2)} ${e.status}`)).toEqual(["userAssignedIdentities 201", "roleAssignments 201", "roleAssignments 201"]);
+    for (const put of made.slice(1)) expect(((await site.control.resource(put.path))!.resource as { properties: { principalId: string } }).properties.principalId).toBe(principalId);
+    const again = await site.cli(["plan"]);
+    expect(again.stdout).toMatch(/0 to run/);
   });
 
   it("no secret value is in any logged request or response body but its Key Vault PUT, nor in state or --json output", async () => {

@@ -70,6 +70,23 @@ describe("azure: jobs as Container Apps jobs", () => {
     expect(writes((await site.control.log()).slice(before))).toEqual([]);
   });
 
+  it("a job deleted behind the tool's back is reported by plan (one GET, no write) and made and run again", async () => {
+    const jobId = String((site.state().steps["job:migrate"]!.outputs!.resource as { id: string }).id);
+    await site.control.deleteBehindTheBack(jobId);
+    const before = (await site.control.log()).length;
+    const plan = await site.cli(["plan"]);
+    expect(plan.stdout).toMatch(/run\s+job:migrate\s+.*Microsoft\.App\/jobs .* is gone/);
+    const planned = (await site.control.log()).slice(before);
+    expect(writes(planned)).toEqual([]);
+    expect(planned.filter((e) => e.path.includes("/jobs/"))).toHaveLength(1);
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path).replace(/--?[0-9a-z]+$/, "")}`)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^PUT Microsoft\.App\/jobs\/migrate/), expect.stringMatching(/^POST Microsoft\.App\/jobs\/migrate.*\/start/)]),
+    );
+    expect((await site.cli(["plan"])).stdout).toMatch(/0 to run/);
+  });
+
   it("an execution that ends Failed fails the step (exit 1) with its logs' location; the next deploy runs the job again", async () => {
     site.yaml(jobs("bonjour"));
     await site.control.fault({ executionFail: true, pathIncludes: "/jobs/migrate", count: 1 });

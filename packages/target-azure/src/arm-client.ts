@@ -71,20 +71,23 @@ export class ArmClient {
   }
 
   /**
-   * The children listed at `path` (`<job id>/executions`): GETs through the same pipeline as
-   * {@link action}, following `nextLink`. One GET per page.
+   * The children listed at `path` (`<job id>/executions`), with `query` (`$filter`) added: GETs
+   * through the same pipeline as {@link action}, following `nextLink`. One GET per page; a parent that is gone (404) has none.
    */
-  async list(path: string, type: ArmResourceType, signal: AbortSignal): Promise<ArmResource[]> {
+  async list(path: string, type: ArmResourceType, signal: AbortSignal, query: Readonly<Record<string, string>> = {}): Promise<ArmResource[]> {
     const what = `list ${describe(path.slice(0, path.lastIndexOf("/")))} ${path.split("/").at(-1)}`;
     const out: ArmResource[] = [];
+    const search = new URLSearchParams({ ...query, "api-version": API_VERSIONS[type] });
     try {
-      for (let url: string | undefined = `${this.endpoint}${path}?api-version=${API_VERSIONS[type]}`; url; ) {
+      for (let url: string | undefined = `${this.endpoint}${path}?${search.toString().replaceAll("+", "%20")}`; url; ) {
         const page = await this.send(url, "GET", signal);
         out.push(...((page.value as ArmResource[] | undefined) ?? []));
         url = typeof page.nextLink === "string" && page.nextLink ? page.nextLink : undefined;
       }
       return out;
     } catch (error) {
+      // The parent is gone (a deleted vault, job or group): it has no children.
+      if (sdkError(error).statusCode === 404) return [];
       throw azureErrors.fromSdk(what, error, this.endpoint);
     }
   }

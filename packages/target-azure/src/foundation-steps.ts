@@ -303,13 +303,14 @@ export function roleAssignmentName(scope: string, role: string, principalId: str
 }
 
 /** The identity's role assignments: Key Vault Secrets User on the vault, AcrPull on the registry. */
-function roleAssignments(ctx: StepContext, settings: AzureSettings, principalId: string): { id: string; body: ArmBody }[] {
+function roleAssignments(ctx: StepContext, settings: AzureSettings, principalId: string): { id: string; role: string; body: ArmBody }[] {
   const grants = [
     [String(ctx.outputs("azure:key-vault").id), ROLES.keyVaultSecretsUser],
     [String(ctx.outputs("azure:registry").id), ROLES.acrPull],
   ] as const;
   return grants.map(([scope, role]) => ({
     id: `${scope}/providers/Microsoft.Authorization/roleAssignments/${roleAssignmentName(scope, role, principalId)}`,
+    role,
     body: {
       properties: {
         roleDefinitionId: `/subscriptions/${settings.subscription}/providers/Microsoft.Authorization/roleDefinitions/${role}`,
@@ -326,27 +327,23 @@ function identityBody(settings: AzureSettings): DesiredResource {
 }
 
 /**
- * `azure:identity`: the user-assigned managed identity the site's apps run as, allowed to read the
- * vault's secrets (Key Vault Secrets User) and pull from the registry (AcrPull). Role assignments
- * carry no tags; their names are derived from scope, role and principal, so PUTting them again is
- * idempotent. `check` reads the identity and both assignments (three GETs, in parallel).
+ * `azure:identity`: the user-assigned managed identity the site's apps run as. `check` is one GET:
+ * gone, changed outside stepwise, or re-created (another principal) is drift. What it may do is
+ * `azure:role-assignments`' business.
  */
 export const identityStep = defineStep({
   name: "azure:identity",
-  description: "Managed identity of the site's apps, with Key Vault Secrets User and AcrPull",
-  dependsOn: ["azure:registry", "azure:key-vault"],
+  description: "Managed identity the site's apps run as",
+  dependsOn: ["azure:resource-group"],
   async check(ctx) {
     const principalId = ctx.previousOutputs?.principalId;
     if (typeof principalId !== "string") return;
     const { settings, arm } = await open(ctx);
     const desired = identityBody(settings);
-    const assignments = roleAssignments(ctx, settings, principalId);
-    const [identity, ...found] = await Promise.all([arm.get(desired.id, IDENTITY, ctx.signal), ...assignments.map((a) => arm.get(a.id, ROLE_ASSIGNMENT, ctx.signal))]);
+    const identity = await arm.get(desired.id, IDENTITY, ctx.signal);
     if (!identity) return { reason: `${describe(desired.id)} is gone` };
     if (identity.tags?.[Tag.Spec] !== specHashOf(desired)) return { reason: `${describe(desired.id)} was changed outside stepwise` };
     if (identity.properties?.principalId !== principalId) return { reason: `${describe(desired.id)} was re-created outside stepwise` };
-    const missing = assignments.findIndex((_, i) => !found[i]);
-    if (missing >= 0) return { reason: `role assignment ${missing === 0 ? "Key Vault Secrets User" : "AcrPull"} of ${settings.names.identity} is gone` };
   },
   async run(ctx) {
     const { settings, arm } = await open(ctx);
@@ -355,13 +352,50 @@ export const identityStep = defineStep({
     const principalId = String(identity.properties?.principalId ?? "");
     const clientId = String(identity.properties?.clientId ?? "");
     ctx.log.info(`${describe(desired.id)}: principal ${principalId}`);
-    for (const assignment of roleAssignments(ctx, settings, principalId)) {
-      await arm.put(assignment.id, ROLE_ASSIGNMENT, assignment.body, ctx.log, ctx.signal);
-      ctx.log.info(describe(assignment.id));
-    }
     return { id: desired.id, name: settings.names.identity, clientId, principalId };
   },
 });
 
-export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep, containerAppsEnvironmentStep, identityStep];
+const ROLE_NAMES: Record<string, string> = { [ROLES.keyVaultSecretsUser]: "Key Vault Secrets User", [ROLES.acrPull]: "AcrPull" };
+
+/**
+ * `azure:role-assignments`: what the site's identity may do — read the vault's secrets (Key
+ * Vault Secrets User) and pull from the registry (AcrPull). Role assignments carry no tags; their
+ * names are derived from scope, role and principal, so PUTting them again is idempotent. `check`
+ * is one GET: the identity's assignments in the resource group (RoleAssignments_ListForResourceGroup
+ * with `principalId eq`, which lists those at, above and below the group); one missing is drift.
+ */
+export const roleAssignmentsStep = defineStep({
+  name: "azure:role-assignments",
+  description: "Key Vault Secrets User and AcrPull for the site's identity",
+  dependsOn: ["azure:identity", "azure:registry", "azure:key-vault"],
+  async check(ctx) {
+    if (!ctx.previousOutputs) return;
+    const { settings, arm } = await open(ctx);
+    const principalId = String(ctx.outputs("azure:identity").principalId ?? "");
+    const wanted = roleAssignments(ctx, settings, principalId);
+    const found = await arm.list(
+      `${settings.names.groupId(settings.subscription)}/providers/Microsoft.Authorization/roleAssignments`,
+      ROLE_ASSIGNMENT,
+      ctx.signal,
+      { $filter: `principalId eq '${principalId}'` },
+    );
+    const ids = new Set(found.map((a) => String(a.id).toLowerCase()));
+    const missing = wanted.find((a) => !ids.has(a.id.toLowerCase()));
+    if (missing) return { reason: `role assignment ${ROLE_NAMES[missing.role]} of ${settings.names.identity} is gone` };
+  },
+  async run(ctx) {
+    const { settings, arm } = await open(ctx);
+    const principalId = String(ctx.outputs("azure:identity").principalId ?? "");
+    const made: string[] = [];
+    for (const assignment of roleAssignments(ctx, settings, principalId)) {
+      await arm.put(assignment.id, ROLE_ASSIGNMENT, assignment.body, ctx.log, ctx.signal);
+      ctx.log.info(`${ROLE_NAMES[assignment.role]} for ${settings.names.identity}: ${describe(assignment.id)}`);
+      made.push(assignment.id);
+    }
+    return { principalId, assignments: made };
+  },
+});
+
+export const FOUNDATION_STEPS: readonly StepDefinition[] = [prerequisitesStep, resourceGroupStep, monitoringStep, registryStep, keyVaultStep, containerAppsEnvironmentStep, identityStep, roleAssignmentsStep];
 export { resourceId };

@@ -64,18 +64,23 @@ export class AzureSession implements TargetSession {
     const id = this.secretId(secret);
     const existing = await this.arm.get(id, SECRET_TYPE, scope.signal);
     if (existing?.tags?.[Tag.Fingerprint] === version) return { id, version, change: "unchanged", secretUri: String(existing.properties?.secretUri ?? "") };
+    this.secretListing = undefined;
     const stored = await this.arm.put(id, SECRET_TYPE, { properties: { value, contentType: "text/plain" }, tags: { ...this.settings.names.tags(scope.step), [Tag.Fingerprint]: version } }, scope.log, scope.signal);
     scope.log.info(`stored secret ${secret} in key vault ${this.settings.names.keyVault}`);
     return { id, version, change: existing ? "replaced" : "created", secretUri: String(stored.properties?.secretUri ?? "") };
   }
 
-  /** One GET: the Key Vault secret is gone, or holds another value than the one deployed. */
+  /**
+   * A secret: gone from the vault, or holding another value than the one deployed. The vault's
+   * secrets are listed once per command (Secrets_List, one GET a page of 25) and every secret
+   * probe reads that listing, so a plan reads the vault once however many steps store secrets.
+   */
   async probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void> {
     if (result.kind === "postgres") return probePostgres(this, result, scope);
     if (result.kind === "service") return probeService(this, result, scope);
     if (result.kind === "job") return probeJob(this, result, scope);
     if (result.kind !== "secret") return;
-    const existing = await this.arm.get(result.id, SECRET_TYPE, scope.signal);
+    const existing = (await this.vaultSecrets(scope.signal)).get(result.id.split("/").at(-1)!.toLowerCase());
     if (!existing) return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} is gone` };
     if (hashJson({ kind: "secret", name: result.name, version: existing.tags?.[Tag.Fingerprint] ?? "" }) !== result.specHash) {
       return { reason: `key vault secret ${this.settings.names.keyVaultSecret(result.name)} was changed outside stepwise` };
@@ -157,6 +162,22 @@ export class AzureSession implements TargetSession {
   async down(): Promise<string[]> {
     await this.arm.deleteGroup(this.settings.names.resourceGroup, this.log, new AbortController().signal);
     return [`resource group ${this.settings.names.resourceGroup}`];
+  }
+
+  /** The vault's secrets by lower-cased name, listed once per command (dropped when stepwise writes one). */
+  private secretListing: Promise<Map<string, ArmResource>> | undefined;
+
+  private vaultSecrets(signal: AbortSignal): Promise<Map<string, ArmResource>> {
+    if (!this.secretListing) {
+      const vault = resourceId(this.settings, "Microsoft.KeyVault", "vaults", this.settings.names.keyVault);
+      const listing = this.arm.list(`${vault}/secrets`, SECRET_TYPE, signal).then((all) => new Map(all.map((s) => [String(s.name).toLowerCase(), s] as const)));
+      this.secretListing = listing;
+      // A failed listing (aborted, throttled past the retries) is not kept for the next probe.
+      listing.catch(() => {
+        if (this.secretListing === listing) this.secretListing = undefined;
+      });
+    }
+    return this.secretListing;
   }
 
   private secretId(secret: string): string {

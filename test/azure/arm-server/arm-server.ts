@@ -25,6 +25,8 @@ export interface LogEntry {
   subscription: string | undefined;
   method: string;
   path: string;
+  /** The query string without api-version (`$filter=...`), "" when none. */
+  query: string;
   apiVersion: string | undefined;
   status: number;
   requestBody: string;
@@ -190,7 +192,9 @@ export class ArmServer {
       if (error.status === 429 || error.status === 503) headers["retry-after"] = String((error as ArmError & { retryAfter?: number }).retryAfter ?? 0);
       responseBody = JSON.stringify({ error: { code: error.code, message: error.message } });
     }
-    this.log.push({ seq: ++this.seq, subscription, method, path: url.pathname, apiVersion, status, requestBody, responseBody });
+    const query = new URLSearchParams(url.searchParams);
+    query.delete("api-version");
+    this.log.push({ seq: ++this.seq, subscription, method, path: url.pathname, query: query.toString(), apiVersion, status, requestBody, responseBody });
     res.writeHead(status, headers);
     res.end(responseBody);
   }
@@ -257,6 +261,32 @@ export class ArmServer {
         .map(([, doc]) => doc)
         .filter((doc) => !wanted || String(doc.type).toLowerCase() === wanted)
         .map(({ properties: _properties, ...rest }) => rest);
+      return { status: 200, body: { value } };
+    }
+    // GET /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Authorization/roleAssignments:
+    // RoleAssignments_ListForResourceGroup (authorization 2022-04-01; RoleAssignments_ListForResourceGroup.json).
+    // `$filter=atScope()`: the assignments at or above the group; `principalId eq '{id}'`: the principal's
+    // at, above or below it; none: all at, above or below it.
+    if (rest.length === 5 && lower[2] === "providers" && lower[3] === "microsoft.authorization" && lower[4] === "roleassignments") {
+      if (method !== "GET") throw methodNotAllowed(method);
+      const spec = findType("Microsoft.Authorization/roleAssignments")!;
+      checkVersion(apiVersion, spec.apiVersions, spec.type);
+      const group = sub.groups.get(groupName.toLowerCase());
+      if (!group) throw new ArmError(404, "ResourceGroupNotFound", `Resource group '${groupName}' could not be found.`);
+      const filter = url.searchParams.get("$filter")?.trim();
+      const principal = filter ? /^principalId\s+eq\s+'([0-9a-fA-F-]{36})'$/.exec(filter)?.[1] : undefined;
+      if (filter && !principal && filter !== "atScope()") throw new ArmError(400, "InvalidFilter", `The filter '${filter}' is not supported. Use atScope() or principalId eq '{id}'.`);
+      const groupScope = `/subscriptions/${sub.id}/resourcegroups/${groupName}`.toLowerCase();
+      const value = [...sub.resources.values()].filter((doc) => {
+        if (String(doc.type).toLowerCase() !== "microsoft.authorization/roleassignments") return false;
+        const p = doc.properties as Json;
+        const scope = String(p.scope).toLowerCase();
+        const atOrAbove = groupScope === scope || groupScope.startsWith(`${scope}/`);
+        const below = scope.startsWith(`${groupScope}/`);
+        if (filter === "atScope()") return atOrAbove;
+        if (principal) return (atOrAbove || below) && String(p.principalId).toLowerCase() === principal.toLowerCase();
+        return atOrAbove || below;
+      });
       return { status: 200, body: { value } };
     }
     if (rest.length === 2) {

@@ -90,13 +90,15 @@ export function createWorkloadSteps(site: SiteFile, knownSteps: ReadonlySet<stri
         return { ...result.outputs, resource: resourceRecord(result) };
       },
     };
-    if (kind === "service") {
-      definition.check = async (ctx) => {
-        const resource = ctx.previousOutputs?.resource as unknown as ResourceResult | undefined;
-        if (!resource) return { reason: `service ${name} has no recorded resource` };
-        return ctx.target.probe({ ...resource, change: "unchanged" });
-      };
-    }
+    // The target decides what drift means: a service's container gone or changed; for a job,
+    // Podman reports nothing (a finished job's container may go), Azure a job resource deleted
+    // or changed behind the tool's back (it is made and run again).
+    definition.check = async (ctx) => {
+      const resource = ctx.previousOutputs?.resource as unknown as ResourceResult | undefined;
+      // A job that ran is done: with no record to probe there is nothing to say about it.
+      if (!resource) return kind === "service" ? { reason: `service ${name} has no recorded resource` } : undefined;
+      return ctx.target.probe({ ...resource, change: "unchanged" });
+    };
     return definition;
   };
   return [
