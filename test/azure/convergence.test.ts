@@ -91,6 +91,23 @@ describe("azure: changes, drift and resume", () => {
     expect(again.code).toBe(0);
   });
 
+  it("throttling (429 + Retry-After) and a short 503 burst are retried by the SDK's pipeline: the deploy succeeds, each write lands once", async () => {
+    const site = await makeAzureSite("throttle");
+    await site.control.fault({ status: 429, count: 2, retryAfter: 1, method: "PUT", pathIncludes: "/registries/" });
+    await site.control.fault({ status: 503, count: 2, retryAfter: 0, method: "GET", pathIncludes: "/resourcegroups/" });
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const log = (await site.control.log()).slice(before);
+    const registryPuts = log.filter((e) => e.method === "PUT" && /\/registries\/[^/]+$/.test(e.path));
+    expect(registryPuts.map((e) => e.status)).toEqual([429, 429, 201]);
+    expect(log.filter((e) => e.status === 503)).toHaveLength(2);
+    // Every other resource was written exactly once.
+    const landed = writes(log).filter((e) => e.status < 300 && e.method === "PUT").map((e) => e.path.toLowerCase());
+    expect(new Set(landed).size).toBe(landed.length);
+    expect(site.state().steps["azure:registry"]!.status).toBe("succeeded");
+  });
+
   it("a 503 storm longer than the SDK's retries fails the deploy with Azure's message; resume converges", async () => {
     const site = await makeAzureSite("storm");
     await site.control.fault({ status: 503, count: 20, retryAfter: 0, pathIncludes: "/vaults/" });
