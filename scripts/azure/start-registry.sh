@@ -1,38 +1,37 @@
 #!/usr/bin/env bash
 # Starts a private container registry for the azure tests: Debian's `docker-registry`
-# (the CNCF distribution registry) serving the registry API on 127.0.0.1 over TLS, with
-# htpasswd (basic) auth for one user. It stands in for Azure Container Registry: the tests'
-# Resource Manager returns its address as the registry's loginServer, and Podman pushes to it.
+# (the CNCF distribution registry) serving the registry API on 127.0.0.1 over TLS, with token
+# auth as Azure Container Registry has it: `/v2/` answers 401 with a Bearer challenge naming
+# REALM, whose token service (the tests' Resource Manager, test/azure/arm-server/registry-tokens.ts)
+# issues JWTs signed with KEY that the registry checks against CERT. It stands in for ACR: the
+# tests' Resource Manager returns its address as the registry's loginServer, Podman pushes to it.
 #
-#   scripts/azure/start-registry.sh DIR CERT KEY PORT USER
+#   scripts/azure/start-registry.sh DIR CERT KEY PORT REALM
 #
-# CERT/KEY: a PEM certificate (self-signed, CA:TRUE) for 127.0.0.1 and its key. Podman trusts
-# it through containers' certs.d (/etc/containers/certs.d/127.0.0.1:PORT/ca.crt as root,
-# ~/.config/containers/certs.d otherwise); stop-registry.sh removes that again.
-# The password is random, written to DIR/password (0600) and never printed or put in argv.
-# Installs docker-registry and apache2-utils (htpasswd) when missing. Prints 127.0.0.1:PORT.
+# CERT/KEY: a PEM certificate (self-signed, CA:TRUE) for 127.0.0.1 and its key, also the TLS
+# certificate of REALM's server. Podman trusts it through containers' certs.d
+# (/etc/containers/certs.d/127.0.0.1:PORT/ca.crt as root, ~/.config/containers/certs.d
+# otherwise); stop-registry.sh removes that again. The token service is 127.0.0.1:PORT, the
+# issuer `stepwise-test-acr`. Installs docker-registry when missing. Prints 127.0.0.1:PORT.
 set -euo pipefail
 if [ $# -ne 5 ]; then
-  echo "usage: start-registry.sh DIR CERT KEY PORT USER" >&2
+  echo "usage: start-registry.sh DIR CERT KEY PORT REALM" >&2
   exit 2
 fi
-dir=$1 cert=$2 key=$3 port=$4 user=$5
+dir=$1 cert=$2 key=$3 port=$4 realm=$5
 mkdir -p "$dir/data"
 dir=$(cd "$dir" && pwd)
 chmod 700 "$dir"
 
-if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
-  echo "start-registry.sh: installing docker-registry apache2-utils ..." >&2
+if ! command -v docker-registry >/dev/null 2>&1; then
+  echo "start-registry.sh: installing docker-registry ..." >&2
   if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
   "${sudo[@]}" apt-get update >&2
   # The package's service is not started (no init here); this script runs its own instance.
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends docker-registry apache2-utils >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends docker-registry >&2
 fi
 
 umask 077
-head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$dir/password"
-# -i: the password from stdin (not argv); -B: bcrypt, the only hash the registry accepts.
-htpasswd -B -i -c "$dir/htpasswd" "$user" < "$dir/password" 2>/dev/null
 cat > "$dir/config.yml" <<YAML
 version: 0.1
 log:
@@ -49,9 +48,11 @@ http:
     certificate: $cert
     key: $key
 auth:
-  htpasswd:
-    realm: stepwise-test-registry
-    path: $dir/htpasswd
+  token:
+    realm: $realm
+    service: 127.0.0.1:$port
+    issuer: stepwise-test-acr
+    rootcertbundle: $cert
 YAML
 
 if [ "$(id -u)" -eq 0 ]; then certs=/etc/containers/certs.d; else certs=${XDG_CONFIG_HOME:-$HOME/.config}/containers/certs.d; fi

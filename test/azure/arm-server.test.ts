@@ -258,4 +258,49 @@ describe("local ARM server", () => {
     const refused = await call("POST", `${registry("myRegistryNoAdmin")}/listCredentials?api-version=2025-04-01`);
     expect([refused.status, refused.body.error.code]).toEqual([400, "AdminUserDisabled"]);
   });
+
+  it("the registry's token service: the exchange takes only an issued Entra token for its own service, the token endpoint only its refresh tokens", async () => {
+    const post = async (p: string, form: Record<string, string>, type = "application/x-www-form-urlencoded") => {
+      const reply = await fetchTls("POST", p, new URLSearchParams(form).toString(), { "content-type": type });
+      return { status: reply.status, body: JSON.parse(reply.text) };
+    };
+    const service = env.registry.loginServer;
+    expect((await post("/oauth2/exchange", { grant_type: "access_token", service, access_token: "not-issued" })).status).toBe(401);
+    expect((await post("/oauth2/exchange", { grant_type: "access_token", service: "other.azurecr.io", access_token: token })).status).toBe(400);
+    expect((await post("/oauth2/exchange", { grant_type: "password", service, access_token: token })).body.errors[0].code).toBe("UNSUPPORTED_GRANT_TYPE");
+    expect((await post("/oauth2/exchange", { grant_type: "access_token", service, access_token: token }, "application/json")).status).toBe(400);
+    const exchanged = await post("/oauth2/exchange", { grant_type: "access_token", service, access_token: token, tenant: "t" });
+    expect(exchanged.status).toBe(200);
+    const refresh = String(exchanged.body.refresh_token);
+    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` });
+    const scope = `service=${encodeURIComponent(service)}&scope=${encodeURIComponent("repository:stepwise-x/web:pull,push")}`;
+    expect((await fetchTls("GET", `/oauth2/token?${scope}`, undefined, basic("00000000-0000-0000-0000-000000000000", "wrong"))).status).toBe(401);
+    expect((await fetchTls("GET", `/oauth2/token?${scope}`, undefined, {})).status).toBe(401);
+    const granted = await fetchTls("GET", `/oauth2/token?${scope}`, undefined, basic("00000000-0000-0000-0000-000000000000", refresh));
+    expect(granted.status).toBe(200);
+    const jwt = String((JSON.parse(granted.text) as { token: string }).token).split(".");
+    expect(JSON.parse(Buffer.from(jwt[0]!, "base64url").toString())).toMatchObject({ alg: "ES256", x5c: [expect.any(String)] });
+    expect(JSON.parse(Buffer.from(jwt[1]!, "base64url").toString())).toMatchObject({ iss: "stepwise-test-acr", aud: service, access: [{ type: "repository", name: "stepwise-x/web", actions: ["pull", "push"] }] });
+    // The OAuth2 form of the same: a refresh_token grant.
+    expect((await post("/oauth2/token", { grant_type: "refresh_token", service, scope: "repository:stepwise-x/web:pull", refresh_token: refresh })).status).toBe(200);
+    // A denied prefix: pull only.
+    await control.denyRegistryPush("stepwise-denied/");
+    const denied = await fetchTls("GET", `/oauth2/token?service=${encodeURIComponent(service)}&scope=${encodeURIComponent("repository:stepwise-denied/web:pull,push")}`, undefined, basic("00000000-0000-0000-0000-000000000000", refresh));
+    expect(JSON.parse(Buffer.from(String((JSON.parse(denied.text) as { token: string }).token).split(".")[1]!, "base64url").toString()).access[0].actions).toEqual(["pull"]);
+    // None of it is in Resource Manager's request log; the registry log holds no token.
+    expect(grepBodies(await control.log(), refresh)).toEqual([]);
+    expect(JSON.stringify((await control.registryLog()).log)).not.toContain(refresh);
+  });
 });
+
+function fetchTls(method: string, pathAndQuery: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(pathAndQuery, env.armUrl), { method, agent, headers }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}

@@ -6,8 +6,8 @@
  * behave the same.
  */
 import { execFileSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, createServer as createHttpsServer, request } from "node:https";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -28,7 +28,7 @@ export interface ArmEnvironment {
   apps: string;
 }
 
-/** The registry name whose admin user the local registry knows (listCredentials answers it as the username). */
+/** The registry name whose admin user the local registry's token service knows (listCredentials answers it as the username). */
 export const TEST_REGISTRY = "crstepwisetest";
 
 const scripts = path.resolve(import.meta.dirname, "../../scripts/azure");
@@ -43,15 +43,15 @@ async function freePort(): Promise<number> {
 
 /**
  * Debian's docker-registry on 127.0.0.1 over TLS (scripts/azure/start-registry.sh), with the
- * server's certificate; stopped (and Podman's trust of it removed) by `stop`, and on exit.
+ * server's certificate and token auth whose realm is the local Resource Manager's token service;
+ * stopped (and Podman's trust of it removed) by `stop`, and on exit.
  */
-async function startRegistry(tls: { dir: string }): Promise<{ loginServer: string; password: string; passwordFile: string; stop(): void }> {
+async function startRegistry(tls: { dir: string }, realm: string): Promise<{ loginServer: string; stop(): void }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "stepwise-registry-"));
   const stop = () => execFileSync(path.join(scripts, "stop-registry.sh"), [dir], { stdio: "ignore" });
   process.once("exit", stop);
-  const loginServer = execFileSync(path.join(scripts, "start-registry.sh"), [dir, path.join(tls.dir, "cert.pem"), path.join(tls.dir, "key.pem"), String(await freePort()), TEST_REGISTRY], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-  const passwordFile = path.join(dir, "password");
-  return { loginServer, password: readFileSync(passwordFile, "utf8").trim(), passwordFile, stop };
+  const loginServer = execFileSync(path.join(scripts, "start-registry.sh"), [dir, path.join(tls.dir, "cert.pem"), path.join(tls.dir, "key.pem"), String(await freePort()), realm], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  return { loginServer, stop };
 }
 
 const ENV_KEY = "STEPWISE_TEST_ARM";
@@ -79,12 +79,17 @@ async function startServers(): Promise<{ env: ArmEnvironment; stop(): Promise<vo
   const tls = await makeLoopbackCertificate();
   const identity = new IdentityEndpoint();
   await identity.start();
-  const registry = await startRegistry(tls);
-  const arm = new ArmServer(tls, identity.tokens, { world: { registry: { name: TEST_REGISTRY, loginServer: registry.loginServer, password: registry.password } } });
+  // The registry's admin password: for the tests' own reads of the registry (registryTags), 0600.
+  const password = randomBytes(18).toString("base64url");
+  const passwordFile = path.join(tls.dir, "registry-admin-password");
+  writeFileSync(passwordFile, password, { mode: 0o600 });
+  const arm = new ArmServer(tls, identity.tokens, { world: { registry: { name: TEST_REGISTRY, loginServer: "", password } } });
   await arm.start();
+  const registry = await startRegistry(tls, `${arm.url}/oauth2/token`);
+  arm.attachRegistry(registry.loginServer);
   const apps = await startFrontDoor(tls);
   return {
-    env: { armUrl: arm.url, caFile: tls.caFile, identityEndpoint: identity.url, identityHeader: identity.header, registry: { loginServer: registry.loginServer, passwordFile: registry.passwordFile }, apps: apps.address },
+    env: { armUrl: arm.url, caFile: tls.caFile, identityEndpoint: identity.url, identityHeader: identity.header, registry: { loginServer: registry.loginServer, passwordFile }, apps: apps.address },
     async stop() {
       await apps.stop();
       await arm.stop();
@@ -145,6 +150,16 @@ export class ArmControl {
   /** Regenerates the keys a resource's actions answer (a workspace's shared keys ...). */
   async regenerateKeys(id: string): Promise<void> {
     await this.call("DELETE", `/_control/keys`, undefined, { id });
+  }
+
+  /** What the registry's token service was asked (all tests'), and every refresh token it issued. */
+  async registryLog(): Promise<{ log: { method: string; path: string; grant?: string; user?: string; scope: string[]; status: number; issued?: string }[]; issued: string[] }> {
+    return (await this.call("GET", "/_control/registry-log")) as never;
+  }
+
+  /** From now on, tokens for repositories below `prefix` grant pull only (no AcrPush there). */
+  async denyRegistryPush(prefix: string): Promise<void> {
+    await this.call("POST", "/_control/registry-deny", { prefix });
   }
 
   async deleteBehindTheBack(id: string): Promise<void> {

@@ -1,8 +1,10 @@
 /**
  * Images on Azure: a service with `build:` is built with Podman (the podman target's build, same
  * identity and tag) and pushed to the site's registry — here Debian's docker-registry over TLS,
- * which the local Resource Manager names as the registry's loginServer — with the credentials of
- * the registry's listCredentials, which reach Podman only in the push request's header.
+ * which the local Resource Manager names as the registry's loginServer — with the deploying
+ * identity's own credentials: its Entra token exchanged at the registry's token service for a
+ * refresh token (as `az acr login` does), which reaches Podman only in the push request's header.
+ * The registry's admin user stays disabled.
  * Needs the tests' Podman service (STEPWISE_TEST_PODMAN_SOCKET, scripts/podman/start.sh) and the
  * offline base image (scripts/images/build.sh busybox).
  */
@@ -28,18 +30,29 @@ services:
     ports: ["8080:8080"]
 `;
 
-/** The tags of `repository` in the local registry (basic auth with the admin password). */
-function registryTags(env: ArmEnvironment, repository: string): Promise<string[]> {
-  const password = readFileSync(env.registry.passwordFile, "utf8").trim();
+/** GET over TLS trusting the harness certificate: status and text. */
+function get(url: string, env: ArmEnvironment, headers: Record<string, string>): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`https://${env.registry.loginServer}/v2/${repository}/tags/list`, { ca: readFileSync(env.caFile, "utf8"), auth: `${TEST_REGISTRY}:${password}` }, (res) => {
+    const req = request(url, { ca: readFileSync(env.caFile, "utf8"), headers }, (res) => {
       let text = "";
       res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve(res.statusCode === 200 ? ((JSON.parse(text) as { tags: string[] | null }).tags ?? []) : []));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
     });
     req.on("error", reject);
     req.end();
   });
+}
+
+/** The tags of `repository` in the local registry (a pull token for the admin user, then the tag list). */
+async function registryTags(env: ArmEnvironment, repository: string): Promise<string[]> {
+  const password = readFileSync(env.registry.passwordFile, "utf8").trim();
+  const realm = new URL("/oauth2/token", env.armUrl);
+  realm.searchParams.set("service", env.registry.loginServer);
+  realm.searchParams.set("scope", `repository:${repository}:pull`);
+  const token = await get(realm.href, env, { authorization: `Basic ${Buffer.from(`${TEST_REGISTRY}:${password}`).toString("base64")}` });
+  expect(token.status, token.text).toBe(200);
+  const tags = await get(`https://${env.registry.loginServer}/v2/${repository}/tags/list`, env, { authorization: `Bearer ${(JSON.parse(token.text) as { token: string }).token}` });
+  return tags.status === 200 ? ((JSON.parse(tags.text) as { tags: string[] | null }).tags ?? []) : [];
 }
 
 let site: AzureSite;
@@ -69,10 +82,22 @@ describe.skipIf(!podman)("azure: images built with Podman and pushed to the regi
     expect(body.properties.configuration.registries).toEqual([{ server: env.registry.loginServer, identity: identityId }]);
     expect(await registryTags(env, "stepwise-img/web")).toEqual([image.split(":").at(-1)]);
     expect(site.state().steps["service:web"]!.outputs!.image).toBe(image);
-    // The admin password: only in listCredentials' answer, never in a request, the output or state.
+    // No admin user: the registry is created with it off and nothing asks for its password.
+    const registry = log.find((e) => e.method === "PUT" && e.path.endsWith(`/registries/${TEST_REGISTRY}`))!;
+    expect(JSON.parse(registry.requestBody).properties.adminUserEnabled).toBe(false);
+    expect(log.filter((e) => e.path.endsWith("/listCredentials"))).toEqual([]);
+    // The push went through the token exchange: Entra token -> refresh token -> a push token for
+    // this repository, asked for by Podman as the token user.
+    const tokens = await site.control.registryLog();
+    expect(tokens.log.filter((e) => e.path === "/oauth2/exchange" && e.status === 200).length).toBeGreaterThan(0);
+    const push = tokens.log.filter((e) => e.path === "/oauth2/token" && e.scope.some((s) => s.startsWith("repository:stepwise-img/web:")));
+    expect(push.some((e) => e.status === 200 && e.user === "00000000-0000-0000-0000-000000000000" && e.scope.some((s) => s.includes("push")))).toBe(true);
+    // The refresh tokens reach neither Resource Manager, the output nor state.
     const password = readFileSync(env.registry.passwordFile, "utf8").trim();
-    expect(grepBodies(log, password).map((e) => `${e.method} ${tail(e.path)}`)).toEqual([`POST Microsoft.ContainerRegistry/registries/${TEST_REGISTRY}/listCredentials`]);
-    expect(deploy.stdout + deploy.stderr + JSON.stringify(site.state())).not.toContain(password);
+    for (const secret of [...tokens.issued, password]) {
+      expect(grepBodies(log, secret)).toEqual([]);
+      expect(deploy.stdout + deploy.stderr + JSON.stringify(site.state())).not.toContain(secret);
+    }
   });
 
   it("a second deploy neither builds nor pushes nor writes", async () => {
@@ -91,27 +116,28 @@ describe.skipIf(!podman)("azure: images built with Podman and pushed to the regi
     const deploy = await site.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr).toBe(0);
     const put = writes((await site.control.log()).slice(before));
-    expect(put.map((e) => `${e.method} ${tail(e.path)} ${e.status}`)).toEqual([`POST Microsoft.ContainerRegistry/registries/${TEST_REGISTRY}/listCredentials 200`, "PUT Microsoft.App/containerApps/web 200"]);
-    const image = String(JSON.parse(put[1]!.requestBody).properties.template.containers[0].image);
+    expect(put.map((e) => `${e.method} ${tail(e.path)} ${e.status}`)).toEqual(["PUT Microsoft.App/containerApps/web 200"]);
+    const image = String(JSON.parse(put[0]!.requestBody).properties.template.containers[0].image);
     expect(image).not.toBe(old);
     expect((await registryTags(env, "stepwise-img/web")).sort()).toEqual([old, image].map((i) => i.split(":").at(-1)).sort());
   });
 
-  it("a push the registry refuses fails the step (exit 1) naming the registry, without the password", async () => {
+  it("a push the registry refuses (no AcrPush on the repository) fails the step (exit 1) naming the registry and the role, without a token", async () => {
     const other = await makeAzureSite("imgbad");
     mkdirSync(path.join(other.dir, "app"));
     writeFileSync(path.join(other.dir, "app/Containerfile"), readFileSync(path.join(site.dir, "app/Containerfile")));
     writeFileSync(path.join(other.dir, "app/index.html"), "bad\n");
-    // Another registry on the same login server, whose admin user the local registry does not know.
-    other.yaml(services(`${TEST_REGISTRY}other`));
+    other.yaml(services(TEST_REGISTRY));
+    // The identity's token grants pull only below this site's repositories.
+    await other.control.denyRegistryPush("stepwise-imgbad/");
     const deploy = await other.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr).toBe(1);
     expect(other.state().steps["service:web"]!.error!.code).toBe("AZURE_IMAGE_PUSH_FAILED");
-    expect(deploy.stderr).toMatch(/unauthorized/);
-    expect(deploy.stderr).toContain(`${TEST_REGISTRY}other`);
+    expect(deploy.stderr).toMatch(/unauthorized|denied/i);
+    expect(deploy.stderr).toContain(TEST_REGISTRY);
+    expect(deploy.stderr).toContain("AcrPush");
     expect(deploy.stderr).not.toMatch(/^\s+at /m);
-    const log = await other.control.log();
-    const answer = JSON.parse(log.find((e) => e.path.endsWith("/listCredentials"))!.responseBody) as { passwords: { value: string }[] };
-    expect(deploy.stdout + deploy.stderr + JSON.stringify(other.state())).not.toContain(answer.passwords[0]!.value);
+    const { issued } = await other.control.registryLog();
+    for (const token of issued) expect(deploy.stdout + deploy.stderr + JSON.stringify(other.state())).not.toContain(token);
   });
 });

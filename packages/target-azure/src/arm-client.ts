@@ -1,5 +1,6 @@
 import type { StepLogger } from "@stepwise/core";
 import type { ResourceManagementClient } from "@azure/arm-resources";
+import type { TokenCredential } from "@azure/identity";
 import type { HttpClient, createPipelineRequest as CreatePipelineRequest } from "@azure/core-rest-pipeline";
 import { API_VERSIONS, type ArmResourceType } from "./api-versions.js";
 import { armCode, azureErrors, sdkError } from "./errors.js";
@@ -43,6 +44,7 @@ export class ArmClient {
     readonly subscription: string,
     private readonly client: ResourceManagementClient,
     private readonly http: { client: HttpClient; request: typeof CreatePipelineRequest },
+    private readonly credential: TokenCredential,
   ) {}
 
   static async connect(endpoint: string, subscription: string): Promise<ArmClient> {
@@ -52,7 +54,31 @@ export class ArmClient {
       import("@azure/core-rest-pipeline"),
     ]);
     const credential = new DefaultAzureCredential();
-    return new ArmClient(endpoint, subscription, new ResourceManagementClient(credential, subscription, { endpoint }), { client: createDefaultHttpClient(), request: createPipelineRequest });
+    const client = new ResourceManagementClient(credential, subscription, { endpoint, credentials: { scopes: [armScope(endpoint)] } });
+    return new ArmClient(endpoint, subscription, client, { client: createDefaultHttpClient(), request: createPipelineRequest }, credential);
+  }
+
+  /**
+   * A Microsoft Entra access token for Resource Manager (the audience of `endpoint`), from the
+   * same credential: what Azure Container Registry's token exchange takes. A credential: callers
+   * hand it on in a request body only, never log or keep it.
+   */
+  async armToken(signal: AbortSignal): Promise<string> {
+    const token = await this.credential.getToken(armScope(this.endpoint), { abortSignal: signal });
+    if (!token) throw azureErrors.fromSdk("get a Microsoft Entra token for Resource Manager", new Error("the credential returned no token"), this.endpoint);
+    return token.token;
+  }
+
+  /**
+   * One request outside Resource Manager (a registry's `/v2/` challenge and `/oauth2/exchange`)
+   * through the SDK's HTTP client (its TLS trust and proxy settings), without the ARM pipeline's
+   * bearer token: the status, headers and text of the answer.
+   */
+  async raw(url: string, init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string; signal: AbortSignal }): Promise<{ status: number; headers: { get(name: string): string | undefined }; text: string }> {
+    const request = this.http.request({ url, method: init.method, abortSignal: init.signal, body: init.body, timeout: 60_000 });
+    for (const [name, value] of Object.entries(init.headers ?? {})) request.headers.set(name, value);
+    const response = await this.http.client.sendRequest(request);
+    return { status: response.status, headers: { get: (name) => response.headers.get(name) }, text: response.bodyAsText ?? "" };
   }
 
   /**
@@ -211,6 +237,15 @@ export class ArmClient {
       await sleep(2_000, signal);
     }
   }
+}
+
+/**
+ * The token scope of a Resource Manager endpoint: `https://management.azure.com/.default` for
+ * public Azure, `<endpoint>/.default` for a sovereign cloud's (management.usgovcloudapi.net,
+ * management.chinacloudapi.cn) and the tests' local server.
+ */
+export function armScope(endpoint: string): string {
+  return `${endpoint.replace(/\/+$/, "")}/.default`;
 }
 
 /** `Microsoft.KeyVault/vaults kv-demo` from an id. */

@@ -101,7 +101,7 @@ export const azureErrors = {
   imagePushFailed(resource: string, registry: string, reason: string): StepwiseError {
     return new StepwiseError(AzureErrorCode.ImagePushFailed, `The image of ${resource} could not be pushed to registry ${registry}: ${reason}`, {
       exitCode: ExitCode.StepFailed,
-      hint: `az acr show --name ${registry} --query loginServer   (the registry must exist with its admin user enabled; then stepwise deploy)`,
+      hint: `az role assignment create --role AcrPush --assignee <the deploying identity> --scope $(az acr show --name ${registry} --query id -o tsv)   (then: stepwise deploy)`,
     });
   },
   /** A service or job with neither `image:` nor `build:` (a component plugin's bug). */

@@ -178,9 +178,9 @@ export const registryStep = armResourceStep({
   desired: (ctx, settings) => ({
     id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),
     type: "Microsoft.ContainerRegistry/registries",
-    // Apps pull with the site's managed identity (AcrPull). The admin user is on for the deploying
-    // identity's pushes only: its password (listCredentials) goes straight to Podman, never stored.
-    body: { location: settings.location, sku: { name: ctx.config.get<string>("azure.registry.sku") ?? "Basic" }, properties: { adminUserEnabled: true } },
+    // Apps pull with the site's managed identity (AcrPull); the deploying identity pushes with its
+    // Entra token exchanged at the registry (AcrPush). No shared admin password exists.
+    body: { location: settings.location, sku: { name: ctx.config.get<string>("azure.registry.sku") ?? "Basic" }, properties: { adminUserEnabled: false } },
   }),
   outputs: (settings, [registry]) => ({
     id: resourceId(settings, "Microsoft.ContainerRegistry", "registries", settings.names.registry),

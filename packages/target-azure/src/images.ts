@@ -20,8 +20,12 @@ export interface PushedImage {
  * site's registry under the same repository and tag. `@stepwise/target-podman` (and with it
  * dockerode) is imported here, only when a step has an image to build.
  *
- * Credentials: the registry's `listCredentials` answer goes to Podman only in the push's
- * `X-Registry-Auth` header over its unix socket; never in argv, a file, a log line or state.
+ * Credentials: the deploying identity's own, as `az acr login` gets them — its Microsoft Entra
+ * token for Resource Manager is exchanged at the registry (`POST /oauth2/exchange`, found from the
+ * registry's `/v2/` challenge) for a registry refresh token, which Podman uses as the password of
+ * the user `00000000-0000-0000-0000-000000000000`. The registry's admin user stays off; the
+ * identity needs AcrPush on it. Both tokens travel only in request bodies and in the push's
+ * `X-Registry-Auth` header over Podman's unix socket; never in argv, a file, a log line or state.
  */
 export async function buildAndPush(
   ctx: { arm: ArmClient; settings: AzureSettings; siteDir: string },
@@ -44,15 +48,13 @@ export async function buildAndPush(
   const repository = `${server}/${path.slice(0, colon)}`;
   const tag = path.slice(colon + 1);
   const ref = `${repository}:${tag}`;
-  const credentials = await arm.action(registryId, REGISTRY, "listCredentials", scope.signal);
-  const username = String(credentials.username ?? "");
-  const password = String((credentials.passwords as { value?: string }[] | undefined)?.[0]?.value ?? "");
-  if (!username || !password) throw azureErrors.imagePushFailed(resource, settings.names.registry, "listCredentials answered no username and password");
+  const { username, password } = await registryLogin(arm, settings, resource, server, scope.signal);
   scope.log.progress(`pushing image ${ref}`);
   try {
     const image = api.docker.getImage(local.ref);
     await image.tag({ repo: repository, tag });
-    const stream = (await api.docker.getImage(repository).push({ tag, authconfig: { username, password, serveraddress: server }, abortSignal: scope.signal } as never)) as unknown as NodeJS.ReadableStream;
+    const authconfig = username && password ? { username, password, serveraddress: server } : undefined;
+    const stream = (await api.docker.getImage(repository).push({ tag, ...(authconfig ? { authconfig } : {}), abortSignal: scope.signal } as never)) as unknown as NodeJS.ReadableStream;
     await new Promise<void>((done, fail) => {
       api.docker.modem.followProgress(
         stream,
@@ -65,9 +67,56 @@ export async function buildAndPush(
     });
   } catch (error) {
     scope.signal.throwIfAborted();
-    const reason = (error instanceof Error ? error.message : String(error)).replaceAll(password, "***");
+    const reason = password ? (error instanceof Error ? error.message : String(error)).replaceAll(password, "***") : error instanceof Error ? error.message : String(error);
     throw azureErrors.imagePushFailed(resource, settings.names.registry, `pushing ${ref} failed: ${reason}`);
   }
   scope.log.info(`pushed image ${ref}`);
   return { ref, server };
+}
+
+/** The user name ACR accepts with a refresh token from its token exchange as the password. */
+export const ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * Registry credentials for a push, as `az acr login` makes them: `GET https://<server>/v2/`
+ * answers 401 with a Bearer challenge whose realm names the registry's token service; its
+ * `/oauth2/exchange` takes the deploying identity's Entra token (for Resource Manager) and answers
+ * a refresh token. A registry that answers 200 (anonymous push) needs no credentials.
+ */
+export async function registryLogin(arm: Pick<ArmClient, "raw" | "armToken">, settings: Pick<AzureSettings, "names" | "tenantId">, resource: string, server: string, signal: AbortSignal): Promise<{ username?: string; password?: string }> {
+  const fail = (reason: string) => azureErrors.imagePushFailed(resource, settings.names.registry, reason);
+  let challenge;
+  try {
+    challenge = await arm.raw(`https://${server}/v2/`, { method: "GET", signal });
+  } catch (error) {
+    signal.throwIfAborted();
+    throw fail(`https://${server}/v2/ did not answer: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (challenge.status === 200) return {};
+  const header = challenge.headers.get("www-authenticate") ?? "";
+  const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
+  if (challenge.status !== 401 || !/^bearer\s/i.test(header) || !params.realm || !params.service) {
+    throw fail(`https://${server}/v2/ answered HTTP ${challenge.status} without a Bearer challenge naming a realm and service: the registry does not support Microsoft Entra login`);
+  }
+  let realm: URL;
+  try {
+    realm = new URL(params.realm);
+  } catch {
+    throw fail(`the registry's challenge names an invalid realm`);
+  }
+  // The Entra token goes only to an HTTPS token service (az acr login's rule too: the realm's origin).
+  if (realm.protocol !== "https:") throw fail(`the registry's challenge names a token service that is not HTTPS (${realm.origin}); no token is sent there`);
+  const form = new URLSearchParams({ grant_type: "access_token", service: params.service, access_token: await arm.armToken(signal) });
+  if (settings.tenantId) form.set("tenant", settings.tenantId);
+  const exchange = await arm.raw(`${realm.origin}/oauth2/exchange`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString(), signal });
+  let refresh: unknown;
+  try {
+    refresh = (JSON.parse(exchange.text) as { refresh_token?: unknown }).refresh_token;
+  } catch {
+    refresh = undefined;
+  }
+  if (exchange.status !== 200 || typeof refresh !== "string" || !refresh) {
+    throw fail(`the registry's token exchange (${realm.origin}/oauth2/exchange) refused the deploying identity's Microsoft Entra token (HTTP ${exchange.status}); the identity needs the AcrPush role on the registry`);
+  }
+  return { username: ACR_TOKEN_USER, password: refresh };
 }

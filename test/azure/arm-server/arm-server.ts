@@ -11,7 +11,9 @@
  *   and `Retry-After`, the resource's provisioningState goes pending -> `Succeeded` (or `Failed`)
  *   as the operation is polled; resource-group DELETE is 202 + `Location`;
  * - injectable faults: 429/503 with `Retry-After`, long-running operations that end `Failed`;
- * - a request log (method, path, api-version, status, bodies) read through `/_control/log`.
+ * - a request log (method, path, api-version, status, bodies) read through `/_control/log`;
+ * - the tests' container registry's token service under `/oauth2/` (./registry-tokens.ts: ACR's
+ *   Entra token exchange and the Docker token protocol), outside the request log.
  * State is per subscription, so test files share one server without seeing each other.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -19,6 +21,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ActionRefused, RESOURCE_TYPES, RESOURCES_API_VERSIONS, findType, type Json, type ResourceTypeSpec, type World } from "./resource-types.js";
+import { RegistryTokens } from "./registry-tokens.js";
 
 export interface LogEntry {
   seq: number;
@@ -129,6 +132,8 @@ export class ArmServer {
   private readonly progress = new Map<string, { polls: number; finish(doc: Json): void }>();
   private server: Server | undefined;
   private seq = 0;
+  /** The registry's token service (`/oauth2/...`), when the world has a registry. */
+  private readonly registryTokens: RegistryTokens | undefined;
   url = "";
   readonly options: Required<ArmServerOptions>;
 
@@ -145,6 +150,20 @@ export class ArmServer {
       },
     };
     this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, settleMs: 1500, ...options, world };
+    if (world.registry) {
+      this.registryTokens = new RegistryTokens(tls, tokens, world.registry);
+      this.registryTokens.service = world.registry.loginServer;
+    }
+  }
+
+  /**
+   * Names the running registry's address (its loginServer, the `service` of its tokens): the
+   * registry starts after this server, whose URL is its token realm.
+   */
+  attachRegistry(loginServer: string): void {
+    if (!this.options.world.registry || !this.registryTokens) throw new Error("the server was made without world.registry");
+    this.options.world.registry.loginServer = loginServer;
+    this.registryTokens.service = loginServer;
   }
 
   async start(): Promise<void> {
@@ -175,6 +194,12 @@ export class ArmServer {
     url.pathname = url.pathname.replace(/\/{2,}/g, "/");
     const method = (req.method ?? "GET").toUpperCase();
     if (url.pathname.startsWith("/_control/")) return this.control(method, url, requestBody, res);
+    if (url.pathname.startsWith("/oauth2/") && this.registryTokens) {
+      // The registry's token service answers here (its own protocol, outside Resource Manager's log).
+      const answer = this.registryTokens.handle(method, url, req.headers, requestBody);
+      res.writeHead(answer.status, { "content-type": "application/json; charset=utf-8", ...answer.headers });
+      return void res.end(JSON.stringify(answer.body));
+    }
 
     const apiVersion = url.searchParams.get("api-version") ?? undefined;
     const subscription = /^\/subscriptions\/([^/]+)/i.exec(url.pathname)?.[1];
@@ -588,6 +613,11 @@ export class ArmServer {
         if (sub) for (const other of [...sub.resources.keys()]) if (other.startsWith(`${id}/`)) sub.resources.delete(other);
         return send(existed ? 200 : 404, {});
       }
+      case "GET /_control/registry-log":
+        return send(200, { log: this.registryTokens?.log ?? [], issued: this.registryTokens?.issued() ?? [] });
+      case "POST /_control/registry-deny":
+        this.registryTokens?.denyPush(String((JSON.parse(body) as { prefix?: unknown }).prefix ?? ""));
+        return send(201, {});
       default:
         return send(404, { error: `no control route ${method} ${url.pathname}` });
     }

@@ -22,7 +22,9 @@ export interface StoredResource {
 export interface World {
   /**
    * The local registry standing in for ACR: the loginServer of every registry whose name starts
-   * with `name`; it knows the admin user `name` only, with `password` (what listCredentials answers for `name`).
+   * with `name`; its token service knows the admin user `name` only, with `password` (what
+   * listCredentials answers for `name` while the admin user is enabled), and the refresh tokens its
+   * Entra token exchange issued.
    */
   registry?: { name: string; loginServer: string; password: string };
   /** Whether the execution a job's `start` makes now ends Failed (an injected fault). */
