@@ -103,6 +103,32 @@ describe("azure: redis as Azure Cache for Redis", () => {
     expect(writes((await site.control.log()).slice(noop))).toEqual([]);
   });
 
+  it("the site's own redis_password never replaces the key; a key regenerated in Azure is stored by --force-step database", async () => {
+    const set = await site.cli(["secrets", "set", "redis_password"], { input: "SiteValueNotTheKey0123456789abcdef\n" });
+    expect(set.code, set.stderr).toBe(0);
+    let before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
+    // The steps using the secret ran (its fingerprint changed); the cache's key stayed in the vault.
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`)).toEqual(["POST Microsoft.Cache/redis/redis-rd-redis/listKeys"]);
+    const log = await site.control.log();
+    const secretId = writes(log).find((e) => e.method === "PUT" && /\/secrets\/redis-password-[0-9a-f]{6}$/.test(e.path.split("?")[0]!))!.path.split("?")[0]!;
+    expect((await site.control.resource(secretId))!.secretValue).toBe(key);
+    expect(grepBodies(log, "SiteValueNotTheKey0123456789abcdef")).toEqual([]);
+
+    await site.control.regenerateKeys(cacheId);
+    before = (await site.control.log()).length;
+    const forced = await site.cli(["deploy", "--auto-approve", "--force-step", "database"]);
+    expect(forced.code, forced.stderr + forced.stdout).toBe(0);
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`)).toEqual([
+      "POST Microsoft.Cache/redis/redis-rd-redis/listKeys",
+      "PUT Microsoft.KeyVault/vaults/kv-rd/secrets/redis-password",
+    ]);
+    key = (await site.control.resource(cacheId))!.keys.primaryKey!;
+    expect((await site.control.resource(secretId))!.secretValue).toBe(key);
+    expect(forced.stdout + forced.stderr + JSON.stringify(site.state())).not.toContain(key);
+  });
+
   it("a cache deleted behind the tool's back is reported by plan and made again, with its new key in the vault", async () => {
     await site.control.deleteBehindTheBack(cacheId);
     const plan = await site.cli(["plan"]);
