@@ -162,7 +162,7 @@ export class AzureSession implements TargetSession {
   /** Whatever `down` is asked: the whole resource group goes, with every database and secret in it. */
   async describeDown(): Promise<DownPreview> {
     const group = `resource group ${this.settings.names.resourceGroup}`;
-    return { removes: [group], data: [{ name: `${group} and everything in it (databases, Key Vault secrets)` }] };
+    return { removes: [group], data: [{ name: `${group} and everything in it (databases, Redis caches, Key Vault secrets)` }] };
   }
 
   /** `down`: deletes the site's resource group and everything in it. */
