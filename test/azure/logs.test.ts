@@ -86,6 +86,10 @@ describe("azure: logs", () => {
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toBe("worker line 1\nworker line 2\n");
     expect((await site.control.log()).at(-1)!.query).toBe("tailLines=300&follow=false&output=text");
+    // More than 300 (the local stream, as az, refuses tailLines above it): 300 asked.
+    const more = await site.cli(["logs", "worker", "--tail", "1000"]);
+    expect([more.code, more.stdout], more.stderr).toEqual([0, "worker line 1\nworker line 2\n"]);
+    expect((await site.control.log()).at(-1)!.query).toBe("tailLines=300&follow=false&output=text");
   });
 
   it("follows: a line written later arrives, and Ctrl-C ends it cleanly", async () => {

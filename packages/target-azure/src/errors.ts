@@ -144,9 +144,9 @@ export const azureErrors = {
       hint: `remove volumes: from services.${service} (keep data in postgres or an object store), or deploy with target: podman`,
     });
   },
-  /** `stepwise logs JOB`: a job has no log stream; where its console logs are instead (the workspace and the query). */
+  /** `stepwise logs JOB`: jobs are not streamed; where their executions' console logs are (the workspace and the query). */
   jobLogs(job: string, logs: { workspace: string; query: string }): StepwiseError {
-    return new StepwiseError(AzureErrorCode.LogsUnavailable, `${job} is a job: Container Apps streams logs of apps only. Its logs are in Log Analytics workspace ${logs.workspace}: ${logs.query}`, {
+    return new StepwiseError(AzureErrorCode.LogsUnavailable, `${job} is a job: stepwise logs streams apps only. Its executions' logs are in Log Analytics workspace ${logs.workspace}: ${logs.query}`, {
       exitCode: ExitCode.BadInput,
       hint: `az monitor log-analytics query --workspace <workspace customer id> --analytics-query "${logs.query}"`,
       details: { workspace: logs.workspace, query: logs.query },

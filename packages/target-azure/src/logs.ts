@@ -1,4 +1,3 @@
-import type { StepLogger } from "@stepwise/core";
 import { PassThrough, type Readable } from "node:stream";
 import type { ArmClient, ArmResource } from "./arm-client.js";
 import { azureErrors } from "./errors.js";
@@ -10,13 +9,12 @@ import type { AzureSettings } from "./settings.js";
 const APP = "Microsoft.App/containerApps";
 const JOB = "Microsoft.App/jobs";
 const REPLICAS = "Microsoft.App/containerApps/revisions/replicas";
-/** The Container Apps log stream serves at most 300 lines of history (`az containerapp logs show --tail` refuses more); it is also az's default. */
+/** The most lines of history `az containerapp logs show --tail` asks the log stream for (0-300; az's own default is 20): stepwise's default, as Podman's shows all. */
 export const MAX_TAIL = 300;
 
 interface Context {
   arm: ArmClient;
   settings: AzureSettings;
-  log: StepLogger;
 }
 
 /**
@@ -27,8 +25,9 @@ interface Context {
  * read from the app's `eventStreamEndpoint` host at
  * `/subscriptions/{s}/resourceGroups/{g}/containerApps/{app}/revisions/{r}/replicas/{replica}/containers/{c}/logstream`
  * with that token as bearer. The token is a credential: it goes only into that request's header.
- * With `follow` the returned stream stays open until the server ends it or `signal` aborts (then
- * it ends cleanly). A job has no log stream: its error says where its logs are (Log Analytics).
+ * `tail` above 300 gets 300 lines. With `follow` the returned stream stays open until the server ends it or `signal` aborts (then
+ * it ends cleanly). Jobs are not streamed (an execution is usually over when asked): the error says
+ * where their logs are (Log Analytics).
  */
 export async function streamServiceLogs(ctx: Context, service: string, options: { follow: boolean; tail?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
   const { arm, settings } = ctx;
@@ -58,8 +57,8 @@ export async function streamServiceLogs(ctx: Context, service: string, options: 
   const token = (auth.properties as { token?: unknown } | undefined)?.token;
   if (typeof token !== "string" || !token) throw azureErrors.logsNotReady(service, name, "answered getAuthtoken without a token", `az containerapp logs show --name ${name} --resource-group ${group}`);
 
+  // A larger --tail gets 300 lines: `az containerapp logs show` refuses more than the stream's 300.
   const tail = Math.min(options.tail ?? MAX_TAIL, MAX_TAIL);
-  if (options.tail !== undefined && options.tail > MAX_TAIL) ctx.log.warn(`the Container Apps log stream serves at most ${MAX_TAIL} lines of history: showing the last ${MAX_TAIL}`);
   const path = ["subscriptions", arm.subscription, "resourceGroups", group, "containerApps", name, "revisions", revision, "replicas", replica.name, "containers", container].map(encodeURIComponent).join("/");
   const query = new URLSearchParams({ tailLines: String(tail), follow: String(options.follow), output: "text" });
   const url = `${endpoint.slice(0, cut)}/${path}/logstream?${query.toString()}`;
