@@ -117,7 +117,7 @@ describe("azure: logs", () => {
     expect(followers).toBe(0);
   });
 
-  it("a job has no log stream: AZURE_LOGS_UNAVAILABLE names the workspace and the query of its newest execution", async () => {
+  it("a job is not streamed: AZURE_LOGS_UNAVAILABLE names the workspace and the query of its newest execution", async () => {
     const before = (await site.control.log()).length;
     const logs = await site.cli(["logs", "migrate", "--json"]);
     expect(logs.code).toBe(2);
@@ -149,6 +149,25 @@ describe("azure: logs", () => {
     expect((await get(web.path, tokens.at(-1))).status).toBe(200);
     expect((await get(web.path)).status).toBe(401);
     expect((await get(web.path.replace("/containerApps/web/", "/containerApps/worker/"), tokens.at(-1))).status).toBe(401);
+  });
+
+  it("redacts the site's secret values from the lines; a refused stream is AZURE_LOGS_UNAVAILABLE (exit 1) without the token", async () => {
+    const secretPut = (await site.control.log()).find((e) => e.method === "PUT" && /\/secrets\/app-key/.test(e.path))!;
+    const value = (await site.control.resource(secretPut.path))!.secretValue!;
+    await site.control.appLog(appId("web"), [`connecting with key ${value} now`]);
+    const logs = await site.cli(["logs", "web", "--tail", "1"]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^connecting with key \S+ now\n$/);
+    expect(logs.stdout).not.toContain(value);
+
+    await site.control.fault({ method: "GET", pathIncludes: "/logstream", status: 503, count: 1 });
+    const refused = await site.cli(["logs", "web", "--json"]);
+    expect(refused.code).toBe(1);
+    const error = (JSON.parse(refused.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error.code).toBe("AZURE_LOGS_UNAVAILABLE");
+    expect(error.message).toContain("The log stream of Container App web (service web) answered HTTP 503");
+    expect(error.hint).toContain("az containerapp logs show --name web --resource-group rg-stepwise-logs");
+    for (const token of await issuedTokens()) expect(refused.stdout + refused.stderr).not.toContain(token);
   });
 
   it("an app without a ready revision: AZURE_LOGS_UNAVAILABLE telling to deploy", async () => {

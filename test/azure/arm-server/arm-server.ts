@@ -593,6 +593,9 @@ export class ArmServer {
     };
     if (!parts) return fail(404, "NotFound", `No log stream at '${url.pathname}'.`);
     if (method !== "GET") return fail(405, "MethodNotAllowed", `The HTTP method '${method}' is not supported here.`);
+    // Injected 429/503 faults apply here too (a test's refused stream).
+    const fault = this.takeFault(String(subscription), (f) => f.status !== undefined && (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || url.pathname.toLowerCase().includes(f.pathIncludes.toLowerCase())));
+    if (fault) return fail(fault.status!, fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable", "The log stream is temporarily unavailable.");
     const [, , group, app, revision, replica, container] = parts.map((p) => decodeURIComponent(p));
     const appId = `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.App/containerApps/${app}`.toLowerCase();
     const token = this.logStreamTokens.get(/^Bearer (.+)$/.exec(authorization ?? "")?.[1] ?? "");
