@@ -9,7 +9,10 @@ import type { AzureSettings } from "./settings.js";
 const APP = "Microsoft.App/containerApps";
 const JOB = "Microsoft.App/jobs";
 const REPLICAS = "Microsoft.App/containerApps/revisions/replicas";
-/** The most lines of history `az containerapp logs show --tail` asks the log stream for (0-300; az's own default is 20): stepwise's default, as Podman's shows all. */
+/**
+ * The most lines of history `az containerapp logs show --tail` asks the log stream for (0-300; az's
+ * own default is 20): stepwise's default, since Podman's `logs` shows all by default.
+ */
 export const MAX_TAIL = 300;
 
 interface Context {
@@ -25,9 +28,9 @@ interface Context {
  * read from the app's `eventStreamEndpoint` host at
  * `/subscriptions/{s}/resourceGroups/{g}/containerApps/{app}/revisions/{r}/replicas/{replica}/containers/{c}/logstream`
  * with that token as bearer. The token is a credential: it goes only into that request's header.
- * `tail` above 300 gets 300 lines. With `follow` the returned stream stays open until the server ends it or `signal` aborts (then
- * it ends cleanly). Jobs are not streamed (an execution is usually over when asked): the error says
- * where their logs are (Log Analytics).
+ * `tail` above 300 gets 300 lines. With `follow` the returned stream stays open until the server
+ * ends it or `signal` aborts (then it ends cleanly). Jobs are not streamed (an execution is usually
+ * over when asked): the error says where their logs are (Log Analytics).
  */
 export async function streamServiceLogs(ctx: Context, service: string, options: { follow: boolean; tail?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
   const { arm, settings } = ctx;
