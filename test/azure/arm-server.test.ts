@@ -279,6 +279,59 @@ describe("local ARM server", () => {
     expect([refused.status, refused.body.error.code]).toEqual([400, "AdminUserDisabled"]);
   });
 
+  it("a Container App's getAuthtoken and replicas answer as ContainerApps_GetAuthToken.json and Replicas_List.json; its log stream takes only that token", async () => {
+    const example = (file: string) => JSON.parse(readFileSync(path.join(import.meta.dirname, "arm-examples", file), "utf8"));
+    await call("POST", `${sub()}/providers/Microsoft.App/register?api-version=2025-04-01`);
+    await call("GET", `${sub()}/providers/Microsoft.App?api-version=2025-04-01`);
+    await call("PUT", `${sub()}/resourcegroups/rg-logs?api-version=2025-04-01`, { location: "westeurope" });
+    const environment = `${sub()}/resourceGroups/rg-logs/providers/Microsoft.App/managedEnvironments/cae-logs`;
+    await call("PUT", `${environment}?api-version=2025-07-01`, { location: "westeurope", properties: {} });
+    const app = `${sub()}/resourceGroups/rg-logs/providers/Microsoft.App/containerApps/hello`;
+    const created = await call("PUT", `${app}?api-version=2025-07-01`, { location: "westeurope", properties: { environmentId: environment, template: { containers: [{ name: "hello92", image: "mcr.microsoft.com/k8se/quickstart:latest" }] } } });
+    expect(created.status).toBe(201);
+    // The new revision is ready once the PUT's operation succeeded (until then there is no ready one).
+    expect(created.body.properties.latestReadyRevisionName).toBeUndefined();
+    const operation = new URL(String(created.headers["azure-asyncoperation"]));
+    while ((await call("GET", `${operation.pathname}${operation.search}`)).body.status !== "Succeeded");
+    const ready = (await call("GET", `${app}?api-version=2025-07-01`)).body.properties;
+    expect(ready.latestReadyRevisionName).toBe(ready.latestRevisionName);
+    expect(ready.eventStreamEndpoint).toBe(`${env.armUrl}/_logstream${sub()}/resourceGroups/rg-logs/containerApps/hello/eventstream`);
+
+    const tokenExample = example("Microsoft.App/2025-07-01/ContainerApps_GetAuthToken.json").responses["200"].body;
+    const auth = await call("POST", `${app}/getAuthtoken?api-version=2025-07-01`);
+    expect(auth.status).toBe(200);
+    expect(Object.keys(auth.body).sort()).toEqual(Object.keys(tokenExample).sort());
+    expect(Object.keys(auth.body.properties).sort()).toEqual(Object.keys(tokenExample.properties).sort());
+    expect([auth.body.id, auth.body.type]).toEqual([app, tokenExample.type]);
+    expect((await call("POST", `${sub()}/resourceGroups/rg-logs/providers/Microsoft.App/containerApps/nope/getAuthtoken?api-version=2025-07-01`)).status).toBe(404);
+
+    const replicasExample = example("Microsoft.App/2025-01-01/Replicas_List.json").responses["200"].body;
+    const revision = String(ready.latestRevisionName);
+    const replicas = await call("GET", `${app}/revisions/${revision}/replicas?api-version=2025-07-01`);
+    expect(replicas.status).toBe(200);
+    expect(replicas.body.value).toHaveLength(1);
+    const [replica] = replicas.body.value;
+    expect(Object.keys(replica).sort()).toEqual(Object.keys(replicasExample.value[0]).sort());
+    expect(replica.id).toBe(`${app}/revisions/${revision}/replicas/${replica.name}`);
+    expect(Object.keys(replicasExample.value[0].properties)).toEqual(expect.arrayContaining(Object.keys(replica.properties)));
+    expect(replica.properties.containers.map((c: { name: string; ready: boolean }) => [c.name, c.ready])).toEqual([["hello92", true]]);
+    expect((await call("PUT", `${replica.id}?api-version=2025-07-01`, { properties: {} })).status).toBe(400);
+
+    // The stream at the eventStreamEndpoint host: only the app's token, the documented tail range, the lines put.
+    await control.appLog(app, ["one", "two", "three"]);
+    const stream = `/_logstream${sub()}/resourceGroups/rg-logs/containerApps/hello/revisions/${revision}/replicas/${replica.name}/containers/hello92/logstream`;
+    const get = async (query: string, bearer: string) => {
+      const reply = await fetchTls("GET", `${stream}?${query}`, undefined, { authorization: `Bearer ${bearer}` });
+      return [reply.status, reply.status === 200 ? reply.text : JSON.parse(reply.text).error.code];
+    };
+    expect(await get("tailLines=2&follow=false&output=text", auth.body.properties.token)).toEqual([200, "two\nthree\n"]);
+    expect(await get("tailLines=2", token)).toEqual([401, "Unauthorized"]);
+    expect(await get("tailLines=301", auth.body.properties.token)).toEqual([400, "BadRequest"]);
+    expect((await fetchTls("GET", stream.replace("/containers/hello92/", "/containers/other/"), undefined, { authorization: `Bearer ${auth.body.properties.token}` })).status).toBe(404);
+    // Resource Manager does not take the log-stream token.
+    expect((await fetchTls("GET", `${app}?api-version=2025-07-01`, undefined, { authorization: `Bearer ${auth.body.properties.token}` })).status).toBe(401);
+  });
+
   it("the registry's token service: the exchange takes only an issued Entra token for its own service, the token endpoint only its refresh tokens", async () => {
     const post = async (p: string, form: Record<string, string>, type = "application/x-www-form-urlencoded") => {
       const reply = await fetchTls("POST", p, new URLSearchParams(form).toString(), { "content-type": type });

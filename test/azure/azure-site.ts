@@ -69,3 +69,12 @@ ${site.verify}${extra}`,
   site.yaml();
   return site;
 }
+
+/** A new site with `siteYaml` (its services and jobs) appended to its config, deployed once; a failed deploy throws with the CLI's output. */
+export async function deployedAzureSite(name: string, siteYaml: string): Promise<AzureSite> {
+  const site = await makeAzureSite(name);
+  site.yaml(siteYaml);
+  const deploy = await site.cli(["deploy", "--auto-approve"]);
+  if (deploy.code !== 0) throw new Error(`the first deploy of site ${name} exited ${deploy.code}:\n${deploy.stderr}${deploy.stdout}`);
+  return site;
+}

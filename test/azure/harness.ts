@@ -162,6 +162,11 @@ export class ArmControl {
     await this.call("POST", "/_control/registry-deny", { prefix });
   }
 
+  /** Console lines the container of the app `id` writes: served by its log stream, and to every stream following it now. */
+  async appLog(id: string, lines: readonly string[]): Promise<{ followers: number }> {
+    return (await this.call("POST", "/_control/app-log", { id, lines })) as { followers: number };
+  }
+
   async deleteBehindTheBack(id: string): Promise<void> {
     await this.call("DELETE", `/_control/resource`, undefined, { id });
   }

@@ -16,6 +16,7 @@ export const API_VERSIONS = {
   "Microsoft.App/managedEnvironments": "2025-07-01",
   "Microsoft.App/containerApps": "2025-07-01",
   "Microsoft.App/containerApps/revisions": "2025-07-01",
+  "Microsoft.App/containerApps/revisions/replicas": "2025-07-01",
   "Microsoft.App/jobs": "2025-07-01",
   "Microsoft.App/jobs/executions": "2025-07-01",
   "Microsoft.ManagedIdentity/userAssignedIdentities": "2026-05-31",

@@ -82,6 +82,20 @@ export class ArmClient {
   }
 
   /**
+   * A streaming GET outside Resource Manager (a Container App's log stream) through the same
+   * HTTP client as {@link raw}, without the ARM bearer token and without a timeout: a 200's body
+   * as a stream that stays open as long as the server writes (until `signal` aborts), any other
+   * status with its text. `headers` may hold a credential: it goes only into the request.
+   */
+  async streamGet(url: string, init: { headers?: Record<string, string>; signal: AbortSignal }): Promise<{ status: number; body?: NodeJS.ReadableStream; text: string }> {
+    const request = this.http.request({ url, method: "GET", abortSignal: init.signal, streamResponseStatusCodes: new Set([200]) });
+    for (const [name, value] of Object.entries(init.headers ?? {})) request.headers.set(name, value);
+    const response = await this.http.client.sendRequest(request);
+    if (response.status === 200 && response.readableStreamBody) return { status: 200, body: response.readableStreamBody, text: "" };
+    return { status: response.status, text: response.bodyAsText ?? "" };
+  }
+
+  /**
    * POSTs a resource action (`sharedKeys`, `listKeys`, `start`) and returns its JSON body. The
    * generic resources API has no action call, so this goes through the same client's pipeline
    * (its credential, retries on 429/5xx and Retry-After). A body may hold keys: callers keep

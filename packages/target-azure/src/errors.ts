@@ -20,10 +20,12 @@ export const AzureErrorCode = {
   JobFailed: "AZURE_JOB_FAILED",
   /** A public app's FQDN did not answer its HTTPS probe. Exit 1. */
   VerifyFailed: "AZURE_VERIFY_FAILED",
-  /** `restart` names a service the site has no Container App for. Exit 2. */
+  /** `restart` or `logs` names a service the site has no Container App for. Exit 2. */
   ServiceNotFound: "AZURE_SERVICE_NOT_FOUND",
   /** A secret the resource references has no value (core's code). Exit 2. */
   SecretMissing: "SECRET_MISSING",
+  /** `stepwise logs NAME` cannot stream: NAME is a job (its logs are in Log Analytics), the app has no ready revision or replica (exit 2), or the log stream refused (exit 1). */
+  LogsUnavailable: "AZURE_LOGS_UNAVAILABLE",
 } as const;
 
 /** What the SDK throws: RestError (statusCode, code) or a credential error (name). */
@@ -127,11 +129,11 @@ export const azureErrors = {
       hint: `az containerapp logs show --name ${app} --resource-group ${group}   (then stepwise deploy; a slow start: raise azure.verify.timeoutSeconds)`,
     });
   },
-  /** `stepwise restart NAME` for a name that is no Container App of the site. */
-  serviceNotFound(service: string, site: string, known: readonly string[]): StepwiseError {
+  /** `stepwise restart NAME` or `stepwise logs NAME` for a name that is no Container App of the site. */
+  serviceNotFound(service: string, site: string, known: readonly string[], hint = "stepwise status   (lists the site's services)"): StepwiseError {
     return new StepwiseError(AzureErrorCode.ServiceNotFound, `Site ${site} has no Container App for service ${service}${known.length ? ` (it has: ${known.join(", ")})` : ""}.`, {
       exitCode: ExitCode.BadInput,
-      hint: "stepwise status   (lists the site's services)",
+      hint,
     });
   },
   /** `services.NAME.volumes`: Container Apps volumes need Azure Files storage, not made yet. */
@@ -140,6 +142,26 @@ export const azureErrors = {
       exitCode: ExitCode.BadInput,
       location: `services.${service}.volumes`,
       hint: `remove volumes: from services.${service} (keep data in postgres or an object store), or deploy with target: podman`,
+    });
+  },
+  /** `stepwise logs JOB`: jobs are not streamed; where their executions' console logs are (the workspace and the query). */
+  jobLogs(job: string, logs: { workspace: string; query: string }): StepwiseError {
+    return new StepwiseError(AzureErrorCode.LogsUnavailable, `${job} is a job: stepwise logs streams apps only. Its executions' logs are in Log Analytics workspace ${logs.workspace}: ${logs.query}`, {
+      exitCode: ExitCode.BadInput,
+      hint: `az monitor log-analytics query --workspace <workspace customer id> --analytics-query "${logs.query}"`,
+      details: { workspace: logs.workspace, query: logs.query },
+    });
+  },
+  /** `stepwise logs SERVICE` for an app with nothing to stream yet (no ready revision, no replica). */
+  logsNotReady(service: string, app: string, problem: string, hint: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.LogsUnavailable, `Service ${service} has no logs to stream: Container App ${app} ${problem}.`, { exitCode: ExitCode.BadInput, hint });
+  },
+  /** The log stream answered other than 200 (`reason` is its answer, which never holds the request's token). */
+  logStreamFailed(service: string, app: string, status: number, reason: string, group: string): StepwiseError {
+    return new StepwiseError(AzureErrorCode.LogsUnavailable, `The log stream of Container App ${app} (service ${service}) answered HTTP ${status}${reason ? `: ${reason}` : ""}.`, {
+      exitCode: ExitCode.StepFailed,
+      hint: `az containerapp logs show --name ${app} --resource-group ${group}   (the deploying identity needs Microsoft.App/containerApps/getAuthtoken/action: Contributor or Container Apps Contributor)`,
+      details: { statusCode: status },
     });
   },
   postgresAdminFixed(server: string, current: string, wanted: string): StepwiseError {

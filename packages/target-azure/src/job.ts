@@ -115,7 +115,7 @@ async function waitForExecution({ arm, settings }: Pick<Context, "arm" | "settin
 }
 
 /** Where an execution's console logs are: the site's Log Analytics workspace, and the query that finds them. */
-function logsLocation(settings: AzureSettings, execution: string): { workspace: string; query: string } {
+export function logsLocation(settings: AzureSettings, execution: string): { workspace: string; query: string } {
   return {
     workspace: resourceId(settings, "Microsoft.OperationalInsights", "workspaces", settings.names.workspace),
     query: `ContainerAppConsoleLogs_CL | where ContainerGroupName_s startswith '${execution}' | project TimeGenerated, Log_s | order by TimeGenerated asc`,

@@ -6,6 +6,7 @@ import { resourceId } from "./foundation-steps.js";
 import { Tag } from "./naming.js";
 import { ensureService, probeService, removeService } from "./container-app.js";
 import { ensureJob, newestExecution, probeJob, removeJob } from "./job.js";
+import { streamServiceLogs } from "./logs.js";
 import { ensurePostgres, probePostgres, removePostgres } from "./postgres.js";
 import { ensureRedis, probeRedis, removeRedis } from "./redis.js";
 import { secretVersion } from "./secret-version.js";
@@ -157,6 +158,15 @@ export class AzureSession implements TargetSession {
       restarted.push(String(listed.name));
     }
     return restarted;
+  }
+
+  /**
+   * `stepwise logs SERVICE`: the console log of SERVICE's Container App through the Container Apps
+   * log stream (see {@link streamServiceLogs}); reads and one `getAuthtoken` action, no write. A job,
+   * an unknown name or an app without a ready revision is a StepwiseError saying where to look.
+   */
+  logs(service: string, options: { follow: boolean; tail?: number; signal: AbortSignal }): Promise<NodeJS.ReadableStream> {
+    return streamServiceLogs(this, service, options);
   }
 
   /** Whatever `down` is asked: the whole resource group goes, with every database and secret in it. */

@@ -14,6 +14,9 @@
  * - a request log (method, path, api-version, status, bodies) read through `/_control/log`;
  * - the tests' container registry's token service under `/oauth2/` (./registry-tokens.ts: ACR's
  *   Entra token exchange and the Docker token protocol), outside the request log.
+ * - Container Apps' log streams under `/_logstream/` (each app's `eventStreamEndpoint` host), which
+ *   accept only a token the app's `getAuthtoken` issued and serve the lines tests put with
+ *   `POST /_control/app-log` (see {@link ArmServer.logStream}); their requests are in the log.
  * State is per subscription, so test files share one server without seeing each other.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -138,6 +141,10 @@ export class ArmServer {
   private readonly progress = new Map<string, { polls: number; finish(doc: Json): void }>();
   private server: Server | undefined;
   private seq = 0;
+  /** Log-stream tokens `getAuthtoken` issued: the app (lower-cased id) each is for and when it expires. */
+  private readonly logStreamTokens = new Map<string, { appId: string; expires: number }>();
+  /** Console lines of each app (lower-cased id) put through the control API, and the followed streams open on it. */
+  private readonly appLogs = new Map<string, { lines: string[]; followers: Set<ServerResponse> }>();
   /** The registry's token service (`/oauth2/...`), when the world has a registry. */
   private readonly registryTokens: RegistryTokens | undefined;
   url = "";
@@ -153,6 +160,12 @@ export class ArmServer {
       failNextExecution: (jobId) => {
         const subscription = /^\/subscriptions\/([^/]+)/i.exec(jobId)?.[1] ?? "";
         return this.takeFault(subscription, (f) => f.executionFail === true && (!f.pathIncludes || jobId.toLowerCase().includes(f.pathIncludes.toLowerCase()))) !== undefined;
+      },
+      issueLogStreamToken: (appId) => {
+        const token = randomBytes(32).toString("base64url");
+        const expires = Date.now() + 60 * 60_000;
+        this.logStreamTokens.set(token, { appId: appId.toLowerCase(), expires });
+        return { token, expires: new Date(expires).toISOString() };
       },
     };
     this.options = { lroPolls: 1, registrationPolls: 1, retryAfter: 1, settleMs: 1500, ...options, world };
@@ -176,6 +189,7 @@ export class ArmServer {
     this.server = createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) => void this.handle(req, res));
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.options.world.eventStreamBase = `${this.url}/_logstream`;
   }
 
   async stop(): Promise<void> {
@@ -200,6 +214,7 @@ export class ArmServer {
     url.pathname = url.pathname.replace(/\/{2,}/g, "/");
     const method = (req.method ?? "GET").toUpperCase();
     if (url.pathname.startsWith("/_control/")) return this.control(method, url, requestBody, res);
+    if (url.pathname.startsWith("/_logstream/")) return this.logStream(method, url, req.headers.authorization, res);
     if (url.pathname.startsWith("/oauth2/") && this.registryTokens) {
       // The registry's token service answers here (its own protocol, outside Resource Manager's log).
       const answer = this.registryTokens.handle(method, url, req.headers, requestBody);
@@ -562,6 +577,60 @@ export class ArmServer {
     }
     const doc = sub.resources.get(key);
     if (doc?.properties) (doc.properties as Json).provisioningState = op.done;
+    if (doc && op.done === "Succeeded") findType(String(doc.type))?.succeeded?.(doc);
+  }
+
+  /**
+   * `GET /_logstream/subscriptions/{s}/resourceGroups/{g}/containerApps/{app}/revisions/{r}/replicas/{replica}/containers/{c}/logstream`
+   * `?tailLines=N&follow=true|false&output=text`, the Container Apps log stream as `az containerapp
+   * logs show` reads it (a data-plane endpoint: no api-version, no Resource Manager token). The bearer
+   * must be a token this app's `getAuthtoken` issued and not yet expired (401 otherwise); the revision,
+   * replica and container must exist (404). It answers the app's last `tailLines` lines (at most 300,
+   * az's limit; 400 beyond), one per line, and with `follow=true` keeps the response open, writing
+   * each line put later, until the client goes. Only `output=text` is served here. Lines are kept per
+   * app (this server runs one replica of one container per revision).
+   */
+  private logStream(method: string, url: URL, authorization: string | undefined, res: ServerResponse): void {
+    const parts = /^\/_logstream\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/containerApps\/([^/]+)\/revisions\/([^/]+)\/replicas\/([^/]+)\/containers\/([^/]+)\/logstream$/i.exec(url.pathname);
+    const subscription = parts?.[1];
+    const entry = (status: number) => this.log.push({ seq: ++this.seq, subscription, method, path: url.pathname, query: url.searchParams.toString(), apiVersion: undefined, status, requestBody: "", responseBody: "" });
+    const fail = (status: number, code: string, message: string) => {
+      entry(status);
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code, message } }));
+    };
+    if (!parts) return fail(404, "NotFound", `No log stream at '${url.pathname}'.`);
+    if (method !== "GET") return fail(405, "MethodNotAllowed", `The HTTP method '${method}' is not supported here.`);
+    // Injected 429/503 faults apply here too (a test's refused stream).
+    const fault = this.takeFault(String(subscription), (f) => f.status !== undefined && (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || url.pathname.toLowerCase().includes(f.pathIncludes.toLowerCase())));
+    if (fault) return fail(fault.status!, fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable", "The log stream is temporarily unavailable.");
+    const [, , group, app, revision, replica, container] = parts.map((p) => decodeURIComponent(p));
+    const appId = `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.App/containerApps/${app}`.toLowerCase();
+    const token = this.logStreamTokens.get(/^Bearer (.+)$/.exec(authorization ?? "")?.[1] ?? "");
+    if (!token || token.expires < Date.now() || token.appId !== appId) return fail(401, "Unauthorized", "The bearer token is missing, expired, or not issued by this app's getAuthtoken.");
+    const resources = this.subscriptions.get(String(subscription).toLowerCase())?.resources;
+    const replicaDoc = resources?.get(`${appId}/revisions/${revision}/replicas/${replica}`.toLowerCase());
+    if (!resources?.has(`${appId}/revisions/${revision}`.toLowerCase()) || !replicaDoc) return fail(404, "NotFound", `Revision '${revision}' of '${app}' has no replica '${replica}'.`);
+    if (!((replicaDoc.properties as Json).containers as Json[]).some((c) => c.name === container)) return fail(404, "NotFound", `Replica '${replica}' has no container '${container}'.`);
+    const tailText = url.searchParams.get("tailLines") ?? "300";
+    const follow = url.searchParams.get("follow") ?? "false";
+    const output = url.searchParams.get("output") ?? "text";
+    if (!/^\d+$/.test(tailText) || Number(tailText) > 300) return fail(400, "BadRequest", `tailLines must be an integer from 0 to 300, not '${tailText}'.`);
+    if (follow !== "true" && follow !== "false") return fail(400, "BadRequest", `follow must be true or false, not '${follow}'.`);
+    if (output !== "text") return fail(400, "BadRequest", `This server serves output=text only, not '${output}'.`);
+    entry(200);
+    const logs = this.appLogOf(appId);
+    const tail = Number(tailText);
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+    res.write(tail === 0 ? "" : logs.lines.slice(-tail).map((line) => `${line}\n`).join(""));
+    if (follow === "false") return void res.end();
+    logs.followers.add(res);
+    res.on("close", () => logs.followers.delete(res));
+  }
+
+  private appLogOf(appId: string): { lines: string[]; followers: Set<ServerResponse> } {
+    let logs = this.appLogs.get(appId.toLowerCase());
+    if (!logs) this.appLogs.set(appId.toLowerCase(), (logs = { lines: [], followers: new Set() }));
+    return logs;
   }
 
   private injectFault(subscription: string, method: string, path: string): void {
@@ -620,6 +689,14 @@ export class ArmServer {
         if (sub) dropKeys(sub, id.toLowerCase());
         if (sub) for (const other of [...sub.resources.keys()]) if (other.startsWith(`${id}/`)) sub.resources.delete(other);
         return send(existed ? 200 : 404, {});
+      }
+      case "POST /_control/app-log": {
+        // Console lines an app's container wrote: kept for its log stream and written to every open follow.
+        const { id, lines } = JSON.parse(body) as { id: string; lines: string[] };
+        const logs = this.appLogOf(id);
+        logs.lines.push(...lines);
+        for (const follower of logs.followers) follower.write(lines.map((line) => `${line}\n`).join(""));
+        return send(201, { followers: logs.followers.size });
       }
       case "GET /_control/registry-log":
         return send(200, { log: this.registryTokens?.log ?? [], issued: this.registryTokens?.issued() ?? [] });

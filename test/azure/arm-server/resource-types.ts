@@ -29,6 +29,10 @@ export interface World {
   registry?: { name: string; loginServer: string; password: string };
   /** Whether the execution a job's `start` makes now ends Failed (an injected fault). */
   failNextExecution?(jobId: string): boolean;
+  /** Where apps' log streams are served (`<server url>/_logstream`): the host part of their `eventStreamEndpoint`. */
+  eventStreamBase?: string;
+  /** A Container App's log-stream token (what `getAuthtoken` answers), which that app's log stream then accepts until `expires`. */
+  issueLogStreamToken?(appId: string): { token: string; expires: string };
 }
 
 export interface PresentContext {
@@ -80,6 +84,8 @@ export interface ResourceTypeSpec {
    * stored document and a per-resource store of generated keys (readable through the control API).
    */
   actions?: Readonly<Record<string, (doc: Json, keys: (name: string) => string, world: World, child: ChildMaker) => Json>>;
+  /** Called with the stored document when a long-running PUT of it ends Succeeded (what the service computes then). */
+  succeeded?(doc: Json): void;
   /** Child resources the service makes with the resource (an app's revision): stored under its id after each PUT. */
   children?(doc: Json): { type: string; name: string; doc: Json }[];
   /** Status of a PUT that created the resource: 201 unless the spec documents 200 only. */
@@ -417,10 +423,27 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     validate: containerAppProblem,
     writeOnly: (body) => secretValues(body),
     conflict: environmentMissing,
-    // Each PUT makes a revision (single revision mode: the latest is the active one).
+    // Each PUT makes a revision (single revision mode: the latest is the active one) with one replica
+    // running the template's containers (Replicas_List.json: ContainerAppsRevisionReplicas_ListReplicas).
     children: (doc) => {
       const name = String((doc.properties as Json).latestRevisionName);
-      return [{ type: "revisions", name, doc: { name, type: "Microsoft.App/containerApps/revisions", properties: { createdTime: new Date().toISOString(), active: true, replicas: 1, trafficWeight: 100, healthState: "Healthy", provisioningState: "Provisioned", runningState: "Running" } } }];
+      const revision = { type: "revisions", name, doc: { name, type: "Microsoft.App/containerApps/revisions", properties: { createdTime: new Date().toISOString(), active: true, replicas: 1, trafficWeight: 100, healthState: "Healthy", provisioningState: "Provisioned", runningState: "Running" } } };
+      return [revision, replicaOf(name, (doc.properties as Json).template)];
+    },
+    // The revision the PUT made is ready once its operation succeeded; until then the previous ready one stays.
+    succeeded: (doc) => {
+      const p = doc.properties as Json;
+      p.latestReadyRevisionName = p.latestRevisionName;
+    },
+    // ContainerApps_GetAuthToken.json: POST .../containerApps/{app}/getAuthtoken -> 200
+    // { id, name, type: Microsoft.App/containerApps/accesstoken, location, properties: { token, expires } }:
+    // the token of the app's log stream (and exec), accepted by the stream until it expires.
+    actions: {
+      getauthtoken(doc, _keys, world) {
+        const issued = world.issueLogStreamToken?.(String(doc.id));
+        if (!issued) throw new ActionRefused(404, "ResourceNotFound", "The log stream is not available.");
+        return { id: doc.id, name: doc.name, type: "Microsoft.App/containerApps/accesstoken", location: doc.location, properties: { token: issued.token, expires: issued.expires } };
+      },
     },
     present(ctx) {
       const p = props(ctx.body);
@@ -442,6 +465,8 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
         runningStatus: "Running",
         latestRevisionName: revision,
         latestRevisionFqdn: `${revision}.${domain}`,
+        ...(isObject(ctx.previous?.properties) && str(ctx.previous.properties.latestReadyRevisionName) ? { latestReadyRevisionName: ctx.previous.properties.latestReadyRevisionName } : {}),
+        eventStreamEndpoint: `${ctx.world.eventStreamBase ?? "https://westeurope.azurecontainerapps.dev"}/subscriptions/${ctx.subscription}/resourceGroups/${ctx.resourceGroup}/containerApps/${ctx.name}/eventstream`,
         outboundIpAddresses: ["20.1.2.3"],
       });
     },
@@ -505,6 +530,15 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     present: (ctx) => ctx.body,
   },
   {
+    // A revision's replicas exist only through the app's PUTs: GET and list (Replicas_List.json), never PUT.
+    type: "Microsoft.App/containerApps/revisions/replicas",
+    namespace: "Microsoft.App",
+    apiVersions: ["2022-03-01", "2022-10-01", "2023-05-01", "2024-03-01", "2025-01-01", "2025-07-01"],
+    longRunning: false,
+    validate: () => "MethodNotAllowed: replicas are made by the app's PUT.",
+    present: (ctx) => ctx.body,
+  },
+  {
     // Job executions exist only through a job's `start`: GET (Job_Execution_Get.json) and list
     // (Job_Executions_Get.json), never PUT.
     type: "Microsoft.App/jobs/executions",
@@ -559,6 +593,30 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     },
   },
 ];
+
+/**
+ * The one replica of revision `revision`, shaped as Replicas_List.json shows one (its `type` too, which
+ * the example spells `Microsoft.Web/containerapps/revisions/replicas`): stored under the app as
+ * `revisions/{revision}/replicas/{name}`, running each of the template's containers.
+ */
+function replicaOf(revision: string, template: unknown): { type: string; name: string; doc: Json } {
+  const name = `${revision}-${randomUUID().replace(/-/g, "").slice(0, 9)}-${randomUUID().replace(/-/g, "").slice(0, 5)}`;
+  const containers = isObject(template) && Array.isArray(template.containers) ? (template.containers as Json[]) : [];
+  return {
+    type: `revisions/${revision}/replicas`,
+    name,
+    doc: {
+      name,
+      type: "Microsoft.Web/containerapps/revisions/replicas",
+      properties: {
+        createdTime: new Date().toISOString(),
+        runningState: "Running",
+        containers: containers.map((c) => ({ name: c.name, containerId: `containerd://${randomUUID().replace(/-/g, "")}`, ready: true, started: true, restartCount: 0, runningState: "Running" })),
+        initContainers: [],
+      },
+    },
+  };
+}
 
 /** Secret values of an app's or job's body (write-only: never returned). */
 function secretValues(body: Json): string | undefined {
