@@ -181,11 +181,12 @@ describe("local ARM server", () => {
       "Microsoft.DBforPostgreSQL/2025-08-01/FirewallRuleCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${q.serverName}/firewallRules/${q.firewallRuleName}`,
       "Microsoft.App/2025-07-01/ContainerApps_CreateOrUpdate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.App/containerApps/${q.containerAppName}`,
       "Microsoft.App/2025-07-01/Job_CreateorUpdate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.App/jobs/${q.jobName}`,
+      "Microsoft.Cache/2024-11-01/RedisCacheCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.Cache/redis/${q.name}`,
       "Microsoft.ManagedIdentity/2026-05-31/IdentityCreate.json": (q) => `resourceGroups/${q.resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${q.resourceName}`,
       // The example's scope is a Cosmos DB account, a type this server does not know: the same assignment on a vault.
       "Microsoft.Authorization/2022-04-01/RoleAssignments_CreateForResource.json": (q) => `resourceGroups/testrg/providers/Microsoft.KeyVault/vaults/kv-scope/providers/Microsoft.Authorization/roleAssignments/${q.roleAssignmentName}`,
     };
-    const registered = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.DBforPostgreSQL", "Microsoft.App", "Microsoft.ManagedIdentity"];
+    const registered = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.DBforPostgreSQL", "Microsoft.App", "Microsoft.ManagedIdentity", "Microsoft.Cache"];
     for (const ns of registered) {
       await call("POST", `${sub()}/providers/${ns}/register?api-version=2025-04-01`);
       await call("GET", `${sub()}/providers/${ns}?api-version=2025-04-01`);
@@ -253,6 +254,25 @@ describe("local ARM server", () => {
     const ended = await call("GET", `${started.body.id}?api-version=2025-07-01`);
     expect([ended.body.properties.status, typeof ended.body.properties.endTime]).toEqual(["Succeeded", "string"]);
     expect((await call("PUT", `${started.body.id}?api-version=2025-07-01`, { properties: {} })).status).toBe(400);
+    // A cache's keys (RedisCacheListKeys.json), its GET (RedisCacheGet.json's shape), and keys that go with a deleted cache (RedisCacheDelete.json: 200/202/204).
+    const listKeysExample = examples.find((e) => e.file === "Microsoft.Cache/2024-11-01/RedisCacheListKeys.json")!.json;
+    const cacheCreate = examples.find((e) => e.file === "Microsoft.Cache/2024-11-01/RedisCacheCreate.json")!.json.parameters;
+    const cache = `${sub()}/resourceGroups/${cacheCreate.resourceGroupName}/providers/Microsoft.Cache/redis/${cacheCreate.name}`;
+    const cacheKeys = await call("POST", `${cache}/listKeys?api-version=${listKeysExample.parameters["api-version"]}`);
+    expect([cacheKeys.status, Object.keys(cacheKeys.body).sort()]).toEqual([200, Object.keys(listKeysExample.responses["200"].body).sort()]);
+    const getExample = examples.find((e) => e.file === "Microsoft.Cache/2024-11-01/RedisCacheGet.json")!.json.responses["200"].body;
+    const gotCache = await call("GET", `${cache}?api-version=2024-11-01`);
+    expect(Object.keys(gotCache.body)).toEqual(expect.arrayContaining(Object.keys(getExample)));
+    expect(gotCache.body.properties).toMatchObject({ hostName: `${cacheCreate.name}.redis.cache.windows.net`, port: 6379, sslPort: 6380 });
+    const deleteExample = examples.find((e) => e.file === "Microsoft.Cache/2024-11-01/RedisCacheDelete.json")!.json;
+    expect(Object.keys(deleteExample.responses)).toContain(String((await call("DELETE", `${cache}?api-version=2024-11-01`)).status));
+    const body = { location: "westus", properties: { sku: { name: "Basic", family: "C", capacity: 0 } } };
+    await call("PUT", `${cache}?api-version=2024-11-01`, body);
+    expect((await call("POST", `${cache}/listKeys?api-version=2024-11-01`)).body.primaryKey).not.toBe(cacheKeys.body.primaryKey);
+    // The spec's rules: the sku is required and consistent; names have no "--".
+    expect((await call("PUT", `${cache}x?api-version=2024-11-01`, { location: "westus", properties: {} })).status).toBe(400);
+    expect((await call("PUT", `${cache}x?api-version=2024-11-01`, { location: "westus", properties: { sku: { name: "Basic", family: "P", capacity: 0 } } })).status).toBe(400);
+    expect((await call("PUT", `${cache}--x?api-version=2024-11-01`, body)).body.error.code).toBe("InvalidResourceName");
     // With the admin user off, the service answers no credentials.
     await call("PUT", `${registry("myRegistryNoAdmin")}?api-version=2025-04-01`, { location: "westus", sku: { name: "Basic" }, properties: { adminUserEnabled: false } });
     const refused = await call("POST", `${registry("myRegistryNoAdmin")}/listCredentials?api-version=2025-04-01`);

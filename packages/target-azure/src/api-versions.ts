@@ -12,6 +12,7 @@ export const API_VERSIONS = {
   "Microsoft.DBforPostgreSQL/flexibleServers": "2025-08-01",
   "Microsoft.DBforPostgreSQL/flexibleServers/databases": "2025-08-01",
   "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules": "2025-08-01",
+  "Microsoft.Cache/redis": "2024-11-01",
   "Microsoft.App/managedEnvironments": "2025-07-01",
   "Microsoft.App/containerApps": "2025-07-01",
   "Microsoft.App/containerApps/revisions": "2025-07-01",
@@ -30,3 +31,9 @@ export type ArmResourceType = keyof typeof API_VERSIONS;
  * Microsoft.Authorization (role assignments) is registered for every subscription.
  */
 export const REQUIRED_PROVIDERS = ["Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.ContainerRegistry", "Microsoft.KeyVault", "Microsoft.DBforPostgreSQL", "Microsoft.App", "Microsoft.ManagedIdentity"] as const;
+
+/**
+ * Providers registered only when a site uses the kind that needs them, by the resource's `ensure`
+ * (one provider read when its step runs): a site without Redis never needs Microsoft.Cache.
+ */
+export const ON_DEMAND_PROVIDERS = { redis: "Microsoft.Cache" } as const;

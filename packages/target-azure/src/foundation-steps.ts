@@ -80,6 +80,30 @@ function resourceId(settings: AzureSettings, provider: string, type: string, nam
 }
 
 /**
+ * Registers each of `namespaces` that is not registered on the subscription and waits until all
+ * are (Azure takes up to minutes): one read per namespace when all are registered already.
+ */
+export async function ensureProviders(arm: ArmClient, namespaces: readonly string[], log: StepContext["log"], signal: AbortSignal): Promise<void> {
+  const states = await Promise.all(namespaces.map(async (ns) => [ns, await arm.providerState(ns, signal)] as const));
+  const missing = states.filter(([, state]) => state !== "Registered").map(([ns]) => ns);
+  for (const [ns, state] of states) {
+    if (state !== "NotRegistered" && state !== "Unregistered") continue;
+    await arm.registerProvider(ns, signal);
+    log.info(`registering resource provider ${ns}`);
+  }
+  const started = Date.now();
+  for (const ns of missing) {
+    for (;;) {
+      const state = await arm.providerState(ns, signal);
+      if (state === "Registered") break;
+      if (Date.now() - started > REGISTRATION_TIMEOUT_MS) throw azureErrors.providerNotRegistered(ns, state);
+      log.progress(`waiting for resource provider ${ns} (${state}, ${Math.round((Date.now() - started) / 1000)}s)`);
+      await sleep(2_000, signal);
+    }
+  }
+}
+
+/**
  * `azure:prerequisites`: the credential works, the subscription is readable, and every resource
  * provider the site needs is registered (registers what is missing and waits). No check: a
  * registration is not undone behind a site's back in practice, and a plan should cost nothing here.
@@ -89,23 +113,7 @@ export const prerequisitesStep = defineStep({
   description: "Azure credential, subscription and resource provider registrations",
   async run(ctx) {
     const { settings, arm } = await open(ctx);
-    const states = await Promise.all(REQUIRED_PROVIDERS.map(async (ns) => [ns, await arm.providerState(ns, ctx.signal)] as const));
-    const missing = states.filter(([, state]) => state !== "Registered").map(([ns]) => ns);
-    for (const [ns, state] of states) {
-      if (state !== "NotRegistered" && state !== "Unregistered") continue;
-      await arm.registerProvider(ns, ctx.signal);
-      ctx.log.info(`registering resource provider ${ns}`);
-    }
-    const started = Date.now();
-    for (const ns of missing) {
-      for (;;) {
-        const state = await arm.providerState(ns, ctx.signal);
-        if (state === "Registered") break;
-        if (Date.now() - started > REGISTRATION_TIMEOUT_MS) throw azureErrors.providerNotRegistered(ns, state);
-        ctx.log.progress(`waiting for resource provider ${ns} (${state}, ${Math.round((Date.now() - started) / 1000)}s)`);
-        await sleep(2_000, ctx.signal);
-      }
-    }
+    await ensureProviders(arm, REQUIRED_PROVIDERS, ctx.log, ctx.signal);
     return { subscription: settings.subscription, providers: [...REQUIRED_PROVIDERS] };
   },
 });

@@ -16,6 +16,8 @@ describe("AzureNames", () => {
         expect(names.keyVault).toMatch(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/);
         expect(names.keyVault).not.toContain("--");
         expect(names.postgresServer("postgres")).toMatch(/^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/);
+        // Redis: the spec's name pattern (no "--").
+        expect(names.redisCache(site)).toMatch(/^[A-Za-z0-9]([A-Za-z0-9]|-(?!-)){0,61}[A-Za-z0-9]$/);
         expect(names.identity).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/);
         expect(names.containerApp(site)).toMatch(/^[a-z](-?[a-z0-9]+)*$/);
         expect(names.containerApp(site).length).toBeLessThanOrEqual(32);
@@ -29,6 +31,7 @@ describe("AzureNames", () => {
     expect(a.keyVault).not.toBe(b.keyVault);
     expect(a.registry).not.toBe(b.registry);
     expect(a.postgresServer("postgres")).not.toBe(b.postgresServer("postgres"));
+    expect(a.redisCache("redis")).not.toBe(b.redisCache("redis"));
     expect(new AzureNames("shop", SUB, { keyVault: "kv-mine", resourceGroup: "rg-mine" })).toMatchObject({ keyVault: "kv-mine", resourceGroup: "rg-mine" });
   });
 

@@ -10,6 +10,11 @@ export const Tag = {
   Spec: "stepwise-spec",
   /** Key Vault secrets: a hash of the value's HMAC fingerprint (reveals nothing about the value). */
   Fingerprint: "stepwise-fingerprint",
+  /**
+   * Key Vault secrets whose value Azure issued (a Redis access key), naming the kind that stores
+   * it: the site's own value of that secret is never written over it.
+   */
+  IssuedBy: "stepwise-issued-by",
 } as const;
 
 const short = (text: string, length = 6) => createHash("sha256").update(text).digest("hex").slice(0, length);
@@ -61,6 +66,16 @@ export class AzureNames {
   postgresServer(resource: string): string {
     const words = (text: string) => text.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
     return `psql-${words(this.site).slice(0, 24).replace(/-+$/, "") || "site"}-${words(resource).slice(0, 24).replace(/-+$/, "") || "db"}-${this.unique}`;
+  }
+
+  /**
+   * An Azure Cache for Redis for the site's resource `resource` (1-63 letters, digits and single
+   * hyphens, starting and ending alphanumeric; globally unique: it is the host name
+   * `<name>.redis.cache.windows.net`).
+   */
+  redisCache(resource: string): string {
+    const words = (text: string) => text.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
+    return `redis-${words(this.site).slice(0, 24).replace(/-+$/, "") || "site"}-${words(resource).slice(0, 24).replace(/-+$/, "") || "cache"}-${this.unique}`;
   }
 
   /**

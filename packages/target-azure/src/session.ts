@@ -8,6 +8,7 @@ import { ensureService, probeService, removeService } from "./container-app.js";
 import { ensureJob, newestExecution, probeJob, removeJob } from "./job.js";
 import { streamServiceLogs } from "./logs.js";
 import { ensurePostgres, probePostgres, removePostgres } from "./postgres.js";
+import { ensureRedis, probeRedis, removeRedis } from "./redis.js";
 import { secretVersion } from "./secret-version.js";
 import type { AzureSettings } from "./settings.js";
 
@@ -37,6 +38,7 @@ export class AzureSession implements TargetSession {
   async ensure(spec: ResourceSpec, scope: TargetCallScope): Promise<ResourceResult> {
     scope.signal.throwIfAborted();
     if (spec.kind === "postgres") return ensurePostgres(this, spec, scope);
+    if (spec.kind === "redis") return ensureRedis(this, spec, scope);
     if (spec.kind === "service") return ensureService(this, spec, scope);
     if (spec.kind === "job") return ensureJob(this, spec, scope);
     if (spec.kind !== "secret") {
@@ -58,13 +60,16 @@ export class AzureSession implements TargetSession {
 
   /**
    * The site secret `secret`'s current value in the site's Key Vault: one GET, and a PUT (the
-   * value only in its body) when the vault holds no value or another one than the store.
+   * value only in its body) when the vault holds no value or another one than the store. A vault
+   * secret tagged as issued by a resource (a Redis access key) is left as it is.
    */
   async storeSecret(secret: string, scope: TargetCallScope): Promise<{ id: string; version: string; change: ResourceResult["change"]; secretUri: string }> {
     const { value, version } = secretVersion(scope, secret);
     const id = this.secretId(secret);
     const existing = await this.arm.get(id, SECRET_TYPE, scope.signal);
     if (existing?.tags?.[Tag.Fingerprint] === version) return { id, version, change: "unchanged", secretUri: String(existing.properties?.secretUri ?? "") };
+    // A value Azure issued (a Redis access key) is what the secret is on Azure: the site's own value never replaces it.
+    if (existing?.tags?.[Tag.IssuedBy]) return { id, version: String(existing.tags[Tag.Fingerprint] ?? ""), change: "unchanged", secretUri: String(existing.properties?.secretUri ?? "") };
     this.secretListing = undefined;
     const stored = await this.arm.put(id, SECRET_TYPE, { properties: { value, contentType: "text/plain" }, tags: { ...this.settings.names.tags(scope.step), [Tag.Fingerprint]: version } }, scope.log, scope.signal);
     scope.log.info(`stored secret ${secret} in key vault ${this.settings.names.keyVault}`);
@@ -78,6 +83,7 @@ export class AzureSession implements TargetSession {
    */
   async probe(result: ResourceResult, scope: TargetCallScope): Promise<DriftReport | void> {
     if (result.kind === "postgres") return probePostgres(this, result, scope);
+    if (result.kind === "redis") return probeRedis(this, result, scope);
     if (result.kind === "service") return probeService(this, result, scope);
     if (result.kind === "job") return probeJob(this, result, scope);
     if (result.kind !== "secret") return;
@@ -94,6 +100,7 @@ export class AzureSession implements TargetSession {
    */
   async remove(ref: ResourceRef, options: RemoveOptions, scope: TargetRemoveScope): Promise<RemoveResult> {
     if (ref.kind === "postgres") return removePostgres(this, ref, options, scope);
+    if (ref.kind === "redis") return removeRedis(this, ref, options, scope);
     if (ref.kind === "service") return removeService(this, ref, scope);
     if (ref.kind === "job") return removeJob(this, ref, scope);
     if (ref.kind !== "secret") return { removed: [], kept: [] };
@@ -165,7 +172,7 @@ export class AzureSession implements TargetSession {
   /** Whatever `down` is asked: the whole resource group goes, with every database and secret in it. */
   async describeDown(): Promise<DownPreview> {
     const group = `resource group ${this.settings.names.resourceGroup}`;
-    return { removes: [group], data: [{ name: `${group} and everything in it (databases, Key Vault secrets)` }] };
+    return { removes: [group], data: [{ name: `${group} and everything in it (databases, Redis caches, Key Vault secrets)` }] };
   }
 
   /** `down`: deletes the site's resource group and everything in it. */

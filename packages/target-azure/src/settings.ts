@@ -15,6 +15,8 @@ export interface AzureSettings {
   names: AzureNames;
   /** How public apps are verified after a deploy (connection details: never inputs). */
   verify: { timeoutSeconds: number; connectTo?: string };
+  /** Size of each Azure Cache for Redis (`azure.redis.*`): compared by the redis probe, never an input. */
+  redis: { sku: { name: string; family: string; capacity: number } };
   /** Podman socket for building images (unset: the podman target's discovery, STEPWISE_PODMAN_SOCKET first). */
   podmanSocket?: string;
 }
@@ -68,6 +70,26 @@ export const TARGET_CONFIG: Readonly<Record<string, ConfigKeySpec>> = {
     connection: true,
     validate: (v) => (typeof v === "string" && /^[^\s:/]+:\d{1,5}$/.test(v) ? undefined : "must be host:port, e.g. 127.0.0.1:8443"),
   },
+  // The cache's size is read by the session (the step that asks for Redis cannot declare a target
+  // key as its input): as connection keys they enter no foundation step's fingerprint, and the
+  // redis probe compares the cache's SKU with them, so a change is drift of that step alone.
+  "azure.redis.sku": {
+    description: "Azure Cache for Redis tier: Basic (no SLA, dev), Standard (replicated, production), Premium",
+    default: "Basic",
+    choices: ["Basic", "Standard", "Premium"],
+    connection: true,
+  },
+  "azure.redis.capacity": {
+    description: "Azure Cache for Redis size: 0-6 for Basic/Standard (C0 = 250 MB ... C6 = 53 GB), 1-5 for Premium (P1-P5)",
+    type: "integer",
+    default: 0,
+    connection: true,
+    validate: (v, config) => {
+      const premium = config.get("azure.redis.sku") === "Premium";
+      const [min, max] = premium ? [1, 5] : [0, 6];
+      return typeof v === "number" && v >= min && v <= max ? undefined : `must be between ${min} and ${max} for ${premium ? "Premium" : "Basic and Standard"}`;
+    },
+  },
   "azure.resourceGroup": { description: "Resource group name (default rg-stepwise-<site>)" },
   "azure.names.workspace": { description: "Log Analytics workspace name (default log-stepwise-<site>)" },
   "azure.names.registry": { description: "Container registry name, globally unique, 5-50 letters/digits (default derived from the site)" },
@@ -83,6 +105,7 @@ export function readSettings(site: string, config: ConfigReader): AzureSettings 
     tenantId: config.get<string>("azure.tenantId") ?? "",
     location: config.get<string>("azure.location") ?? "westeurope",
     podmanSocket: config.get<string>("azure.podmanSocket"),
+    redis: redisSku(config),
     verify: { timeoutSeconds: config.get<number>("azure.verify.timeoutSeconds") ?? 300, connectTo: config.get<string>("azure.verify.connectTo") },
     names: new AzureNames(site, subscription, {
       resourceGroup: config.get<string>("azure.resourceGroup"),
@@ -91,4 +114,10 @@ export function readSettings(site: string, config: ConfigReader): AzureSettings 
       keyVault: config.get<string>("azure.names.keyVault"),
     }),
   };
+}
+
+/** `azure.redis.sku` and `.capacity` as the cache's `sku` (family C for Basic and Standard, P for Premium). */
+function redisSku(config: ConfigReader): AzureSettings["redis"] {
+  const name = config.get<string>("azure.redis.sku") ?? "Basic";
+  return { sku: { name, family: name === "Premium" ? "P" : "C", capacity: config.get<number>("azure.redis.capacity") ?? 0 } };
 }

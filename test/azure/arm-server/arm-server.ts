@@ -98,6 +98,11 @@ interface Subscription {
   secretValues: Map<string, string>;
 }
 
+/** A deleted resource's generated keys go with it: one made again under the same id answers new ones. */
+function dropKeys(sub: Subscription, key: string): void {
+  for (const other of [...sub.secretValues.keys()]) if (other.startsWith(`${key}#`)) sub.secretValues.delete(other);
+}
+
 class ArmError extends Error {
   constructor(
     readonly status: number,
@@ -120,6 +125,7 @@ const NAME_RULES: Record<string, RegExp> = {
   "microsoft.dbforpostgresql/flexibleservers": /^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$/,
   "microsoft.dbforpostgresql/flexibleservers/databases": /^[-\w.]{1,63}$/,
   "microsoft.dbforpostgresql/flexibleservers/firewallrules": /^[-\w]{1,128}$/,
+  "microsoft.cache/redis": /^[A-Za-z0-9]([A-Za-z0-9]|-(?!-)){0,61}[A-Za-z0-9]$/,
   "microsoft.managedidentity/userassignedidentities": /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/,
   "microsoft.app/containerapps": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
   "microsoft.app/jobs": /^(?=.{2,32}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
@@ -517,6 +523,7 @@ export class ArmServer {
       case "DELETE": {
         if (!existing) return { status: 204 };
         for (const other of [...sub.resources.keys()]) if (other === key || other.startsWith(`${key}/`)) sub.resources.delete(other);
+        dropKeys(sub, key);
         return { status: 200 };
       }
       default:
@@ -679,6 +686,7 @@ export class ArmServer {
       case "DELETE /_control/resource": {
         const id = (url.searchParams.get("id") ?? "").toLowerCase();
         const existed = sub?.resources.delete(id) ?? false;
+        if (sub) dropKeys(sub, id.toLowerCase());
         if (sub) for (const other of [...sub.resources.keys()]) if (other.startsWith(`${id}/`)) sub.resources.delete(other);
         return send(existed ? 200 : 404, {});
       }

@@ -315,6 +315,48 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     present: (ctx) => ({ id: ctx.id, name: ctx.name, type: "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules", properties: props(ctx.body) }),
   },
   {
+    // redis Microsoft.Cache 2024-11-01 (Redis_Create, RedisCacheCreate.json: LRO, 201/200; the
+    // sku {name Basic|Standard|Premium, family C|P, capacity} is required and sits in properties;
+    // RedisCacheGet.json: provisioningState Creating while it is made, hostName
+    // <name>.redis.cache.windows.net, port 6379, sslPort 6380; no keys). RedisCacheListKeys.json:
+    // POST .../listKeys, 200 { primaryKey, secondaryKey }; keys go with the cache (RedisCacheDelete.json).
+    type: "Microsoft.Cache/Redis",
+    namespace: "Microsoft.Cache",
+    apiVersions: ["2015-08-01", "2016-04-01", "2017-02-01", "2017-10-01", "2018-03-01", "2019-07-01", "2020-06-01", "2020-12-01", "2021-06-01", "2022-05-01", "2022-06-01", "2023-04-01", "2023-08-01", "2024-03-01", "2024-11-01"],
+    longRunning: true,
+    pendingState: "Creating",
+    validate(body) {
+      if (!str(body.location)) return "The 'location' property is required.";
+      const p = isObject(body.properties) ? body.properties : {};
+      const sku = isObject(p.sku) ? p.sku : undefined;
+      if (!sku || !["Basic", "Standard", "Premium"].includes(sku.name as string) || !["C", "P"].includes(sku.family as string) || !Number.isInteger(sku.capacity)) {
+        return "The 'properties.sku' must have a name (Basic, Standard, Premium), a family (C, P) and an integer capacity.";
+      }
+      if ((sku.name === "Premium") !== (sku.family === "P")) return `The sku family '${String(sku.family)}' does not match the sku '${String(sku.name)}' (P for Premium, C otherwise).`;
+      if (p.minimumTlsVersion !== undefined && !["1.0", "1.1", "1.2"].includes(p.minimumTlsVersion as string)) return "The 'minimumTlsVersion' must be one of 1.0, 1.1, 1.2.";
+      return undefined;
+    },
+    actions: { listkeys: (_doc, keys) => ({ primaryKey: keys("primaryKey"), secondaryKey: keys("secondaryKey") }) },
+    present(ctx) {
+      const p = props(ctx.body);
+      const doc = tracked("Microsoft.Cache/Redis", ctx, {
+        enableNonSslPort: false,
+        publicNetworkAccess: "Enabled",
+        redisConfiguration: {},
+        ...p,
+        redisVersion: "6.0.14",
+        hostName: `${ctx.name}.redis.cache.windows.net`,
+        port: 6379,
+        sslPort: 6380,
+        instances: [],
+        linkedServers: [],
+      });
+      // Availability zones are a top-level member of the cache (RedisCacheCreate.json).
+      if (Array.isArray(ctx.body.zones)) doc.zones = ctx.body.zones;
+      return doc;
+    },
+  },
+  {
     // app ContainerApps 2025-07-01 managedEnvironments; ManagedEnvironments_CreateOrUpdate.json
     // (LRO, 201 InitializationInProgress; logAnalyticsConfiguration.sharedKey is write-only).
     type: "Microsoft.App/managedEnvironments",
