@@ -84,13 +84,15 @@ describe("azure: redis as Azure Cache for Redis", () => {
     expect((await site.control.resource(cacheId))!.keys.primaryKey).toBe(key);
   });
 
-  it("a larger SKU is drift of the database step alone: plan names both sizes, deploy PUTs the cache only", async () => {
+  it("a larger SKU re-runs the database step alone (the keys are inputs of the steps asking for redis): plan names the keys, deploy PUTs the cache only", async () => {
     site.yaml(siteYaml("  azure.redis.sku: Standard\n  azure.redis.capacity: 1\n"));
     const plan = await site.cli(["plan"]);
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toMatch(/run\s+database\s+.*redis-rd-redis-[0-9a-f]{6} is Basic C0; azure\.redis\.\* says Standard C1/);
-    // No foundation step re-runs for it (the keys are no step's input).
-    for (const step of ["azure:prerequisites", "azure:resource-group", "azure:key-vault"]) expect(plan.stdout).toMatch(new RegExp(`skip\\s+${step}`));
+    expect(plan.stdout).toMatch(/run\s+database\s+config azure\.redis\.capacity: 0 -> 1\s+config azure\.redis\.sku: "Basic" -> "Standard"/);
+    // Without a refresh too: the change is in the step's inputs, not only in the drift probe.
+    expect((await site.cli(["plan", "--no-refresh"])).stdout).toMatch(/run\s+database\s+config azure\.redis\.capacity/);
+    // No foundation step re-runs for it (resourceKind keys are no foundation step's input).
+    for (const step of ["azure:prerequisites", "azure:resource-group", "azure:key-vault", "azure:container-apps-environment"]) expect(plan.stdout).toMatch(new RegExp(`skip\\s+${step}`));
     const before = (await site.control.log()).length;
     const deploy = await site.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);

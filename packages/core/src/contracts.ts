@@ -50,6 +50,15 @@ export interface ConfigKeySpec {
    */
   connection?: boolean;
   /**
+   * On a target's key: the resource kind whose realisation it shapes (the size of a Redis cache),
+   * not the target's foundation. Such a key is an input of every step that declares that kind in
+   * `resources` (of every step whose `resources` is a function too, since it may ask for it) and
+   * of no foundation step, so a change re-runs the steps that asked for that kind and nothing
+   * else; `plan` names the key. Without it, a target's key is an input of every foundation step.
+   * Ignored on a step's own keys and on connection keys.
+   */
+  resourceKind?: ResourceKind;
+  /**
    * Extra validation. Return a message saying what is wrong, or `undefined` when the value
    * is fine. Called with the coerced value; must not throw and must not do I/O.
    */

@@ -116,8 +116,8 @@ export function cacheId(settings: AzureSettings, name: string): string {
 
 /**
  * One GET of the cache: gone, Failed, changed outside stepwise (its spec tag is not the deployed
- * one), or sized otherwise than `azure.redis.*` now says (the keys are no step's input: this is
- * how a changed size reaches the step that asked for the cache).
+ * one), or sized otherwise than `azure.redis.*` says (resized in the portal; a changed key itself
+ * is already an input of the step, see `resourceKind` in settings.ts).
  */
 export async function probeRedis({ arm, settings }: Context, result: ResourceResult<"redis">, scope: TargetCallScope): Promise<DriftReport | void> {
   const cache = await arm.get(result.id, CACHE, scope.signal);
@@ -126,7 +126,8 @@ export async function probeRedis({ arm, settings }: Context, result: ResourceRes
   if (cache.properties?.provisioningState === "Failed") return { reason: `azure cache for redis ${name} is in state Failed` };
   const tag = cache.tags?.[Tag.Spec] ?? "";
   if (resultHash(result.name, tag) !== result.specHash) return { reason: `azure cache for redis ${name} was changed outside stepwise` };
-  if (tag !== cacheSpecOf(settings)) return { reason: `azure cache for redis ${name} is ${skuText(cache.properties?.sku)}; azure.redis.* says ${skuText(settings.redis.sku)}` };
+  // Resized outside stepwise (the portal, az redis update), or azure.redis.* changed since the deploy.
+  if (skuText(cache.properties?.sku) !== skuText(settings.redis.sku)) return { reason: `azure cache for redis ${name} is ${skuText(cache.properties?.sku)}; azure.redis.* says ${skuText(settings.redis.sku)}` };
 }
 
 /** The cache holds data: deleted with `--prune-volumes` only, otherwise kept and reported. Its vault secret stays (soft delete covers a mistake either way). */

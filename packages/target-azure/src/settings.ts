@@ -15,7 +15,7 @@ export interface AzureSettings {
   names: AzureNames;
   /** How public apps are verified after a deploy (connection details: never inputs). */
   verify: { timeoutSeconds: number; connectTo?: string };
-  /** Size of each Azure Cache for Redis (`azure.redis.*`): compared by the redis probe, never an input. */
+  /** Size of each Azure Cache for Redis (`azure.redis.*`): inputs of the steps asking for redis; the probe compares the cache with them too. */
   redis: { sku: { name: string; family: string; capacity: number } };
   /** Podman socket for building images (unset: the podman target's discovery, STEPWISE_PODMAN_SOCKET first). */
   podmanSocket?: string;
@@ -70,20 +70,19 @@ export const TARGET_CONFIG: Readonly<Record<string, ConfigKeySpec>> = {
     connection: true,
     validate: (v) => (typeof v === "string" && /^[^\s:/]+:\d{1,5}$/.test(v) ? undefined : "must be host:port, e.g. 127.0.0.1:8443"),
   },
-  // The cache's size is read by the session (the step that asks for Redis cannot declare a target
-  // key as its input): as connection keys they enter no foundation step's fingerprint, and the
-  // redis probe compares the cache's SKU with them, so a change is drift of that step alone.
+  // The cache's size is read by the session when it realises a `redis` resource: an input of the
+  // steps that ask for one (resourceKind), not of the foundation steps.
   "azure.redis.sku": {
     description: "Azure Cache for Redis tier: Basic (no SLA, dev), Standard (replicated, production), Premium",
     default: "Basic",
     choices: ["Basic", "Standard", "Premium"],
-    connection: true,
+    resourceKind: "redis",
   },
   "azure.redis.capacity": {
     description: "Azure Cache for Redis size: 0-6 for Basic/Standard (C0 = 250 MB ... C6 = 53 GB), 1-5 for Premium (P1-P5)",
     type: "integer",
     default: 0,
-    connection: true,
+    resourceKind: "redis",
     validate: (v, config) => {
       const premium = config.get("azure.redis.sku") === "Premium";
       const [min, max] = premium ? [1, 5] : [0, 6];
@@ -105,7 +104,11 @@ export function readSettings(site: string, config: ConfigReader): AzureSettings 
     tenantId: config.get<string>("azure.tenantId") ?? "",
     location: config.get<string>("azure.location") ?? "westeurope",
     podmanSocket: config.get<string>("azure.podmanSocket"),
-    redis: redisSku(config),
+    // Read on first use: the keys are inputs of the steps asking for redis only, and a foundation
+    // step that read them would read an undeclared input.
+    get redis() {
+      return redisSku(config);
+    },
     verify: { timeoutSeconds: config.get<number>("azure.verify.timeoutSeconds") ?? 300, connectTo: config.get<string>("azure.verify.connectTo") },
     names: new AzureNames(site, subscription, {
       resourceGroup: config.get<string>("azure.resourceGroup"),

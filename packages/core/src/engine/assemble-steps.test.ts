@@ -75,6 +75,28 @@ describe("assembleSteps", () => {
     expect(steps.get("api")!.connectionConfig).toEqual(["api.url"]);
   });
 
+  it("a target key with a resourceKind is an input of the steps that ask for that kind, not of the foundation", () => {
+    const sized = plugin("target-sized", {
+      targets: [target("fake", { steps: [step("fake:network")], config: { "fake.prefix": { description: "p" }, "fake.redis.size": { description: "s", resourceKind: "redis" }, "fake.pg.tier": { description: "t", resourceKind: "postgres" }, "fake.odd": { description: "o", resourceKind: "redis", connection: true } } })],
+    });
+    const app = plugin("app-plugin", {
+      steps: [
+        step("cache", { resources: ["redis"] }),
+        step("database", { resources: (config) => (config.get("x") ? ["postgres", "redis"] : ["postgres"]) }),
+        step("mail", { resources: [] }),
+        step("other"),
+      ],
+    });
+    const { steps } = assemble(site(), [app, sized]);
+    expect(steps.get("fake:network")!.inputs.config).toEqual(["fake.prefix"]);
+    expect(steps.get("fake:network")!.connectionConfig).toEqual(["fake.odd"]);
+    expect(steps.get("cache")!.inputs.config).toEqual(["fake.redis.size"]);
+    // A function may ask for any kind: every kind's keys.
+    expect(steps.get("database")!.inputs.config).toEqual(["fake.pg.tier", "fake.redis.size"]);
+    expect(steps.get("mail")!.inputs.config).toEqual([]);
+    expect(steps.get("other")!.inputs.config).toEqual([]);
+  });
+
   it("a step defined twice is STEP_DUPLICATE naming both definers", () => {
     const one = plugin("one", { steps: [step("database")] });
     const two = plugin("two", { steps: [step("database")] });

@@ -139,6 +139,12 @@ function toSiteStep(
 ): SiteStep {
   const stepConfig = { ...(foundation ? target?.definition.config : undefined), ...definition.config };
   const connectionConfig = Object.keys(stepConfig).filter((key) => stepConfig[key]?.connection === true);
+  const targetConfig = target?.definition.config ?? {};
+  // A target key that shapes one resource kind is an input of the steps that ask for that kind, not of the foundation.
+  const kindKey = (key: string) => targetConfig[key]?.resourceKind !== undefined && targetConfig[key]?.connection !== true;
+  const asks = definition.resources;
+  const realisationConfig = foundation || asks === undefined ? [] : Object.keys(targetConfig).filter((key) => kindKey(key) && (typeof asks === "function" || asks.includes(targetConfig[key]!.resourceKind!)));
+  const ownConfig = Object.keys(stepConfig).filter((key) => !(foundation && kindKey(key) && !definition.config?.[key]));
   return {
     name: definition.name,
     description: definition.description,
@@ -148,7 +154,7 @@ function toSiteStep(
     dependsOn: [...new Set([...(definition.dependsOn ?? []), ...(settings?.dependsOn ?? []), ...(foundation ? [] : foundationNames)])],
     inputs: {
       files: [...(definition.inputs?.files ?? [])],
-      config: [...new Set([...(definition.inputs?.config ?? []), ...Object.keys(stepConfig)])].filter((key) => !connectionConfig.includes(key)).sort(),
+      config: [...new Set([...(definition.inputs?.config ?? []), ...ownConfig, ...realisationConfig])].filter((key) => !connectionConfig.includes(key)).sort(),
       secrets: [...new Set([...(definition.inputs?.secrets ?? []), ...Object.keys(definition.secrets ?? {})])].sort(),
     },
     foundation,

@@ -57,6 +57,7 @@ function configSpecProblem(spec: Record<string, unknown>, where: string): string
   if (spec.choices !== undefined && !Array.isArray(spec.choices)) return `${where}: choices must be an array`;
   for (const fn of ["validate", "when"] as const) if (spec[fn] !== undefined && typeof spec[fn] !== "function") return `${where}: ${fn} must be a function`;
   if (spec.presets !== undefined && (!spec.presets || typeof spec.presets !== "object")) return `${where}: presets must be an object`;
+  if (spec.resourceKind !== undefined && typeof spec.resourceKind !== "string") return `${where}: resourceKind must be a resource kind (a string such as "redis")`;
   return undefined;
 }
 
