@@ -4,7 +4,7 @@ import { Redactor } from "../log/redactor.js";
 import type { LoadedPlugin } from "../plugins/load-plugins.js";
 import { SiteSecrets } from "../secrets/site-secrets.js";
 import type { SiteFile } from "../site/load-site.js";
-import { LateSecrets, assembleSteps, chooseTarget } from "./assemble-steps.js";
+import { LateSecrets, assembleSteps, chooseTarget, narrowResourceKindInputs } from "./assemble-steps.js";
 
 const step = (name: string, more: Partial<StepDefinition> = {}): StepDefinition => ({ name, description: name, run: async () => ({}), ...more });
 
@@ -87,14 +87,24 @@ describe("assembleSteps", () => {
         step("other"),
       ],
     });
-    const { steps } = assemble(site(), [app, sized]);
+    const s = site();
+    const chosen = chooseTarget(s, [app, sized]);
+    const { steps } = assembleSteps(s, [app, sized], chosen, new LateSecrets());
     expect(steps.get("fake:network")!.inputs.config).toEqual(["fake.prefix"]);
     expect(steps.get("fake:network")!.connectionConfig).toEqual(["fake.odd"]);
     expect(steps.get("cache")!.inputs.config).toEqual(["fake.redis.size"]);
-    // A function may ask for any kind: every kind's keys.
-    expect(steps.get("database")!.inputs.config).toEqual(["fake.pg.tier", "fake.redis.size"]);
     expect(steps.get("mail")!.inputs.config).toEqual([]);
-    expect(steps.get("other")!.inputs.config).toEqual([]);
+    // A step that does not say may ask for any kind: every kind's keys (a wrong skip costs more than a re-run).
+    expect(steps.get("other")!.inputs.config).toEqual(["fake.pg.tier", "fake.redis.size"]);
+    // A function gets every kind's keys until config is known, then those of the kinds it asks for.
+    expect(steps.get("database")!.inputs.config).toEqual(["fake.pg.tier", "fake.redis.size"]);
+    const config = (values: Record<string, unknown>) => ({ get: (key: string) => values[key], has: (key: string) => key in values }) as never;
+    narrowResourceKindInputs(steps.values(), chosen, config({}));
+    expect(steps.get("database")!.inputs.config).toEqual(["fake.pg.tier"]);
+    expect(steps.get("other")!.inputs.config).toEqual(["fake.pg.tier", "fake.redis.size"]);
+    const again = assembleSteps(s, [app, sized], chosen, new LateSecrets()).steps;
+    narrowResourceKindInputs(again.values(), chosen, config({ x: true }));
+    expect(again.get("database")!.inputs.config).toEqual(["fake.pg.tier", "fake.redis.size"]);
   });
 
   it("a step defined twice is STEP_DUPLICATE naming both definers", () => {

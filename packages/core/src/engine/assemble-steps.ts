@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { JsonValue, StepDefinition, TargetDefinition } from "../contracts.js";
+import type { ConfigReader, JsonValue, ResourceKind, StepDefinition, TargetDefinition } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
 import { errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
@@ -143,7 +143,9 @@ function toSiteStep(
   // A target key that shapes one resource kind is an input of the steps that ask for that kind, not of the foundation.
   const kindKey = (key: string) => targetConfig[key]?.resourceKind !== undefined && targetConfig[key]?.connection !== true;
   const asks = definition.resources;
-  const realisationConfig = foundation || asks === undefined ? [] : Object.keys(targetConfig).filter((key) => kindKey(key) && (typeof asks === "function" || asks.includes(targetConfig[key]!.resourceKind!)));
+  // A `resources` function is narrowed once config is resolved (narrowResourceKindInputs); a step
+  // that does not say may ask for any kind, so it gets every kind's keys.
+  const realisationConfig = foundation ? [] : Object.keys(targetConfig).filter((key) => kindKey(key) && (!Array.isArray(asks) || asks.includes(targetConfig[key]!.resourceKind!)));
   const ownConfig = Object.keys(stepConfig).filter((key) => !(foundation && kindKey(key) && !definition.config?.[key]));
   return {
     name: definition.name,
@@ -161,6 +163,31 @@ function toSiteStep(
     ...(connectionConfig.length ? { connectionConfig } : {}),
     ...(siteInput ? { siteInput } : {}),
   };
+}
+
+/**
+ * Once config is resolved: a step whose `resources` is a function keeps the `resourceKind` keys
+ * of the kinds it asks for under this config only ({@link assembleSteps} gave it every kind's,
+ * before config was known). Keys the step owns or declares itself stay. A function that throws
+ * leaves the step with every kind's keys (and is reported by the plan-time kind check).
+ */
+export function narrowResourceKindInputs(steps: Iterable<SiteStep>, target: ChosenTarget | undefined, config: ConfigReader): void {
+  const targetConfig = target?.definition.config ?? {};
+  for (const step of steps) {
+    const asks = step.definition.resources;
+    if (step.foundation || typeof asks !== "function") continue;
+    let kinds: readonly ResourceKind[];
+    try {
+      kinds = asks(config);
+    } catch {
+      continue;
+    }
+    const own = new Set([...(step.definition.inputs?.config ?? []), ...Object.keys(step.definition.config ?? {})]);
+    step.inputs.config = step.inputs.config.filter((key) => {
+      const spec = targetConfig[key];
+      return own.has(key) || spec?.resourceKind === undefined || spec.connection === true || kinds.includes(spec.resourceKind);
+    });
+  }
 }
 
 function assertNoDisabledDependency(steps: ReadonlyMap<string, SiteStep>, disabled: readonly SiteStep[]): void {

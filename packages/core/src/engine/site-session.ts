@@ -22,7 +22,7 @@ import { removeCacheLeftovers } from "../cache/cache-leftovers.js";
 import { CACHE_DIR, cachePath } from "../cache/cache-file.js";
 import { FILE_IDS } from "../cache/file-ids-cache.js";
 import { currentHolder } from "../state/file-lock.js";
-import { LateSecrets, assembleSteps, chooseTarget, type ChosenTarget } from "./assemble-steps.js";
+import { LateSecrets, assembleSteps, chooseTarget, narrowResourceKindInputs, type ChosenTarget } from "./assemble-steps.js";
 import { combineProblems, configProblems } from "./site-problems.js";
 import { resolveSiteConfig, type OwnedSecret } from "./site-config.js";
 import { createBackend } from "./site-backends.js";
@@ -118,6 +118,7 @@ export class SiteSession {
     // `--set state.backend=…` / `--set state.options.KEY=…` choose the state for this run (CI); the rest are config.
     const sets = applyStateSets(site, options.sets ?? []);
     const { config, ownedConfig, ownedSecrets } = resolveSiteConfig(site, steps.values(), target, { env: options.env ?? process.env, sets });
+    narrowResourceKindInputs(steps.values(), target, config);
     problems.push(...configProblems({ steps: [...steps.values()], owned: ownedConfig, config, site, sets, plugins, target }));
 
     const ctx = { siteDir: site.dir, siteName: site.name, warn: (message: string) => emit({ type: "warning", message }) };

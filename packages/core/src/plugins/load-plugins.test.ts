@@ -125,7 +125,7 @@ describe("plugin discovery", () => {
     ["a 1-character alphabet", peer, `steps: [{ name: "s", description: "d", secrets: { k: { description: "d", generate: { alphabet: "aaaa" } } }, async run() {} }]`, /secrets\.k: generate\.alphabet must be/],
     ["a generated length below 8", peer, `steps: [{ name: "s", description: "d", secrets: { k: { description: "d", generate: { length: 2 } } }, async run() {} }]`, /generate\.length must be an integer from 8 to 4096/],
     ["an unknown config type", peer, `steps: [{ name: "s", description: "d", config: { "a.b": { description: "d", type: "date" } }, async run() {} }]`, /config\.a\.b: type must be one of/],
-    ["a resourceKind that is not a string", peer, `steps: [{ name: "s", description: "d", config: { "a.b": { description: "d", resourceKind: 5 } }, async run() {} }]`, /config\.a\.b: resourceKind must be a resource kind/],
+    ["a resourceKind that is no kind", peer, `steps: [{ name: "s", description: "d", config: { "a.b": { description: "d", resourceKind: "rediss" } }, async run() {} }]`, /config\.a\.b: resourceKind must be one of service, job, postgres, redis, objectStore, secret, got "rediss"/],
     ["dependsOn that is a string", peer, `steps: [{ name: "s", description: "d", dependsOn: "other", async run() {} }]`, /dependsOn must be an array of strings/],
   ])("refuses %s at load, naming the member (PLUGIN_INVALID, exit 2)", async (_, pkg, body, message) => {
     const site = mkdtempSync(path.join(os.tmpdir(), "stepwise-plugins-"));

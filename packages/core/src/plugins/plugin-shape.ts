@@ -1,3 +1,4 @@
+import type { ResourceKind } from "../contracts.js";
 import { secretAlphabet } from "../secrets/generate-secret.js";
 
 /**
@@ -50,6 +51,9 @@ function stepProblem(value: unknown, where: string): string | undefined {
   );
 }
 
+/** Every resource kind (the record makes the compiler name a kind added to the contract but missing here). */
+const RESOURCE_KINDS: Record<ResourceKind, true> = { service: true, job: true, postgres: true, redis: true, objectStore: true, secret: true };
+
 const CONFIG_TYPES = new Set(["string", "number", "integer", "boolean", "string[]"]);
 
 function configSpecProblem(spec: Record<string, unknown>, where: string): string | undefined {
@@ -57,7 +61,7 @@ function configSpecProblem(spec: Record<string, unknown>, where: string): string
   if (spec.choices !== undefined && !Array.isArray(spec.choices)) return `${where}: choices must be an array`;
   for (const fn of ["validate", "when"] as const) if (spec[fn] !== undefined && typeof spec[fn] !== "function") return `${where}: ${fn} must be a function`;
   if (spec.presets !== undefined && (!spec.presets || typeof spec.presets !== "object")) return `${where}: presets must be an object`;
-  if (spec.resourceKind !== undefined && typeof spec.resourceKind !== "string") return `${where}: resourceKind must be a resource kind (a string such as "redis")`;
+  if (spec.resourceKind !== undefined && !Object.hasOwn(RESOURCE_KINDS, spec.resourceKind as string)) return `${where}: resourceKind must be one of ${Object.keys(RESOURCE_KINDS).join(", ")}, got ${JSON.stringify(spec.resourceKind)}`;
   return undefined;
 }
 

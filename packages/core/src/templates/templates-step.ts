@@ -105,6 +105,8 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
     description: `render ${relSource}/ (templates ${version}) into ${relOutput}/`,
     dependsOn: [...upstream].sort(),
     inputs: { files: [`${relSource}/**`], config: [...config].sort(), secrets: [...secrets].sort() },
+    // Renders files only: it asks the target for nothing (so no target key of a resource kind is its input).
+    resources: [],
     async check(ctx) {
       const written = (ctx.previousOutputs?.files ?? {}) as Record<string, string>;
       const hash = await digest();
