@@ -153,4 +153,35 @@ describe("azure: redis as Azure Cache for Redis", () => {
     const all = await site.control.log();
     expect(grepBodies(all, fresh).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`)).toEqual(["POST Microsoft.Cache/redis/redis-rd-redis/listKeys", "PUT Microsoft.KeyVault/vaults/kv-rd/secrets/redis-password"]);
   });
+
+  it("a deploy killed (SIGKILL) while Azure makes the cache resumes by waiting for that cache, not making another, and then stores its key", async () => {
+    // Deleted behind the back once more: the next deploy makes it (a long-running PUT).
+    await site.control.deleteBehindTheBack(cacheId);
+    const before = (await site.control.log()).length;
+    const child = site.start(["deploy", "--auto-approve"]);
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    for (let i = 0; i < 500; i++) {
+      if ((await site.control.log()).slice(before).some((e) => e.method === "PUT" && e.path.split("?")[0] === cacheId)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    const killed = (await site.control.log()).slice(before);
+    expect(killed.filter((e) => e.method === "PUT" && e.path.split("?")[0] === cacheId)).toHaveLength(1);
+    const resumed = await site.cli(["deploy", "--auto-approve"]);
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    const after = (await site.control.log()).slice(before + killed.length);
+    // No second PUT of the cache (it was being made): the key is read once it is usable and stored.
+    const cacheWrites = writes(after).filter((e) => e.path.includes("Microsoft.Cache/redis/")).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`);
+    expect(cacheWrites).toEqual(["POST Microsoft.Cache/redis/redis-rd-redis/listKeys"]);
+    const listKeys = after.findIndex((e) => e.path.split("?")[0]!.endsWith("/listKeys"));
+    const lastRead = after.slice(0, listKeys).filter((e) => e.method === "GET" && e.path.split("?")[0] === cacheId).at(-1)!;
+    expect(JSON.parse(lastRead.responseBody).properties.provisioningState).toBe("Succeeded");
+    const fresh = (await site.control.resource(cacheId))!.keys.primaryKey!;
+    const secret = writes(after).find((e) => e.method === "PUT" && e.path.includes("/secrets/redis-password"))!.path.split("?")[0]!;
+    expect((await site.control.resource(secret))!.secretValue).toBe(fresh);
+    const mark = (await site.control.log()).length;
+    expect((await site.cli(["deploy", "--auto-approve"])).code).toBe(0);
+    expect(writes((await site.control.log()).slice(mark))).toEqual([]);
+  });
 });

@@ -59,19 +59,26 @@ export class ArmClient {
   }
 
   /**
-   * A Microsoft Entra access token for Resource Manager (the audience of `endpoint`), from the
-   * same credential: what Azure Container Registry's token exchange takes. A credential: callers
-   * hand it on in a request body only, never log or keep it.
+   * A Microsoft Entra access token for `scope` from the same credential (the registry's audience,
+   * see {@link registryTokenScope}): what Azure Container Registry's token exchange takes. A
+   * credential: callers hand it on in a request body only, never log or keep it.
    */
-  async armToken(signal: AbortSignal): Promise<string> {
-    const token = await this.credential.getToken(armScope(this.endpoint), { abortSignal: signal });
-    if (!token) throw azureErrors.fromSdk("get a Microsoft Entra token for Resource Manager", new Error("the credential returned no token"), this.endpoint);
+  async token(scope: string, signal: AbortSignal): Promise<string> {
+    let token;
+    try {
+      token = await this.credential.getToken(scope, { abortSignal: signal });
+    } catch (error) {
+      signal.throwIfAborted();
+      throw azureErrors.fromSdk(`get a Microsoft Entra token for ${scope}`, error, this.endpoint);
+    }
+    if (!token) throw azureErrors.fromSdk(`get a Microsoft Entra token for ${scope}`, Object.assign(new Error("the credential returned no token"), { name: "AuthenticationError" }), this.endpoint);
     return token.token;
   }
 
   /**
    * One request outside Resource Manager (a registry's `/v2/` challenge and `/oauth2/exchange`)
-   * through the SDK's HTTP client (its TLS trust and proxy settings), without the ARM pipeline's
+   * through the SDK's bare HTTP client (Node's TLS trust, NODE_EXTRA_CA_CERTS included; not the
+   * pipeline's proxy policy, so HTTPS_PROXY is not applied here), without the ARM pipeline's
    * bearer token: the status, headers and text of the answer.
    */
   async raw(url: string, init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string; signal: AbortSignal }): Promise<{ status: number; headers: { get(name: string): string | undefined }; text: string }> {
@@ -242,9 +249,14 @@ export class ArmClient {
     }
   }
 
-  private async waitUntilIdle(id: string, type: ArmResourceType, log: StepLogger, signal: AbortSignal): Promise<void> {
+  /**
+   * Waits (GET every 2 s, progress shown) while the resource's provisioningState is not final: an
+   * earlier operation (a run killed mid-poll) still busy with it. Returns after `limitMs` anyway;
+   * callers that need the final state read it again.
+   */
+  async waitUntilIdle(id: string, type: ArmResourceType, log: StepLogger, signal: AbortSignal, limitMs = BUSY_WAIT_MS): Promise<void> {
     const started = Date.now();
-    while (Date.now() - started < BUSY_WAIT_MS) {
+    while (Date.now() - started < limitMs) {
       const state = (await this.get(id, type, signal))?.properties?.provisioningState;
       if (state === undefined || TERMINAL.has(String(state))) return;
       log.progress(`waiting for an earlier operation on ${describe(id)} (${String(state)}, ${seconds(started)})`);
@@ -260,6 +272,25 @@ export class ArmClient {
  */
 export function armScope(endpoint: string): string {
   return `${endpoint.replace(/\/+$/, "")}/.default`;
+}
+
+/** Public Azure's Resource Manager: where the registry audience below is known to apply. */
+const PUBLIC_ARM_HOST = "management.azure.com";
+
+/**
+ * The token scope for a container registry's token exchange: ACR's own audience
+ * (`https://containerregistry.azure.net/.default`) on public Azure — it works also where policy
+ * disables ARM-audience tokens on registries, and the token grants nothing in Resource Manager —
+ * and the Resource Manager audience of `endpoint` elsewhere (sovereign clouds, the tests).
+ */
+export function registryTokenScope(endpoint: string): string {
+  let host = "";
+  try {
+    host = new URL(endpoint).hostname.toLowerCase();
+  } catch {
+    // an invalid endpoint fails at connect already
+  }
+  return host === PUBLIC_ARM_HOST ? "https://containerregistry.azure.net/.default" : armScope(endpoint);
 }
 
 /** `Microsoft.KeyVault/vaults kv-demo` from an id. */

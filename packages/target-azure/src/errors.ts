@@ -158,10 +158,11 @@ export const azureErrors = {
   },
   /** The log stream answered other than 200 (`reason` is its answer, which never holds the request's token). */
   logStreamFailed(service: string, app: string, status: number, reason: string, group: string): StepwiseError {
-    return new StepwiseError(AzureErrorCode.LogsUnavailable, `The log stream of Container App ${app} (service ${service}) answered HTTP ${status}${reason ? `: ${reason}` : ""}.`, {
+    const answer = status ? `answered HTTP ${status}${reason ? `: ${reason}` : ""}` : `could not be read: ${reason}`;
+    return new StepwiseError(AzureErrorCode.LogsUnavailable, `The log stream of Container App ${app} (service ${service}) ${answer}.`, {
       exitCode: ExitCode.StepFailed,
       hint: `az containerapp logs show --name ${app} --resource-group ${group}   (the deploying identity needs Microsoft.App/containerApps/getAuthtoken/action: Contributor or Container Apps Contributor)`,
-      details: { statusCode: status },
+      details: status ? { statusCode: status } : undefined,
     });
   },
   postgresAdminFixed(server: string, current: string, wanted: string): StepwiseError {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { StepwiseError } from "@stepwise/core";
+import { registryTokenScope } from "./arm-client.js";
 import { ACR_TOKEN_USER, registryLogin } from "./images.js";
 
 const ENTRA = "entra-token-value-1234";
@@ -11,8 +12,11 @@ type Answer = { status: number; headers?: Record<string, string>; text?: string 
 /** A fake of the two ArmClient calls registryLogin makes; records what was sent. */
 function fakeArm(answers: { challenge: Answer | Error; exchange?: Answer }) {
   const sent: { url: string; method: string; headers?: Record<string, string>; body?: string }[] = [];
+  const scopes: string[] = [];
   const arm = {
-    async armToken() {
+    endpoint: "https://management.azure.com",
+    async token(scope: string) {
+      scopes.push(scope);
       return ENTRA;
     },
     async raw(url: string, init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string; signal: AbortSignal }) {
@@ -23,7 +27,7 @@ function fakeArm(answers: { challenge: Answer | Error; exchange?: Answer }) {
       return { status: answer.status, headers: { get: (name: string) => headers.get(name.toLowerCase()) }, text: answer.text ?? "" };
     },
   };
-  return { arm, sent };
+  return { arm, sent, scopes };
 }
 
 const bearer = { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="https://crdemo.azurecr.io/oauth2/token",service="crdemo.azurecr.io"' } };
@@ -40,8 +44,10 @@ async function failure(promise: Promise<unknown>): Promise<StepwiseError> {
 
 describe("registryLogin (ACR's Microsoft Entra token exchange)", () => {
   it("exchanges the Entra token at the challenge's realm and answers the token user with the refresh token", async () => {
-    const { arm, sent } = fakeArm({ challenge: bearer, exchange: { status: 200, text: JSON.stringify({ refresh_token: REFRESH }) } });
+    const { arm, sent, scopes } = fakeArm({ challenge: bearer, exchange: { status: 200, text: JSON.stringify({ refresh_token: REFRESH }) } });
     expect(await login(arm)).toEqual({ username: ACR_TOKEN_USER, password: REFRESH });
+    // On public Azure the token is for the registry's audience, not Resource Manager's.
+    expect(scopes).toEqual(["https://containerregistry.azure.net/.default"]);
     expect(sent.map((s) => `${s.method} ${s.url}`)).toEqual(["GET https://crdemo.azurecr.io/v2/", "POST https://crdemo.azurecr.io/oauth2/exchange"]);
     expect(sent[1]!.headers).toEqual({ "content-type": "application/x-www-form-urlencoded" });
     expect(Object.fromEntries(new URLSearchParams(sent[1]!.body))).toEqual({ grant_type: "access_token", service: "crdemo.azurecr.io", access_token: ENTRA, tenant: "tenant-1" });
@@ -77,6 +83,29 @@ describe("registryLogin (ACR's Microsoft Entra token exchange)", () => {
     controller.abort();
     const aborted = await registryLogin(arm, settings, "service:web", "crdemo.azurecr.io", controller.signal).catch((e: unknown) => e);
     expect(aborted).not.toBeInstanceOf(StepwiseError);
+  });
+
+  it("the registry audience on public Azure, the Resource Manager audience of any other endpoint", () => {
+    expect(registryTokenScope("https://management.azure.com")).toBe("https://containerregistry.azure.net/.default");
+    expect(registryTokenScope("https://management.usgovcloudapi.net/")).toBe("https://management.usgovcloudapi.net/.default");
+    expect(registryTokenScope("https://127.0.0.1:8443")).toBe("https://127.0.0.1:8443/.default");
+  });
+
+  it("a challenge naming a token service on another host gets no token", async () => {
+    const { arm, sent, scopes } = fakeArm({ challenge: { status: 401, headers: { "www-authenticate": 'Bearer realm="https://collector.example.net/oauth2/token",service="crdemo.azurecr.io"' } } });
+    expect((await failure(login(arm))).message).toMatch(/another host \(collector\.example\.net\)/);
+    expect([sent.length, scopes.length]).toEqual([1, 0]);
+  });
+
+  it("a token exchange that does not answer is a clear failure naming the registry", async () => {
+    const { arm } = fakeArm({ challenge: bearer });
+    arm.raw = (async (url: string, init: { method: string }) => {
+      if (init.method === "POST") throw new Error("socket hang up");
+      return { status: 401, headers: { get: (name: string) => (name.toLowerCase() === "www-authenticate" ? bearer.headers["WWW-Authenticate"] : undefined) }, text: "" };
+    }) as never;
+    const error = await failure(login(arm));
+    expect(error.message).toMatch(/crdemo.*token exchange \(https:\/\/crdemo\.azurecr\.io\/oauth2\/exchange\) did not answer: socket hang up/s);
+    expect(error.message).not.toContain(ENTRA);
   });
 
   it("an invalid realm in the challenge is refused before any token is asked for", async () => {

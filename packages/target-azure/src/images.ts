@@ -1,5 +1,5 @@
 import type { BuildSpec, TargetCallScope } from "@stepwise/core";
-import type { ArmClient } from "./arm-client.js";
+import { registryTokenScope, type ArmClient } from "./arm-client.js";
 import { azureErrors } from "./errors.js";
 import { resourceId } from "./foundation-steps.js";
 import type { AzureSettings } from "./settings.js";
@@ -83,7 +83,7 @@ export const ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000";
  * `/oauth2/exchange` takes the deploying identity's Entra token (for Resource Manager) and answers
  * a refresh token. A registry that answers 200 (anonymous push) needs no credentials.
  */
-export async function registryLogin(arm: Pick<ArmClient, "raw" | "armToken">, settings: Pick<AzureSettings, "names" | "tenantId">, resource: string, server: string, signal: AbortSignal): Promise<{ username?: string; password?: string }> {
+export async function registryLogin(arm: Pick<ArmClient, "raw" | "token" | "endpoint">, settings: Pick<AzureSettings, "names" | "tenantId">, resource: string, server: string, signal: AbortSignal): Promise<{ username?: string; password?: string }> {
   const fail = (reason: string) => azureErrors.imagePushFailed(resource, settings.names.registry, reason);
   let challenge;
   try {
@@ -104,11 +104,21 @@ export async function registryLogin(arm: Pick<ArmClient, "raw" | "armToken">, se
   } catch {
     throw fail(`the registry's challenge names an invalid realm`);
   }
-  // The Entra token goes only to an HTTPS token service (az acr login's rule too: the realm's origin).
+  // The Entra token goes only to the registry itself over HTTPS: a challenge naming another host
+  // (or plain HTTP) is refused before a token is asked for.
   if (realm.protocol !== "https:") throw fail(`the registry's challenge names a token service that is not HTTPS (${realm.origin}); no token is sent there`);
-  const form = new URLSearchParams({ grant_type: "access_token", service: params.service, access_token: await arm.armToken(signal) });
+  if (realm.hostname.toLowerCase() !== new URL(`https://${server}`).hostname.toLowerCase()) {
+    throw fail(`the registry's challenge names a token service on another host (${realm.hostname}); no token is sent there`);
+  }
+  const form = new URLSearchParams({ grant_type: "access_token", service: params.service, access_token: await arm.token(registryTokenScope(arm.endpoint), signal) });
   if (settings.tenantId) form.set("tenant", settings.tenantId);
-  const exchange = await arm.raw(`${realm.origin}/oauth2/exchange`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString(), signal });
+  let exchange;
+  try {
+    exchange = await arm.raw(`${realm.origin}/oauth2/exchange`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString(), signal });
+  } catch (error) {
+    signal.throwIfAborted();
+    throw fail(`the registry's token exchange (${realm.origin}/oauth2/exchange) did not answer: ${error instanceof Error ? error.message : String(error)}`);
+  }
   let refresh: unknown;
   try {
     refresh = (JSON.parse(exchange.text) as { refresh_token?: unknown }).refresh_token;

@@ -71,7 +71,8 @@ export async function streamServiceLogs(ctx: Context, service: string, options: 
     answer = await arm.streamGet(url, { headers: { authorization: `Bearer ${token}` }, signal });
   } catch (error) {
     if (signal.aborted) return ended();
-    throw azureErrors.fromSdk(`read the log stream of Container App ${name}`, error, arm.endpoint);
+    // The stream host is not Resource Manager: name it, not azure.armEndpoint.
+    throw azureErrors.logStreamFailed(service, name, 0, `${new URL(url).host} did not answer: ${error instanceof Error ? error.message : String(error)}`.replaceAll(token, "***"), group);
   }
   if (!answer.body) throw azureErrors.logStreamFailed(service, name, answer.status, answer.text.replaceAll(token, "***").trim().slice(0, 300), group);
   return untilAborted(answer.body as Readable, signal, (error) => azureErrors.logStreamFailed(service, name, 200, `the stream broke: ${error.message}`, group));
@@ -98,7 +99,11 @@ function untilAborted(upstream: Readable, signal: AbortSignal, broken: (error: E
     if (!out.writableEnded) out.end();
   };
   signal.addEventListener("abort", finish, { once: true });
-  out.once("close", () => signal.removeEventListener("abort", finish));
+  out.once("close", () => {
+    signal.removeEventListener("abort", finish);
+    // The reader went away (destroyed its end): close the connection too.
+    upstream.destroy();
+  });
   upstream.on("error", (error) => (signal.aborted ? finish() : out.destroy(broken(error))));
   upstream.pipe(out);
   if (signal.aborted) finish();

@@ -4,6 +4,7 @@ import { ErrorCode, ExitCode, StepwiseError, hashJson, type JsonObject } from "@
 import { API_VERSIONS, ON_DEMAND_PROVIDERS } from "./api-versions.js";
 import type { ArmBody, ArmClient } from "./arm-client.js";
 import { ensureProviders, resourceId } from "./foundation-steps.js";
+import { AzureErrorCode } from "./errors.js";
 import { Tag } from "./naming.js";
 import type { AzureSettings } from "./settings.js";
 
@@ -11,6 +12,8 @@ const CACHE = "Microsoft.Cache/redis";
 const SECRET = "Microsoft.KeyVault/vaults/secrets";
 /** The TLS port: the plain port (6379) stays closed (`enableNonSslPort: false`). */
 const TLS_PORT = 6380;
+/** How long a deploy waits for an operation an earlier run left running on the cache (creation takes 15-20 minutes). */
+const BUSY_LIMIT_MS = 30 * 60_000;
 
 interface Context {
   arm: ArmClient;
@@ -64,6 +67,19 @@ export async function ensureRedis({ arm, settings }: Context, spec: RedisResourc
   // Resource Manager answers nothing about a cache (not even 404) until Microsoft.Cache is registered.
   await ensureProviders(arm, [ON_DEMAND_PROVIDERS.redis], scope.log, scope.signal);
   let existing = await arm.get(id, CACHE, scope.signal);
+  const busy = (state: unknown) => state !== undefined && !["Succeeded", "Failed", "Canceled"].includes(String(state));
+  if (existing && busy(existing.properties?.provisioningState)) {
+    // A run interrupted while Azure made or resized the cache (15-20 minutes): wait for that
+    // operation before deciding anything, and never read the keys of a cache not yet usable.
+    await arm.waitUntilIdle(id, CACHE, scope.log, scope.signal, BUSY_LIMIT_MS);
+    existing = await arm.get(id, CACHE, scope.signal);
+    if (existing && busy(existing.properties?.provisioningState)) {
+      throw new StepwiseError(AzureErrorCode.ArmError, `Azure cache for redis ${cacheName} is still ${String(existing.properties?.provisioningState)} after ${BUSY_LIMIT_MS / 60_000} minutes.`, {
+        exitCode: ExitCode.StepFailed,
+        hint: `stepwise deploy   (resumes and waits again; az redis show --name ${cacheName} --resource-group ${settings.names.resourceGroup} --query provisioningState)`,
+      });
+    }
+  }
   let change: ResourceResult["change"] = "unchanged";
   if (!existing || existing.tags?.[Tag.Spec] !== cacheSpec || existing.properties?.provisioningState === "Failed") {
     const made = await arm.put(id, CACHE, { ...body, tags: settings.names.tags(scope.step, cacheSpec) }, scope.log, scope.signal);
