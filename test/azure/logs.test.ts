@@ -151,7 +151,7 @@ describe("azure: logs", () => {
     expect((await get(web.path.replace("/containerApps/web/", "/containerApps/worker/"), tokens.at(-1))).status).toBe(401);
   });
 
-  it("redacts the site's secret values from the lines; a refused stream is AZURE_LOGS_UNAVAILABLE (exit 1) without the token", async () => {
+  it("redacts the site's secret values from the lines; a passing 503 is retried; a refused stream (403) is AZURE_LOGS_UNAVAILABLE (exit 1) without the token", async () => {
     const secretPut = (await site.control.log()).find((e) => e.method === "PUT" && /\/secrets\/app-key/.test(e.path))!;
     const value = (await site.control.resource(secretPut.path))!.secretValue!;
     await site.control.appLog(appId("web"), [`connecting with key ${value} now`]);
@@ -160,12 +160,18 @@ describe("azure: logs", () => {
     expect(logs.stdout).toMatch(/^connecting with key \S+ now\n$/);
     expect(logs.stdout).not.toContain(value);
 
+    // A passing 503 is retried by the SDK's policies: the lines arrive.
     await site.control.fault({ method: "GET", pathIncludes: "/logstream", status: 503, count: 1 });
+    const retried = await site.cli(["logs", "web", "--tail", "1"]);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toMatch(/^connecting with key \S+ now\n$/);
+
+    await site.control.fault({ method: "GET", pathIncludes: "/logstream", status: 403, count: 1 });
     const refused = await site.cli(["logs", "web", "--json"]);
     expect(refused.code).toBe(1);
     const error = (JSON.parse(refused.stdout) as { error: { code: string; message: string; hint: string } }).error;
     expect(error.code).toBe("AZURE_LOGS_UNAVAILABLE");
-    expect(error.message).toContain("The log stream of Container App web (service web) answered HTTP 503");
+    expect(error.message).toContain("The log stream of Container App web (service web) answered HTTP 403");
     expect(error.hint).toContain("az containerapp logs show --name web --resource-group rg-stepwise-logs");
     for (const token of await issuedTokens()) expect(refused.stdout + refused.stderr).not.toContain(token);
   });

@@ -1,7 +1,7 @@
 import type { StepLogger } from "@stepwise/core";
 import type { ResourceManagementClient } from "@azure/arm-resources";
 import type { TokenCredential } from "@azure/identity";
-import type { HttpClient, createPipelineRequest as CreatePipelineRequest } from "@azure/core-rest-pipeline";
+import type { HttpClient, Pipeline, createPipelineRequest as CreatePipelineRequest } from "@azure/core-rest-pipeline";
 import { API_VERSIONS, type ArmResourceType } from "./api-versions.js";
 import { armCode, azureErrors, sdkError } from "./errors.js";
 
@@ -43,19 +43,23 @@ export class ArmClient {
     readonly endpoint: string,
     readonly subscription: string,
     private readonly client: ResourceManagementClient,
-    private readonly http: { client: HttpClient; request: typeof CreatePipelineRequest },
+    private readonly http: { client: HttpClient; request: typeof CreatePipelineRequest; outside: Pipeline },
     private readonly credential: TokenCredential,
   ) {}
 
   static async connect(endpoint: string, subscription: string): Promise<ArmClient> {
-    const [{ ResourceManagementClient }, { DefaultAzureCredential }, { createDefaultHttpClient, createPipelineRequest }] = await Promise.all([
+    const [{ ResourceManagementClient }, { DefaultAzureCredential }, { createDefaultHttpClient, createPipelineRequest, createPipelineFromOptions }] = await Promise.all([
       import("@azure/arm-resources"),
       import("@azure/identity"),
       import("@azure/core-rest-pipeline"),
     ]);
     const credential = new DefaultAzureCredential();
     const client = new ResourceManagementClient(credential, subscription, { endpoint, credentials: { scopes: [armScope(endpoint)] } });
-    return new ArmClient(endpoint, subscription, client, { client: createDefaultHttpClient(), request: createPipelineRequest }, credential);
+    // Requests outside Resource Manager (the registry's token exchange, a log stream) go through
+    // the SDK's standard policies (proxy from HTTPS_PROXY/NO_PROXY, retries, redirects, header
+    // sanitising in its logs) but no bearer-token policy: they carry their own credentials.
+    const outside = createPipelineFromOptions({});
+    return new ArmClient(endpoint, subscription, client, { client: createDefaultHttpClient(), request: createPipelineRequest, outside }, credential);
   }
 
   /**
@@ -77,27 +81,26 @@ export class ArmClient {
 
   /**
    * One request outside Resource Manager (a registry's `/v2/` challenge and `/oauth2/exchange`)
-   * through the SDK's bare HTTP client (Node's TLS trust, NODE_EXTRA_CA_CERTS included; not the
-   * pipeline's proxy policy, so HTTPS_PROXY is not applied here), without the ARM pipeline's
-   * bearer token: the status, headers and text of the answer.
+   * through the SDK's standard policies (proxy, retries; Node's TLS trust, NODE_EXTRA_CA_CERTS
+   * included) without the ARM pipeline's bearer token: the status, headers and text of the answer.
    */
   async raw(url: string, init: { method: "GET" | "POST"; headers?: Record<string, string>; body?: string; signal: AbortSignal }): Promise<{ status: number; headers: { get(name: string): string | undefined }; text: string }> {
     const request = this.http.request({ url, method: init.method, abortSignal: init.signal, body: init.body, timeout: 60_000 });
     for (const [name, value] of Object.entries(init.headers ?? {})) request.headers.set(name, value);
-    const response = await this.http.client.sendRequest(request);
+    const response = await this.http.outside.sendRequest(this.http.client, request);
     return { status: response.status, headers: { get: (name) => response.headers.get(name) }, text: response.bodyAsText ?? "" };
   }
 
   /**
    * A streaming GET outside Resource Manager (a Container App's log stream) through the same
-   * HTTP client as {@link raw}, without the ARM bearer token and without a timeout: a 200's body
+   * policies as {@link raw}, without the ARM bearer token and without a timeout: a 200's body
    * as a stream that stays open as long as the server writes (until `signal` aborts), any other
    * status with its text. `headers` may hold a credential: it goes only into the request.
    */
   async streamGet(url: string, init: { headers?: Record<string, string>; signal: AbortSignal }): Promise<{ status: number; body?: NodeJS.ReadableStream; text: string }> {
     const request = this.http.request({ url, method: "GET", abortSignal: init.signal, streamResponseStatusCodes: new Set([200]) });
     for (const [name, value] of Object.entries(init.headers ?? {})) request.headers.set(name, value);
-    const response = await this.http.client.sendRequest(request);
+    const response = await this.http.outside.sendRequest(this.http.client, request);
     if (response.status === 200 && response.readableStreamBody) return { status: 200, body: response.readableStreamBody, text: "" };
     return { status: response.status, text: response.bodyAsText ?? "" };
   }

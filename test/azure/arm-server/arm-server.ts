@@ -45,8 +45,8 @@ export interface Fault {
   method?: string;
   /** Case-insensitive substring of the path. */
   pathIncludes?: string;
-  /** 429 or 503 (with `Retry-After: retryAfter`), `lroFail`, or `executionFail`. */
-  status?: 429 | 503;
+  /** 429 or 503 (with `Retry-After: retryAfter`), 403 (AuthorizationFailed: a role missing), `lroFail`, or `executionFail`. */
+  status?: 403 | 429 | 503;
   lroFail?: boolean;
   /** The execution a matching job's `start` makes ends Failed. */
   executionFail?: boolean;
@@ -636,7 +636,13 @@ export class ArmServer {
   private injectFault(subscription: string, method: string, path: string): void {
     const fault = this.takeFault(subscription, (f) => f.status !== undefined && (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || path.toLowerCase().includes(f.pathIncludes.toLowerCase())));
     if (!fault) return;
-    const error = new ArmError(fault.status!, fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable", fault.status === 429 ? "The request is being throttled." : "The service is temporarily unavailable.");
+    const [code, message] =
+      fault.status === 403
+        ? ["AuthorizationFailed", "The client does not have authorization to perform this action or the scope is invalid."]
+        : fault.status === 429
+          ? ["TooManyRequests", "The request is being throttled."]
+          : ["ServiceUnavailable", "The service is temporarily unavailable."];
+    const error = new ArmError(fault.status!, code, message);
     Object.assign(error, { retryAfter: fault.retryAfter ?? 0 });
     throw error;
   }
