@@ -122,9 +122,14 @@ describe("azure: redis as Azure Cache for Redis", () => {
     before = (await site.control.log()).length;
     const forced = await site.cli(["deploy", "--auto-approve", "--force-step", "database"]);
     expect(forced.code, forced.stderr + forced.stdout).toBe(0);
-    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`)).toEqual([
+    // The new key is stored; the database step's outputs (the key's version) changed, so the
+    // worker's step ran and its revision restarted onto the new value (Container Apps reads a
+    // changed Key Vault value only into a new or restarted revision).
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`.replace(/worker--\w+/, "worker--REV"))).toEqual([
       "POST Microsoft.Cache/redis/redis-rd-redis/listKeys",
       "PUT Microsoft.KeyVault/vaults/kv-rd/secrets/redis-password",
+      "PUT Microsoft.App/containerApps/worker",
+      "POST Microsoft.App/containerApps/worker/revisions/worker--REV/restart",
     ]);
     key = (await site.control.resource(cacheId))!.keys.primaryKey!;
     expect((await site.control.resource(secretId))!.secretValue).toBe(key);
@@ -140,14 +145,16 @@ describe("azure: redis as Azure Cache for Redis", () => {
     const deploy = await site.cli(["deploy", "--auto-approve", "--json"]);
     expect(deploy.code, deploy.stderr).toBe(0);
     const log = (await site.control.log()).slice(before);
-    expect(writes(log).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`)).toEqual([
+    expect(writes(log).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`.replace(/worker--\w+/, "worker--REV"))).toEqual([
       "PUT Microsoft.Cache/redis/redis-rd-redis",
       "POST Microsoft.Cache/redis/redis-rd-redis/listKeys",
       "PUT Microsoft.KeyVault/vaults/kv-rd/secrets/redis-password",
+      "PUT Microsoft.App/containerApps/worker",
+      "POST Microsoft.App/containerApps/worker/revisions/worker--REV/restart",
     ]);
     const fresh = (await site.control.resource(cacheId))!.keys.primaryKey!;
     expect(fresh).not.toBe(key);
-    const secret = writes(log).at(-1)!.path.split("?")[0]!;
+    const secret = writes(log).find((e) => e.method === "PUT" && e.path.includes("/secrets/redis-password"))!.path.split("?")[0]!;
     expect((await site.control.resource(secret))!.secretValue).toBe(fresh);
     expect(deploy.stdout + deploy.stderr + JSON.stringify(site.state())).not.toContain(fresh);
     const all = await site.control.log();

@@ -106,6 +106,26 @@ describe("azure: services as Container Apps", () => {
     expect(JSON.parse(put[0]!.requestBody).properties.template.containers[0].env).toContainEqual({ name: "GREETING", value: "bonjour" });
   });
 
+  it("a rotated secret is stored and the app's running revision restarts onto it; the next deploy writes nothing", async () => {
+    const rotate = await site.cli(["secrets", "rotate", "app_key"]);
+    expect(rotate.code, rotate.stderr + rotate.stdout).toBe(0);
+    const before = (await site.control.log()).length;
+    const deploy = await site.cli(["deploy", "--auto-approve"]);
+    expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
+    const put = writes((await site.control.log()).slice(before));
+    // Changing a Key Vault value makes no revision in Container Apps: the tag of the secrets'
+    // versions is updated (same body otherwise) and the running revision restarted.
+    expect(put.map((e) => `${e.method} ${tail(e.path).replace(/-[0-9a-f]{6}(?=\/|$)/g, "").replace(/web--\w+/, "web--REV")}`)).toEqual([
+      "PUT Microsoft.KeyVault/vaults/kv-svc/secrets/app-key",
+      "PUT Microsoft.App/containerApps/web",
+      "POST Microsoft.App/containerApps/web/revisions/web--REV/restart",
+    ]);
+    expect(JSON.parse(put[1]!.requestBody).tags["stepwise-secrets"]).toMatch(/^[0-9a-f]{16}$/);
+    const mark = (await site.control.log()).length;
+    expect((await site.cli(["deploy", "--auto-approve"])).code).toBe(0);
+    expect(writes((await site.control.log()).slice(mark))).toEqual([]);
+  });
+
   it("an app deleted behind the tool's back is reported by plan and made again", async () => {
     const id = String((site.state().steps["service:worker"]!.outputs!.resource as { id: string }).id);
     await site.control.deleteBehindTheBack(id);

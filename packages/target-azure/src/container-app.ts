@@ -1,5 +1,5 @@
 import type { DriftReport, JobResource, RemoveResult, ResourceRef, ResourceResult, ServiceResource, TargetCallScope, TargetRemoveScope } from "@stepwise/core";
-import { hashJson, type JsonObject } from "@stepwise/core";
+import { hashJson, type JsonObject, type JsonValue } from "@stepwise/core";
 import { API_VERSIONS, type ArmResourceType } from "./api-versions.js";
 import { describe, type ArmBody, type ArmClient } from "./arm-client.js";
 import { azureErrors } from "./errors.js";
@@ -13,7 +13,7 @@ export interface Context {
   arm: ArmClient;
   settings: AzureSettings;
   siteDir: string;
-  storeSecret(secret: string, scope: TargetCallScope): Promise<{ secretUri: string }>;
+  storeSecret(secret: string, scope: TargetCallScope): Promise<{ secretUri: string; version: string }>;
 }
 
 /** Container Apps' probe limits: period and timeout 1-240 s, failure threshold 1-10. */
@@ -94,11 +94,19 @@ function appBody(settings: AzureSettings, spec: ServiceResource, image: string, 
   };
 }
 
-/** Each secret `spec` uses in the site's vault (a PUT only when its value changed): secret -> its Key Vault URL. */
-export async function storeSecrets(ctx: Pick<Context, "storeSecret">, spec: ServiceResource | JobResource, scope: TargetCallScope): Promise<Map<string, string>> {
+/**
+ * Each secret `spec` uses in the site's vault (a PUT only when its value changed): secret -> its
+ * Key Vault URL, and `versions`, a hash of the stored values' versions (never a value).
+ */
+export async function storeSecrets(ctx: Pick<Context, "storeSecret">, spec: ServiceResource | JobResource, scope: TargetCallScope): Promise<Map<string, string> & { versions: string }> {
   const secretUris = new Map<string, string>();
-  for (const secret of [...new Set(Object.values(spec.secrets ?? {}))].sort()) secretUris.set(secret, (await ctx.storeSecret(secret, scope)).secretUri);
-  return secretUris;
+  const versions: [string, string][] = [];
+  for (const secret of [...new Set(Object.values(spec.secrets ?? {}))].sort()) {
+    const stored = await ctx.storeSecret(secret, scope);
+    secretUris.set(secret, stored.secretUri);
+    versions.push([secret, stored.version]);
+  }
+  return Object.assign(secretUris, { versions: versions.length ? hashJson(versions as unknown as JsonValue).slice(0, 16) : "" });
 }
 
 /**
@@ -134,10 +142,20 @@ export async function ensureService(ctx: Context, spec: ServiceResource, scope: 
   const appSpec = hashJson({ apiVersion: API_VERSIONS[APP], body: body as unknown as JsonObject });
   let app = await arm.get(id, APP, scope.signal);
   let change: ResourceResult["change"] = "unchanged";
-  if (!app || app.tags?.[Tag.Spec] !== appSpec || app.properties?.provisioningState !== "Succeeded") {
-    const made = await arm.put(id, APP, { ...body, tags: { ...settings.names.tags(scope.step, appSpec), [Tag.Resource]: spec.name } } as ArmBody, scope.log, scope.signal);
+  // The app refers to its secrets by URL without a version, and Container Apps reads a changed
+  // value only into a new or restarted revision (changing secrets makes no revision): a hash of
+  // the secrets' versions is kept in a tag, and when it changed the running revision restarts.
+  const secretsChanged = app !== undefined && (app.tags?.[Tag.Secrets] ?? "") !== secretUris.versions;
+  if (!app || app.tags?.[Tag.Spec] !== appSpec || app.properties?.provisioningState !== "Succeeded" || secretsChanged) {
+    const tags = { ...settings.names.tags(scope.step, appSpec), [Tag.Resource]: spec.name, ...(secretUris.versions ? { [Tag.Secrets]: secretUris.versions } : {}) };
+    const made = await arm.put(id, APP, { ...body, tags } as ArmBody, scope.log, scope.signal);
     scope.log.info(`${describe(id)}: ${String(made.properties?.latestRevisionName ?? made.properties?.provisioningState ?? "ok")}`);
     change = app ? "replaced" : "created";
+    const revision = made.properties?.latestRevisionName;
+    if (secretsChanged && typeof revision === "string" && revision) {
+      await arm.action(`${id}/revisions/${revision}`, "Microsoft.App/containerApps/revisions", "restart", scope.signal);
+      scope.log.info(`restarted revision ${revision} of ${name}: a secret it reads changed`);
+    }
     app = made;
   }
   const ingress = (app.properties?.configuration as { ingress?: { fqdn?: string; external?: boolean } } | undefined)?.ingress;

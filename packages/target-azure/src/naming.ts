@@ -15,6 +15,8 @@ export const Tag = {
    * it: the site's own value of that secret is never written over it.
    */
   IssuedBy: "stepwise-issued-by",
+  /** Container Apps: a hash of the versions of the Key Vault secrets it reads (a change restarts it). */
+  Secrets: "stepwise-secrets",
 } as const;
 
 const short = (text: string, length = 6) => createHash("sha256").update(text).digest("hex").slice(0, length);

@@ -87,7 +87,8 @@ export async function ensureRedis({ arm, settings }: Context, spec: RedisResourc
     change = existing ? "replaced" : "created";
     existing = made;
   }
-  if ((await storeAccessKey(arm, settings, id, spec.passwordSecret, scope)) && change === "unchanged") change = "replaced";
+  const stored = await storeAccessKey(arm, settings, id, spec.passwordSecret, scope);
+  if (stored.wrote && change === "unchanged") change = "replaced";
   return {
     kind: "redis",
     name: spec.name,
@@ -103,6 +104,9 @@ export async function ensureRedis({ arm, settings }: Context, spec: RedisResourc
       // Clients must connect with TLS (rediss://): the plain port is closed.
       tls: true,
       cacheId: id,
+      // A hash of the access key (not the key): a rotated key changes the outputs, so the steps
+      // using the cache run again and their apps restart onto the new key.
+      keyVersion: stored.keyVersion,
     },
   };
 }
@@ -110,20 +114,20 @@ export async function ensureRedis({ arm, settings }: Context, spec: RedisResourc
 /**
  * The cache's primary key in the vault as `secret`: one POST (listKeys) and one GET of the vault
  * secret, and a PUT when the vault holds no key, another one, or a value stepwise stored from the
- * site's secrets (no issued-by tag). Returns whether it wrote.
+ * site's secrets (no issued-by tag). Returns whether it wrote, and the key's version (a hash).
  */
-async function storeAccessKey(arm: ArmClient, settings: AzureSettings, cache: string, secret: string, scope: TargetCallScope): Promise<boolean> {
+async function storeAccessKey(arm: ArmClient, settings: AzureSettings, cache: string, secret: string, scope: TargetCallScope): Promise<{ wrote: boolean; keyVersion: string }> {
   const keys = await arm.action(cache, CACHE, "listKeys", scope.signal);
   const key = String(keys.primaryKey ?? "");
   // A hash of the (random, 256-bit) key tells a regenerated key apart without storing it.
   const keyVersion = createHash("sha256").update(key).digest("hex").slice(0, 16);
   const secretId = `${resourceId(settings, "Microsoft.KeyVault", "vaults", settings.names.keyVault)}/secrets/${settings.names.keyVaultSecret(secret)}`;
   const stored = await arm.get(secretId, SECRET, scope.signal);
-  if (stored?.tags?.[Tag.IssuedBy] === "redis" && stored.tags[Tag.Fingerprint] === keyVersion) return false;
+  if (stored?.tags?.[Tag.IssuedBy] === "redis" && stored.tags[Tag.Fingerprint] === keyVersion) return { wrote: false, keyVersion };
   const tags = { ...settings.names.tags(scope.step), [Tag.Fingerprint]: keyVersion, [Tag.IssuedBy]: "redis" };
   await arm.put(secretId, SECRET, { properties: { value: key, contentType: "text/plain" }, tags }, scope.log, scope.signal);
   scope.log.info(`stored the access key of ${cache.split("/").at(-1)} as secret ${secret} in key vault ${settings.names.keyVault}`);
-  return true;
+  return { wrote: true, keyVersion };
 }
 
 export function cacheId(settings: AzureSettings, name: string): string {
