@@ -128,8 +128,8 @@ describe("azure: redis as Azure Cache for Redis", () => {
     expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path.split("?")[0]!)}`.replace(/worker--\w+/, "worker--REV"))).toEqual([
       "POST Microsoft.Cache/redis/redis-rd-redis/listKeys",
       "PUT Microsoft.KeyVault/vaults/kv-rd/secrets/redis-password",
-      "PUT Microsoft.App/containerApps/worker",
       "POST Microsoft.App/containerApps/worker/revisions/worker--REV/restart",
+      "PUT Microsoft.App/containerApps/worker",
     ]);
     key = (await site.control.resource(cacheId))!.keys.primaryKey!;
     expect((await site.control.resource(secretId))!.secretValue).toBe(key);
@@ -149,8 +149,8 @@ describe("azure: redis as Azure Cache for Redis", () => {
       "PUT Microsoft.Cache/redis/redis-rd-redis",
       "POST Microsoft.Cache/redis/redis-rd-redis/listKeys",
       "PUT Microsoft.KeyVault/vaults/kv-rd/secrets/redis-password",
-      "PUT Microsoft.App/containerApps/worker",
       "POST Microsoft.App/containerApps/worker/revisions/worker--REV/restart",
+      "PUT Microsoft.App/containerApps/worker",
     ]);
     const fresh = (await site.control.resource(cacheId))!.keys.primaryKey!;
     expect(fresh).not.toBe(key);

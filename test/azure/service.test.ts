@@ -113,17 +113,33 @@ describe("azure: services as Container Apps", () => {
     const deploy = await site.cli(["deploy", "--auto-approve"]);
     expect(deploy.code, deploy.stderr + deploy.stdout).toBe(0);
     const put = writes((await site.control.log()).slice(before));
-    // Changing a Key Vault value makes no revision in Container Apps: the tag of the secrets'
-    // versions is updated (same body otherwise) and the running revision restarted.
+    // Changing a Key Vault value makes no revision in Container Apps: the running revision is
+    // restarted, then the tag of the secrets' versions updated (same body otherwise).
     expect(put.map((e) => `${e.method} ${tail(e.path).replace(/-[0-9a-f]{6}(?=\/|$)/g, "").replace(/web--\w+/, "web--REV")}`)).toEqual([
       "PUT Microsoft.KeyVault/vaults/kv-svc/secrets/app-key",
-      "PUT Microsoft.App/containerApps/web",
       "POST Microsoft.App/containerApps/web/revisions/web--REV/restart",
+      "PUT Microsoft.App/containerApps/web",
     ]);
-    expect(JSON.parse(put[1]!.requestBody).tags["stepwise-secrets"]).toMatch(/^[0-9a-f]{16}$/);
+    expect(JSON.parse(put[2]!.requestBody).tags["stepwise-secrets"]).toMatch(/^[0-9a-f]{16}$/);
     const mark = (await site.control.log()).length;
     expect((await site.cli(["deploy", "--auto-approve"])).code).toBe(0);
     expect(writes((await site.control.log()).slice(mark))).toEqual([]);
+  });
+
+  it("a restart that failed is done by the next deploy (the tag is written after it)", async () => {
+    expect((await site.cli(["secrets", "rotate", "app_key"])).code).toBe(0);
+    await site.control.fault({ method: "POST", pathIncludes: "/restart", status: 403, count: 1 });
+    const failed = await site.cli(["deploy", "--auto-approve"]);
+    // A role without the restart action: AZURE_AUTH_FAILED (exit 2), the app's tag not updated.
+    expect(failed.code, failed.stderr).toBe(2);
+    expect(failed.stderr).toMatch(/The deploying identity may not restart/);
+    const before = (await site.control.log()).length;
+    const resumed = await site.cli(["deploy", "--auto-approve"]);
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    expect(writes((await site.control.log()).slice(before)).map((e) => `${e.method} ${tail(e.path).replace(/web--\w+/, "web--REV")} ${e.status}`)).toEqual([
+      "POST Microsoft.App/containerApps/web/revisions/web--REV/restart 200",
+      "PUT Microsoft.App/containerApps/web 200",
+    ]);
   });
 
   it("an app deleted behind the tool's back is reported by plan and made again", async () => {

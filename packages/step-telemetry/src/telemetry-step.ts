@@ -16,6 +16,9 @@ const sentryEnabled = (config: ConfigReader) => config.get("telemetry.sentryEnab
  */
 export const telemetryStep = defineStep({
   name: "telemetry",
+  // Settings for the apps only: it asks the target for nothing (so no target key of a resource
+  // kind is its input).
+  resources: [],
   description: "Sentry error reporting, log level and telemetry endpoint",
   required: false,
   config: {

@@ -253,7 +253,7 @@ export class ArmClient {
   }
 
   /**
-   * Waits (GET every 2 s, progress shown) while the resource's provisioningState is not final: an
+   * Waits (GET every 2 s, after a minute every 15 s; progress shown) while the resource's provisioningState is not final: an
    * earlier operation (a run killed mid-poll) still busy with it. Returns after `limitMs` anyway;
    * callers that need the final state read it again.
    */
@@ -263,7 +263,8 @@ export class ArmClient {
       const state = (await this.get(id, type, signal))?.properties?.provisioningState;
       if (state === undefined || TERMINAL.has(String(state))) return;
       log.progress(`waiting for an earlier operation on ${describe(id)} (${String(state)}, ${seconds(started)})`);
-      await sleep(2_000, signal);
+      // Every 2 s for a minute, then every 15 s (a cache's creation takes 15-20 minutes).
+      await sleep(Date.now() - started < 60_000 ? 2_000 : 15_000, signal);
     }
   }
 }

@@ -145,18 +145,27 @@ export async function ensureService(ctx: Context, spec: ServiceResource, scope: 
   // The app refers to its secrets by URL without a version, and Container Apps reads a changed
   // value only into a new or restarted revision (changing secrets makes no revision): a hash of
   // the secrets' versions is kept in a tag, and when it changed the running revision restarts.
-  const secretsChanged = app !== undefined && (app.tags?.[Tag.Secrets] ?? "") !== secretUris.versions;
-  if (!app || app.tags?.[Tag.Spec] !== appSpec || app.properties?.provisioningState !== "Succeeded" || secretsChanged) {
-    const tags = { ...settings.names.tags(scope.step, appSpec), [Tag.Resource]: spec.name, ...(secretUris.versions ? { [Tag.Secrets]: secretUris.versions } : {}) };
-    const made = await arm.put(id, APP, { ...body, tags } as ArmBody, scope.log, scope.signal);
+  // The tag is written after the restart, so a restart that failed or was interrupted is done
+  // by the next run. An app without the tag (made before it existed) gets it without a restart.
+  const secretsTag = app?.tags?.[Tag.Secrets];
+  const secretsChanged = app !== undefined && secretsTag !== undefined && secretsTag !== secretUris.versions;
+  const tagsWith = (secrets: string | undefined) => ({ ...settings.names.tags(scope.step, appSpec), [Tag.Resource]: spec.name, ...(secrets ? { [Tag.Secrets]: secrets } : {}) });
+  const revisionBefore = app?.properties?.latestRevisionName;
+  if (!app || app.tags?.[Tag.Spec] !== appSpec || app.properties?.provisioningState !== "Succeeded" || (!secretsChanged && (secretsTag ?? "") !== secretUris.versions)) {
+    const made = await arm.put(id, APP, { ...body, tags: tagsWith(secretsChanged ? secretsTag : secretUris.versions) } as ArmBody, scope.log, scope.signal);
     scope.log.info(`${describe(id)}: ${String(made.properties?.latestRevisionName ?? made.properties?.provisioningState ?? "ok")}`);
     change = app ? "replaced" : "created";
-    const revision = made.properties?.latestRevisionName;
-    if (secretsChanged && typeof revision === "string" && revision) {
-      await arm.action(`${id}/revisions/${revision}`, "Microsoft.App/containerApps/revisions", "restart", scope.signal);
-      scope.log.info(`restarted revision ${revision} of ${name}: a secret it reads changed`);
-    }
     app = made;
+  }
+  if (secretsChanged) {
+    // A new revision (the template changed too) reads the new values already.
+    const running = app.properties?.latestReadyRevisionName ?? app.properties?.latestRevisionName;
+    if (app.properties?.latestRevisionName === revisionBefore && typeof running === "string" && running) {
+      await arm.action(`${id}/revisions/${running}`, "Microsoft.App/containerApps/revisions", "restart", scope.signal);
+      scope.log.info(`restarted revision ${running} of ${name}: a secret it reads changed`);
+    }
+    app = await arm.put(id, APP, { ...body, tags: tagsWith(secretUris.versions) } as ArmBody, scope.log, scope.signal);
+    change = "replaced";
   }
   const ingress = (app.properties?.configuration as { ingress?: { fqdn?: string; external?: boolean } } | undefined)?.ingress;
   const external = ingress?.external === true && ingress.fqdn;

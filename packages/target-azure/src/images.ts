@@ -20,12 +20,12 @@ export interface PushedImage {
  * site's registry under the same repository and tag. `@stepwise/target-podman` (and with it
  * dockerode) is imported here, only when a step has an image to build.
  *
- * Credentials: the deploying identity's own, as `az acr login` gets them — its Microsoft Entra
- * token for Resource Manager is exchanged at the registry (`POST /oauth2/exchange`, found from the
- * registry's `/v2/` challenge) for a registry refresh token, which Podman uses as the password of
- * the user `00000000-0000-0000-0000-000000000000`. The registry's admin user stays off; the
- * identity needs AcrPush on it. Both tokens travel only in request bodies and in the push's
- * `X-Registry-Auth` header over Podman's unix socket; never in argv, a file, a log line or state.
+ * Credentials: the deploying identity's own, as `az acr login` gets them (see
+ * {@link registryLogin}): a registry refresh token, which Podman uses as the password of the user
+ * `00000000-0000-0000-0000-000000000000`. The registry's admin user stays off; the identity needs
+ * push rights (Owner, Contributor or AcrPush). Both tokens travel only in request bodies and in
+ * the push's `X-Registry-Auth` header over Podman's unix socket; never in argv, a file, a log
+ * line or state.
  */
 export async function buildAndPush(
   ctx: { arm: ArmClient; settings: AzureSettings; siteDir: string },
@@ -79,9 +79,10 @@ export const ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000";
 
 /**
  * Registry credentials for a push, as `az acr login` makes them: `GET https://<server>/v2/`
- * answers 401 with a Bearer challenge whose realm names the registry's token service; its
- * `/oauth2/exchange` takes the deploying identity's Entra token (for Resource Manager) and answers
- * a refresh token. A registry that answers 200 (anonymous push) needs no credentials.
+ * answers 401 with a Bearer challenge whose realm names the registry's token service (HTTPS, on
+ * the registry's own host, or no token is sent); its `/oauth2/exchange` takes the deploying
+ * identity's Entra token (for {@link registryTokenScope}) and answers a refresh token. A registry
+ * that answers 200 (anonymous push) needs no credentials.
  */
 export async function registryLogin(arm: Pick<ArmClient, "raw" | "token" | "endpoint">, settings: Pick<AzureSettings, "names" | "tenantId">, resource: string, server: string, signal: AbortSignal): Promise<{ username?: string; password?: string }> {
   const fail = (reason: string) => azureErrors.imagePushFailed(resource, settings.names.registry, reason);
@@ -126,7 +127,7 @@ export async function registryLogin(arm: Pick<ArmClient, "raw" | "token" | "endp
     refresh = undefined;
   }
   if (exchange.status !== 200 || typeof refresh !== "string" || !refresh) {
-    throw fail(`the registry's token exchange (${realm.origin}/oauth2/exchange) refused the deploying identity's Microsoft Entra token (HTTP ${exchange.status}); the identity needs the AcrPush role on the registry`);
+    throw fail(`the registry's token exchange (${realm.origin}/oauth2/exchange) refused the deploying identity's Microsoft Entra token (HTTP ${exchange.status}); the identity needs push rights on the registry (Contributor or AcrPush)`);
   }
   return { username: ACR_TOKEN_USER, password: refresh };
 }

@@ -67,7 +67,8 @@ export async function ensureRedis({ arm, settings }: Context, spec: RedisResourc
   // Resource Manager answers nothing about a cache (not even 404) until Microsoft.Cache is registered.
   await ensureProviders(arm, [ON_DEMAND_PROVIDERS.redis], scope.log, scope.signal);
   let existing = await arm.get(id, CACHE, scope.signal);
-  const busy = (state: unknown) => state !== undefined && !["Succeeded", "Failed", "Canceled"].includes(String(state));
+  // Redis's own final states besides Succeeded/Failed: Disabled (a stopped cache) is not waited for.
+  const busy = (state: unknown) => state !== undefined && !["Succeeded", "Failed", "Canceled", "Disabled"].includes(String(state));
   if (existing && busy(existing.properties?.provisioningState)) {
     // A run interrupted while Azure made or resized the cache (15-20 minutes): wait for that
     // operation before deciding anything, and never read the keys of a cache not yet usable.

@@ -423,7 +423,7 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
     validate: containerAppProblem,
     writeOnly: (body) => secretValues(body),
     conflict: environmentMissing,
-    // Each PUT makes a revision (single revision mode: the latest is the active one) with one replica
+    // A PUT whose template changed makes a revision (single revision mode: the latest is the active one) with one replica
     // running the template's containers (Replicas_List.json: ContainerAppsRevisionReplicas_ListReplicas).
     children: (doc) => {
       const name = String((doc.properties as Json).latestRevisionName);
@@ -456,7 +456,11 @@ export const RESOURCE_TYPES: readonly ResourceTypeSpec[] = [
         const ingress = configuration.ingress;
         configuration.ingress = { ...ingress, transport: ingress.transport ?? "auto", fqdn: ingress.external === true ? `${ctx.name}.${domain}` : `${ctx.name}.internal.${domain}` };
       }
-      const revision = `${ctx.name}--${randomUUID().slice(0, 7)}`;
+      // A new revision only for a revision-scope change (the template); secrets, ingress and
+      // tags are application-scope and keep the running revision.
+      const before = isObject(ctx.previous?.properties) ? ctx.previous.properties : undefined;
+      const sameTemplate = before !== undefined && str(before.latestRevisionName) && JSON.stringify(before.template) === JSON.stringify(p.template);
+      const revision = sameTemplate ? String(before.latestRevisionName) : `${ctx.name}--${randomUUID().slice(0, 7)}`;
       return tracked("Microsoft.App/containerApps", ctx, {
         ...p,
         managedEnvironmentId: environmentId,
