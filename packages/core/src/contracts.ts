@@ -51,11 +51,11 @@ export interface ConfigKeySpec {
   connection?: boolean;
   /**
    * On a target's key: the resource kind whose realisation it shapes (the size of a Redis cache),
-   * not the target's foundation. Such a key is an input of every step that declares that kind in
-   * `resources` (of every step whose `resources` is a function too, since it may ask for it) and
-   * of no foundation step, so a change re-runs the steps that asked for that kind and nothing
-   * else; `plan` names the key. Without it, a target's key is an input of every foundation step.
-   * Ignored on a step's own keys and on connection keys.
+   * not the target's foundation. Such a key is an input of every step that asks for that kind
+   * (a `resources` list naming it, a `resources` function returning it under the site's config,
+   * or no `resources` at all: such a step may ask for anything) and of no foundation step, so a
+   * change re-runs those steps and nothing else; `plan` names the key. Without it, a target's
+   * key is an input of every foundation step. Ignored on a step's own keys and on connection keys.
    */
   resourceKind?: ResourceKind;
   /**

@@ -26,7 +26,8 @@ export interface ArmBody {
   properties?: Record<string, unknown>;
 }
 
-const TERMINAL = new Set(["Succeeded", "Failed", "Canceled"]);
+/** provisioningStates no operation is running in. */
+export const FINAL_STATES: ReadonlySet<string> = new Set(["Succeeded", "Failed", "Canceled"]);
 /** How often progress is reported while an operation runs. */
 const PROGRESS_EVERY_MS = 5_000;
 /** A resource left mid-operation (a run killed during a poll) is waited for this long before its PUT is retried. */
@@ -254,14 +255,15 @@ export class ArmClient {
 
   /**
    * Waits (GET every 2 s, after a minute every 15 s; progress shown) while the resource's provisioningState is not final: an
-   * earlier operation (a run killed mid-poll) still busy with it. Returns after `limitMs` anyway;
+   * earlier operation (a run killed mid-poll) still busy with it (`final`: the type's states
+   * that are not busy). Returns after `limitMs` anyway;
    * callers that need the final state read it again.
    */
-  async waitUntilIdle(id: string, type: ArmResourceType, log: StepLogger, signal: AbortSignal, limitMs = BUSY_WAIT_MS): Promise<void> {
+  async waitUntilIdle(id: string, type: ArmResourceType, log: StepLogger, signal: AbortSignal, limitMs = BUSY_WAIT_MS, final: ReadonlySet<string> = FINAL_STATES): Promise<void> {
     const started = Date.now();
     while (Date.now() - started < limitMs) {
       const state = (await this.get(id, type, signal))?.properties?.provisioningState;
-      if (state === undefined || TERMINAL.has(String(state))) return;
+      if (state === undefined || final.has(String(state))) return;
       log.progress(`waiting for an earlier operation on ${describe(id)} (${String(state)}, ${seconds(started)})`);
       // Every 2 s for a minute, then every 15 s (a cache's creation takes 15-20 minutes).
       await sleep(Date.now() - started < 60_000 ? 2_000 : 15_000, signal);

@@ -67,7 +67,8 @@ export async function buildAndPush(
     });
   } catch (error) {
     scope.signal.throwIfAborted();
-    const reason = password ? (error instanceof Error ? error.message : String(error)).replaceAll(password, "***") : error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = password ? message.replaceAll(password, "***") : message;
     throw azureErrors.imagePushFailed(resource, settings.names.registry, `pushing ${ref} failed: ${reason}`);
   }
   scope.log.info(`pushed image ${ref}`);

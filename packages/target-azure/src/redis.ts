@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { DriftReport, RedisResource, RemoveOptions, RemoveResult, ResourceRef, ResourceResult, TargetCallScope, TargetRemoveScope } from "@stepwise/core";
 import { ErrorCode, ExitCode, StepwiseError, hashJson, type JsonObject } from "@stepwise/core";
 import { API_VERSIONS, ON_DEMAND_PROVIDERS } from "./api-versions.js";
-import type { ArmBody, ArmClient } from "./arm-client.js";
+import { FINAL_STATES, type ArmBody, type ArmClient } from "./arm-client.js";
 import { ensureProviders, resourceId } from "./foundation-steps.js";
 import { AzureErrorCode } from "./errors.js";
 import { Tag } from "./naming.js";
@@ -14,6 +14,8 @@ const SECRET = "Microsoft.KeyVault/vaults/secrets";
 const TLS_PORT = 6380;
 /** How long a deploy waits for an operation an earlier run left running on the cache (creation takes 15-20 minutes). */
 const BUSY_LIMIT_MS = 30 * 60_000;
+/** A cache's states no operation is running in: Resource Manager's, and Disabled (a stopped cache). */
+const CACHE_FINAL_STATES: ReadonlySet<string> = new Set([...FINAL_STATES, "Disabled"]);
 
 interface Context {
   arm: ArmClient;
@@ -67,12 +69,11 @@ export async function ensureRedis({ arm, settings }: Context, spec: RedisResourc
   // Resource Manager answers nothing about a cache (not even 404) until Microsoft.Cache is registered.
   await ensureProviders(arm, [ON_DEMAND_PROVIDERS.redis], scope.log, scope.signal);
   let existing = await arm.get(id, CACHE, scope.signal);
-  // Redis's own final states besides Succeeded/Failed: Disabled (a stopped cache) is not waited for.
-  const busy = (state: unknown) => state !== undefined && !["Succeeded", "Failed", "Canceled", "Disabled"].includes(String(state));
+  const busy = (state: unknown) => state !== undefined && !CACHE_FINAL_STATES.has(String(state));
   if (existing && busy(existing.properties?.provisioningState)) {
     // A run interrupted while Azure made or resized the cache (15-20 minutes): wait for that
     // operation before deciding anything, and never read the keys of a cache not yet usable.
-    await arm.waitUntilIdle(id, CACHE, scope.log, scope.signal, BUSY_LIMIT_MS);
+    await arm.waitUntilIdle(id, CACHE, scope.log, scope.signal, BUSY_LIMIT_MS, CACHE_FINAL_STATES);
     existing = await arm.get(id, CACHE, scope.signal);
     if (existing && busy(existing.properties?.provisioningState)) {
       throw new StepwiseError(AzureErrorCode.ArmError, `Azure cache for redis ${cacheName} is still ${String(existing.properties?.provisioningState)} after ${BUSY_LIMIT_MS / 60_000} minutes.`, {

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { ConfigReader, JsonValue, ResourceKind, StepDefinition, TargetDefinition } from "../contracts.js";
+import type { ConfigKeySpec, ConfigReader, JsonValue, ResourceKind, StepDefinition, TargetDefinition } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
 import { errors } from "../errors/error-codes.js";
 import { StepwiseError, isStepwiseError } from "../errors/stepwise-error.js";
@@ -141,12 +141,14 @@ function toSiteStep(
   const connectionConfig = Object.keys(stepConfig).filter((key) => stepConfig[key]?.connection === true);
   const targetConfig = target?.definition.config ?? {};
   // A target key that shapes one resource kind is an input of the steps that ask for that kind, not of the foundation.
-  const kindKey = (key: string) => targetConfig[key]?.resourceKind !== undefined && targetConfig[key]?.connection !== true;
   const asks = definition.resources;
   // A `resources` function is narrowed once config is resolved (narrowResourceKindInputs); a step
   // that does not say may ask for any kind, so it gets every kind's keys.
-  const realisationConfig = foundation ? [] : Object.keys(targetConfig).filter((key) => kindKey(key) && (!Array.isArray(asks) || asks.includes(targetConfig[key]!.resourceKind!)));
-  const ownConfig = Object.keys(stepConfig).filter((key) => !(foundation && kindKey(key) && !definition.config?.[key]));
+  const realisationConfig = foundation ? [] : Object.keys(targetConfig).filter((key) => {
+    const kind = keyKind(targetConfig, key);
+    return kind !== undefined && (!Array.isArray(asks) || asks.includes(kind));
+  });
+  const ownConfig = Object.keys(stepConfig).filter((key) => !(foundation && keyKind(targetConfig, key) !== undefined && !definition.config?.[key]));
   return {
     name: definition.name,
     description: definition.description,
@@ -184,10 +186,16 @@ export function narrowResourceKindInputs(steps: Iterable<SiteStep>, target: Chos
     }
     const own = new Set([...(step.definition.inputs?.config ?? []), ...Object.keys(step.definition.config ?? {})]);
     step.inputs.config = step.inputs.config.filter((key) => {
-      const spec = targetConfig[key];
-      return own.has(key) || spec?.resourceKind === undefined || spec.connection === true || kinds.includes(spec.resourceKind);
+      const kind = keyKind(targetConfig, key);
+      return own.has(key) || kind === undefined || kinds.includes(kind);
     });
   }
+}
+
+/** The resource kind a target key belongs to (`resourceKind`; a connection key belongs to none). */
+function keyKind(targetConfig: Readonly<Record<string, ConfigKeySpec>>, key: string): ResourceKind | undefined {
+  const spec = targetConfig[key];
+  return spec?.connection === true ? undefined : spec?.resourceKind;
 }
 
 function assertNoDisabledDependency(steps: ReadonlyMap<string, SiteStep>, disabled: readonly SiteStep[]): void {
