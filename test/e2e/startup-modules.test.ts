@@ -50,7 +50,7 @@ describe("start-up: what a command loads", () => {
     expect(loaded.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(loaded.ours).toEqual([path.relative(repoRoot, cliBin), "apps/cli/dist/main.js", "apps/cli/package.json"]);
     expect(loaded.packages).toEqual([]);
-    expect(new Set(loaded.builtins)).toEqual(new Set(["node:module", "node:child_process", "node:os", "node:path", "node:fs"]));
+    expect(new Set(loaded.builtins)).toEqual(new Set(["node:module", "node:child_process", "node:os", "node:path", "node:fs", "node:url"]));
   });
 
   it("a no-op plan loads the CLI in two files and core in at most three, and nothing it does not use", async () => {

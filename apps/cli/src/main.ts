@@ -3,7 +3,8 @@
 import nodeModule from "node:module";
 // Bundled into this file by the build (see scripts/bundle-dist.mjs --inline), not resolved and
 // read as another package's module: git starts before anything but this file is loaded.
-import { prefetchGitListing, trace } from "@stepwise/core/prefetch";
+import { fileURLToPath } from "node:url";
+import { hasPlanMemo, prefetchGitListing, prefetchedIdentity, readPlanMemo, recordPlanInputs, trace } from "@stepwise/core/prefetch";
 import { scanArgs } from "./args.js";
 
 // `stepwise --version` is answered before anything else is loaded: no commander, no core, no plugin
@@ -17,20 +18,33 @@ if (major < 22) {
   const pkg = nodeModule.createRequire(import.meta.url)("../package.json") as { version: string };
   process.stdout.write(`${pkg.version}\n`);
 } else {
-  // Start git's listing of the site's files on the other core first, while the CLI loads.
   const { command, site, help } = scanArgs(argv);
-  if (command === "plan" || command === "deploy") prefetchGitListing(site ?? process.cwd());
+  const siteDir = site ?? process.cwd();
+  const planning = command === "plan" && !help;
+  // Start git's listing of the site's files on the other core first, while the CLI loads (or,
+  // with a plan memo to check, while it is checked: git may then use both cores).
+  if (command === "plan" || command === "deploy") prefetchGitListing(siteDir, { alone: planning && hasPlanMemo(siteDir) });
+  // A plan the last one already made, with nothing it read changed since, is printed again
+  // without loading the CLI (see @stepwise/core's cache/plan-memo.ts); git's listing decides.
+  const memo = planning ? readPlanMemo(siteDir, process.argv.slice(1)) : undefined;
   trace("cli started");
   // A reader that went away (`stepwise plan | head`) is not an error.
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });
-  const { run } = await import("./index.js"); // the package entry: the bundle of program.ts
-  trace("cli loaded");
-  process.exitCode = await run(argv, help ? undefined : command);
-  trace("command done");
-  exitWhenFlushed();
+  if (memo && (memo.listing === null || memo.listing === (await prefetchedIdentity(siteDir)))) {
+    trace("plan memo replayed");
+    process.stdout.write(memo.stdout);
+    exitWhenFlushed();
+  } else {
+    if (command === "plan" && !help) recordPlanInputs([fileURLToPath(import.meta.url), ...(process.argv[1] ? [process.argv[1]] : [])]);
+    const { run } = await import("./index.js"); // the package entry: the bundle of program.ts
+    trace("cli loaded");
+    process.exitCode = await run(argv, help ? undefined : command);
+    trace("command done");
+    exitWhenFlushed();
+  }
 }
 
 /**

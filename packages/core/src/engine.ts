@@ -11,6 +11,8 @@
 export * from "./index.js";
 export type { EngineEvent } from "./engine/engine-events.js";
 export { SiteSession, SITE_LOCK_TTL_MS } from "./engine/site-session.js";
+export { forgetPlanMemo, savePlanMemo, vetoPlanMemo } from "./cache/plan-memo.js";
+export { trace } from "./log/trace.js";
 export { createBackend } from "./engine/site-backends.js";
 export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";
 export { planSite, deploySite, pendingChanges } from "./engine/deploy.js";

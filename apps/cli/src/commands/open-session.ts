@@ -15,6 +15,11 @@ function printWarning(event: EngineEvent): void {
 
 /** Prints a JSON document on stdout with every known secret value redacted. */
 export function printJson(session: SiteSession | undefined, value: unknown): void {
+  process.stdout.write(jsonText(session, value));
+}
+
+/** What {@link printJson} prints. */
+export function jsonText(session: SiteSession | undefined, value: unknown): string {
   const text = JSON.stringify(value, null, 2);
-  process.stdout.write(`${session ? session.redactor.redact(text) : text}\n`);
+  return `${session ? session.redactor.redact(text) : text}\n`;
 }

@@ -1,8 +1,8 @@
-import { pendingChanges, planSite, type PlanOptions } from "@stepwise/core/engine";
+import { forgetPlanMemo, pendingChanges, planSite, savePlanMemo, trace, vetoPlanMemo, type PlanOptions } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter } from "../output/reporter.js";
-import { openSession, printJson } from "./open-session.js";
+import { jsonText, openSession } from "./open-session.js";
 
 export interface PlanFlags {
   forceStep: string[];
@@ -31,13 +31,24 @@ export function planOptionsOf(flags: PlanFlags): PlanOptions {
 export async function planCommand(globals: GlobalOptions, flags: PlanFlags): Promise<void> {
   const reporter = await createReporter({ json: globals.json, verbose: globals.verbose, live: false });
   const session = await openSession(globals, (event) => {
-    if (event.type === "warning" || (event.type === "log" && globals.verbose)) reporter.onEvent(event);
+    if (event.type === "warning" || (event.type === "log" && globals.verbose)) {
+      vetoPlanMemo(`it printed a ${event.type}`); // a replay prints stdout only
+      reporter.onEvent(event);
+    }
   });
   try {
     const plan = await planSite(session, planOptionsOf(flags));
-    if (globals.json) printJson(session, planToJson(plan));
-    else process.stdout.write(`${session.redactor.redact(formatPlan(plan, globals))}\n`);
-    if (flags.expectNoChanges && (plan.toRun > 0 || plan.toRemove > 0)) {
+    const text = globals.json ? jsonText(session, planToJson(plan)) : `${session.redactor.redact(formatPlan(plan, globals))}\n`;
+    process.stdout.write(text);
+    const noop = plan.toRun === 0 && plan.toRemove === 0;
+    if (noop) {
+      // A plan with nothing to do is kept for the next one to replay (see docs/design.md, "No-op plan memo").
+      const notKept = savePlanMemo(session.site.dir, process.argv.slice(1), text);
+      trace(notKept === undefined ? "plan memo kept" : `plan memo not kept: ${notKept}`);
+    } else {
+      forgetPlanMemo(session.site.dir);
+    }
+    if (flags.expectNoChanges && !noop) {
       process.stderr.write(`error: --expect-no-changes: ${pendingChanges(plan)}\n`);
       process.exitCode = 1;
     }

@@ -5,6 +5,7 @@ import { compactKey } from "../fingerprint/node-crypto.js";
 import { SITE_SCHEMA_PATH } from "../site/site-schema.js";
 import { CORE_VERSION } from "../version.js";
 import { defineJsonCache, isRecord } from "./cache-file.js";
+import { witnessFile } from "./plan-memo.js";
 
 interface SiteParse {
   /** {@link parseKey} of the stepwise.yaml text this is the parse of. */
@@ -31,6 +32,7 @@ let buildId: string | undefined;
 
 function parseKey(text: string): string {
   buildId ??= [CORE_VERSION, ...[SITE_SCHEMA_PATH, new URL(import.meta.url)].map((url) => {
+    witnessFile(fileURLToPath(url));
     try {
       return String(statSync(fileURLToPath(url)).mtimeMs);
     } catch {

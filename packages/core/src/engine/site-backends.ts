@@ -1,4 +1,5 @@
 import type { BackendContext, JsonObject, SecretBackend, StateBackend } from "../contracts.js";
+import { vetoPlanMemo } from "../cache/plan-memo.js";
 import { errors } from "../errors/error-codes.js";
 import { isStepwiseError } from "../errors/stepwise-error.js";
 import type { LoadedPlugin } from "../plugins/load-plugins.js";
@@ -24,6 +25,8 @@ export async function createBackend<K extends "state" | "secrets">(
     const factories = kind === "state" ? plugin.definition.stateBackends : plugin.definition.secretBackends;
     const factory = factories?.[name];
     if (factory) {
+      // What another backend reads (a blob, a vault) is not a file a plan can witness.
+      vetoPlanMemo(`its ${kind} backend ${name} (${plugin.id}) is not one of core's local files`);
       try {
         return (await factory(options, ctx)) as R;
       } catch (error) {

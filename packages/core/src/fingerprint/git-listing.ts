@@ -1,10 +1,8 @@
 import { existsSync, lstatSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { commonGitDir, git, startGitListing, statKey, takePrefetched, untrackedListing, type StartedListing } from "./git-start.js";
+import { git, settleListing, startGitListing, statKey, takePrefetched, type StartedListing } from "./git-start.js";
 import { readGitIndex, type GitIndex } from "./git-index.js";
 import { RACY_WINDOW_MS } from "./file-hash-cache.js";
-import { compactKey } from "./node-crypto.js";
 import { untrackedCache, untrackedDirLine } from "../cache/untracked-cache.js";
 import { isDefaultIgnored } from "./glob-selector.js";
 import { trace } from "../log/trace.js";
@@ -116,28 +114,11 @@ function keepUntracked(started: StartedListing, index: GitIndex, untracked: stri
 }
 
 async function finishGitListing(started: StartedListing): Promise<GitListingHandle | undefined> {
-  const { siteDir, scope } = started;
-  const untrackedRun = untrackedListing(started);
-  const config = await started.config;
-  if (config.code !== 0 && config.code !== 1) return undefined;
-  const settingsText = config.stdout.toString("utf8");
-  const settings = parseConfig(settingsText);
-  const objectFormat = settings.get("extensions.objectformat");
-  if (objectFormat !== undefined && objectFormat.toLowerCase() !== "sha1") return undefined;
-  const autocrlf = settings.get("core.autocrlf")?.toLowerCase();
-  if (autocrlf !== undefined && autocrlf !== "false") return undefined;
-  const [modified, untracked] = await Promise.all([started.modified, untrackedRun]);
-  trace("git done");
-  if (modified.code !== 0 || untracked.code !== 0) return undefined;
-  const modifiedText = modified.stdout.toString("utf8");
-  const untrackedText = untracked.stdout.toString("utf8");
-  const attributesOutside = attributeFilesOutsideListing(siteDir, started.gitEntry, settings.get("core.attributesfile"), scope ?? []);
-  // "git-listing 3": a listing of version 2 did not walk a site git reports as one untracked
-  // directory (`./`), so a file-inputs identity made from one must not match any more.
-  let identity =
-    started.indexChecksum !== undefined && statKey(started.indexFile) === started.indexStat
-      ? compactKey(["git-listing 3", started.prefix, JSON.stringify(scope ?? null), started.indexChecksum, modifiedText, untrackedText, settingsText, String(attributesOutside)].join("\0"))
-      : undefined;
+  const { scope } = started;
+  const settled = await settleListing(started);
+  if (!settled) return undefined;
+  const { modifiedText, untrackedText, attributesOutside } = settled;
+  let identity = settled.identity;
   // The index as the identity names it, read once: for the untracked cache now (when git just
   // listed the untracked files) and for the listing when it is asked for.
   let index: GitIndex | undefined | null = null;
@@ -297,36 +278,6 @@ function addTracked(listing: GitListing, siteDir: string, file: string, mode: nu
     listing.cleanIds.push(cleanId);
   } else if (!mayBeAbsent || existsSync(path.join(siteDir, file))) listing.readPaths.push(file);
   if (isAttributesFile(file)) listing.attributesPresent = true;
-}
-
-function parseConfig(text: string): Map<string, string> {
-  const settings = new Map<string, string>();
-  for (const record of text.split("\0")) {
-    if (!record) continue;
-    const newline = record.indexOf("\n");
-    settings.set((newline < 0 ? record : record.slice(0, newline)).toLowerCase(), newline < 0 ? "true" : record.slice(newline + 1));
-  }
-  return settings;
-}
-
-/**
- * `.gitattributes` the listing cannot show: between the site and the work tree root, between
- * the site and each scope directory, `info/attributes`, and the global and system files.
- */
-function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attributesFile: string | undefined, scope: readonly string[]): boolean {
-  const inside = new Set<string>();
-  for (const dir of scope) for (let at = 0; at >= 0; at = dir.indexOf("/", at + 1)) inside.add(dir.slice(0, at));
-  for (const dir of inside) if (existsSync(path.join(siteDir, dir, ".gitattributes"))) return true;
-  const top = path.dirname(gitEntry);
-  for (let dir = path.dirname(path.resolve(siteDir)); dir.length >= top.length; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, ".gitattributes"))) return true;
-    if (dir === path.dirname(dir)) break;
-  }
-  const candidates = [path.join(commonGitDir(gitEntry), "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"];
-  const home = os.homedir();
-  if (attributesFile) candidates.push(attributesFile.startsWith("~/") ? path.join(home, attributesFile.slice(2)) : attributesFile);
-  else candidates.push(path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes"));
-  return candidates.some((file) => existsSync(file));
 }
 
 /** Attributes that make git store something other than the file's bytes. */

@@ -9,6 +9,7 @@ import { hadNoFileInputs } from "../cache/no-file-inputs.js";
 import { statLine } from "../cache/stat-line.js";
 import { directoriesUnchanged, readUntrackedCache, type UntrackedRecord } from "../cache/untracked-cache.js";
 import { trace } from "../log/trace.js";
+import { compactKey } from "./node-crypto.js";
 
 /** Environment variables that would point git at another repository than the site's. */
 const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
@@ -44,7 +45,7 @@ interface SharedGitState {
   readonly wholeSites: Set<string>;
   outputCounter: number;
 }
-const SHARED_KEY = Symbol.for("stepwise.git-start.v1");
+const SHARED_KEY = Symbol.for("stepwise.git-start.v2");
 const shared: SharedGitState = ((globalThis as Record<symbol, unknown>)[SHARED_KEY] ??= {
   prefetches: new Map(),
   wholeSites: new Set(),
@@ -137,12 +138,21 @@ export function takePrefetched(key: string): StartedListing | undefined {
  * directory to take: a command that will plan calls this first thing, so git's stat pass
  * runs on another core while the command loads its modules, site and plugins.
  */
-export function prefetchGitListing(siteDir: string): void {
+export function prefetchGitListing(siteDir: string, options: { alone?: boolean } = {}): void {
   const key = path.resolve(siteDir);
   // A site whose last plan had no file inputs: nobody would read the listing.
   if (shared.prefetches.has(key) || hadNoFileInputs(key)) return;
   shared.wholeSites.add(key);
-  shared.prefetches.set(key, startGitListing(key));
+  shared.prefetches.set(key, startGitListing(key, undefined, options.alone === true));
+}
+
+/**
+ * The identity of the listing prefetched for `siteDir` (see {@link SettledListing}), leaving
+ * the listing for the engine to take: undefined when none was prefetched or git cannot vouch.
+ */
+export async function prefetchedIdentity(siteDir: string): Promise<string | undefined> {
+  const started = shared.prefetches.get(path.resolve(siteDir));
+  return started ? (await settleListing(started))?.identity : undefined;
 }
 
 /**
@@ -172,11 +182,95 @@ export interface StartedListing {
   /** When the untracked listing was started (ms since the epoch); undefined if it came from the cache. */
   untrackedStartedAt: number | undefined;
   config: Promise<GitRun>;
+  /** {@link settleListing}'s answer, once: the plan memo's check and the engine's listing share it. */
+  settled?: Promise<SettledListing | undefined>;
+}
+
+/** What git answered for a started listing, and the identity it makes. */
+export interface SettledListing {
+  modifiedText: string;
+  untrackedText: string;
+  settingsText: string;
+  attributesOutside: boolean;
+  /**
+   * Equal identities are equal listings (see `GitListingHandle.identity` in git-listing.ts);
+   * undefined when that cannot be vouched for: an index without a checksum, or one that
+   * changed while git listed the site.
+   */
+  identity: string | undefined;
+}
+
+/**
+ * Waits for git's processes of a started listing and works out its identity, without reading
+ * the index. Undefined when git cannot list the site for stepwise: git failed, the repository
+ * is not SHA-1, or `core.autocrlf` converts line endings.
+ */
+export function settleListing(started: StartedListing): Promise<SettledListing | undefined> {
+  return (started.settled ??= settle(started));
+}
+
+async function settle(started: StartedListing): Promise<SettledListing | undefined> {
+  const untrackedRun = untrackedListing(started);
+  const config = await started.config;
+  if (config.code !== 0 && config.code !== 1) return undefined;
+  const settingsText = config.stdout.toString("utf8");
+  const settings = parseConfig(settingsText);
+  const objectFormat = settings.get("extensions.objectformat");
+  if (objectFormat !== undefined && objectFormat.toLowerCase() !== "sha1") return undefined;
+  const autocrlf = settings.get("core.autocrlf")?.toLowerCase();
+  if (autocrlf !== undefined && autocrlf !== "false") return undefined;
+  const [modified, untracked] = await Promise.all([started.modified, untrackedRun]);
+  trace("git done");
+  if (modified.code !== 0 || untracked.code !== 0) return undefined;
+  const modifiedText = modified.stdout.toString("utf8");
+  const untrackedText = untracked.stdout.toString("utf8");
+  const attributesOutside = attributeFilesOutsideListing(started.siteDir, started.gitEntry, settings.get("core.attributesfile"), started.scope ?? []);
+  // "git-listing 3": a listing of version 2 did not walk a site git reports as one untracked
+  // directory (`./`), so a file-inputs identity made from one must not match any more.
+  const identity =
+    started.indexChecksum !== undefined && statKey(started.indexFile) === started.indexStat
+      ? compactKey(["git-listing 3", started.prefix, JSON.stringify(started.scope ?? null), started.indexChecksum, modifiedText, untrackedText, settingsText, String(attributesOutside)].join("\0"))
+      : undefined;
+  return { modifiedText, untrackedText, settingsText, attributesOutside, identity };
+}
+
+function parseConfig(text: string): Map<string, string> {
+  const settings = new Map<string, string>();
+  for (const record of text.split("\0")) {
+    if (!record) continue;
+    const newline = record.indexOf("\n");
+    settings.set((newline < 0 ? record : record.slice(0, newline)).toLowerCase(), newline < 0 ? "true" : record.slice(newline + 1));
+  }
+  return settings;
+}
+
+/**
+ * `.gitattributes` the listing cannot show: between the site and the work tree root, between
+ * the site and each scope directory, `info/attributes`, and the global and system files.
+ */
+function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attributesFile: string | undefined, scope: readonly string[]): boolean {
+  const inside = new Set<string>();
+  for (const dir of scope) for (let at = 0; at >= 0; at = dir.indexOf("/", at + 1)) inside.add(dir.slice(0, at));
+  for (const dir of inside) if (existsSync(path.join(siteDir, dir, ".gitattributes"))) return true;
+  const top = path.dirname(gitEntry);
+  for (let dir = path.dirname(path.resolve(siteDir)); dir.length >= top.length; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, ".gitattributes"))) return true;
+    if (dir === path.dirname(dir)) break;
+  }
+  const candidates = [path.join(commonGitDir(gitEntry), "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"];
+  const home = os.homedir();
+  if (attributesFile) candidates.push(attributesFile.startsWith("~/") ? path.join(home, attributesFile.slice(2)) : attributesFile);
+  else candidates.push(path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes"));
+  return candidates.some((file) => existsSync(file));
 }
 
 export const NOTHING: GitRun = { code: 0, stdout: Buffer.alloc(0) };
 
-export function startGitListing(siteDir: string, scope?: readonly string[]): StartedListing | undefined {
+/**
+ * Starts git's processes for a listing of `siteDir` (`scope`: see `openGitListing`). `alone`:
+ * nothing else will be loading meanwhile (the plan memo's check), so git may use every core.
+ */
+export function startGitListing(siteDir: string, scope?: readonly string[], alone = false): StartedListing | undefined {
   let physical: string;
   try {
     physical = realpathSync(siteDir); // git works from the physical directory, so the prefix must too
@@ -195,7 +289,8 @@ export function startGitListing(siteDir: string, scope?: readonly string[]): Sta
   // Tracked changes first: the longest of the three. On two cores git's preload threads
   // (one lstat pass per core) would take the core this process loads on: measured, a no-op
   // plan then takes 12 ms longer than with git on one core and this process on the other.
-  const threads = os.availableParallelism() > 2 ? [] : ["-c", "core.preloadIndex=false"];
+  // Alone, git's threads take nothing from this process.
+  const threads = alone || os.availableParallelism() > 2 ? [] : ["-c", "core.preloadIndex=false"];
   const modified = none ? Promise.resolve(NOTHING) : git(siteDir, [...threads, "diff-files", "-z", "--name-only", "--relative", "--no-color", "--no-ext-diff", "--ignore-submodules", ...pathspecs]);
   const config = git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]);
   // The untracked cache is read now, but its directories are checked only when the listing is

@@ -51,6 +51,12 @@ export interface SiteFileInputs {
    * that convert content, or a file changed too recently to tell (racy).
    */
   readonly identity: string | undefined;
+  /**
+   * What {@link identity} is made of, when it is defined: the git listing's identity and the
+   * files read from disk with their stats (the plan memo's witnesses); null for a site without
+   * file inputs.
+   */
+  readonly basis: { listing: string; read: readonly (readonly [string, string])[] } | null | undefined;
   /** The files each step selects, with their content ids (see {@link collectSiteFileIds}); once. */
   collect(): Promise<StepFileIds>;
 }
@@ -67,7 +73,7 @@ export async function openSiteFileInputs(
   options: CollectOptions = {},
 ): Promise<SiteFileInputs> {
   const selector = new GlobSelector(globsByStep);
-  if (selector.steps.length === 0) return { identity: undefined, collect: async () => new Map() };
+  if (selector.steps.length === 0) return { identity: undefined, basis: null, collect: async () => new Map() };
   const insideSite = selector.roots().filter((root) => root !== ".." && !root.startsWith("../"));
   const handle = options.useGit === false ? undefined : await openGitListing(siteDir, insideSite);
   trace("git listing opened");
@@ -75,16 +81,19 @@ export async function openSiteFileInputs(
   const identityOf = (listing: string, read: readonly [string, string][]) => compactKey(JSON.stringify(["file-inputs 3", listing, globs, read]));
 
   let identity: string | undefined;
+  let basis: { listing: string; read: readonly (readonly [string, string])[] } | undefined;
   const listingIdentity = handle?.identity;
   // `.stepwise/cache/file-inputs.json`: the listing, globs and read files' stats of the last collection.
   const known = listingIdentity === undefined ? undefined : fileInputsCache.read(siteDir);
   if (known && known.listing === listingIdentity && known.globs === globs && known.read.every(([file, stat]) => cache.currentStat(file) === stat)) {
     identity = identityOf(listingIdentity!, known.read);
+    basis = { listing: listingIdentity!, read: known.read };
   }
 
   let collected: Promise<StepFileIds> | undefined;
   const collect = async (): Promise<StepFileIds> => {
     identity = undefined;
+    basis = undefined;
     const { files, read } = await collectFrom(siteDir, selector, cache, handle);
     const listing = handle?.identity; // undefined if the index changed while it was listed
     if (listing === undefined || read === undefined) return files;
@@ -95,6 +104,7 @@ export async function openSiteFileInputs(
       stats.push([file, stat]);
     }
     identity = identityOf(listing, stats);
+    basis = { listing, read: stats };
     if (!known || known.listing !== listing || known.globs !== globs || JSON.stringify(known.read) !== JSON.stringify(stats)) {
       fileInputsCache.write(siteDir, { listing, globs, read: stats });
     }
@@ -103,6 +113,9 @@ export async function openSiteFileInputs(
   return {
     get identity() {
       return identity;
+    },
+    get basis() {
+      return basis;
     },
     collect: () => (collected ??= collect()),
   };

@@ -32,6 +32,7 @@ function fileInputs(identity: string | undefined) {
   const counter = { collected: 0 };
   const inputs: SiteFileInputs = {
     identity,
+    basis: undefined,
     async collect() {
       counter.collected += 1;
       return new Map([["web", new StepFiles(["src/main.js"], ["sha256:main"])]]);

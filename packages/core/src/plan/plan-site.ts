@@ -1,5 +1,6 @@
 import type { StateDocument, StepRecord } from "../contracts.js";
 import type { SiteStep } from "../context/step-context.js";
+import { notePlanFileInputs, vetoPlanMemo } from "../cache/plan-memo.js";
 import { errors } from "../errors/error-codes.js";
 import type { SiteSession } from "../engine/site-session.js";
 import { planRemovals, targetInventory } from "../engine/removals.js";
@@ -56,6 +57,8 @@ export async function computeSitePlan(session: SiteSession, state: StateDocument
   const [tooShort] = secrets.tooShort();
   if (tooShort !== undefined) throw errors.secretTooShort(tooShort, MIN_SECRET_LENGTH);
   const refresh = options.refresh !== false;
+  // A plan that asks the target, or runs drift checks, reads the world: it cannot be replayed.
+  if (refresh && session.target) vetoPlanMemo(`it asks target ${session.target.definition.name} what it made (refresh)`);
   // Read-only, and only when the plan looks at the world (not with --no-refresh).
   const inventory = refresh ? targetInventory(session) : Promise.resolve(undefined);
   const ordered = session.graph.order.map((name) => session.steps.get(name)!);
@@ -67,6 +70,7 @@ export async function computeSitePlan(session: SiteSession, state: StateDocument
   const listings = new StateListings(session.stateBackend);
   const files = await planFiles(session.site.dir, inputs, ordered, state, base, listings);
   trace("files collected");
+  notePlanFileInputs(session.site.dir, inputs.basis);
   const sources: EntrySources = { ...base, files: (step) => files.files(step) };
   const forced = { steps: new Set(options.forceSteps ?? []), all: options.forceAll === true };
   const previousFiles = (record: StepRecord) => listings.previousFiles(record);
@@ -74,6 +78,7 @@ export async function computeSitePlan(session: SiteSession, state: StateDocument
   files.remember(steps);
   trace("fingerprints compared");
   const needsCheck = refresh ? steps.filter((plan) => plan.action === "skip" && session.steps.get(plan.name)!.definition.check) : [];
+  if (needsCheck.length > 0) vetoPlanMemo(`it runs the drift check of ${needsCheck[0]!.name}`);
   await loadFiles(files, steps, needsCheck);
   await checkDrift(session, state, needsCheck, options.concurrency ?? 4);
   settleActions(steps, session.steps);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { witnessEntry, witnessFile } from "../cache/plan-memo.js";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { JsonObject, PluginDefinition } from "../contracts.js";
@@ -115,6 +116,7 @@ async function loadPlugin(siteDir: string, entry: PluginEntry, onIncompatible?: 
   const root = resolvePackageRoot(siteDir, entry.name);
   if (!root) throw errors.pluginMissing(entry.name, siteDir);
   let pkg: PackageJson;
+  witnessFile(path.join(root, "package.json"));
   try {
     pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as PackageJson;
   } catch (error) {
@@ -184,13 +186,20 @@ async function versionSkew(coreRange: string): Promise<"needs-newer-core" | "nee
 
 /** Node's lookup of a package from a directory: ./relative paths, then node_modules up the tree. */
 export function resolvePackageRoot(fromDir: string, specifier: string): string | undefined {
+  // Each place looked at is a witness of a plan (see cache/plan-memo.ts): the entry itself, so a
+  // package linked anew is seen even when its files are the same, and its package.json.
   if (specifier.startsWith(".") || path.isAbsolute(specifier)) {
     const dir = path.resolve(fromDir, specifier);
+    witnessEntry(dir);
+    witnessFile(path.join(dir, "package.json"));
     return existsSync(path.join(dir, "package.json")) ? dir : undefined;
   }
   let dir = path.resolve(fromDir);
   for (;;) {
     const candidate = path.join(dir, "node_modules", specifier);
+    witnessEntry(candidate);
+    if (specifier.startsWith("@")) witnessEntry(path.dirname(candidate));
+    witnessFile(path.join(candidate, "package.json"));
     if (existsSync(path.join(candidate, "package.json"))) return candidate;
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
@@ -208,6 +217,7 @@ function packageEntry(root: string, pkg: PackageJson): string | undefined {
   const candidates = [fromExports, pkg.main, "index.js"].filter((c): c is string => typeof c === "string");
   for (const candidate of candidates) {
     const file = path.resolve(root, candidate);
+    witnessFile(file);
     if (existsSync(file) && statSync(file).isFile()) return file;
   }
   return undefined;

@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { witnessFile } from "../cache/plan-memo.js";
 import path from "node:path";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
 import type { BackendContext, JsonObject, SecretBackend } from "../contracts.js";
@@ -56,6 +57,7 @@ export class AgeSecretBackend implements SecretBackend {
    */
   async readAll(): Promise<Map<string, string>> {
     let data: Uint8Array;
+    witnessFile(this.file);
     try {
       data = await readFile(this.file);
     } catch (error) {
@@ -149,6 +151,7 @@ export class AgeSecretBackend implements SecretBackend {
     const fromEnv = this.env[AGE_IDENTITY_ENV]?.trim();
     if (fromEnv) return { identity: fromEnv, source: AGE_IDENTITY_ENV };
     let text: string;
+    witnessFile(this.identityFile);
     try {
       text = readFileSync(this.identityFile, "utf8");
     } catch (error) {

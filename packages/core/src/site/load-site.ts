@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { witnessFile } from "../cache/plan-memo.js";
 import path from "node:path";
 import type { Document, Node as YamlNode } from "yaml";
 import type { JsonObject, JsonValue, PresetName } from "../contracts.js";
@@ -68,6 +69,7 @@ export function loadSite(dir: string): SiteFile {
   const siteDir = path.resolve(dir);
   const file = path.join(siteDir, SITE_FILE);
   let text: string;
+  witnessFile(file);
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { copyFile, open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { witnessFile } from "../cache/plan-memo.js";
 import path from "node:path";
 import { trace } from "../log/trace.js";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
@@ -112,6 +113,7 @@ export class FileStateBackend implements StateBackend {
   }
 
   async readJournal(): Promise<string | undefined> {
+    witnessFile(this.journalFile);
     try {
       // Synchronous, as read(): a plan's other reads keep the thread pool busy, and this one is usually an ENOENT.
       return readFileSync(this.journalFile, "utf8");
@@ -167,6 +169,7 @@ export class FileStateBackend implements StateBackend {
 
   async read(options: { allowMigrated?: boolean } = {}): Promise<{ state: StateDocument | undefined; etag: string | undefined }> {
     let bytes: Buffer;
+    witnessFile(this.file);
     try {
       // One read: the promise API reads a megabyte-sized state in 512 KiB rounds on the thread pool.
       bytes = readFileSync(this.file);
