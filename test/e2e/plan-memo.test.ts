@@ -3,10 +3,13 @@
 // git's listing and every file, module and environment variable the plan read are as they were.
 // Each test changes one thing the memo must notice and checks that the plan after it is made
 // afresh and says so; a memo that is damaged or answers another invocation costs a full plan.
-import { appendFileSync, lutimesSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, linkSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { backdate, commitAll, git, initRepo } from "../fixtures/git-repo.js";
+import { TEMPLATE_VERSION_FILE } from "@stepwise/core/engine";
 import { makeFixtureSite, runCli } from "./cli-harness.js";
 
 const memoFile = (dir: string) => path.join(dir, ".stepwise", "cache", "plan-memo.json");
@@ -188,6 +191,105 @@ describe("the no-op plan memo", () => {
     const result = await plan(dir);
     expect(result.stdout).toBe(good);
     expect(result.replayed).toBe(false);
+  });
+
+  it("sees a link further down a chain pointed elsewhere, even at hard-linked copies of the same files", async () => {
+    const dir = await deployedSite();
+    // node_modules/memo-plugin -> vendor/current -> memo-plugin-a, as release directories are switched.
+    symlinkSync("memo-plugin-a", path.join(dir, "vendor", "current"), "dir");
+    rmSync(path.join(dir, "node_modules", "memo-plugin"));
+    symlinkSync(path.join(dir, "vendor", "current"), path.join(dir, "node_modules", "memo-plugin"), "dir");
+    mkdirSync(path.join(dir, "vendor", "memo-plugin-c"));
+    for (const file of ["package.json", "index.js"]) linkSync(path.join(dir, "vendor", "memo-plugin-a", file), path.join(dir, "vendor", "memo-plugin-c", file));
+    const past = new Date(Date.now() - 3600_000);
+    for (const entry of ["vendor/current", "node_modules/memo-plugin"]) lutimesSync(path.join(dir, entry), past, past);
+    for (const entry of ["vendor", "vendor/memo-plugin-c", "node_modules"]) utimesSync(path.join(dir, entry), past, past);
+    await settled(dir);
+    // The same files (hard links), so every file's stat is the same: only the directory differs.
+    rmSync(path.join(dir, "vendor", "current"));
+    symlinkSync("memo-plugin-c", path.join(dir, "vendor", "current"), "dir");
+    expect((await plan(dir)).replayed).toBe(false);
+  });
+
+  it("is not kept when the plan prints more than its text, changes the environment, or Node's own variables differ", async () => {
+    const dir = await deployedSite();
+    await settled(dir);
+    const entry = path.join(dir, "vendor", "memo-plugin-a", "index.js");
+    const original = readFileSync(entry, "utf8");
+    // A plugin that prints: the replay would not.
+    writeFileSync(entry, `console.error("plugin says hello");\n${original}`);
+    backdate(path.join(dir, "vendor"));
+    const printing = await plan(dir);
+    expect(printing.notKept).toBe("it printed on stderr");
+    writeFileSync(entry, `console.log("plugin says hello");\n${original}`);
+    backdate(path.join(dir, "vendor"));
+    expect((await plan(dir)).notKept).toBe("it printed more than the plan on stdout");
+    // A plugin that sets a variable it read: the value it read is not the value at the end.
+    writeFileSync(entry, `process.env.MEMO_MODE ??= "prod";\n${original}`);
+    backdate(path.join(dir, "vendor"));
+    expect((await plan(dir)).notKept).toBe("it set the environment variable MEMO_MODE");
+    writeFileSync(entry, original);
+    backdate(path.join(dir, "vendor"));
+    await settled(dir);
+    // Node reads NODE_* itself (NODE_PRESERVE_SYMLINKS changes how every module is found).
+    expect((await plan(dir, [], { NODE_PRESERVE_SYMLINKS: "1" })).replayed).toBe(false);
+  });
+
+  it("falls back to a full plan on a directory replaced by a file, a FIFO in the memo's place, and a template folder outside git", async () => {
+    const dir = await deployedSite();
+    await settled(dir);
+    // src/deep/x.js tracked, then src/deep replaced by a file: the kept untracked listing's directory is no directory.
+    mkdirSync(path.join(dir, "src", "deep"));
+    writeFileSync(path.join(dir, "src", "deep", "x.js"), "1\n");
+    commitAll(dir);
+    expect((await runCli(["deploy"], { cwd: dir })).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await settled(dir);
+    rmSync(path.join(dir, "src", "deep"), { recursive: true });
+    writeFileSync(path.join(dir, "src", "deep"), "now a file\n");
+    const replaced = await plan(dir);
+    expect(replaced.replayed).toBe(false);
+    expect(replaced.stdout).toMatch(/run +code/);
+
+    const fifo = await deployedSite();
+    rmSync(memoFile(fifo), { force: true });
+    mkdirSync(path.dirname(memoFile(fifo)), { recursive: true });
+    execFileSync("mkfifo", [memoFile(fifo)]);
+    const answered = await plan(fifo);
+    expect(answered.stdout).toContain("0 to run");
+  });
+
+  it("keeps no memo for templates linked from outside the work tree, and witnesses those inside it", async () => {
+    const dir = await deployedSite();
+    const shared = mkdtempSync(path.join(os.tmpdir(), "stepwise-shared-templates-"));
+    writeFileSync(path.join(shared, TEMPLATE_VERSION_FILE), "0.1.0\n");
+    writeFileSync(path.join(shared, "app.conf"), "greeting=${config.app.greeting}\n");
+    symlinkSync(shared, path.join(dir, "templates"), "dir");
+    writeFileSync(path.join(dir, "stepwise.yaml"), "name: memo\nplugins:\n  - memo-plugin\nconfig:\n  app:\n    greeting: hi\n    other: x\ntemplates:\n  source: templates\n  output: rendered\n");
+    const deployed = await runCli(["deploy"], { cwd: dir });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    backdate(shared);
+    backdate(dir);
+    ageState(dir);
+    // git sees the link, not the templates: a plan does not vouch for its file inputs and keeps no memo.
+    const linked = await plan(dir, ["--no-refresh"]);
+    expect(linked.stdout).toContain("0 to run");
+    expect(linked.notKept).toMatch(/file inputs are not vouched for/);
+    writeFileSync(path.join(shared, "app.conf"), "greeting=${config.app.greeting} ${config.app.other}\n");
+    expect((await plan(dir, ["--no-refresh"])).stdout).toMatch(/run +templates/);
+
+    // In the work tree, the templates it read are witnesses along with git's listing.
+    rmSync(path.join(dir, "templates"));
+    mkdirSync(path.join(dir, "templates"));
+    for (const file of [TEMPLATE_VERSION_FILE, "app.conf"]) writeFileSync(path.join(dir, "templates", file), readFileSync(path.join(shared, file)));
+    commitAll(dir);
+    expect((await runCli(["deploy"], { cwd: dir })).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // the new templates' stats are trusted once older than the racy window
+    await settled(dir, ["--no-refresh"]);
+    writeFileSync(path.join(dir, "templates", TEMPLATE_VERSION_FILE), "9.0.0\n");
+    const tooNew = await runCli(["plan", "--no-refresh"], { cwd: dir });
+    expect(tooNew.code).toBe(2);
+    expect(tooNew.stderr).toMatch(/9\.0\.0/);
   });
 
   it("is not kept for a plan that runs a drift check or reads a state just written", async () => {

@@ -24,18 +24,20 @@ if (major < 22) {
   // Start git's listing of the site's files on the other core first, while the CLI loads (or,
   // with a plan memo to check, while it is checked: git may then use both cores).
   if (command === "plan" || command === "deploy") prefetchGitListing(siteDir, { alone: planning && hasPlanMemo(siteDir) });
+  trace("cli started");
   // A plan the last one already made, with nothing it read changed since, is printed again
   // without loading the CLI (see @stepwise/core's cache/plan-memo.ts); git's listing decides.
-  const memo = planning ? readPlanMemo(siteDir, process.argv.slice(1)) : undefined;
-  trace("cli started");
+  // Like any cache it is a hint: whatever goes wrong checking it, the plan is made afresh. (When
+  // only git's listing differs, git has finished before the CLI loads: an edit costs that wait.)
+  const replay = planning ? await replayablePlan(siteDir).catch(() => undefined) : undefined;
   // A reader that went away (`stepwise plan | head`) is not an error.
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });
-  if (memo && (memo.listing === null || memo.listing === (await prefetchedIdentity(siteDir)))) {
+  if (replay !== undefined) {
     trace("plan memo replayed");
-    process.stdout.write(memo.stdout);
+    process.stdout.write(replay);
     exitWhenFlushed();
   } else {
     if (command === "plan" && !help) recordPlanInputs([fileURLToPath(import.meta.url), ...(process.argv[1] ? [process.argv[1]] : [])]);
@@ -45,6 +47,13 @@ if (major < 22) {
     trace("command done");
     exitWhenFlushed();
   }
+}
+
+/** The text of the site's plan memo when it answers this plan (see cache/plan-memo.ts), else undefined. */
+async function replayablePlan(siteDir: string): Promise<string | undefined> {
+  const memo = readPlanMemo(siteDir, process.argv.slice(1));
+  if (!memo) return undefined;
+  return memo.listing === null || memo.listing === (await prefetchedIdentity(siteDir)) ? memo.stdout : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { bytesChecksum } from "./checksum.js";
 import { replaceCacheFile } from "./replace-cache-file.js";
@@ -10,6 +10,21 @@ import { replaceCacheFile } from "./replace-cache-file.js";
  * invalidates it.
  */
 export const CACHE_DIR = path.join(".stepwise", "cache");
+
+/**
+ * The bytes of `file` if it is a regular file; throws otherwise. Opened without blocking and
+ * checked before it is read: a FIFO (or a device) in a cache's place would otherwise hang the
+ * read forever.
+ */
+export function readRegularFile(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file`);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** The path of the cache file `name` of the site in `siteDir`. */
 export const cachePath = (siteDir: string, name: string): string => path.join(siteDir, CACHE_DIR, name);
@@ -67,7 +82,7 @@ export function defineJsonCache<T>(spec: JsonCacheSpec<T>): JsonCache<T> {
     decode,
     read(siteDir) {
       try {
-        return decode(readFileSync(cachePath(siteDir, name)));
+        return decode(readRegularFile(cachePath(siteDir, name)));
       } catch {
         return undefined; // none yet, or not a file
       }

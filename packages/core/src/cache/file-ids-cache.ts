@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { SYMLINK_PREFIX } from "../fingerprint/hash-worker.js";
+import { readRegularFile } from "./cache-file.js";
 import { bytesChecksum } from "./checksum.js";
 import { replaceCacheFile } from "./replace-cache-file.js";
 
@@ -90,7 +90,7 @@ export function encodeFileIds(rows: ReadonlyMap<string, FileIdRow>): Buffer {
 /** The rows kept in `file`, or undefined when there are none to trust. Never throws. */
 export function readFileIds(file: string): Map<string, FileIdRow> | undefined {
   try {
-    return decodeFileIds(readFileSync(file));
+    return decodeFileIds(readRegularFile(file));
   } catch {
     return undefined; // none yet, or not a file
   }

@@ -48,7 +48,13 @@ export function directoriesUnchanged(siteDir: string, dirs: string): boolean {
       space = dirs.indexOf(" ", space + 1);
       if (space < 0 || space > end) return false;
     }
-    if (statLine(lstatSync(base + dirs.slice(space + 1, end), { throwIfNoEntry: false })) !== dirs.slice(at, space)) return false;
+    let stat;
+    try {
+      stat = lstatSync(base + dirs.slice(space + 1, end), { throwIfNoEntry: false });
+    } catch {
+      return false; // ENOTDIR (a directory replaced by a file above it), EACCES: changed
+    }
+    if (statLine(stat) !== dirs.slice(at, space)) return false;
     at = end + 1;
   }
   return true;

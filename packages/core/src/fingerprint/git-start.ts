@@ -206,7 +206,9 @@ export interface SettledListing {
  * is not SHA-1, or `core.autocrlf` converts line endings.
  */
 export function settleListing(started: StartedListing): Promise<SettledListing | undefined> {
-  return (started.settled ??= settle(started));
+  // Whatever goes wrong here (an unreadable directory, no home directory) leaves git's view
+  // unknown: the caller lists the site without it, never fails for it.
+  return (started.settled ??= settle(started).catch(() => undefined));
 }
 
 async function settle(started: StartedListing): Promise<SettledListing | undefined> {

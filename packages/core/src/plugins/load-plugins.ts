@@ -187,10 +187,12 @@ async function versionSkew(coreRange: string): Promise<"needs-newer-core" | "nee
 /** Node's lookup of a package from a directory: ./relative paths, then node_modules up the tree. */
 export function resolvePackageRoot(fromDir: string, specifier: string): string | undefined {
   // Each place looked at is a witness of a plan (see cache/plan-memo.ts): the entry itself, so a
-  // package linked anew is seen even when its files are the same, and its package.json.
+  // package linked anew is seen even when its files are the same, the directory it leads to, and
+  // its package.json.
   if (specifier.startsWith(".") || path.isAbsolute(specifier)) {
     const dir = path.resolve(fromDir, specifier);
     witnessEntry(dir);
+    witnessFile(dir);
     witnessFile(path.join(dir, "package.json"));
     return existsSync(path.join(dir, "package.json")) ? dir : undefined;
   }
@@ -199,6 +201,7 @@ export function resolvePackageRoot(fromDir: string, specifier: string): string |
     const candidate = path.join(dir, "node_modules", specifier);
     witnessEntry(candidate);
     if (specifier.startsWith("@")) witnessEntry(path.dirname(candidate));
+    witnessFile(candidate); // through every link: a link further down a chain pointed elsewhere
     witnessFile(path.join(candidate, "package.json"));
     if (existsSync(path.join(candidate, "package.json"))) return candidate;
     const parent = path.dirname(dir);

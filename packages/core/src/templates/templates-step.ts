@@ -1,6 +1,7 @@
 import { nodeCrypto } from "../fingerprint/node-crypto.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { listFilesRecursive } from "../files/list-files.js";
+import { witnessEntry, witnessFile } from "../cache/plan-memo.js";
 import { readFile, unlink, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomically } from "../files/write-file-atomically.js";
@@ -52,7 +53,12 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
     const problem = folderProblem(key, dir, rel);
     if (problem) throw errors.siteInvalid(site.locate(["templates", key]), problem, `set templates.${key} in ${path.basename(site.file)} to a folder inside the site`);
   }
+  // What is read here shapes the step (its inputs, its version check): witnesses of a plan (see
+  // cache/plan-memo.ts), also when the folder is a link out of the work tree git lists.
+  witnessFile(sourceDir);
+  witnessEntry(sourceDir);
   const versionFile = path.join(sourceDir, TEMPLATE_VERSION_FILE);
+  witnessFile(versionFile);
   if (!existsSync(versionFile)) {
     throw errors.templateVersionMissing(relSource, TEMPLATE_VERSION_FILE, site.locate(["templates", "source"]), CORE_VERSION);
   }
@@ -61,7 +67,8 @@ export function createTemplatesStep(site: SiteFile, knownSteps: ReadonlySet<stri
   if (problem) {
     throw errors.templateTooNew(relSource, TEMPLATE_VERSION_FILE, version, CORE_VERSION, problem);
   }
-  const files = listFilesRecursive(sourceDir).filter((f) => f !== TEMPLATE_VERSION_FILE).map((relative): TemplateFile => {
+  const files = listFilesRecursive(sourceDir, "", witnessFile).filter((f) => f !== TEMPLATE_VERSION_FILE).map((relative): TemplateFile => {
+    witnessFile(path.join(sourceDir, relative));
     const text = readFileSync(path.join(sourceDir, relative), "utf8");
     return { relative, sitePath: `${relSource}/${relative}`, text, holdsSecret: references(text).some((r) => r.kind === "secret") };
   });
