@@ -115,9 +115,11 @@ describe("the no-op plan memo", () => {
     const dir = await deployedSite();
     await settled(dir);
 
-    // The plugin's factory reads MEMO_EXTRA_STEP: the memo answers only the value it was made with.
-    // A variable nobody reads does not matter (a shell's own, a benchmark tool's).
-    expect((await plan(dir, [], { SOMETHING_ELSE: String(Date.now()) })).replayed).toBe(true);
+    // The plugin's factory reads MEMO_EXTRA_STEP: the memo answers only the environment it was made in.
+    // A shell's bookkeeping (OLDPWD after a cd) does not count; any other variable does.
+    expect((await plan(dir, [], { OLDPWD: String(Date.now()) })).replayed).toBe(true);
+    expect((await plan(dir, [], { SOMETHING_ELSE: String(Date.now()) })).replayed).toBe(false);
+    await settled(dir);
     const withExtra = await plan(dir, [], { MEMO_EXTRA_STEP: "1" });
     expect(withExtra.replayed).toBe(false);
     expect(withExtra.stdout).toMatch(/run +extra +never run/);
@@ -224,15 +226,67 @@ describe("the no-op plan memo", () => {
     writeFileSync(entry, `console.log("plugin says hello");\n${original}`);
     backdate(path.join(dir, "vendor"));
     expect((await plan(dir)).notKept).toBe("it printed more than the plan on stdout");
-    // A plugin that sets a variable it read: the value it read is not the value at the end.
-    writeFileSync(entry, `process.env.MEMO_MODE ??= "prod";\n${original}`);
+    // Output that bypasses process.stdout, and a child process (its output, what it reads).
+    writeFileSync(entry, `import { writeSync } from "node:fs";\nwriteSync(2, "direct\\n");\n${original}`);
     backdate(path.join(dir, "vendor"));
-    expect((await plan(dir)).notKept).toBe("it set the environment variable MEMO_MODE");
+    expect((await plan(dir)).notKept).toBe("it wrote to stdout or stderr directly");
+    writeFileSync(entry, `import { execFileSync } from "node:child_process";\nexecFileSync("true");\n${original}`);
+    backdate(path.join(dir, "vendor"));
+    expect((await plan(dir)).notKept).toBe("it started a child process");
+    // An exit code a replay would not give.
+    writeFileSync(entry, `process.exitCode = 3;\n${original}`);
+    backdate(path.join(dir, "vendor"));
+    const exits = await runCli(["plan"], { cwd: dir, env: { STEPWISE_TRACE: "1" } });
+    expect(exits.code).toBe(3);
+    expect(exits.stderr).toContain("plan memo not kept: it exits with 3");
+    // A plugin that sets a variable it read: the memo answers the environment the plan started in.
+    writeFileSync(entry, `const mode = process.env.MEMO_MODE;\nprocess.env.MEMO_MODE ??= "prod";\nconst extra = mode ? [] : [{ name: "unmoded", run: async () => ({}) }];\n${original.replace("  ...(process.env", "  ...extra,\n  ...(process.env")}`);
+    backdate(path.join(dir, "vendor"));
+    expect((await plan(dir)).stdout).toMatch(/run +unmoded/);
+    expect((await runCli(["deploy"], { cwd: dir })).code).toBe(0);
+    ageState(dir);
+    await settled(dir);
+    const moded = await plan(dir, [], { MEMO_MODE: "prod" });
+    expect(moded.replayed).toBe(false);
     writeFileSync(entry, original);
     backdate(path.join(dir, "vendor"));
+    expect((await runCli(["deploy", "--auto-approve"], { cwd: dir })).code).toBe(0); // removes the step "unmoded"
+    ageState(dir);
     await settled(dir);
     // Node reads NODE_* itself (NODE_PRESERVE_SYMLINKS changes how every module is found).
     expect((await plan(dir, [], { NODE_PRESERVE_SYMLINKS: "1" })).replayed).toBe(false);
+  });
+
+  it("witnesses files a plugin reads as it loads, and an optional dependency it did not find", async () => {
+    const dir = await deployedSite();
+    const entry = path.join(dir, "vendor", "memo-plugin-a", "index.js");
+    const original = readFileSync(entry, "utf8");
+    writeFileSync(path.join(dir, "vendor", "memo-plugin-a", "steps.json"), JSON.stringify(["listed"]));
+    const reading = `import { readFileSync } from "node:fs";
+const listed = JSON.parse(readFileSync(new URL("./steps.json", import.meta.url), "utf8")).map((name) => ({ name, run: async () => ({}) }));
+let optional = [];
+try { optional = (await import("memo-optional")).default; } catch {}
+${original.replace("  ...(process.env", "  ...listed,\n  ...optional,\n  ...(process.env")}`;
+    writeFileSync(entry, reading);
+    expect((await runCli(["deploy"], { cwd: dir })).code).toBe(0);
+    backdate(path.join(dir, "vendor"));
+    ageState(dir);
+    await settled(dir);
+    // The plugin's own JSON, read with fs as it loads.
+    writeFileSync(path.join(dir, "vendor", "memo-plugin-a", "steps.json"), JSON.stringify(["listed", "another"]));
+    const listed = await plan(dir);
+    expect(listed.replayed).toBe(false);
+    expect(listed.stdout).toMatch(/run +another +never run/);
+    writeFileSync(path.join(dir, "vendor", "memo-plugin-a", "steps.json"), JSON.stringify(["listed"]));
+    backdate(path.join(dir, "vendor"));
+    await settled(dir);
+    // An optional dependency installed since: where Node looked for it is a witness.
+    mkdirSync(path.join(dir, "node_modules", "memo-optional"));
+    writeFileSync(path.join(dir, "node_modules", "memo-optional", "package.json"), JSON.stringify({ name: "memo-optional", version: "1.0.0", type: "module", main: "index.js" }));
+    writeFileSync(path.join(dir, "node_modules", "memo-optional", "index.js"), 'export default [{ name: "optional", run: async () => ({}) }];\n');
+    const optional = await plan(dir);
+    expect(optional.replayed).toBe(false);
+    expect(optional.stdout).toMatch(/run +optional +never run/);
   });
 
   it("falls back to a full plan on a directory replaced by a file, a FIFO in the memo's place, and a template folder outside git", async () => {

@@ -4,7 +4,7 @@ import nodeModule from "node:module";
 // Bundled into this file by the build (see scripts/bundle-dist.mjs --inline), not resolved and
 // read as another package's module: git starts before anything but this file is loaded.
 import { fileURLToPath } from "node:url";
-import { hasPlanMemo, prefetchGitListing, prefetchedIdentity, readPlanMemo, recordPlanInputs, trace } from "@stepwise/core/prefetch";
+import { hasPlanMemo, prefetchGitListing, prefetchedIdentity, readPlanMemo, recordPlanInputs, settlePlanMemo, statWitnesses, trace } from "@stepwise/core/prefetch";
 import { scanArgs } from "./args.js";
 
 // `stepwise --version` is answered before anything else is loaded: no commander, no core, no plugin
@@ -21,6 +21,8 @@ if (major < 22) {
   const { command, site, help } = scanArgs(argv);
   const siteDir = site ?? process.cwd();
   const planning = command === "plan" && !help;
+  // What this process already loaded, as it was when loaded: witnesses of a plan it may keep.
+  const entry = planning ? statWitnesses([fileURLToPath(import.meta.url), ...(process.argv[1] ? [process.argv[1]] : [])]) : [];
   // Start git's listing of the site's files on the other core first, while the CLI loads (or,
   // with a plan memo to check, while it is checked: git may then use both cores).
   if (command === "plan" || command === "deploy") prefetchGitListing(siteDir, { alone: planning && hasPlanMemo(siteDir) });
@@ -40,10 +42,16 @@ if (major < 22) {
     process.stdout.write(replay);
     exitWhenFlushed();
   } else {
-    if (command === "plan" && !help) recordPlanInputs([fileURLToPath(import.meta.url), ...(process.argv[1] ? [process.argv[1]] : [])]);
+    if (planning) recordPlanInputs(entry);
     const { run } = await import("./index.js"); // the package entry: the bundle of program.ts
     trace("cli loaded");
     process.exitCode = await run(argv, help ? undefined : command);
+    if (planning) {
+      // Once the command is over and what it left for the next turn (a warning) has happened.
+      await new Promise((resolve) => setImmediate(resolve));
+      const notKept = settlePlanMemo(Number(process.exitCode ?? 0));
+      trace(notKept === undefined ? "plan memo kept" : `plan memo not kept: ${notKept}`);
+    }
     trace("command done");
     exitWhenFlushed();
   }

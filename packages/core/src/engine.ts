@@ -11,7 +11,7 @@
 export * from "./index.js";
 export type { EngineEvent } from "./engine/engine-events.js";
 export { SiteSession, SITE_LOCK_TTL_MS } from "./engine/site-session.js";
-export { forgetPlanMemo, savePlanMemo, vetoPlanMemo } from "./cache/plan-memo.js";
+export { forgetPlanMemo, offerPlanMemo, vetoPlanMemo } from "./cache/plan-memo.js";
 export { trace } from "./log/trace.js";
 export { createBackend } from "./engine/site-backends.js";
 export type { OpenSiteOptions, OwnedSecret } from "./engine/site-session.js";

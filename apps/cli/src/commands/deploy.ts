@@ -1,4 +1,4 @@
-import { ErrorCode, ExitCode, deploySite, planSite, type DeployResult, type Plan } from "@stepwise/core/engine";
+import { ErrorCode, ExitCode, deploySite, forgetPlanMemo, planSite, type DeployResult, type Plan } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter, isLiveTerminal, type Reporter } from "../output/reporter.js";
@@ -15,6 +15,8 @@ export async function deployCommand(globals: GlobalOptions, flags: DeployFlags):
   const live = !globals.json && isLiveTerminal();
   let reporter: Reporter | undefined;
   const session = await openSession(globals, (event) => reporter?.onEvent(event));
+  // A deploy changes the state a kept no-op plan names: that memo can only cost the next plan time.
+  if (!flags.dryRun) forgetPlanMemo(session.site.dir);
   const planOptions = planOptionsOf(flags);
   // Removals need a yes: --auto-approve, or a person who saw them in the preview below.
   let approveRemovals: boolean | string[] = flags.autoApprove === true;

@@ -1,4 +1,4 @@
-import { forgetPlanMemo, pendingChanges, planSite, savePlanMemo, trace, vetoPlanMemo, type PlanOptions } from "@stepwise/core/engine";
+import { forgetPlanMemo, offerPlanMemo, pendingChanges, planSite, vetoPlanMemo, type PlanOptions } from "@stepwise/core/engine";
 import type { GlobalOptions } from "../global-options.js";
 import { formatPlan, planToJson } from "../output/format-plan.js";
 import { createReporter } from "../output/reporter.js";
@@ -41,13 +41,10 @@ export async function planCommand(globals: GlobalOptions, flags: PlanFlags): Pro
     const text = globals.json ? jsonText(session, planToJson(plan)) : `${session.redactor.redact(formatPlan(plan, globals))}\n`;
     process.stdout.write(text);
     const noop = plan.toRun === 0 && plan.toRemove === 0;
-    if (noop) {
-      // A plan with nothing to do is kept for the next one to replay (see docs/design.md, "No-op plan memo").
-      const notKept = savePlanMemo(session.site.dir, process.argv.slice(1), text);
-      trace(notKept === undefined ? "plan memo kept" : `plan memo not kept: ${notKept}`);
-    } else {
-      forgetPlanMemo(session.site.dir);
-    }
+    // A plan with nothing to do is kept for the next one to replay, if nothing else happens
+    // before the command ends (see docs/design.md, "No-op plan memo"; main.ts settles it).
+    if (noop) offerPlanMemo(session.site.dir, text);
+    else forgetPlanMemo(session.site.dir);
     if (flags.expectNoChanges && !noop) {
       process.stderr.write(`error: --expect-no-changes: ${pendingChanges(plan)}\n`);
       process.exitCode = 1;

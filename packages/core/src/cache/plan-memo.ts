@@ -1,7 +1,8 @@
 // The no-op plan memo, `.stepwise/cache/plan-memo.json`. Loaded by the CLI's entry before
-// anything else (it is part of `@stepwise/core/prefetch`), so it imports only Node's fs, module,
-// path and url and modules that import no more.
-import { existsSync, lstatSync, rmSync, statSync } from "node:fs";
+// anything else (it is part of `@stepwise/core/prefetch`), so it imports only Node's built-ins
+// and modules that import no more. docs/design.md, "No-op plan memo", says what it covers.
+import childProcess from "node:child_process";
+import fs, { existsSync, lstatSync, rmSync, statSync } from "node:fs";
 import nodeModule from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,14 +17,12 @@ import { statLine } from "./stat-line.js";
  * of another version plans afresh. 0600: the plan's text names config values.
  */
 interface PlanMemoRecord {
-  /** {@link invocationKey}: the arguments, directory, environment variables read, terminal and Node. */
+  /** {@link invocationKey}: the arguments, directory, environment, terminal and Node. */
   invocation: string;
-  /** The environment variables the plan read (names only), or `*` when it enumerated them all. */
-  env: string[] | "*";
   /**
-   * `[witness, statLine]`: `s PATH` the stat of a file the plan read (followed through links,
-   * `- - - -` for one that was not there), `l PATH` the stat of the entry itself (a link, a
-   * directory whose entries a lookup went through).
+   * `[witness, statLine]`: `s PATH` the stat of a file the plan read or looked for (followed
+   * through links, `- - - -` for one that was not there), `l PATH` the stat of the entry itself
+   * (a link, a directory whose entries a lookup went through).
    */
   witnesses: [string, string][];
   /** The identity of the git listing the file inputs came from; null for a site without file inputs. */
@@ -34,12 +33,11 @@ interface PlanMemoRecord {
 
 export const planMemoCache = defineJsonCache<PlanMemoRecord>({
   name: "plan-memo.json",
-  version: 1,
+  version: 2,
   mode: 0o600,
   isValid: (value): value is PlanMemoRecord =>
     isRecord(value) &&
     typeof value.invocation === "string" &&
-    (value.env === "*" || (Array.isArray(value.env) && value.env.every((name) => typeof name === "string"))) &&
     Array.isArray(value.witnesses) &&
     value.witnesses.every(isStringPair) &&
     (value.listing === null || typeof value.listing === "string") &&
@@ -52,23 +50,27 @@ const RACY_WINDOW_MS = 2000;
 /** What one `plan` records while it runs; shared by the CLI's copy of this module and core's. */
 interface Recorder {
   readonly startedAt: number;
+  /** {@link invocationKey} when the plan started, before anything could change the environment. */
+  readonly invocation: string;
   readonly witnesses: Map<string, string>;
   /** Why this plan cannot be replayed (the first reason given). */
   vetoed: string | undefined;
   /** The file inputs' git listing identity: null without file inputs, undefined until known. */
   listing: string | null | undefined;
-  /** Environment variables read through `process.env`, with the value each had when first read (undefined: unset). */
-  readonly envRead: Map<string, string | undefined>;
-  /** Whether the environment was enumerated (a spread, a child's env): then every variable counts. */
-  envAll: boolean;
-  /** The environment object itself, behind the proxy. */
-  readonly env: NodeJS.ProcessEnv;
-  /** What the plan wrote to stdout (the plan's text is compared with it) and whether it wrote to stderr beyond trace lines. */
+  /** Bytes written through `process.stdout.write`: a replay prints the plan's text, so nothing else may have been. */
   stdoutBytes: number;
+  /** Above 0 while a plugin's code loads or runs its factory: the files it reads are witnesses. */
+  pluginCode: number;
+  /** The plan's text, once the plan command found nothing to do ({@link offerPlanMemo}). */
+  offered: { siteDir: string; stdout: string } | undefined;
+  /** Ends the resolve hook: after a veto, recording costs time for nothing. */
+  stopHook: (() => void) | undefined;
 }
 
-const RECORDER_KEY = Symbol.for("stepwise.plan-memo.v1");
-const globals = globalThis as Record<symbol, Recorder | undefined>;
+const RECORDER_KEY = Symbol.for("stepwise.plan-memo.v2");
+const OWN_SPAWN_KEY = Symbol.for("stepwise.plan-memo.own-spawn");
+const globals = globalThis as Record<symbol, unknown>;
+const recorderNow = () => globals[RECORDER_KEY] as Recorder | undefined;
 
 const witnessKey = (kind: "s" | "l", file: string) => `${kind} ${file}`;
 
@@ -85,8 +87,8 @@ function currentStat(key: string): string {
 }
 
 function witness(kind: "s" | "l", file: string): void {
-  const recorder = globals[RECORDER_KEY];
-  if (!recorder) return;
+  const recorder = recorderNow();
+  if (!recorder || recorder.vetoed !== undefined) return;
   const key = witnessKey(kind, path.resolve(file));
   if (!recorder.witnesses.has(key)) recorder.witnesses.set(key, currentStat(key));
 }
@@ -103,8 +105,11 @@ export function witnessEntry(file: string): void {
 
 /** This plan cannot be replayed: `reason` says what it asked beyond its witnesses (a target, a remote backend). */
 export function vetoPlanMemo(reason: string): void {
-  const recorder = globals[RECORDER_KEY];
-  if (recorder) recorder.vetoed ??= reason;
+  const recorder = recorderNow();
+  if (!recorder || recorder.vetoed !== undefined) return;
+  recorder.vetoed = reason;
+  recorder.witnesses.clear();
+  recorder.stopHook?.();
 }
 
 /**
@@ -113,62 +118,96 @@ export function vetoPlanMemo(reason: string): void {
  * vouched for, null for a site without file inputs.
  */
 export function notePlanFileInputs(siteDir: string, basis: { listing: string; read: readonly (readonly [string, string])[] } | null | undefined): void {
-  const recorder = globals[RECORDER_KEY];
+  const recorder = recorderNow();
   if (!recorder) return;
   if (basis === undefined) return vetoPlanMemo("its file inputs are not vouched for by git (outside git, untracked directories, converting attributes or a file changed too recently)");
   recorder.listing = basis === null ? null : basis.listing;
   // The collection's stats are lstat lines (a link is read as a link): witnessed as entries.
-  for (const [file, stat] of basis?.read ?? []) recorder.witnesses.set(witnessKey("l", path.resolve(siteDir, file)), stat);
+  if (recorder.vetoed === undefined) for (const [file, stat] of basis?.read ?? []) recorder.witnesses.set(witnessKey("l", path.resolve(siteDir, file)), stat);
+}
+
+/**
+ * Runs `load` (a plugin's module import, its factory) as plugin code: a plugin may read files of
+ * its own when it loads (a JSON of step names, its package.json), outside anything core reads,
+ * so while it runs every path given to Node's fs read functions is a witness.
+ */
+export async function asPluginCode<T>(load: () => Promise<T>): Promise<T> {
+  const recorder = recorderNow();
+  if (recorder) recorder.pluginCode++;
+  try {
+    return await load();
+  } finally {
+    if (recorder) recorder.pluginCode--;
+  }
+}
+
+/** {@link asPluginCode} for synchronous code (a plugin's factory: what it returns is not awaited). */
+export function asPluginCodeSync<T>(run: () => T): T {
+  const recorder = recorderNow();
+  if (recorder) recorder.pluginCode++;
+  try {
+    return run();
+  } finally {
+    if (recorder) recorder.pluginCode--;
+  }
+}
+
+/** Runs `spawn` (core's own git) without it counting as a child process of the plan's code. */
+export function ownSpawn<T>(spawn: () => T): T {
+  globals[OWN_SPAWN_KEY] = true;
+  try {
+    return spawn();
+  } finally {
+    globals[OWN_SPAWN_KEY] = false;
+  }
 }
 
 /** Options that load code before the resolve hook is registered: what they load is not witnessed. */
 const PRELOAD_OPTION = /(^|\s)(--import|--require|-r|--loader|--experimental-loader)(=|\s|$)/;
 
+/** Node's fs read functions whose first argument is a path: while plugin code runs, each path is a witness. */
+const FS_READS = ["readFileSync", "readFile", "existsSync", "statSync", "lstatSync", "stat", "lstat", "readdirSync", "readdir", "openSync", "open", "accessSync", "access", "createReadStream", "realpathSync", "realpath"] as const;
+const FS_PROMISE_READS = ["readFile", "stat", "lstat", "readdir", "open", "access", "realpath"] as const;
+
 /**
  * Starts recording what this `plan` reads: the files core reads ({@link witnessFile}), every
- * module loaded from here on (a resolve hook), `loaded`, the modules already loaded (the CLI's
- * entry), the environment variables read (a proxy in place of `process.env`), and whether
- * anything but the plan's text is printed. Without `module.registerHooks` (Node < 22.15)
- * nothing is recorded.
+ * module loaded from here on (a resolve hook), what plugin code reads as it loads
+ * ({@link asPluginCode}), and `loaded`, the modules already loaded (the CLI's entry, stat'd
+ * when it started: `[path, statLine]`). Whatever would make a replay differ vetoes it: output
+ * other than the plan's text, a child process, a Node warning, preloaded modules. The
+ * invocation (arguments, environment) is taken now, before any code could change it. Without
+ * `module.registerHooks` (Node < 22.15) nothing is recorded.
  */
-export function recordPlanInputs(loaded: readonly string[]): void {
-  if (globals[RECORDER_KEY] || typeof nodeModule.registerHooks !== "function") return;
-  const env = process.env;
-  const recorder: Recorder = { startedAt: Date.now(), witnesses: new Map(), vetoed: undefined, listing: undefined, envRead: new Map(), envAll: false, env, stdoutBytes: 0 };
-  globals[RECORDER_KEY] = recorder;
-  if (PRELOAD_OPTION.test([...process.execArgv, env.NODE_OPTIONS ?? ""].join(" "))) vetoPlanMemo("modules were preloaded (--import, --require, --loader), before a plan records what it loads");
-  // Which variables the plan reads, wherever it reads them (core, a plugin, a library), with
-  // the value each had then: a memo depends on those, not on the rest of the environment (a
-  // shell's `_`, a tool's own). A plan that changes the environment cannot be replayed.
-  const noteName = (name: string | symbol) => {
-    if (typeof name === "string" && !recorder.envRead.has(name)) recorder.envRead.set(name, Object.hasOwn(env, name) ? env[name] : undefined);
+export function recordPlanInputs(loaded: readonly (readonly [string, string])[]): void {
+  if (recorderNow() || typeof nodeModule.registerHooks !== "function") return;
+  const recorder: Recorder = {
+    startedAt: Date.now(),
+    invocation: invocationKey(process.argv.slice(1)),
+    witnesses: new Map(loaded.map(([file, stat]) => [witnessKey("s", file), stat])),
+    vetoed: undefined,
+    listing: undefined,
+    stdoutBytes: 0,
+    pluginCode: 0,
+    offered: undefined,
+    stopHook: undefined,
   };
-  process.env = new Proxy(env, {
-    get: (target, name) => (noteName(name), Reflect.get(target, name)),
-    has: (target, name) => (noteName(name), Reflect.has(target, name)),
-    getOwnPropertyDescriptor: (target, name) => (noteName(name), Reflect.getOwnPropertyDescriptor(target, name)),
-    ownKeys: (target) => ((recorder.envAll = true), Reflect.ownKeys(target)),
-    set: (target, name, value) => (noteName(name), vetoPlanMemo(`it set the environment variable ${String(name)}`), Reflect.set(target, name, value)),
-    deleteProperty: (target, name) => (noteName(name), vetoPlanMemo(`it removed the environment variable ${String(name)}`), Reflect.deleteProperty(target, name)),
-  });
-  // A replay prints the plan's text and nothing else: a plan that printed more (a plugin's
-  // console.log, a warning) cannot be replayed. Trace lines are not part of a plan's output.
-  const stdoutWrite = process.stdout.write;
-  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-    recorder.stdoutBytes += typeof chunk === "string" ? Buffer.byteLength(chunk) : (chunk as Uint8Array).byteLength;
-    return (stdoutWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof process.stdout.write;
-  const stderrWrite = process.stderr.write;
-  process.stderr.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-    if (!(typeof chunk === "string" && chunk.startsWith("trace ") && env.STEPWISE_TRACE === "1")) vetoPlanMemo("it printed on stderr");
-    return (stderrWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof process.stderr.write;
-  process.on("warning", () => vetoPlanMemo("Node printed a warning"));
-  for (const file of loaded) witnessModule(file, undefined, undefined);
-  nodeModule.registerHooks({
+  globals[RECORDER_KEY] = recorder;
+  for (const [file] of loaded) witness("l", path.dirname(file));
+  if (PRELOAD_OPTION.test([...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" "))) vetoPlanMemo("modules were preloaded (--import, --require, --loader) before a plan records what it loads");
+  watchOutput(recorder);
+  watchChildren();
+  watchPluginReads(recorder);
+  const hook = nodeModule.registerHooks({
     resolve(specifier, context, nextResolve) {
-      const resolved = nextResolve(specifier, context);
-      if (resolved.url.startsWith("file:")) {
+      let resolved;
+      try {
+        resolved = nextResolve(specifier, context);
+      } catch (error) {
+        // Not found now (an optional dependency): where Node looked is a witness, so one installed later is seen.
+        witnessLookup(specifier, context.parentURL);
+        throw error;
+      }
+      if (resolved.url.startsWith("file:") && recorder.vetoed === undefined) {
         try {
           witnessModule(fileURLToPath(resolved.url), specifier, context.parentURL);
         } catch {
@@ -178,30 +217,119 @@ export function recordPlanInputs(loaded: readonly string[]): void {
       return resolved;
     },
   });
+  recorder.stopHook = () => hook.deregister();
+  if (recorder.vetoed !== undefined) hook.deregister();
+}
+
+const byteLength = (chunk: unknown, encoding: unknown): number =>
+  typeof chunk === "string" ? Buffer.byteLength(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8") : chunk instanceof Uint8Array ? chunk.byteLength : Number.NaN;
+
+/** A replay prints the plan's text and nothing else: anything more printed (a plugin's console.log, a warning) vetoes. */
+function watchOutput(recorder: Recorder): void {
+  const stdoutWrite = process.stdout.write;
+  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    recorder.stdoutBytes += byteLength(chunk, rest[0]);
+    return (stdoutWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof process.stdout.write;
+  const stderrWrite = process.stderr.write;
+  const tracing = process.env.STEPWISE_TRACE === "1";
+  process.stderr.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    // Trace lines are not part of a plan's output (a replay prints its own).
+    if (!(tracing && typeof chunk === "string" && /^trace {1,}\d/.test(chunk))) vetoPlanMemo("it printed on stderr");
+    return (stderrWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof process.stderr.write;
+  const { writeSync, write } = fs;
+  const direct = (fd: unknown) => (fd === 1 || fd === 2) && vetoPlanMemo("it wrote to stdout or stderr directly");
+  fs.writeSync = function (fd: number, ...rest: unknown[]) {
+    direct(fd);
+    return (writeSync as (...args: unknown[]) => number)(fd, ...rest);
+  } as typeof fs.writeSync;
+  fs.write = function (fd: number, ...rest: unknown[]) {
+    direct(fd);
+    return (write as (...args: unknown[]) => void)(fd, ...rest);
+  } as typeof fs.write;
+  process.on("warning", () => vetoPlanMemo("Node printed a warning"));
+}
+
+/** A child process the plan's code starts (its output, what it reads) is beyond any witness; core's own git is not one. */
+function watchChildren(): void {
+  // Loaded here, not imported: `stepwise --version` loads this module too, and an import builds an ES module facade.
+  const diagnosticsChannel = process.getBuiltinModule("node:diagnostics_channel");
+  diagnosticsChannel.subscribe("child_process", () => {
+    if (globals[OWN_SPAWN_KEY] !== true) vetoPlanMemo("it started a child process");
+  });
+  for (const name of ["spawnSync", "execSync", "execFileSync"] as const) {
+    const original = childProcess[name] as (...args: unknown[]) => unknown;
+    (childProcess as unknown as Record<string, unknown>)[name] = function (...args: unknown[]) {
+      vetoPlanMemo("it started a child process");
+      return original.apply(this, args);
+    };
+  }
+  nodeModule.syncBuiltinESMExports();
+}
+
+function witnessPathArgument(value: unknown, directory: boolean): void {
+  let file: string | undefined;
+  if (typeof value === "string") file = value.startsWith("file:") ? fileURLToPath(value) : value;
+  else if (value instanceof URL) file = value.protocol === "file:" ? fileURLToPath(value) : undefined;
+  else if (Buffer.isBuffer(value)) file = value.toString("utf8");
+  if (file === undefined) return; // a file descriptor: its path was witnessed when it was opened
+  witness("s", file);
+  if (directory) witness("l", file);
+}
+
+function watchPluginReads(recorder: Recorder): void {
+  const wrap = (target: Record<string, unknown>, name: string) => {
+    const original = target[name];
+    if (typeof original !== "function") return;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      if (recorder.pluginCode > 0 && recorder.vetoed === undefined) {
+        try {
+          witnessPathArgument(args[0], name.startsWith("readdir"));
+        } catch {
+          vetoPlanMemo(`a file plugin code read could not be witnessed (${String(args[0])})`);
+        }
+      }
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  };
+  for (const name of FS_READS) wrap(fs as unknown as Record<string, unknown>, name);
+  for (const name of FS_PROMISE_READS) wrap(fs.promises as unknown as Record<string, unknown>, name);
+  nodeModule.syncBuiltinESMExports();
 }
 
 /**
  * A module file: its stat and its directory's (an entry added next to it could take its place in
- * a lookup). For a path specifier, where CommonJS would probe: the path itself, its package.json
- * (`main`) and its directory (`x.js` added beside `x/index.js`). For a bare specifier, every
- * `node_modules/NAME` Node's lookup passed or took, up to the package found: the entry itself
- * (a package linked anew has a new link), the directory it leads to, followed through every
- * link (a link further down a chain pointed elsewhere, even to hard-linked copies), its
- * package.json (`exports`, `main`), and the same probing places for a subpath.
+ * a lookup), and the places its specifier's lookup went through ({@link witnessLookup}).
  */
 function witnessModule(file: string, specifier: string | undefined, parentURL: string | undefined): void {
   witness("s", file);
   witness("l", path.dirname(file));
-  if (!specifier || !parentURL?.startsWith("file:") || specifier.startsWith("#") || /^[a-z][a-z0-9+.-]*:/i.test(specifier)) return;
+  if (specifier !== undefined) witnessLookup(specifier, parentURL);
+}
+
+/**
+ * Where Node looks for `specifier` from `parentURL`. For a path specifier, where CommonJS would
+ * probe: the path itself, its package.json (`main`) and its directory (`x.js` added beside
+ * `x/index.js`). For a bare specifier, every `node_modules/NAME` the lookup passed or took, up
+ * to the package found: the entry itself (a package linked anew has a new link), the
+ * `node_modules` directory holding it (`NAME.js` beside `NAME/`), the directory it leads to,
+ * followed through every link (a link further down a chain pointed elsewhere, even to
+ * hard-linked copies), its package.json (`exports`, `main`), and the probing places of a subpath.
+ */
+function witnessLookup(specifier: string, parentURL: string | undefined): void {
+  if (!parentURL?.startsWith("file:") || specifier.startsWith("#")) return;
   const parentDir = path.dirname(fileURLToPath(parentURL));
   if (specifier.startsWith(".") || path.isAbsolute(specifier)) return witnessProbes(path.resolve(parentDir, specifier));
+  if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) return; // node:, file:, data: URLs
   const parts = specifier.split("/");
   const nameParts = specifier.startsWith("@") ? 2 : 1;
   const name = parts.slice(0, nameParts).join("/");
   for (let dir = parentDir; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, "node_modules", name);
     witness("l", candidate);
-    if (nameParts === 2) witness("l", path.dirname(candidate));
+    witness("l", path.dirname(candidate));
+    if (nameParts === 2) witness("l", path.dirname(path.dirname(candidate)));
     if (lstatSync(candidate, { throwIfNoEntry: false })) {
       witness("s", candidate);
       witness("s", path.join(candidate, "package.json"));
@@ -220,36 +348,38 @@ function witnessProbes(target: string): void {
 }
 
 /**
- * Variables that shape any Node program's output or code whether or not it reads them through
- * `process.env` (Node reads `NODE_*` itself: NODE_PRESERVE_SYMLINKS, NODE_NO_WARNINGS, ...).
+ * Shell bookkeeping that changes between two runs of the same command and that no program
+ * reads for its meaning: `_` (the last command), `OLDPWD`, `SHLVL`, and hyperfine's variable
+ * of random length. Every other variable counts.
  */
-const ALWAYS_ENV = ["NO_COLOR", "FORCE_COLOR", "TERM", "CI", "COLUMNS"];
-const alwaysCounts = (name: string) => name.startsWith("NODE_") || ALWAYS_ENV.includes(name);
+const SHELL_BOOKKEEPING = new Set(["_", "OLDPWD", "SHLVL", "HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET"]);
 
 /**
- * The invocation a memo answers: the arguments, the working directory, the environment
- * variables `names` (all of them for `*`) and those Node reads itself, as a checksum (no value
- * is kept), whether stdout and stderr are terminals and how wide, and which Node with which
- * options. `value` gives a variable's value (by default the environment's now; a plan that
- * saves its memo gives the value each had when first read). A checksum detects change, not
- * tampering: the file is the user's own, 0600.
+ * The invocation a memo answers: the arguments, the working directory, the whole environment
+ * but {@link SHELL_BOOKKEEPING} (as a checksum: no value is kept; plugins and Node read
+ * variables in ways a plan cannot list), whether stdout and stderr are terminals and how wide,
+ * and which Node with which options. A checksum detects change, not tampering: the file is
+ * the user's own, 0600.
  */
-export function invocationKey(argv: readonly string[], names: readonly string[] | "*", env: NodeJS.ProcessEnv = process.env, value: (name: string) => string | undefined = (name) => (Object.hasOwn(env, name) ? env[name] : undefined)): string {
-  const counted = [...new Set([...(names === "*" ? Object.keys(env) : names), ...Object.keys(env).filter(alwaysCounts), ...ALWAYS_ENV])].sort();
-  const values = counted
-    .map((name) => {
-      const current = value(name);
-      return current === undefined ? name : `${name}=${current}`;
-    })
+export function invocationKey(argv: readonly string[]): string {
+  const env = Object.keys(process.env)
+    .filter((name) => !SHELL_BOOKKEEPING.has(name))
+    .sort()
+    .map((name) => `${name}=${process.env[name]}`)
     .join("\0");
   const terminal = [process.stdout.isTTY, process.stderr.isTTY, process.stdout.columns].map(String).join(" ");
   const text = JSON.stringify([argv, process.cwd(), process.execPath, process.version, process.execArgv, process.platform, process.arch, terminal]);
-  return `${checksum(text).toString(36)} ${checksum(values).toString(36)} ${checksum(`\0${values}`).toString(36)}`;
+  return `${checksum(text).toString(36)} ${checksum(env).toString(36)} ${checksum(`\0${env}`).toString(36)}`;
 }
 
 /** Whether `siteDir` has a memo at all (one stat: git is started before the memo is read). */
 export function hasPlanMemo(siteDir: string): boolean {
   return existsSync(cachePath(siteDir, planMemoCache.name));
+}
+
+/** `[path, statLine]` of each of `files` now (the CLI's entry, before anything else runs). */
+export function statWitnesses(files: readonly string[]): [string, string][] {
+  return files.map((file) => [path.resolve(file), currentStat(witnessKey("s", path.resolve(file)))]);
 }
 
 /**
@@ -258,21 +388,49 @@ export function hasPlanMemo(siteDir: string): boolean {
  */
 export function readPlanMemo(siteDir: string, argv: readonly string[]): { listing: string | null; stdout: string } | undefined {
   const memo = planMemoCache.read(siteDir);
-  if (!memo || memo.invocation !== invocationKey(argv, memo.env)) return undefined;
-  // Witnesses are compared in order: the first that differs ends the check.
+  if (!memo || memo.invocation !== invocationKey(argv)) return undefined;
+  // In order: the first witness that differs ends the check.
   for (const [key, stat] of memo.witnesses) if (currentStat(key) !== stat) return undefined;
   return { listing: memo.listing, stdout: memo.stdout };
 }
 
-function declineReason(stdout: string): string | undefined {
-  const recorder = globals[RECORDER_KEY];
-  if (!recorder) return "nothing was recorded (Node without module.registerHooks)";
+/** The plan command found nothing to do and printed `stdout`: {@link settlePlanMemo} keeps it if nothing else happens. */
+export function offerPlanMemo(siteDir: string, stdout: string): void {
+  const recorder = recorderNow();
+  if (recorder) recorder.offered = { siteDir, stdout };
+}
+
+/**
+ * Once the command is over (its exit code set, its output written, its session closed): keeps
+ * the text {@link offerPlanMemo} was given for the next plan to replay, if the plan recorded
+ * everything it was a function of and did nothing a replay would not: nothing vetoed it, it
+ * exits 0, it printed only its text, its file inputs are known, and no witness changed too
+ * recently to tell (a change in the same clock tick could keep the same stat). Returns why
+ * not (undefined when kept); a memo kept before is then removed ({@link forgetPlanMemo}).
+ */
+export function settlePlanMemo(exitCode: number): string | undefined {
+  const recorder = recorderNow();
+  const offered = recorder?.offered;
+  if (!recorder || !offered) return "the plan found something to do, or failed";
+  const declined = declineReason(recorder, offered.stdout, exitCode);
+  if (declined !== undefined) {
+    forgetPlanMemo(offered.siteDir);
+    return declined;
+  }
+  const record: PlanMemoRecord = { invocation: recorder.invocation, witnesses: [...recorder.witnesses], listing: recorder.listing!, stdout: offered.stdout }; // declineReason: listing known
+  const held = planMemoCache.read(offered.siteDir);
+  if (held && JSON.stringify(held) === JSON.stringify(record)) return undefined;
+  return planMemoCache.write(offered.siteDir, record) ? undefined : "the cache could not be written";
+}
+
+function declineReason(recorder: Recorder, stdout: string, exitCode: number): string | undefined {
   if (recorder.vetoed !== undefined) return recorder.vetoed;
+  if (exitCode !== 0) return `it exits with ${exitCode}`;
   if (recorder.stdoutBytes !== Buffer.byteLength(stdout)) return "it printed more than the plan on stdout";
   if (recorder.listing === undefined) return "its file inputs were not noted";
-  for (const [key, line] of recorder.witnesses) if (line === UNREADABLE) return `${key.slice(2)} could not be read`;
   const racyAfter = recorder.startedAt - RACY_WINDOW_MS;
   for (const [key, line] of recorder.witnesses) {
+    if (line === UNREADABLE) return `${key.slice(2)} could not be read`;
     const mtime = Number(line.split(" ")[2]);
     if (Number.isFinite(mtime) && mtime >= racyAfter) return `${key.slice(2)} changed too recently to tell a later change`;
   }
@@ -281,9 +439,9 @@ function declineReason(stdout: string): string | undefined {
 
 /**
  * Removes the memo of `siteDir`, if any: after a plan that found something to do or could not
- * keep one. Not for correctness (a memo names its own witnesses, and whatever changed since
- * fails them) but for time: while a memo is there, the next plan reads it and lets git take
- * both cores, which slows a plan that then loads the CLI after all.
+ * keep one, and before a deploy. Not for correctness (a memo names its own witnesses, and
+ * whatever changed since fails them) but for time: while a memo is there, the next plan reads
+ * it and lets git take both cores, which slows a plan that then loads the CLI after all.
  */
 export function forgetPlanMemo(siteDir: string): void {
   if (!hasPlanMemo(siteDir)) return;
@@ -292,27 +450,4 @@ export function forgetPlanMemo(siteDir: string): void {
   } catch {
     // something else in its place: ignored, as every damaged cache
   }
-}
-
-/**
- * Keeps what this plan printed for the next one to replay, if it recorded everything it was a
- * function of: nothing vetoed it, its file inputs are known, and no witness changed too
- * recently to tell (a change in the same clock tick could keep the same stat). Returns why
- * not, or undefined when it was kept; a memo kept before is then removed (see {@link forgetPlanMemo}).
- */
-export function savePlanMemo(siteDir: string, argv: readonly string[], stdout: string): string | undefined {
-  const declined = declineReason(stdout);
-  if (declined !== undefined) {
-    forgetPlanMemo(siteDir);
-    return declined;
-  }
-  const recorder = globals[RECORDER_KEY]!;
-  // The names Node reads itself are kept too, so that one unset since is seen as well as one set since.
-  const raw = recorder.env;
-  const env = recorder.envAll ? "*" : [...new Set([...recorder.envRead.keys(), ...Object.keys(raw).filter(alwaysCounts)])].sort();
-  const firstValue = (name: string) => (recorder.envRead.has(name) ? recorder.envRead.get(name) : Object.hasOwn(raw, name) ? raw[name] : undefined);
-  const record: PlanMemoRecord = { invocation: invocationKey(argv, env, raw, firstValue), env, witnesses: [...recorder.witnesses], listing: recorder.listing!, stdout }; // declineReason: not undefined
-  const held = planMemoCache.read(siteDir);
-  if (held && JSON.stringify(held) === JSON.stringify(record)) return undefined;
-  return planMemoCache.write(siteDir, record) ? undefined : "the cache could not be written";
 }

@@ -6,6 +6,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rea
 import os from "node:os";
 import path from "node:path";
 import { hadNoFileInputs } from "../cache/no-file-inputs.js";
+import { ownSpawn } from "../cache/plan-memo.js";
 import { statLine } from "../cache/stat-line.js";
 import { directoriesUnchanged, readUntrackedCache, type UntrackedRecord } from "../cache/untracked-cache.js";
 import { trace } from "../log/trace.js";
@@ -99,7 +100,7 @@ export function git(cwd: string, args: readonly string[], input?: string): Promi
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn("git", args, { cwd, env: gitEnvironment(), stdio: [input === undefined ? "ignore" : "pipe", fd, "ignore"], windowsHide: true });
+      child = ownSpawn(() => spawn("git", args, { cwd, env: gitEnvironment(), stdio: [input === undefined ? "ignore" : "pipe", fd, "ignore"], windowsHide: true }));
     } catch {
       resolve(finish(null));
       return;

@@ -3,5 +3,5 @@
 // code that starts git (git-start.ts), the no-op plan memo's check (plan-memo.ts) and Node's
 // fs, path, os, module, url and child_process.
 export { prefetchGitListing, prefetchedIdentity } from "./git-start.js";
-export { hasPlanMemo, readPlanMemo, recordPlanInputs } from "../cache/plan-memo.js";
+export { hasPlanMemo, readPlanMemo, recordPlanInputs, settlePlanMemo, statWitnesses } from "../cache/plan-memo.js";
 export { trace } from "../log/trace.js";

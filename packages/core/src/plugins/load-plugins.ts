@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { witnessEntry, witnessFile } from "../cache/plan-memo.js";
+import { asPluginCode, asPluginCodeSync, witnessEntry, witnessFile } from "../cache/plan-memo.js";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { JsonObject, PluginDefinition } from "../contracts.js";
@@ -154,14 +154,16 @@ async function loadPlugin(siteDir: string, entry: PluginEntry, onIncompatible?: 
   if (!entryFile) throw errors.pluginInvalid(name, root, "it has no entry point (exports, main or index.js)");
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(entryFile).href)) as { default?: unknown };
+    // Plugin code: the files it reads as it loads are witnesses of a plan (cache/plan-memo.ts).
+    mod = (await asPluginCode(() => import(pathToFileURL(entryFile).href))) as { default?: unknown };
   } catch (error) {
     throw errors.pluginLoadFailed(`${name}@${version}`, root, entryFile, siteDir, entry.name, error);
   }
   let definition = mod.default;
   if (typeof definition === "function") {
     try {
-      definition = (definition as (options: JsonObject) => unknown)(entry.options);
+      const factory = definition as (options: JsonObject) => unknown;
+      definition = asPluginCodeSync(() => factory(entry.options));
     } catch (error) {
       throw errors.pluginOptionsRejected(`${name}@${version}`, entry.name, error);
     }
