@@ -1,6 +1,6 @@
 // The no-op plan memo (`.stepwise/cache/plan-memo.json`, packages/core/src/cache/plan-memo.ts):
 // a plan with nothing to do is printed again by the next one without loading the CLI, while
-// git's listing and every file, module and environment variable the plan read are as they were.
+// git's listing, the environment and every file and module the plan read are as they were.
 // Each test changes one thing the memo must notice and checks that the plan after it is made
 // afresh and says so; a memo that is damaged or answers another invocation costs a full plan.
 import { execFileSync } from "node:child_process";
@@ -239,19 +239,30 @@ describe("the no-op plan memo", () => {
     const exits = await runCli(["plan"], { cwd: dir, env: { STEPWISE_TRACE: "1" } });
     expect(exits.code).toBe(3);
     expect(exits.stderr).toContain("plan memo not kept: it exits with 3");
-    // A plugin that sets a variable it read: the memo answers the environment the plan started in.
-    writeFileSync(entry, `const mode = process.env.MEMO_MODE;\nprocess.env.MEMO_MODE ??= "prod";\nconst extra = mode ? [] : [{ name: "unmoded", run: async () => ({}) }];\n${original.replace("  ...(process.env", "  ...extra,\n  ...(process.env")}`);
+    // Recording changes nothing a plugin can see: fs functions keep their properties.
+    writeFileSync(entry, `import fs from "node:fs";\nimport { promisify } from "node:util";\nif (typeof fs.realpathSync.native !== "function" || typeof fs.realpath.native !== "function") throw new Error("fs.realpath.native is gone");\nif (!Object.getOwnPropertySymbols(fs.write).length) throw new Error("fs.write lost its promisify arguments");\nvoid promisify;\n${original}`);
     backdate(path.join(dir, "vendor"));
-    expect((await plan(dir)).stdout).toMatch(/run +unmoded/);
-    expect((await runCli(["deploy"], { cwd: dir })).code).toBe(0);
-    ageState(dir);
-    await settled(dir);
-    const moded = await plan(dir, [], { MEMO_MODE: "prod" });
-    expect(moded.replayed).toBe(false);
+    const untouched = await plan(dir);
+    expect(untouched.kept, untouched.notKept).toBe(true);
+    // What a replay would not do: an exit listener, a worker thread, fd 1 written past the stream, stdin.
+    const cases: [string, string][] = [
+      ['process.on("exit", () => {});', "it left an exit listener, which may print or set the exit code after the plan"],
+      ['import { Worker } from "node:worker_threads";\nnew Worker("0", { eval: true });', "it started a worker thread"],
+      ['import { writeFileSync } from "node:fs";\nwriteFileSync(1, "");', "it wrote to stdout or stderr directly"],
+      ["void process.stdin;", "it used stdin"],
+    ];
+    for (const [code, reason] of cases) {
+      writeFileSync(entry, `${code}\n${original}`);
+      backdate(path.join(dir, "vendor"));
+      expect((await plan(dir)).notKept, code).toBe(reason);
+    }
+    // A plugin that changes the environment as it loads (as dotenv or process.loadEnvFile do): what
+    // it set came from somewhere no witness covers.
+    writeFileSync(entry, `process.env.MEMO_MODE ??= "prod";\n${original}`);
+    backdate(path.join(dir, "vendor"));
+    expect((await plan(dir)).notKept).toBe("the environment changed during the plan");
     writeFileSync(entry, original);
     backdate(path.join(dir, "vendor"));
-    expect((await runCli(["deploy", "--auto-approve"], { cwd: dir })).code).toBe(0); // removes the step "unmoded"
-    ageState(dir);
     await settled(dir);
     // Node reads NODE_* itself (NODE_PRESERVE_SYMLINKS changes how every module is found).
     expect((await plan(dir, [], { NODE_PRESERVE_SYMLINKS: "1" })).replayed).toBe(false);

@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { cachePath, defineJsonCache, isRecord, isStringPair } from "./cache-file.js";
 import { checksum } from "./checksum.js";
-import { statLine } from "./stat-line.js";
+import { MISSING_STAT, statLine } from "./stat-line.js";
 
 /**
  * A plan that found nothing to do, with everything it was a function of. Replayed by the next
@@ -57,8 +57,10 @@ interface Recorder {
   vetoed: string | undefined;
   /** The file inputs' git listing identity: null without file inputs, undefined until known. */
   listing: string | null | undefined;
-  /** Bytes written through `process.stdout.write`: a replay prints the plan's text, so nothing else may have been. */
-  stdoutBytes: number;
+  /** What reached `process.stdout.write` (innermost, after any wrapper a plugin added): a replay prints exactly this. */
+  readonly stdout: string[];
+  /** `exit` listeners when the plan started: one added since may print or set the exit code after the plan. */
+  readonly exitListeners: number;
   /** Above 0 while a plugin's code loads or runs its factory: the files it reads are witnesses. */
   pluginCode: number;
   /** The plan's text, once the plan command found nothing to do ({@link offerPlanMemo}). */
@@ -152,7 +154,7 @@ export function asPluginCodeSync<T>(run: () => T): T {
   }
 }
 
-/** Runs `spawn` (core's own git) without it counting as a child process of the plan's code. */
+/** Runs `spawn` (core's own git, or its hash workers) without it counting as a child process or worker of the plan's code. */
 export function ownSpawn<T>(spawn: () => T): T {
   globals[OWN_SPAWN_KEY] = true;
   try {
@@ -165,9 +167,25 @@ export function ownSpawn<T>(spawn: () => T): T {
 /** Options that load code before the resolve hook is registered: what they load is not witnessed. */
 const PRELOAD_OPTION = /(^|\s)(--import|--require|-r|--loader|--experimental-loader)(=|\s|$)/;
 
-/** Node's fs read functions whose first argument is a path: while plugin code runs, each path is a witness. */
-const FS_READS = ["readFileSync", "readFile", "existsSync", "statSync", "lstatSync", "stat", "lstat", "readdirSync", "readdir", "openSync", "open", "accessSync", "access", "createReadStream", "realpathSync", "realpath"] as const;
-const FS_PROMISE_READS = ["readFile", "stat", "lstat", "readdir", "open", "access", "realpath"] as const;
+/** Node's fs read functions whose first argument is a path (or fd): while plugin code runs, each path is a witness. */
+const FS_READS = ["readFileSync", "readFile", "existsSync", "exists", "statSync", "lstatSync", "stat", "lstat", "statfsSync", "statfs", "readdirSync", "readdir", "opendirSync", "opendir", "openSync", "open", "accessSync", "access", "createReadStream", "realpathSync", "realpath", "readlinkSync", "readlink", "readSync", "read"] as const;
+const FS_PROMISE_READS = ["readFile", "stat", "lstat", "statfs", "readdir", "opendir", "open", "access", "realpath", "readlink"] as const;
+/** Node's fs write functions that take a file descriptor: one to fd 1 or 2 is output a replay would not print. */
+const FS_FD_WRITES = ["writeSync", "write", "writeFileSync", "writeFile", "appendFileSync", "appendFile", "writevSync", "writev"] as const;
+
+/**
+ * `wrapper` in place of `original`, keeping every property of it (`realpathSync.native`,
+ * `write`'s custom promisify arguments): code that looks them up must see no difference.
+ */
+function sameShape<F extends (...args: never[]) => unknown>(wrapper: F, original: unknown): F {
+  for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(original))) {
+    if (key === "length" || key === "name" || key === "prototype") continue;
+    Object.defineProperty(wrapper, key, descriptor);
+  }
+  for (const symbol of Object.getOwnPropertySymbols(original)) Object.defineProperty(wrapper, symbol, Object.getOwnPropertyDescriptor(original, symbol)!);
+  Object.defineProperty(wrapper, "name", { value: (original as { name: string }).name, configurable: true });
+  return wrapper;
+}
 
 /**
  * Starts recording what this `plan` reads: the files core reads ({@link witnessFile}), every
@@ -186,7 +204,8 @@ export function recordPlanInputs(loaded: readonly (readonly [string, string])[])
     witnesses: new Map(loaded.map(([file, stat]) => [witnessKey("s", file), stat])),
     vetoed: undefined,
     listing: undefined,
-    stdoutBytes: 0,
+    stdout: [],
+    exitListeners: process.listenerCount("exit"),
     pluginCode: 0,
     offered: undefined,
     stopHook: undefined,
@@ -204,8 +223,14 @@ export function recordPlanInputs(loaded: readonly (readonly [string, string])[])
         resolved = nextResolve(specifier, context);
       } catch (error) {
         // Not found now (an optional dependency): where Node looked is a witness, so one installed later is seen.
-        witnessLookup(specifier, context.parentURL);
-        throw error;
+        if (recorder.vetoed === undefined) {
+          try {
+            witnessLookup(specifier, context.parentURL);
+          } catch {
+            vetoPlanMemo(`where Node looked for ${specifier} could not be witnessed`);
+          }
+        }
+        throw error; // Node's own error, whatever the witnessing met
       }
       if (resolved.url.startsWith("file:") && recorder.vetoed === undefined) {
         try {
@@ -221,77 +246,127 @@ export function recordPlanInputs(loaded: readonly (readonly [string, string])[])
   if (recorder.vetoed !== undefined) hook.deregister();
 }
 
-const byteLength = (chunk: unknown, encoding: unknown): number =>
-  typeof chunk === "string" ? Buffer.byteLength(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8") : chunk instanceof Uint8Array ? chunk.byteLength : Number.NaN;
+/** A chunk given to a stream's write, as the text it stands for. */
+function chunkText(chunk: unknown, encoding: unknown): string | undefined {
+  if (typeof chunk === "string") return typeof encoding === "string" && encoding !== "utf8" && Buffer.isEncoding(encoding) ? Buffer.from(chunk, encoding).toString("utf8") : chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("utf8");
+  return undefined;
+}
 
-/** A replay prints the plan's text and nothing else: anything more printed (a plugin's console.log, a warning) vetoes. */
+/**
+ * A replay prints the plan's text and nothing else: anything more printed (a plugin's
+ * console.log, a warning, a write to fd 1 or 2 past the streams) vetoes, and what reached
+ * stdout is kept to be compared with the text (a plugin's wrapper may have changed it).
+ */
 function watchOutput(recorder: Recorder): void {
   const stdoutWrite = process.stdout.write;
-  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-    recorder.stdoutBytes += byteLength(chunk, rest[0]);
+  process.stdout.write = sameShape(function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    const text = chunkText(chunk, rest[0]);
+    if (text === undefined) vetoPlanMemo("it printed something that is not text on stdout");
+    else recorder.stdout.push(text);
     return (stdoutWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof process.stdout.write;
+  }, stdoutWrite) as typeof process.stdout.write;
   const stderrWrite = process.stderr.write;
   const tracing = process.env.STEPWISE_TRACE === "1";
-  process.stderr.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+  process.stderr.write = sameShape(function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
     // Trace lines are not part of a plan's output (a replay prints its own).
     if (!(tracing && typeof chunk === "string" && /^trace {1,}\d/.test(chunk))) vetoPlanMemo("it printed on stderr");
     return (stderrWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof process.stderr.write;
-  const { writeSync, write } = fs;
-  const direct = (fd: unknown) => (fd === 1 || fd === 2) && vetoPlanMemo("it wrote to stdout or stderr directly");
-  fs.writeSync = function (fd: number, ...rest: unknown[]) {
-    direct(fd);
-    return (writeSync as (...args: unknown[]) => number)(fd, ...rest);
-  } as typeof fs.writeSync;
-  fs.write = function (fd: number, ...rest: unknown[]) {
-    direct(fd);
-    return (write as (...args: unknown[]) => void)(fd, ...rest);
-  } as typeof fs.write;
+  }, stderrWrite) as typeof process.stderr.write;
+  const fsObject = fs as unknown as Record<string, unknown>;
+  for (const name of FS_FD_WRITES) {
+    const original = fsObject[name];
+    if (typeof original !== "function") continue;
+    fsObject[name] = sameShape(function (this: unknown, fd: unknown, ...rest: unknown[]) {
+      if (fd === 1 || fd === 2) vetoPlanMemo("it wrote to stdout or stderr directly");
+      return (original as (...args: unknown[]) => unknown).call(this, fd, ...rest);
+    }, original);
+  }
+  const rawDebug = (process as unknown as { _rawDebug?: (...args: unknown[]) => void })._rawDebug;
+  if (typeof rawDebug === "function") {
+    (process as unknown as { _rawDebug: (...args: unknown[]) => void })._rawDebug = sameShape(function (this: unknown, ...args: unknown[]) {
+      vetoPlanMemo("it printed on stderr");
+      return rawDebug.apply(this, args);
+    }, rawDebug);
+  }
   process.on("warning", () => vetoPlanMemo("Node printed a warning"));
+  // stdin: what a plan reads there (options piped in) is no witness.
+  const stdin = Object.getOwnPropertyDescriptor(process, "stdin");
+  if (stdin?.get && stdin.configurable) {
+    const get = stdin.get;
+    Object.defineProperty(process, "stdin", { ...stdin, get: sameShape(function (this: unknown) {
+      vetoPlanMemo("it used stdin");
+      return get.call(this);
+    }, get) });
+  }
 }
 
-/** A child process the plan's code starts (its output, what it reads) is beyond any witness; core's own git is not one. */
+/**
+ * A child process or worker thread the plan's code starts (its output, what it reads) is
+ * beyond any witness; core's own git and hash workers are not ones ({@link ownSpawn}).
+ */
 function watchChildren(): void {
   // Loaded here, not imported: `stepwise --version` loads this module too, and an import builds an ES module facade.
   const diagnosticsChannel = process.getBuiltinModule("node:diagnostics_channel");
   diagnosticsChannel.subscribe("child_process", () => {
     if (globals[OWN_SPAWN_KEY] !== true) vetoPlanMemo("it started a child process");
   });
+  diagnosticsChannel.subscribe("worker_threads", () => {
+    if (globals[OWN_SPAWN_KEY] !== true) vetoPlanMemo("it started a worker thread");
+  });
+  const children = childProcess as unknown as Record<string, unknown>;
   for (const name of ["spawnSync", "execSync", "execFileSync"] as const) {
-    const original = childProcess[name] as (...args: unknown[]) => unknown;
-    (childProcess as unknown as Record<string, unknown>)[name] = function (...args: unknown[]) {
+    const original = children[name] as (...args: unknown[]) => unknown;
+    children[name] = sameShape(function (this: unknown, ...args: unknown[]) {
       vetoPlanMemo("it started a child process");
       return original.apply(this, args);
-    };
+    }, original);
   }
   nodeModule.syncBuiltinESMExports();
 }
 
-function witnessPathArgument(value: unknown, directory: boolean): void {
+/** Witnesses the path a read function was given; a file descriptor was witnessed when opened, but stdin's (0) is none. */
+function witnessPathArgument(value: unknown, options: unknown, directory: boolean): void {
   let file: string | undefined;
-  if (typeof value === "string") file = value.startsWith("file:") ? fileURLToPath(value) : value;
+  if (typeof value === "string") file = value; // fs takes a string as a path, `file:` ones too
   else if (value instanceof URL) file = value.protocol === "file:" ? fileURLToPath(value) : undefined;
   else if (Buffer.isBuffer(value)) file = value.toString("utf8");
-  if (file === undefined) return; // a file descriptor: its path was witnessed when it was opened
+  else if (typeof value === "number") {
+    if (value === 0) vetoPlanMemo("it read stdin");
+    return;
+  } else return vetoPlanMemo(`a file plugin code read could not be named (${typeof value})`);
+  if (file === undefined) return vetoPlanMemo(`a file plugin code read could not be named (${String(value)})`);
   witness("s", file);
-  if (directory) witness("l", file);
+  if (!directory) return;
+  witness("l", file);
+  // A recursive listing depends on every directory below: not witnessed, so not replayable.
+  if (typeof options === "object" && options !== null && (options as { recursive?: unknown }).recursive) vetoPlanMemo("plugin code listed a directory recursively");
 }
 
 function watchPluginReads(recorder: Recorder): void {
   const wrap = (target: Record<string, unknown>, name: string) => {
     const original = target[name];
     if (typeof original !== "function") return;
-    target[name] = function (this: unknown, ...args: unknown[]) {
+    const directory = name.startsWith("readdir") || name.startsWith("opendir");
+    const wrapper = sameShape(function (this: unknown, ...args: unknown[]) {
       if (recorder.pluginCode > 0 && recorder.vetoed === undefined) {
         try {
-          witnessPathArgument(args[0], name.startsWith("readdir"));
+          witnessPathArgument(args[0], args[1], directory);
         } catch {
           vetoPlanMemo(`a file plugin code read could not be witnessed (${String(args[0])})`);
         }
       }
       return (original as (...a: unknown[]) => unknown).apply(this, args);
-    };
+    }, original);
+    target[name] = wrapper;
+    // realpath(.Sync).native: the same reads, by another road.
+    const native = (original as { native?: unknown }).native;
+    if (typeof native === "function") {
+      (wrapper as unknown as { native: unknown }).native = sameShape(function (this: unknown, ...args: unknown[]) {
+        if (recorder.pluginCode > 0 && recorder.vetoed === undefined) witnessPathArgument(args[0], undefined, false);
+        return (native as (...a: unknown[]) => unknown).apply(this, args);
+      }, native);
+    }
   };
   for (const name of FS_READS) wrap(fs as unknown as Record<string, unknown>, name);
   for (const name of FS_PROMISE_READS) wrap(fs.promises as unknown as Record<string, unknown>, name);
@@ -305,6 +380,12 @@ function watchPluginReads(recorder: Recorder): void {
 function witnessModule(file: string, specifier: string | undefined, parentURL: string | undefined): void {
   witness("s", file);
   witness("l", path.dirname(file));
+  // The nearest package.json says whether a .js file is ESM or CommonJS ("type"): each one looked for is a witness.
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, "package.json");
+    witness("s", manifest);
+    if (recorderNow()?.witnesses.get(witnessKey("s", manifest)) !== MISSING_STAT || path.dirname(dir) === dir) break;
+  }
   if (specifier !== undefined) witnessLookup(specifier, parentURL);
 }
 
@@ -357,8 +438,8 @@ const SHELL_BOOKKEEPING = new Set(["_", "OLDPWD", "SHLVL", "HYPERFINE_RANDOMIZED
 /**
  * The invocation a memo answers: the arguments, the working directory, the whole environment
  * but {@link SHELL_BOOKKEEPING} (as a checksum: no value is kept; plugins and Node read
- * variables in ways a plan cannot list), whether stdout and stderr are terminals and how wide,
- * and which Node with which options. A checksum detects change, not tampering: the file is
+ * variables in ways a plan cannot list), whether stdin, stdout and stderr are terminals and how
+ * wide, and which Node with which options. A checksum detects change, not tampering: the file is
  * the user's own, 0600.
  */
 export function invocationKey(argv: readonly string[]): string {
@@ -367,7 +448,9 @@ export function invocationKey(argv: readonly string[]): string {
     .sort()
     .map((name) => `${name}=${process.env[name]}`)
     .join("\0");
-  const terminal = [process.stdout.isTTY, process.stderr.isTTY, process.stdout.columns].map(String).join(" ");
+  // stdin's kind through tty.isatty, not process.stdin: that getter makes a stream.
+  const stdinIsTerminal = process.getBuiltinModule("node:tty").isatty(0);
+  const terminal = [stdinIsTerminal, process.stdout.isTTY, process.stderr.isTTY, process.stdout.columns, process.stderr.columns].map(String).join(" ");
   const text = JSON.stringify([argv, process.cwd(), process.execPath, process.version, process.execArgv, process.platform, process.arch, terminal]);
   return `${checksum(text).toString(36)} ${checksum(env).toString(36)} ${checksum(`\0${env}`).toString(36)}`;
 }
@@ -426,7 +509,9 @@ export function settlePlanMemo(exitCode: number): string | undefined {
 function declineReason(recorder: Recorder, stdout: string, exitCode: number): string | undefined {
   if (recorder.vetoed !== undefined) return recorder.vetoed;
   if (exitCode !== 0) return `it exits with ${exitCode}`;
-  if (recorder.stdoutBytes !== Buffer.byteLength(stdout)) return "it printed more than the plan on stdout";
+  if (recorder.stdout.join("") !== stdout) return "it printed more than the plan on stdout";
+  if (process.listenerCount("exit") > recorder.exitListeners) return "it left an exit listener, which may print or set the exit code after the plan";
+  if (invocationKey(process.argv.slice(1)) !== recorder.invocation) return "the environment changed during the plan";
   if (recorder.listing === undefined) return "its file inputs were not noted";
   const racyAfter = recorder.startedAt - RACY_WINDOW_MS;
   for (const [key, line] of recorder.witnesses) {

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { ownSpawn } from "../cache/plan-memo.js";
 import { FROM_SOURCES, packageFile } from "../package-root.js";
 import { drainQueue, newScratch, readContentId, type FileRead, type HashWorkerData, type HashWorkerResult } from "./hash-worker.js";
 
@@ -38,7 +39,7 @@ export async function readContentIds(paths: readonly string[], options: ReadOpti
   const done = new Uint8Array(paths.length);
   const data: HashWorkerData = { kind: "stepwise-hash-worker", paths: paths.join("\0"), next };
   const finished = Array.from({ length: workerCount }, () => {
-    const worker = new Worker(WORKER_URL, { workerData: data, stdout: false, stderr: false });
+    const worker = ownSpawn(() => new Worker(WORKER_URL, { workerData: data, stdout: false, stderr: false }));
     return new Promise<HashWorkerResult | undefined>((resolve) => {
       worker.once("message", (result: HashWorkerResult) => resolve(result));
       // A worker that fails to start or dies leaves its files to the main thread.
