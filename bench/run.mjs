@@ -266,7 +266,7 @@ ${table}
 
 - *no-op plan*: state says every step succeeded with these inputs. The first row is the usual case: the last plan found
   nothing to do and kept what it printed with what it read (\`.stepwise/cache/plan-memo.json\`: the stat of every file and
-  module, the environment variables it read, git's listing); this one starts git, checks those stats, and prints the
+  module, a checksum of the environment, git's listing); this one starts git, checks those stats, and prints the
   memo again once git's listing is the same, without loading the CLI, core or the plugin. The second row removes the
   memo first: \`stepwise plan\` then reads the site, its plugin and state,
   and asks git what changed (\`git diff-files\`; the untracked listing is kept in \`.stepwise/cache\` while no directory git
