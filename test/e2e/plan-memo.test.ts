@@ -240,7 +240,7 @@ describe("the no-op plan memo", () => {
     expect(exits.code).toBe(3);
     expect(exits.stderr).toContain("plan memo not kept: it exits with 3");
     // Recording changes nothing a plugin can see: fs functions keep their properties.
-    writeFileSync(entry, `import fs from "node:fs";\nimport { promisify } from "node:util";\nif (typeof fs.realpathSync.native !== "function" || typeof fs.realpath.native !== "function") throw new Error("fs.realpath.native is gone");\nif (!Object.getOwnPropertySymbols(fs.write).length) throw new Error("fs.write lost its promisify arguments");\nvoid promisify;\n${original}`);
+    writeFileSync(entry, `import fs from "node:fs";\nimport { promisify } from "node:util";\nif (typeof fs.realpathSync.native !== "function" || typeof fs.realpath.native !== "function") throw new Error("fs.realpath.native is gone");\nif (!Object.getOwnPropertySymbols(fs.write).length) throw new Error("fs.write lost its promisify arguments");\nif (fs.readFile.length !== 3 || process.stdout.write.length !== 3) throw new Error("a function's length changed");\nvoid promisify;\n${original}`);
     backdate(path.join(dir, "vendor"));
     const untouched = await plan(dir);
     expect(untouched.kept, untouched.notKept).toBe(true);
@@ -250,6 +250,9 @@ describe("the no-op plan memo", () => {
       ['import { Worker } from "node:worker_threads";\nnew Worker("0", { eval: true });', "it started a worker thread"],
       ['import { writeFileSync } from "node:fs";\nwriteFileSync(1, "");', "it wrote to stdout or stderr directly"],
       ["void process.stdin;", "it used stdin"],
+      // (a device as /dev/stderr would be; here stderr is a socket, which cannot be opened by path)
+      ['import { writeFileSync } from "node:fs";\nwriteFileSync("/dev/null", "");', "it wrote to /dev/null, which is no regular file"],
+      ["const exit = process.exit;\nprocess.exit = (code) => exit(code);", "it replaced process.exit, reallyExit, emit or kill, which may print or set the exit code after the plan"],
     ];
     for (const [code, reason] of cases) {
       writeFileSync(entry, `${code}\n${original}`);

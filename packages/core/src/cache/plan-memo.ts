@@ -61,6 +61,8 @@ interface Recorder {
   readonly stdout: string[];
   /** `exit` listeners when the plan started: one added since may print or set the exit code after the plan. */
   readonly exitListeners: number;
+  /** process.exit, reallyExit, emit and kill as the plan started: code that replaces one (signal-exit) runs at exit, after the plan. */
+  readonly exitPaths: readonly unknown[];
   /** Above 0 while a plugin's code loads or runs its factory: the files it reads are witnesses. */
   pluginCode: number;
   /** The plan's text, once the plan command found nothing to do ({@link offerPlanMemo}). */
@@ -179,12 +181,40 @@ const FS_FD_WRITES = ["writeSync", "write", "writeFileSync", "writeFile", "appen
  */
 function sameShape<F extends (...args: never[]) => unknown>(wrapper: F, original: unknown): F {
   for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(original))) {
-    if (key === "length" || key === "name" || key === "prototype") continue;
+    if (key === "prototype") continue; // a function's own, not configurable
     Object.defineProperty(wrapper, key, descriptor);
   }
   for (const symbol of Object.getOwnPropertySymbols(original)) Object.defineProperty(wrapper, symbol, Object.getOwnPropertyDescriptor(original, symbol)!);
-  Object.defineProperty(wrapper, "name", { value: (original as { name: string }).name, configurable: true });
   return wrapper;
+}
+
+/** The functions through which code can act at exit, after the plan: see {@link Recorder.exitPaths}. */
+const exitPaths = (): unknown[] => {
+  const anyProcess = process as unknown as Record<string, unknown>;
+  return [anyProcess.exit, anyProcess.reallyExit, anyProcess.emit, anyProcess.kill];
+};
+
+/** Functions that open a file to write by path: one that is no regular file (/dev/stderr, a tty) is output a replay would not print. */
+const FS_PATH_WRITES = ["writeFileSync", "writeFile", "appendFileSync", "appendFile", "createWriteStream", "openSync", "open"] as const;
+const FS_PROMISE_PATH_WRITES = ["writeFile", "appendFile", "open"] as const;
+
+/** Whether the flags of an open call (`w`, `a`, `r+`, O_WRONLY, O_RDWR) may write. */
+function opensToWrite(name: string, flags: unknown): boolean {
+  if (!name.startsWith("open")) return true; // writeFile, appendFile, createWriteStream
+  if (typeof flags === "string") return /[wa+]/.test(flags);
+  if (typeof flags === "number") return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR)) !== 0;
+  return false; // open's default flags: "r"
+}
+
+/** Vetoes a write by path to something other than a regular file (a device, a terminal, a FIFO). */
+function watchPathWrite(value: unknown): void {
+  let file: string | undefined;
+  if (typeof value === "string") file = value;
+  else if (value instanceof URL) file = value.protocol === "file:" ? fileURLToPath(value) : undefined;
+  else if (Buffer.isBuffer(value)) file = value.toString("utf8");
+  if (file === undefined) return; // a file descriptor: those to 1 and 2 are watched by number
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (stat && !stat.isFile()) vetoPlanMemo(`it wrote to ${file}, which is no regular file`);
 }
 
 /**
@@ -206,6 +236,7 @@ export function recordPlanInputs(loaded: readonly (readonly [string, string])[])
     listing: undefined,
     stdout: [],
     exitListeners: process.listenerCount("exit"),
+    exitPaths: exitPaths(),
     pluginCode: 0,
     offered: undefined,
     stopHook: undefined,
@@ -274,6 +305,24 @@ function watchOutput(recorder: Recorder): void {
     return (stderrWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   }, stderrWrite) as typeof process.stderr.write;
   const fsObject = fs as unknown as Record<string, unknown>;
+  const pathWrites = (target: Record<string, unknown>, names: readonly string[]) => {
+    for (const name of names) {
+      const original = target[name];
+      if (typeof original !== "function") continue;
+      target[name] = sameShape(function (this: unknown, ...args: unknown[]) {
+        if (recorder.vetoed === undefined && opensToWrite(name, args[1])) {
+          try {
+            watchPathWrite(args[0]);
+          } catch {
+            vetoPlanMemo(`a file the plan wrote could not be checked (${String(args[0])})`);
+          }
+        }
+        return (original as (...a: unknown[]) => unknown).apply(this, args);
+      }, original);
+    }
+  };
+  pathWrites(fsObject, FS_PATH_WRITES);
+  pathWrites(fs.promises as unknown as Record<string, unknown>, FS_PROMISE_PATH_WRITES);
   for (const name of FS_FD_WRITES) {
     const original = fsObject[name];
     if (typeof original !== "function") continue;
@@ -511,6 +560,7 @@ function declineReason(recorder: Recorder, stdout: string, exitCode: number): st
   if (exitCode !== 0) return `it exits with ${exitCode}`;
   if (recorder.stdout.join("") !== stdout) return "it printed more than the plan on stdout";
   if (process.listenerCount("exit") > recorder.exitListeners) return "it left an exit listener, which may print or set the exit code after the plan";
+  if (exitPaths().some((now, at) => now !== recorder.exitPaths[at])) return "it replaced process.exit, reallyExit, emit or kill, which may print or set the exit code after the plan";
   if (invocationKey(process.argv.slice(1)) !== recorder.invocation) return "the environment changed during the plan";
   if (recorder.listing === undefined) return "its file inputs were not noted";
   const racyAfter = recorder.startedAt - RACY_WINDOW_MS;
