@@ -162,7 +162,15 @@ describe("the no-op plan memo", () => {
     expect(json.replayed).toBe(false);
     expect(JSON.parse(json.stdout)).toMatchObject({ toRun: 0 });
     await settled(dir, ["--json"]);
-    expect((await plan(dir)).replayed).toBe(false); // the memo now answers --json
+    // Each invocation has its slot: by turns, both replay.
+    for (let round = 0; round < 2; round++) {
+      expect((await plan(dir)).replayed).toBe(true);
+      expect((await plan(dir, ["--json"])).replayed).toBe(true);
+    }
+    // Up to four: a fifth invocation takes the slot of the one kept longest ago.
+    for (const extra of ["--concurrency=2", "--concurrency=3", "--concurrency=5"]) await settled(dir, [extra]);
+    expect((await plan(dir, ["--json"])).replayed).toBe(true);
+    expect((await plan(dir)).replayed).toBe(false);
 
     // The state is gone (as after `rm -r .stepwise/state.json`): every step runs.
     await settled(dir);

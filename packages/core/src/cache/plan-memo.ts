@@ -31,17 +31,25 @@ interface PlanMemoRecord {
   stdout: string;
 }
 
-export const planMemoCache = defineJsonCache<PlanMemoRecord>({
+const isPlanMemoRecord = (value: unknown): value is PlanMemoRecord =>
+  isRecord(value) &&
+  typeof value.invocation === "string" &&
+  Array.isArray(value.witnesses) &&
+  value.witnesses.every(isStringPair) &&
+  (value.listing === null || typeof value.listing === "string") &&
+  typeof value.stdout === "string";
+
+/**
+ * Memos kept per site, one per invocation, the most recent first: a CI job that runs `plan`
+ * and `plan --json` by turns, or two shells, would otherwise replace each other's every time.
+ */
+const PLAN_MEMO_SLOTS = 4;
+
+export const planMemoCache = defineJsonCache<{ memos: PlanMemoRecord[] }>({
   name: "plan-memo.json",
-  version: 2,
+  version: 3,
   mode: 0o600,
-  isValid: (value): value is PlanMemoRecord =>
-    isRecord(value) &&
-    typeof value.invocation === "string" &&
-    Array.isArray(value.witnesses) &&
-    value.witnesses.every(isStringPair) &&
-    (value.listing === null || typeof value.listing === "string") &&
-    typeof value.stdout === "string",
+  isValid: (value): value is { memos: PlanMemoRecord[] } => isRecord(value) && Array.isArray(value.memos) && value.memos.every(isPlanMemoRecord),
 });
 
 /** Changes within this long before a plan started may share a timestamp with a later one (as `RACY_WINDOW_MS`). */
@@ -519,8 +527,9 @@ export function statWitnesses(files: readonly string[]): [string, string][] {
  * the caller still compares the git listing's identity with `listing`. Never throws.
  */
 export function readPlanMemo(siteDir: string, argv: readonly string[]): { listing: string | null; stdout: string } | undefined {
-  const memo = planMemoCache.read(siteDir);
-  if (!memo || memo.invocation !== invocationKey(argv)) return undefined;
+  const invocation = invocationKey(argv);
+  const memo = planMemoCache.read(siteDir)?.memos.find((held) => held.invocation === invocation);
+  if (!memo) return undefined;
   // In order: the first witness that differs ends the check.
   for (const [key, stat] of memo.witnesses) if (currentStat(key) !== stat) return undefined;
   return { listing: memo.listing, stdout: memo.stdout };
@@ -537,8 +546,9 @@ export function offerPlanMemo(siteDir: string, stdout: string): void {
  * the text {@link offerPlanMemo} was given for the next plan to replay, if the plan recorded
  * everything it was a function of and did nothing a replay would not: nothing vetoed it, it
  * exits 0, it printed only its text, its file inputs are known, and no witness changed too
- * recently to tell (a change in the same clock tick could keep the same stat). Returns why
- * not (undefined when kept); a memo kept before is then removed ({@link forgetPlanMemo}).
+ * recently to tell (a change in the same clock tick could keep the same stat). It takes the
+ * first of the site's slots, this invocation's older memo gone. Returns why not (undefined
+ * when kept); the memos kept before are then removed ({@link forgetPlanMemo}).
  */
 export function settlePlanMemo(exitCode: number): string | undefined {
   const recorder = recorderNow();
@@ -550,9 +560,10 @@ export function settlePlanMemo(exitCode: number): string | undefined {
     return declined;
   }
   const record: PlanMemoRecord = { invocation: recorder.invocation, witnesses: [...recorder.witnesses], listing: recorder.listing!, stdout: offered.stdout }; // declineReason: listing known
-  const held = planMemoCache.read(offered.siteDir);
-  if (held && JSON.stringify(held) === JSON.stringify(record)) return undefined;
-  return planMemoCache.write(offered.siteDir, record) ? undefined : "the cache could not be written";
+  const held = planMemoCache.read(offered.siteDir)?.memos ?? [];
+  if (held.length > 0 && JSON.stringify(held[0]) === JSON.stringify(record)) return undefined;
+  const memos = [record, ...held.filter((memo) => memo.invocation !== record.invocation)].slice(0, PLAN_MEMO_SLOTS);
+  return planMemoCache.write(offered.siteDir, { memos }) ? undefined : "the cache could not be written";
 }
 
 function declineReason(recorder: Recorder, stdout: string, exitCode: number): string | undefined {
