@@ -30,7 +30,15 @@ describe("one journal per run", () => {
       const roundStart = Date.now();
       const child = startCli(["deploy", "--concurrency", "2", "--force-all"], { cwd: dir, env: { FIXTURE_SLEEP_MS: "120" } });
       const done = collect(child);
-      await new Promise((resolve) => setTimeout(resolve, 250 + Math.floor(Math.random() * 500)));
+      if (round === 0) {
+        // One kill is sure to land mid-run whatever the machine's speed: once the first step has
+        // finished its work (the fixture logs at its end) while the others still sleep. The other
+        // rounds kill at random times, before, during or after the run.
+        const deadline = Date.now() + 20_000;
+        while (runsOf(dir).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 250 + Math.floor(Math.random() * 500)));
+      }
       child.kill("SIGKILL");
       await done;
       const { state, journal: found } = await readState(new FileStateBackend(dir));
