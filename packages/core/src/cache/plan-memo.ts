@@ -180,8 +180,12 @@ const PRELOAD_OPTION = /(^|\s)(--import|--require|-r|--loader|--experimental-loa
 /** Node's fs read functions whose first argument is a path (or fd): while plugin code runs, each path is a witness. */
 const FS_READS = ["readFileSync", "readFile", "existsSync", "exists", "statSync", "lstatSync", "stat", "lstat", "statfsSync", "statfs", "readdirSync", "readdir", "opendirSync", "opendir", "openSync", "open", "accessSync", "access", "createReadStream", "realpathSync", "realpath", "readlinkSync", "readlink", "readSync", "read"] as const;
 const FS_PROMISE_READS = ["readFile", "stat", "lstat", "statfs", "readdir", "opendir", "open", "access", "realpath", "readlink"] as const;
-/** Node's fs write functions that take a file descriptor: one to fd 1 or 2 is output a replay would not print. */
-const FS_FD_WRITES = ["writeSync", "write", "writeFileSync", "writeFile", "appendFileSync", "appendFile", "writevSync", "writev"] as const;
+/**
+ * Node's fs functions that write to a file descriptor or open a path to write: one to fd 1 or 2,
+ * or to a path that is no regular file, is output a replay would not print.
+ */
+const FS_WRITES = ["writeSync", "write", "writevSync", "writev", "writeFileSync", "writeFile", "appendFileSync", "appendFile", "createWriteStream", "openSync", "open"] as const;
+const FS_PROMISE_WRITES = ["writeFile", "appendFile", "open"] as const;
 
 /**
  * `wrapper` in place of `original`, keeping every property of it (`realpathSync.native`,
@@ -202,10 +206,6 @@ const exitPaths = (): unknown[] => {
   return [anyProcess.exit, anyProcess.reallyExit, anyProcess.emit, anyProcess.kill];
 };
 
-/** Functions that open a file to write by path: one that is no regular file (/dev/stderr, a tty) is output a replay would not print. */
-const FS_PATH_WRITES = ["writeFileSync", "writeFile", "appendFileSync", "appendFile", "createWriteStream", "openSync", "open"] as const;
-const FS_PROMISE_PATH_WRITES = ["writeFile", "appendFile", "open"] as const;
-
 /** Whether the flags of an open call (`w`, `a`, `r+`, O_WRONLY, O_RDWR) may write. */
 function opensToWrite(name: string, flags: unknown): boolean {
   if (!name.startsWith("open")) return true; // writeFile, appendFile, createWriteStream
@@ -214,15 +214,27 @@ function opensToWrite(name: string, flags: unknown): boolean {
   return false; // open's default flags: "r"
 }
 
-/** Vetoes a write by path to something other than a regular file (a device, a terminal, a FIFO). */
-function watchPathWrite(value: unknown): void {
-  let file: string | undefined;
-  if (typeof value === "string") file = value;
-  else if (value instanceof URL) file = value.protocol === "file:" ? fileURLToPath(value) : undefined;
-  else if (Buffer.isBuffer(value)) file = value.toString("utf8");
-  if (file === undefined) return; // a file descriptor: those to 1 and 2 are watched by number
-  const stat = statSync(file, { throwIfNoEntry: false });
-  if (stat && !stat.isFile()) vetoPlanMemo(`it wrote to ${file}, which is no regular file`);
+/**
+ * The path an fs function was given: a string (fs takes `file:` strings as paths too), a
+ * `file:` URL or a Buffer; a number for a file descriptor; undefined for anything else.
+ */
+function pathOf(value: unknown): string | number | undefined {
+  if (typeof value === "string" || typeof value === "number") return value;
+  if (value instanceof URL) return value.protocol === "file:" ? fileURLToPath(value) : undefined;
+  if (Buffer.isBuffer(value)) return value.toString("utf8");
+  return undefined;
+}
+
+/**
+ * Vetoes output a replay would not print: a write to fd 1 or 2, or a write by path to something
+ * other than a regular file (/dev/stderr, a terminal, a FIFO).
+ */
+function watchWriteTarget(name: string, args: readonly unknown[]): void {
+  const target = pathOf(args[0]);
+  if (target === 1 || target === 2) return vetoPlanMemo("it wrote to stdout or stderr directly");
+  if (typeof target !== "string" || !opensToWrite(name, args[1])) return; // another descriptor: its path was checked when opened
+  const stat = statSync(target, { throwIfNoEntry: false });
+  if (stat && !stat.isFile()) vetoPlanMemo(`it wrote to ${target}, which is no regular file`);
 }
 
 /**
@@ -312,15 +324,14 @@ function watchOutput(recorder: Recorder): void {
     if (!(tracing && typeof chunk === "string" && /^trace {1,}\d/.test(chunk))) vetoPlanMemo("it printed on stderr");
     return (stderrWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   }, stderrWrite) as typeof process.stderr.write;
-  const fsObject = fs as unknown as Record<string, unknown>;
-  const pathWrites = (target: Record<string, unknown>, names: readonly string[]) => {
+  const writes = (target: Record<string, unknown>, names: readonly string[]) => {
     for (const name of names) {
       const original = target[name];
       if (typeof original !== "function") continue;
       target[name] = sameShape(function (this: unknown, ...args: unknown[]) {
-        if (recorder.vetoed === undefined && opensToWrite(name, args[1])) {
+        if (recorder.vetoed === undefined) {
           try {
-            watchPathWrite(args[0]);
+            watchWriteTarget(name, args);
           } catch {
             vetoPlanMemo(`a file the plan wrote could not be checked (${String(args[0])})`);
           }
@@ -329,16 +340,8 @@ function watchOutput(recorder: Recorder): void {
       }, original);
     }
   };
-  pathWrites(fsObject, FS_PATH_WRITES);
-  pathWrites(fs.promises as unknown as Record<string, unknown>, FS_PROMISE_PATH_WRITES);
-  for (const name of FS_FD_WRITES) {
-    const original = fsObject[name];
-    if (typeof original !== "function") continue;
-    fsObject[name] = sameShape(function (this: unknown, fd: unknown, ...rest: unknown[]) {
-      if (fd === 1 || fd === 2) vetoPlanMemo("it wrote to stdout or stderr directly");
-      return (original as (...args: unknown[]) => unknown).call(this, fd, ...rest);
-    }, original);
-  }
+  writes(fs as unknown as Record<string, unknown>, FS_WRITES);
+  writes(fs.promises as unknown as Record<string, unknown>, FS_PROMISE_WRITES);
   const rawDebug = (process as unknown as { _rawDebug?: (...args: unknown[]) => void })._rawDebug;
   if (typeof rawDebug === "function") {
     (process as unknown as { _rawDebug: (...args: unknown[]) => void })._rawDebug = sameShape(function (this: unknown, ...args: unknown[]) {
@@ -384,15 +387,12 @@ function watchChildren(): void {
 
 /** Witnesses the path a read function was given; a file descriptor was witnessed when opened, but stdin's (0) is none. */
 function witnessPathArgument(value: unknown, options: unknown, directory: boolean): void {
-  let file: string | undefined;
-  if (typeof value === "string") file = value; // fs takes a string as a path, `file:` ones too
-  else if (value instanceof URL) file = value.protocol === "file:" ? fileURLToPath(value) : undefined;
-  else if (Buffer.isBuffer(value)) file = value.toString("utf8");
-  else if (typeof value === "number") {
-    if (value === 0) vetoPlanMemo("it read stdin");
+  const file = pathOf(value);
+  if (typeof file === "number") {
+    if (file === 0) vetoPlanMemo("it read stdin");
     return;
-  } else return vetoPlanMemo(`a file plugin code read could not be named (${typeof value})`);
-  if (file === undefined) return vetoPlanMemo(`a file plugin code read could not be named (${String(value)})`);
+  }
+  if (file === undefined) return vetoPlanMemo(`a file plugin code read could not be named (${typeof value === "object" ? String(value) : typeof value})`);
   witness("s", file);
   if (!directory) return;
   witness("l", file);
@@ -450,10 +450,7 @@ function witnessModule(file: string, specifier: string | undefined, parentURL: s
  * Where Node looks for `specifier` from `parentURL`. For a path specifier, where CommonJS would
  * probe: the path itself, its package.json (`main`) and its directory (`x.js` added beside
  * `x/index.js`). For a bare specifier, every `node_modules/NAME` the lookup passed or took, up
- * to the package found: the entry itself (a package linked anew has a new link), the
- * `node_modules` directory holding it (`NAME.js` beside `NAME/`), the directory it leads to,
- * followed through every link (a link further down a chain pointed elsewhere, even to
- * hard-linked copies), its package.json (`exports`, `main`), and the probing places of a subpath.
+ * to the package found ({@link findPackageDir}), and the probing places of a subpath.
  */
 function witnessLookup(specifier: string, parentURL: string | undefined): void {
   if (!parentURL?.startsWith("file:") || specifier.startsWith("#")) return;
@@ -462,19 +459,28 @@ function witnessLookup(specifier: string, parentURL: string | undefined): void {
   if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) return; // node:, file:, data: URLs
   const parts = specifier.split("/");
   const nameParts = specifier.startsWith("@") ? 2 : 1;
-  const name = parts.slice(0, nameParts).join("/");
-  for (let dir = parentDir; ; dir = path.dirname(dir)) {
+  const found = findPackageDir(parentDir, parts.slice(0, nameParts).join("/"), (candidate) => lstatSync(candidate, { throwIfNoEntry: false }) !== undefined);
+  if (found !== undefined && parts.length > nameParts) witnessProbes(path.join(found, ...parts.slice(nameParts)));
+}
+
+/**
+ * Looks for the package `name` in `node_modules` from `fromDir` up to the root, as Node does,
+ * and returns the first candidate `isFound` accepts. Every place looked at is a witness of a
+ * recording plan: the entry itself (a package linked anew has a new link), the `node_modules`
+ * directory holding it (`NAME.js` beside `NAME/`) and a scope's, the directory it leads to
+ * followed through every link (a link further down a chain pointed elsewhere, even to
+ * hard-linked copies), and its package.json (`exports`, `main`).
+ */
+export function findPackageDir(fromDir: string, name: string, isFound: (candidate: string) => boolean): string | undefined {
+  for (let dir = path.resolve(fromDir); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, "node_modules", name);
     witness("l", candidate);
     witness("l", path.dirname(candidate));
-    if (nameParts === 2) witness("l", path.dirname(path.dirname(candidate)));
-    if (lstatSync(candidate, { throwIfNoEntry: false })) {
-      witness("s", candidate);
-      witness("s", path.join(candidate, "package.json"));
-      if (parts.length > nameParts) witnessProbes(path.join(candidate, ...parts.slice(nameParts)));
-      return;
-    }
-    if (path.dirname(dir) === dir) return;
+    if (name.startsWith("@")) witness("l", path.dirname(path.dirname(candidate)));
+    witness("s", candidate);
+    witness("s", path.join(candidate, "package.json"));
+    if (isFound(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
   }
 }
 

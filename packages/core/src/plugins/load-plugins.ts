@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { asPluginCode, asPluginCodeSync, witnessEntry, witnessFile } from "../cache/plan-memo.js";
+import { asPluginCode, asPluginCodeSync, findPackageDir, witnessEntry, witnessFile } from "../cache/plan-memo.js";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { JsonObject, PluginDefinition } from "../contracts.js";
@@ -190,7 +190,7 @@ async function versionSkew(coreRange: string): Promise<"needs-newer-core" | "nee
 export function resolvePackageRoot(fromDir: string, specifier: string): string | undefined {
   // Each place looked at is a witness of a plan (see cache/plan-memo.ts): the entry itself, so a
   // package linked anew is seen even when its files are the same, the directory it leads to, and
-  // its package.json.
+  // its package.json (findPackageDir does the same up the node_modules tree).
   if (specifier.startsWith(".") || path.isAbsolute(specifier)) {
     const dir = path.resolve(fromDir, specifier);
     witnessEntry(dir);
@@ -198,18 +198,7 @@ export function resolvePackageRoot(fromDir: string, specifier: string): string |
     witnessFile(path.join(dir, "package.json"));
     return existsSync(path.join(dir, "package.json")) ? dir : undefined;
   }
-  let dir = path.resolve(fromDir);
-  for (;;) {
-    const candidate = path.join(dir, "node_modules", specifier);
-    witnessEntry(candidate);
-    if (specifier.startsWith("@")) witnessEntry(path.dirname(candidate));
-    witnessFile(candidate); // through every link: a link further down a chain pointed elsewhere
-    witnessFile(path.join(candidate, "package.json"));
-    if (existsSync(path.join(candidate, "package.json"))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  return findPackageDir(fromDir, specifier, (candidate) => existsSync(path.join(candidate, "package.json")));
 }
 
 /** The `@stepwise/core` entry of a dependency map, whatever its type (checked by the caller). */
