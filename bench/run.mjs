@@ -3,15 +3,20 @@
 // 50 steps over 20,000 files / 200 MB, against git status, turbo's dry run, sha256sum and
 // `node -e 0`. Run from the repository root: `pnpm bench` (= node bench/run.mjs).
 // Options: --runs N (default 30), --quick (10 runs), --no-build.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { FILES, STEPS, TOTAL_BYTES, generateSite, turboTasks } from "./generate-site.mjs";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
+// Set in this process, so every command (and every group's plan) runs in one environment: a plan
+// memo and the site watcher answer the environment they were made in.
+const turboEnv = { TURBO_TELEMETRY_DISABLED: "1", TURBO_NO_UPDATE_NOTIFIER: "1", DO_NOT_TRACK: "1" };
+Object.assign(process.env, turboEnv);
 const root = path.dirname(benchDir);
 const work = path.join(benchDir, ".work");
 const site = path.join(work, "site");
@@ -111,6 +116,53 @@ async function memoReady(dir) {
   throw new Error(`the no-op plan in ${dir} does not replay its memo`);
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const watcherSocket = (dir) => path.join(dir, ".stepwise", "cache", "watch.sock");
+
+/** The site watcher's reply to a plan of `environment` (see packages/core/src/cache/site-watcher.ts), or undefined. */
+function askWatcher(dir, environment) {
+  return new Promise((resolve) => {
+    if (!existsSync(watcherSocket(dir))) return resolve(undefined);
+    const socket = net.connect(watcherSocket(dir));
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk) => (text += chunk));
+    socket.on("error", () => resolve(undefined));
+    socket.on("end", () => {
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        resolve(undefined);
+      }
+    });
+    socket.end(`${JSON.stringify({ protocol: 1, environment })}\n`);
+  });
+}
+
+/**
+ * Makes sure the site's watcher runs and answers the timed plans (their environment is this
+ * process's): one for another environment (memoReady's traced plans) is stopped, and a plan
+ * starts one. The site has 20,000 files: a plan starts a watcher for it by default.
+ */
+async function watcherReady(dir) {
+  const { environmentKey } = await import(pathToFileURL(path.join(root, "packages", "core", "dist", "fingerprint", "prefetch.js")).href);
+  const environment = environmentKey();
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const reply = await askWatcher(dir, environment);
+    if (reply?.clean === true) return reply.pid;
+    if (reply && typeof reply.pid === "number") {
+      try {
+        process.kill(reply.pid);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    if (attempt % 50 === 0) spawnSync(node, [cli, "-C", dir, "plan"], { stdio: "ignore" });
+    await sleep(100);
+  }
+  throw new Error(`no site watcher answers the plans in ${dir}`);
+}
+
 /** File entries recorded in a site's state, by path. */
 function recordedEntries(dir) {
   const state = JSON.parse(readFileSync(path.join(dir, ".stepwise", "state.json"), "utf8"));
@@ -181,7 +233,6 @@ function summarize(times) {
   return { median: sorted[Math.floor(sorted.length / 2)], mean, sd, min: sorted[0] };
 }
 
-const turboEnv = { TURBO_TELEMETRY_DISABLED: "1", TURBO_NO_UPDATE_NOTIFIER: "1", DO_NOT_TRACK: "1" };
 const ms = (seconds) => `${(seconds * 1000).toFixed(1)} ms`;
 const x = (ratio) => `${ratio.toFixed(2)}x`;
 
@@ -194,6 +245,7 @@ copyWithoutGit();
 await settle(site);
 await settle(siteNoGit);
 await memoReady(site);
+await watcherReady(site);
 const turbo = turboBinary();
 verify(turbo);
 const fileList = path.join(work, "files.nul");
@@ -204,32 +256,52 @@ const cacheOf = (dir) => path.join(dir, ".stepwise", "cache");
 const loadBefore = os.loadavg()[0];
 if (loadBefore > os.cpus().length / 2) log(`warning: load average ${loadBefore.toFixed(2)} on ${os.cpus().length} cores: other work will inflate the times`);
 log(`timing (${runs} runs each, 3 warmups; hyperfine ${hasHyperfine ? "yes" : "no"})`);
+// `STEPWISE_WATCH=0`: the plan memo checked against git's own stat pass, no watcher asked (the
+// `env` program adds its exec, ~1 ms).
+const noWatch = `env STEPWISE_WATCH=0 ${node} ${cli} -C ${site} plan`;
 const noop = time("noop", {
   gitStatus: `git -C ${site} status`,
   plan: `${node} ${cli} -C ${site} plan`,
+  planNoWatch: noWatch,
   turbo: `${turbo} run ${turboTasks().join(" ")} --dry=json --cwd ${site}`,
-}, { env: turboEnv });
+});
+// A slower machine, as near as this one comes: one of its two cores kept busy by a shell loop.
+await watcherReady(site);
+const busyLoop = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+let busy;
+try {
+  busy = time("noop-busy", { gitStatusBusy: `git -C ${site} status`, planBusy: `${node} ${cli} -C ${site} plan`, planNoWatchBusy: noWatch });
+} finally {
+  busyLoop.kill();
+}
 // The same plan without its memo (removed before each run): what the first plan after a change
 // elsewhere costs (another argument, an edited stepwise.yaml), and what a plan that cannot be
 // replayed (one asking a target) costs beyond its target's answers.
 const memoFile = path.join(site, ".stepwise", "cache", "plan-memo.json");
 const noopFull = time("noop-full", { gitStatusFull: `git -C ${site} status`, planFull: `${node} ${cli} -C ${site} plan` }, { prepare: `rm -f ${memoFile}` });
 const noopNoGit = time("noop-nogit", { planNoGit: `${node} ${cli} -C ${siteNoGit} plan` }, { env: noGitEnv });
-const cold = time("cold", { planCold: `${node} ${cli} -C ${site} plan` }, { prepare: `rm -rf ${cacheOf(site)}` });
+// Cold plans keep a memo: without STEPWISE_WATCH=0 each would start a watcher, whose own start would run during the next.
+const cold = time("cold", { planCold: `${node} ${cli} -C ${site} plan` }, { prepare: `rm -rf ${cacheOf(site)}`, env: { STEPWISE_WATCH: "0" } });
 const coldNoGit = time("cold-nogit", { planColdNoGit: `${node} ${cli} -C ${siteNoGit} plan` }, { prepare: `rm -rf ${cacheOf(siteNoGit)}`, env: noGitEnv });
 const hash = time("sha256sum", {
   sha256sum: `sh -c ${JSON.stringify(`cd ${site} && xargs -0 -a ${fileList} sha256sum > /dev/null`)}`,
   readFloor: `${node} ${path.join(benchDir, "read-files.mjs")} ${fileList} ${site}`,
 });
 const startup = time("startup", { nodeBare: `${node} -e 0`, version: `${node} ${cli} --version` });
-const t = { ...noop, ...noopFull, ...noopNoGit, ...cold, ...coldNoGit, ...hash, ...startup };
+const t = { ...noop, ...busy, ...noopFull, ...noopNoGit, ...cold, ...coldNoGit, ...hash, ...startup };
+// The bench leaves no process behind: the site's watcher would otherwise wait 15 minutes for a question.
+const lastWatcher = await askWatcher(site, "");
+if (lastWatcher && typeof lastWatcher.pid === "number") process.kill(lastWatcher.pid);
 
 const mb = TOTAL_BYTES / 1024 / 1024;
 /** The difference of two medians, shown as a measurement of its own (no spread of its own). */
 const derived = (a, b) => ({ median: a.median - b.median, mean: a.mean - b.mean, sd: Math.sqrt(a.sd ** 2 + b.sd ** 2), min: a.min - b.min });
 const throughput = (seconds) => `${(mb / seconds).toFixed(0)} MB/s`;
 const rows = [
-  ["no-op `stepwise plan` (git work tree; replays its memo)", t.plan, "`git status`", t.gitStatus, t.plan.median / t.gitStatus.median, "<= 1.50x", t.plan.median / t.gitStatus.median <= 1.5],
+  ["no-op `stepwise plan` (git work tree; replays its memo, the site watcher answers for git)", t.plan, "`git status`", t.gitStatus, t.plan.median / t.gitStatus.median, "<= 1.50x", t.plan.median / t.gitStatus.median <= 1.5],
+  ["no-op `stepwise plan`, `STEPWISE_WATCH=0` (replays its memo; git's stat pass)", t.planNoWatch, "`git status`", t.gitStatus, t.planNoWatch.median / t.gitStatus.median, "(info)", undefined],
+  ["one core kept busy: no-op `stepwise plan` (memo, site watcher)", t.planBusy, "`git status`, same", t.gitStatusBusy, t.planBusy.median / t.gitStatusBusy.median, "<= 1.50x", t.planBusy.median / t.gitStatusBusy.median <= 1.5],
+  ["one core kept busy: no-op `stepwise plan`, `STEPWISE_WATCH=0`", t.planNoWatchBusy, "`git status`, same", t.gitStatusBusy, t.planNoWatchBusy.median / t.gitStatusBusy.median, "(info)", undefined],
   ["no-op `stepwise plan` (git work tree), memo removed before each run", t.planFull, "`git status`", t.gitStatusFull, t.planFull.median / t.gitStatusFull.median, "(info)", undefined],
   ["no-op `stepwise plan` (git work tree)", t.plan, "`turbo run --dry=json`", t.turbo, t.plan.median / t.turbo.median, "(peer)", undefined],
   ["no-op `stepwise plan` (not a git repo: stat cache)", t.planNoGit, "`git status`", t.gitStatus, t.planNoGit.median / t.gitStatus.median, "(info)", undefined],
@@ -266,8 +338,12 @@ ${table}
 
 - *no-op plan*: state says every step succeeded with these inputs. The first row is the usual case: the last plan found
   nothing to do and kept what it printed with what it read (\`.stepwise/cache/plan-memo.json\`: the stat of every file and
-  module, a checksum of the environment, git's listing); this one starts git, checks those stats, and prints the
-  memo again once git's listing is the same, without loading the CLI, core or the plugin. The second row removes the
+  module, a checksum of the environment, git's listing); this one checks those stats, and prints the memo again once
+  git's listing is the same, without loading the CLI, core or the plugin. On a site this large the plan that kept the
+  memo also left a *site watcher* (\`.stepwise/cache/watch.sock\`, Linux, inotify): it watches every directory git's
+  listing depends on and answers for git's stat pass until the first change, at which it exits. The second row
+  (\`STEPWISE_WATCH=0\`) asks git instead; the rows "one core kept busy" repeat both while a shell loop takes one of
+  the two cores, as near as this VM comes to a slower machine. The memo-removed row removes the
   memo first: \`stepwise plan\` then reads the site, its plugin and state,
   and asks git what changed (\`git diff-files\`; the untracked listing is kept in \`.stepwise/cache\` while no directory git
   walked for it changed). When nothing did, the fingerprints of the last listing hold and the index is not even read;

@@ -4,7 +4,20 @@ import nodeModule from "node:module";
 // Bundled into this file by the build (see scripts/bundle-dist.mjs --inline), not resolved and
 // read as another package's module: git starts before anything but this file is loaded.
 import { fileURLToPath } from "node:url";
-import { hasPlanMemo, prefetchGitListing, prefetchedIdentity, readPlanMemo, recordPlanInputs, settlePlanMemo, statWitnesses, trace } from "@stepwise/core/prefetch";
+import {
+  gitIndexFile,
+  hasPlanMemo,
+  prefetchGitListing,
+  prefetchedIdentity,
+  readPlanMemo,
+  recordPlanInputs,
+  settlePlanMemo,
+  siteWatcherState,
+  startSiteWatcher,
+  statWitnesses,
+  trace,
+  wantsSiteWatcher,
+} from "@stepwise/core/prefetch";
 import { scanArgs } from "./args.js";
 
 // `stepwise --version` is answered before anything else is loaded: no commander, no core, no plugin
@@ -24,8 +37,9 @@ if (major < 22) {
   // What this process already loaded, as it was when loaded: witnesses of a plan it may keep.
   const entry = planning ? statWitnesses([fileURLToPath(import.meta.url), ...(process.argv[1] ? [process.argv[1]] : [])]) : [];
   // Start git's listing of the site's files on the other core first, while the CLI loads (or,
-  // with a plan memo to check, while it is checked: git may then use both cores).
-  if (command === "plan" || command === "deploy") prefetchGitListing(siteDir, { alone: planning && hasPlanMemo(siteDir) });
+  // with a plan memo to check, while it is checked: git may then use both cores). A plan asks
+  // the site's watcher first, if one runs.
+  if (command === "plan" || command === "deploy") prefetchGitListing(siteDir, { alone: planning && hasPlanMemo(siteDir), watched: planning });
   trace("cli started");
   // A plan the last one already made, with nothing it read changed since, is printed again
   // without loading the CLI (see @stepwise/core's cache/plan-memo.ts); git's listing decides.
@@ -40,6 +54,9 @@ if (major < 22) {
   if (replay !== undefined) {
     trace("plan memo replayed");
     process.stdout.write(replay);
+    // A watcher that stopped (idle, or a change since undone) is started again; one that runs
+    // for another environment is left to it.
+    if (siteWatcherState(siteDir) === "none") startWatcher(siteDir);
     exitWhenFlushed();
   } else {
     if (planning) recordPlanInputs(entry);
@@ -51,10 +68,21 @@ if (major < 22) {
       await new Promise((resolve) => setImmediate(resolve));
       const notKept = settlePlanMemo(Number(process.exitCode ?? 0));
       trace(notKept === undefined ? "plan memo kept" : `plan memo not kept: ${notKept}`);
+      // On a large site, a watcher saves the next no-op plans git's stat pass; one that watches
+      // for another environment is replaced (the plan that kept this memo is the latest).
+      if (notKept === undefined && siteWatcherState(siteDir) !== "clean") startWatcher(siteDir);
     }
     trace("command done");
     exitWhenFlushed();
   }
+}
+
+/**
+ * Leaves a site watcher for a large site (see @stepwise/core's cache/site-watcher.ts): the next
+ * no-op plans then need not ask git for its stat pass.
+ */
+function startWatcher(siteDir: string): void {
+  if (wantsSiteWatcher(siteDir, gitIndexFile(siteDir))) startSiteWatcher(siteDir, fileURLToPath(import.meta.resolve("@stepwise/core/site-watcher")));
 }
 
 /** The text of the site's plan memo when it answers this plan (see cache/plan-memo.ts), else undefined. */

@@ -41,6 +41,12 @@ export function buildProgram(only?: string, writeOut: (text: string) => void = (
       `
 Exit codes: 0 ok, 1 a step failed, 2 bad usage/config/input, 3 state locked, 130 interrupted.
 
+Environment:
+  STEPWISE_TRACE=1   print where a command's time goes (and whether a plan was replayed)
+  STEPWISE_WATCH=0   no site watcher (=1: one even for a small site or in CI); on Linux a
+                     plan that finds nothing to do on a large site leaves a process that
+                     watches it, so the next no-op plan need not stat every file
+
 Examples:
   stepwise init                      set up a site (stepwise.yaml, package.json, .gitignore)
   stepwise plan                      show what would run, and why

@@ -506,16 +506,21 @@ const SHELL_BOOKKEEPING = new Set(["_", "OLDPWD", "SHLVL", "HYPERFINE_RANDOMIZED
  * the user's own, 0600.
  */
 export function invocationKey(argv: readonly string[]): string {
+  // stdin's kind through tty.isatty, not process.stdin: that getter makes a stream.
+  const stdinIsTerminal = process.getBuiltinModule("node:tty").isatty(0);
+  const terminal = [stdinIsTerminal, process.stdout.isTTY, process.stderr.isTTY, process.stdout.columns, process.stderr.columns].map(String).join(" ");
+  const text = JSON.stringify([argv, process.cwd(), process.execPath, process.version, process.execArgv, process.platform, process.arch, terminal]);
+  return `${checksum(text).toString(36)} ${environmentKey()}`;
+}
+
+/** Checksums of this process's environment but {@link SHELL_BOOKKEEPING}: equal keys, the same variables with the same values. */
+export function environmentKey(): string {
   const env = Object.keys(process.env)
     .filter((name) => !SHELL_BOOKKEEPING.has(name))
     .sort()
     .map((name) => `${name}=${process.env[name]}`)
     .join("\0");
-  // stdin's kind through tty.isatty, not process.stdin: that getter makes a stream.
-  const stdinIsTerminal = process.getBuiltinModule("node:tty").isatty(0);
-  const terminal = [stdinIsTerminal, process.stdout.isTTY, process.stderr.isTTY, process.stdout.columns, process.stderr.columns].map(String).join(" ");
-  const text = JSON.stringify([argv, process.cwd(), process.execPath, process.version, process.execArgv, process.platform, process.arch, terminal]);
-  return `${checksum(text).toString(36)} ${checksum(env).toString(36)} ${checksum(`\0${env}`).toString(36)}`;
+  return `${checksum(env).toString(36)} ${checksum(`\0${env}`).toString(36)}`;
 }
 
 /** Whether `siteDir` has a memo at all (one stat: git is started before the memo is read). */

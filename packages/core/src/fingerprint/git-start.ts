@@ -11,6 +11,7 @@ import { statLine } from "../cache/stat-line.js";
 import { directoriesUnchanged, readUntrackedCache, type UntrackedRecord } from "../cache/untracked-cache.js";
 import { trace } from "../log/trace.js";
 import { compactKey } from "./node-crypto.js";
+import { askSiteWatcher, type WatcherAnswer, type WatcherResult } from "./site-watcher-client.js";
 
 /** Environment variables that would point git at another repository than the site's. */
 const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
@@ -44,11 +45,14 @@ interface SharedGitState {
    * command's prefetch.
    */
   readonly wholeSites: Set<string>;
+  /** What asking the site watcher came to, by site (see {@link siteWatcherState}). */
+  readonly watcherStates: Map<string, WatcherResult["state"]>;
   outputCounter: number;
 }
-const SHARED_KEY = Symbol.for("stepwise.git-start.v2");
+const SHARED_KEY = Symbol.for("stepwise.git-start.v3");
 const shared: SharedGitState = ((globalThis as Record<symbol, unknown>)[SHARED_KEY] ??= {
   prefetches: new Map(),
+  watcherStates: new Map(),
   wholeSites: new Set(),
   outputCounter: 0,
 } satisfies SharedGitState) as SharedGitState;
@@ -127,6 +131,17 @@ export function findGitEntry(dir: string): string | undefined {
   }
 }
 
+/** What asking the site watcher of `siteDir` came to in this process; undefined when it was not asked. */
+export function siteWatcherState(siteDir: string): WatcherResult["state"] | undefined {
+  return shared.watcherStates.get(path.resolve(siteDir));
+}
+
+/** The git index of the work tree `siteDir` is in; undefined outside one. */
+export function gitIndexFile(siteDir: string): string | undefined {
+  const gitEntry = findGitEntry(siteDir);
+  return gitEntry ? path.join(gitDirOf(gitEntry), "index") : undefined;
+}
+
 /** The listing prefetched for `siteDir` (resolved), once: a later collection (deploy's second) must see the tree as it is then. */
 export function takePrefetched(key: string): StartedListing | undefined {
   const prefetched = shared.prefetches.get(key);
@@ -139,12 +154,12 @@ export function takePrefetched(key: string): StartedListing | undefined {
  * directory to take: a command that will plan calls this first thing, so git's stat pass
  * runs on another core while the command loads its modules, site and plugins.
  */
-export function prefetchGitListing(siteDir: string, options: { alone?: boolean } = {}): void {
+export function prefetchGitListing(siteDir: string, options: { alone?: boolean; watched?: boolean } = {}): void {
   const key = path.resolve(siteDir);
   // A site whose last plan had no file inputs: nobody would read the listing.
   if (shared.prefetches.has(key) || hadNoFileInputs(key)) return;
   shared.wholeSites.add(key);
-  shared.prefetches.set(key, startGitListing(key, undefined, options.alone === true));
+  shared.prefetches.set(key, startGitListing(key, undefined, options.alone === true, options.watched === true));
 }
 
 /**
@@ -176,8 +191,10 @@ export interface StartedListing {
   scope: readonly string[] | undefined;
   /** `git diff-files --name-only`: tracked files that differ from the index. */
   modified: Promise<GitRun>;
-  /** `git ls-files -o --directory` under way; undefined while the untracked cache may serve instead. */
+  /** `git ls-files -o --directory` under way; undefined while the untracked cache or a site watcher may serve instead. */
   untracked: Promise<GitRun> | undefined;
+  /** The site watcher's answer, when one was asked (see site-watcher-client.ts): it stands for both of git's outputs. */
+  watcher?: Promise<WatcherAnswer | undefined>;
   /** The untracked cache, kept for this index: its directories are checked by {@link untrackedListing}. */
   untrackedCache: UntrackedRecord | undefined;
   /** When the untracked listing was started (ms since the epoch); undefined if it came from the cache. */
@@ -272,8 +289,10 @@ export const NOTHING: GitRun = { code: 0, stdout: Buffer.alloc(0) };
 /**
  * Starts git's processes for a listing of `siteDir` (`scope`: see `openGitListing`). `alone`:
  * nothing else will be loading meanwhile (the plan memo's check), so git may use every core.
+ * `watched`: the site's watcher, if one runs, is asked first for git's stat pass and untracked
+ * listing (a no-op plan with a memo); git runs them only if it cannot answer.
  */
-export function startGitListing(siteDir: string, scope?: readonly string[], alone = false): StartedListing | undefined {
+export function startGitListing(siteDir: string, scope?: readonly string[], alone = false, watched = false): StartedListing | undefined {
   let physical: string;
   try {
     physical = realpathSync(siteDir); // git works from the physical directory, so the prefix must too
@@ -289,21 +308,37 @@ export function startGitListing(siteDir: string, scope?: readonly string[], alon
   const indexFile = path.join(gitDirOf(gitEntry), "index");
   const { stat: indexStat, checksum: indexChecksum } = indexIdentity(indexFile);
   const none = scoped?.length === 0;
+  // A watcher's answer is for the whole site and for the index it names: any other, and git runs.
+  const watcher =
+    watched && !none && !scoped && indexChecksum !== undefined
+      ? askSiteWatcher(siteDir).then((result) => {
+          // Another index or place than this plan's: a watcher that runs (it stops when the index changes).
+          const answer = result.state === "clean" && result.answer.prefix === prefix && result.answer.index === indexChecksum ? result.answer : undefined;
+          shared.watcherStates.set(siteDir, result.state === "clean" && !answer ? "refused" : result.state);
+          return answer;
+        })
+      : undefined;
   // Tracked changes first: the longest of the three. On two cores git's preload threads
   // (one lstat pass per core) would take the core this process loads on: measured, a no-op
   // plan then takes 12 ms longer than with git on one core and this process on the other.
   // Alone, git's threads take nothing from this process.
   const threads = alone || os.availableParallelism() > 2 ? [] : ["-c", "core.preloadIndex=false"];
-  const modified = none ? Promise.resolve(NOTHING) : git(siteDir, [...threads, "diff-files", "-z", "--name-only", "--relative", "--no-color", "--no-ext-diff", "--ignore-submodules", ...pathspecs]);
+  const diffFiles = () => git(siteDir, [...threads, "diff-files", "-z", "--name-only", "--relative", "--no-color", "--no-ext-diff", "--ignore-submodules", ...pathspecs]);
+  const modified = none
+    ? Promise.resolve(NOTHING)
+    : watcher
+      ? watcher.then((answer) => (answer ? { code: 0, stdout: Buffer.from(answer.modified, "utf8") } : diffFiles()))
+      : diffFiles();
   const config = git(siteDir, ["config", "-z", "--get-regexp", "^(core\\.autocrlf|core\\.attributesfile|extensions\\.objectformat)$"]);
   // The untracked cache is read now, but its directories are checked only when the listing is
   // awaited: while git's stat pass runs on both cores, 1,700 lstat calls here would take four
-  // times as long. When the index is not the one it was kept for, git starts at once.
-  const untrackedCache = none || scoped || indexChecksum === undefined ? undefined : readUntrackedCache(siteDir, prefix, indexChecksum);
-  const untrackedStartedAt = none || untrackedCache ? undefined : Date.now();
-  const untracked = none ? Promise.resolve(NOTHING) : untrackedCache ? undefined : git(siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]);
+  // times as long. When the index is not the one it was kept for, git starts at once. (With a
+  // watcher to ask, both wait for its answer: see untrackedListing.)
+  const untrackedCache = none || scoped || indexChecksum === undefined || watcher ? undefined : readUntrackedCache(siteDir, prefix, indexChecksum);
+  const untrackedStartedAt = none || untrackedCache || watcher ? undefined : Date.now();
+  const untracked = none ? Promise.resolve(NOTHING) : untrackedCache || watcher ? undefined : git(siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]);
   trace("git started");
-  return { siteDir, gitEntry, prefix, indexFile, indexStat, indexChecksum, scope: scoped, modified, untracked, untrackedCache, untrackedStartedAt, config };
+  return { siteDir, gitEntry, prefix, indexFile, indexStat, indexChecksum, scope: scoped, modified, untracked, watcher, untrackedCache, untrackedStartedAt, config };
 }
 
 /**
@@ -313,16 +348,26 @@ export function startGitListing(siteDir: string, scope?: readonly string[], alon
  */
 export function untrackedListing(started: StartedListing): Promise<GitRun> {
   if (started.untracked) return started.untracked;
-  const cache = started.untrackedCache!;
-  if (directoriesUnchanged(started.siteDir, cache.dirs)) {
-    trace("untracked listing cached");
-    started.untracked = Promise.resolve({ code: 0, stdout: Buffer.from(cache.untracked, "utf8") });
-  } else {
-    started.untrackedStartedAt = Date.now();
-    const pathspecs = started.scope ? ["--", ...started.scope.map((dir) => `:(literal)${dir}`)] : [];
-    started.untracked = git(started.siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]);
-  }
+  const { watcher } = started;
+  started.untracked = watcher
+    ? watcher.then((answer) => {
+        if (answer) return { code: 0, stdout: Buffer.from(answer.untracked, "utf8") };
+        started.untrackedCache = readUntrackedCache(started.siteDir, started.prefix, started.indexChecksum!); // asked only with a checksum
+        return cachedOrGitUntracked(started);
+      })
+    : cachedOrGitUntracked(started);
   return started.untracked;
+}
+
+function cachedOrGitUntracked(started: StartedListing): Promise<GitRun> {
+  const cache = started.untrackedCache;
+  if (cache && directoriesUnchanged(started.siteDir, cache.dirs)) {
+    trace("untracked listing cached");
+    return Promise.resolve({ code: 0, stdout: Buffer.from(cache.untracked, "utf8") });
+  }
+  started.untrackedStartedAt = Date.now();
+  const pathspecs = started.scope ? ["--", ...started.scope.map((dir) => `:(literal)${dir}`)] : [];
+  return git(started.siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]);
 }
 
 /** The {@link statLine} of a file (the git index): it changed under the listing if this did. */
@@ -358,7 +403,7 @@ function indexIdentity(file: string): { stat: string; checksum: string | undefin
 }
 
 /** The git directory a `.git` entry stands for: itself, or where its `gitdir:` line points (worktrees, submodules). */
-function gitDirOf(gitEntry: string): string {
+export function gitDirOf(gitEntry: string): string {
   try {
     if (!statSync(gitEntry).isDirectory()) {
       const pointer = /^gitdir:\s*(.*)$/m.exec(readFileSync(gitEntry, "utf8"))?.[1]?.trim();

@@ -1,0 +1,230 @@
+// The site watcher (packages/core/src/cache/site-watcher.ts): a plan that keeps its memo on a
+// large site leaves a process that watches what git's listing depends on, and answers the next
+// no-op plans in place of git's stat pass until the first change, at which it exits. Forced here
+// with STEPWISE_WATCH=1 on small sites. Each test makes one kind of change right before a plan
+// (no pause: the plan must see a change made the moment before it started) and checks that the
+// plan is the one made without a watcher or memo, and that the watcher is gone.
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { backdate, commitAll, git, initRepo } from "../fixtures/git-repo.js";
+import { makeFixtureSite, runCli } from "./cli-harness.js";
+
+const WATCH = { STEPWISE_WATCH: "1" };
+const socketOf = (dir: string) => path.join(dir, ".stepwise", "cache", "watch.sock");
+const sites: string[] = [];
+const pids = new Set<number>();
+
+afterEach(async () => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // stopped by itself
+    }
+  }
+  pids.clear();
+  for (const dir of sites.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A deployed git site, everything older than the racy window (so a plan keeps its memo). */
+async function deployedSite(): Promise<string> {
+  const dir = makeFixtureSite();
+  sites.push(dir);
+  mkdirSync(path.join(dir, "docs", "guide"), { recursive: true });
+  writeFileSync(path.join(dir, "docs", "guide", "start.md"), "# start\n");
+  initRepo(dir);
+  writeFileSync(path.join(dir, ".gitignore"), ".stepwise/\nnode_modules/\n");
+  backdate(dir);
+  commitAll(dir);
+  const deployed = await runCli(["deploy"], { cwd: dir });
+  expect(deployed.code, deployed.stderr).toBe(0);
+  const past = new Date(Date.now() - 3600_000);
+  for (const file of [path.join(dir, ".stepwise", "state.json"), path.join(dir, ".stepwise")]) utimesSync(file, past, past);
+  return dir;
+}
+
+async function plan(dir: string, env: Record<string, string> = WATCH) {
+  const result = await runCli(["plan"], { cwd: dir, env: { STEPWISE_TRACE: "1", ...env } });
+  expect(result.code, result.stderr).toBe(0);
+  return {
+    stdout: result.stdout,
+    replayed: result.stderr.includes("plan memo replayed"),
+    watcher: /site watcher: (.*)/.exec(result.stderr)?.[1],
+    started: result.stderr.includes("site watcher started"),
+  };
+}
+
+/** The watcher's reply to a question from this environment's plan, or undefined when none answers. */
+function ask(dir: string, environment = "x"): Promise<Record<string, unknown> | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketOf(dir));
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (text += chunk));
+    socket.on("error", () => resolve(undefined));
+    socket.on("end", () => resolve(JSON.parse(text) as Record<string, unknown>));
+    socket.end(`${JSON.stringify({ protocol: 1, environment })}\n`);
+  });
+}
+
+/** Waits until the site's watcher listens (it lists the site first), and notes its pid for cleanup. */
+async function watcherReady(dir: string): Promise<number> {
+  for (let waited = 0; waited < 15_000; waited += 50) {
+    if (existsSync(socketOf(dir))) {
+      const reply = await ask(dir);
+      if (reply && typeof reply.pid === "number") {
+        pids.add(reply.pid);
+        return reply.pid;
+      }
+    }
+    await sleep(50);
+  }
+  throw new Error("no site watcher started");
+}
+
+/** Waits until the watcher `pid` has exited, and (unless another took its place) its socket is gone. */
+async function watcherGone(dir: string, pid: number, replaced = false): Promise<void> {
+  for (let waited = 0; waited < 15_000; waited += 50) {
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    // A zombie (exited, not yet reaped by init) still takes signal 0: the socket tells.
+    if ((replaced || !existsSync(socketOf(dir))) && (!alive || readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z"))) return;
+    await sleep(50);
+  }
+  throw new Error(`site watcher ${pid} still runs`);
+}
+
+/** A plan that keeps its memo and starts a watcher, and a plan that the watcher answers. */
+async function watched(dir: string): Promise<{ stdout: string; pid: number }> {
+  await sleep(2100); // what the last change touched is older than the racy window
+  const first = await plan(dir);
+  const pid = await watcherReady(dir);
+  const second = await plan(dir);
+  expect(second.watcher).toBe("clean");
+  expect(second.replayed).toBe(true);
+  expect(second.stdout).toBe(first.stdout);
+  return { stdout: first.stdout, pid };
+}
+
+/** The plan made with no watcher and no memo: what a plan must print. */
+async function fresh(dir: string): Promise<string> {
+  rmSync(path.join(dir, ".stepwise", "cache", "plan-memo.json"), { force: true });
+  return (await plan(dir, { STEPWISE_WATCH: "0" })).stdout;
+}
+
+describe.skipIf(process.platform !== "linux")("the site watcher", () => {
+  it("answers no-op plans in place of git, and a change made right before a plan is seen", async () => {
+    const dir = await deployedSite();
+    const { stdout, pid } = await watched(dir);
+    expect(stdout).toContain("0 to run");
+    // More plans: still answered.
+    expect((await plan(dir)).watcher).toBe("clean");
+
+    appendFileSync(path.join(dir, "src", "util.js"), "export const y = 2;\n");
+    const edited = await plan(dir);
+    expect(edited.replayed).toBe(false);
+    expect(edited.watcher).not.toBe("clean");
+    expect(edited.stdout).toMatch(/file src\/util\.js modified/);
+    await watcherGone(dir, pid);
+    expect(edited.stdout).toBe(await fresh(dir));
+  });
+
+  const changes: [string, (dir: string) => void][] = [
+    ["a file added in a directory with tracked files", (dir) => writeFileSync(path.join(dir, "docs", "new.md"), "# new\n")],
+    ["an empty directory added", (dir) => mkdirSync(path.join(dir, "docs", "guide", "empty"))],
+    ["a tracked file removed", (dir) => rmSync(path.join(dir, "docs", "guide", "start.md"))],
+    ["a directory of tracked files renamed", (dir) => renameSync(path.join(dir, "docs", "guide"), path.join(dir, "docs", "manual"))],
+    ["a tracked file rewritten with the same content", (dir) => writeFileSync(path.join(dir, "src", "main.js"), readFileSync(path.join(dir, "src", "main.js")))],
+    ["a tracked file made executable", (dir) => chmodSync(path.join(dir, "src", "main.js"), 0o755)],
+    ["a tracked file's times set back", (dir) => utimesSync(path.join(dir, "src", "main.js"), new Date(0), new Date(0))],
+    ["a file staged (the index replaced)", (dir) => (writeFileSync(path.join(dir, "docs", "staged.md"), "# s\n"), git(dir, "add", "docs/staged.md"))],
+    ["git's config changed", (dir) => git(dir, "config", "core.fileMode", "false")],
+  ];
+  it.each(changes)("stops at %s, and the plan after it is made afresh", async (_what, change) => {
+    const dir = await deployedSite();
+    const { pid } = await watched(dir);
+    change(dir);
+    const after = await plan(dir);
+    expect(after.watcher).not.toBe("clean");
+    await watcherGone(dir, pid);
+    expect(after.stdout).toBe(await fresh(dir));
+  });
+
+  it("does not answer a plan from another environment, and a killed watcher costs only time", async () => {
+    const dir = await deployedSite();
+    const { stdout, pid } = await watched(dir);
+    const other = await plan(dir, { ...WATCH, SOME_SETTING: "1" });
+    expect(other.watcher).toBe("watching for another environment");
+    expect(other.stdout).toBe(stdout);
+    // That plan kept its own memo and started a watcher for its environment, which replaced this one.
+    expect(other.started).toBe(true);
+    await watcherGone(dir, pid, true);
+    const next = await watcherReady(dir);
+    expect(next).not.toBe(pid);
+
+    process.kill(next, "SIGKILL"); // its socket stays behind, and nothing listens on it
+    await sleep(100);
+    const orphaned = await plan(dir, { ...WATCH, SOME_SETTING: "1" });
+    expect(orphaned.watcher).toBe("gone");
+    expect(orphaned.replayed).toBe(true);
+    expect(orphaned.stdout).toBe(stdout);
+  });
+
+  it("stops when idle or when its socket is removed, a replay starts it again, and it starts only where it pays or is asked for", async () => {
+    const dir = await deployedSite();
+    await sleep(2100);
+    const idleEnv = { ...WATCH, STEPWISE_WATCH_IDLE_MS: "1000" };
+    await plan(dir, idleEnv);
+    const idle = await watcherReady(dir);
+    await watcherGone(dir, idle);
+
+    // The memo is replayed (git's listing decides), and the plan leaves a watcher again.
+    const replayed = await plan(dir, idleEnv);
+    expect(replayed.replayed).toBe(true);
+    expect(replayed.watcher).toBe("none");
+    expect(replayed.started).toBe(true);
+    await watcherGone(dir, await watcherReady(dir));
+
+    await plan(dir);
+    const removed = await watcherReady(dir);
+    rmSync(socketOf(dir));
+    await watcherGone(dir, removed);
+
+    // Not with STEPWISE_WATCH=0, and not by default for a small index (below 1 MiB).
+    for (const env of [{ STEPWISE_WATCH: "0" }, {}]) {
+      rmSync(path.join(dir, ".stepwise", "cache", "plan-memo.json"));
+      const kept = await plan(dir, env);
+      expect(kept.started).toBe(false);
+    }
+  });
+
+  it("does not start for a site whose .stepwise/ holds tracked files", async () => {
+    const dir = await deployedSite();
+    writeFileSync(path.join(dir, ".gitignore"), ".stepwise/cache/\nnode_modules/\n");
+    mkdirSync(path.join(dir, ".stepwise", "notes"), { recursive: true });
+    writeFileSync(path.join(dir, ".stepwise", "notes", "readme.md"), "notes\n");
+    git(dir, "add", "-A");
+    git(dir, "commit", "-q", "-m", "notes");
+    backdate(dir);
+    await sleep(2100);
+    const kept = await plan(dir);
+    expect(kept.started).toBe(true);
+    // It starts, sees the tracked files under .stepwise/ and stops without listening, leaving
+    // why: no plan starts another for an hour.
+    const refusal = path.join(dir, ".stepwise", "cache", "watch-refused");
+    for (let waited = 0; waited < 10_000 && !existsSync(refusal); waited += 50) await sleep(50);
+    expect(readFileSync(refusal, "utf8")).toContain("files under .stepwise/ are tracked");
+    expect(existsSync(socketOf(dir))).toBe(false);
+    rmSync(path.join(dir, ".stepwise", "cache", "plan-memo.json"));
+    const again = await plan(dir);
+    expect(again.started).toBe(false);
+  });
+});
