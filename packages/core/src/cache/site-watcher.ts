@@ -185,18 +185,26 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   const environment = environmentKey();
 
   let lastQuestion = Date.now();
-  server = net.createServer((socket) => {
+  // Half-open: a plan sends its question and ends its side; this side stays open for the answer.
+  server = net.createServer({ allowHalfOpen: true }, (socket) => {
     lastQuestion = Date.now();
     let received = "";
+    let asked = false;
     socket.setEncoding("utf8");
+    socket.setTimeout(5000, () => socket.destroy()); // a client that never asks
     socket.on("error", () => socket.destroy());
+    socket.on("end", () => {
+      if (!asked) socket.destroy();
+    });
     socket.on("data", (chunk: string) => {
+      if (asked) return;
       received += chunk;
       if (received.length > MAX_REQUEST_BYTES) socket.destroy();
       else if (received.includes("\n")) {
+        asked = true;
         // Answered after this turn's poll phase: every inotify event queued before the question
         // arrived (any change made before the plan started) has been handled, and stopped this.
-        setImmediate(() => socket.end(`${JSON.stringify(reply(received))}\n`));
+        setImmediate(() => socket.end(`${JSON.stringify(reply(received.slice(0, received.indexOf("\n"))))}\n`));
       }
     });
   });
@@ -227,7 +235,7 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   ready = true;
   log(`watching ${dirs.size} directories of ${siteDir} (${filtered.size} outside)`);
 
-  const idleMs = Number(process.env.STEPWISE_WATCH_IDLE_MS) || DEFAULT_IDLE_MS;
+  const idleMs = Math.max(1000, Number(process.env.STEPWISE_WATCH_IDLE_MS) || DEFAULT_IDLE_MS);
   setInterval(() => {
     let ino: number | undefined;
     try {
