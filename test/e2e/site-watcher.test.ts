@@ -4,8 +4,10 @@
 // with STEPWISE_WATCH=1 on small sites. Each test makes one kind of change right before a plan
 // (no pause: the plan must see a change made the moment before it started) and checks that the
 // plan is the one made without a watcher or memo, and that the watcher is gone.
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { backdate, commitAll, git, initRepo } from "../fixtures/git-repo.js";
@@ -30,16 +32,25 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A deployed git site, everything older than the racy window (so a plan keeps its memo). */
-async function deployedSite(): Promise<string> {
-  const dir = makeFixtureSite();
+/**
+ * A deployed git site, everything older than the racy window (so a plan keeps its memo).
+ * `nested`: the site is `site/` in the work tree, not its top.
+ */
+async function deployedSite(nested = false): Promise<string> {
+  let dir = makeFixtureSite();
   sites.push(dir);
   mkdirSync(path.join(dir, "docs", "guide"), { recursive: true });
   writeFileSync(path.join(dir, "docs", "guide", "start.md"), "# start\n");
-  initRepo(dir);
-  writeFileSync(path.join(dir, ".gitignore"), ".stepwise/\nnode_modules/\n");
-  backdate(dir);
-  commitAll(dir);
+  const top = nested ? mkdtempSync(path.join(os.tmpdir(), "stepwise-e2e-top-")) : dir;
+  if (nested) {
+    sites.push(top);
+    renameSync(dir, path.join(top, "site"));
+    dir = path.join(top, "site");
+  }
+  initRepo(top);
+  writeFileSync(path.join(top, ".gitignore"), ".stepwise/\nnode_modules/\n");
+  backdate(top);
+  commitAll(top);
   const deployed = await runCli(["deploy"], { cwd: dir });
   expect(deployed.code, deployed.stderr).toBe(0);
   const past = new Date(Date.now() - 3600_000);
@@ -102,6 +113,25 @@ async function watcherGone(dir: string, pid: number, replaced = false): Promise<
   throw new Error(`site watcher ${pid} still runs`);
 }
 
+/** The live site watchers that watch `dir` (found by the inode of their first watch in /proc's fdinfo). */
+function watchersOf(dir: string): number[] {
+  const ino = statSync(dir).ino.toString(16);
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (!stat.includes("(stepwise site w)") || /\) Z /.test(stat)) continue;
+      const infos = readdirSync(`/proc/${pid}/fdinfo`).map((fd) => readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+      if (infos.some((info) => info.includes(` ino:${ino} `))) found.push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
 /** A plan that keeps its memo and starts a watcher, and a plan that the watcher answers. */
 async function watched(dir: string): Promise<{ stdout: string; pid: number }> {
   await sleep(2100); // what the last change touched is older than the racy window
@@ -146,7 +176,6 @@ describe.skipIf(process.platform !== "linux")("the site watcher", () => {
     ["a tracked file made executable", (dir) => chmodSync(path.join(dir, "src", "main.js"), 0o755)],
     ["a tracked file's times set back", (dir) => utimesSync(path.join(dir, "src", "main.js"), new Date(0), new Date(0))],
     ["a file staged (the index replaced)", (dir) => (writeFileSync(path.join(dir, "docs", "staged.md"), "# s\n"), git(dir, "add", "docs/staged.md"))],
-    ["git's config changed", (dir) => git(dir, "config", "core.fileMode", "false")],
   ];
   it.each(changes)("stops at %s, and the plan after it is made afresh", async (_what, change) => {
     const dir = await deployedSite();
@@ -156,6 +185,31 @@ describe.skipIf(process.platform !== "linux")("the site watcher", () => {
     expect(after.watcher).not.toBe("clean");
     await watcherGone(dir, pid);
     expect(after.stdout).toBe(await fresh(dir));
+  });
+
+  it("compares git's settings rather than watching their files: an include changed (the site in a subdirectory), or one followed by the branch", async () => {
+    const dir = await deployedSite(true);
+    const top = path.dirname(dir);
+    writeFileSync(path.join(top, ".git", "extra.inc"), "[user]\n\tname = a\n");
+    git(top, "config", "include.path", "extra.inc"); // relative to .git/config: .git/extra.inc
+    writeFileSync(path.join(top, ".git", "feature.inc"), "[user]\n\tname = c\n");
+    git(top, "config", "includeIf.onbranch:feature.path", "feature.inc");
+    const { stdout, pid } = await watched(dir);
+
+    writeFileSync(path.join(top, ".git", "extra.inc"), "[user]\n\tname = b\n");
+    const included = await runCli(["plan"], { cwd: dir, env: { STEPWISE_TRACE: "1", ...WATCH } });
+    expect(included.stderr).toContain("site watcher: made for another index or other git settings");
+    expect(included.stdout).toBe(stdout);
+    // That plan (a replay) started a watcher for these settings, which took over.
+    await watcherGone(dir, pid, true);
+    const next = await watcherReady(dir);
+    expect((await plan(dir)).watcher).toBe("clean");
+
+    git(top, "symbolic-ref", "HEAD", "refs/heads/feature"); // HEAD is not watched; the settings differ
+    const branched = await runCli(["plan"], { cwd: dir, env: { STEPWISE_TRACE: "1", ...WATCH } });
+    expect(branched.stderr).toContain("site watcher: made for another index or other git settings");
+    expect(branched.stdout).toBe(await fresh(dir));
+    await watcherGone(dir, next, true);
   });
 
   it("does not answer a plan from another environment, and a killed watcher costs only time", async () => {
@@ -203,6 +257,35 @@ describe.skipIf(process.platform !== "linux")("the site watcher", () => {
       rmSync(path.join(dir, ".stepwise", "cache", "plan-memo.json"));
       const kept = await plan(dir, env);
       expect(kept.started).toBe(false);
+    }
+  });
+
+  it("runs once per site when plans that keep their memo finish together", async () => {
+    const dir = await deployedSite();
+    await sleep(2100);
+    await Promise.all([1, 2, 3, 4].map(() => plan(dir)));
+    const pid = await watcherReady(dir);
+    for (let waited = 0; waited < 10_000 && watchersOf(dir).length > 1; waited += 100) await sleep(100);
+    expect(watchersOf(dir)).toEqual([pid]);
+    expect(readFileSync(path.join(dir, ".stepwise", "cache", "watch.lock"), "utf8")).toBe(`${pid}\n`);
+  });
+
+  it("stops when a file system is mounted or unmounted (a bind mount over a watched directory raises no event)", async (ctx) => {
+    const dir = await deployedSite();
+    const { pid } = await watched(dir);
+    const other = mkdtempSync(path.join(os.tmpdir(), "stepwise-e2e-mount-"));
+    sites.push(other);
+    writeFileSync(path.join(other, "main.js"), "console.log('other');\n");
+    writeFileSync(path.join(other, "util.js"), "export const x = 1;\n");
+    const mounted = spawnSync("mount", ["--bind", other, path.join(dir, "src")], { encoding: "utf8" });
+    if (mounted.status !== 0) ctx.skip(`cannot bind-mount here: ${mounted.stderr.trim()}`);
+    try {
+      const after = await plan(dir);
+      expect(after.watcher).not.toBe("clean");
+      await watcherGone(dir, pid);
+      expect(after.stdout).toBe(await fresh(dir));
+    } finally {
+      spawnSync("umount", [path.join(dir, "src")]);
     }
   });
 

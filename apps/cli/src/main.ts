@@ -54,9 +54,10 @@ if (major < 22) {
   if (replay !== undefined) {
     trace("plan memo replayed");
     process.stdout.write(replay);
-    // A watcher that stopped (idle, or a change since undone) is started again; one that runs
-    // for another environment is left to it.
-    if (siteWatcherState(siteDir) === "none") startWatcher(siteDir);
+    // A watcher that stopped (idle, or a change since undone) or that no longer serves (other git
+    // settings) is started again; one that runs for another environment is left to it.
+    const watcherState = siteWatcherState(siteDir);
+    if (watcherState === "none" || watcherState === "stale") startWatcher(siteDir);
     exitWhenFlushed();
   } else {
     if (planning) recordPlanInputs(entry);

@@ -1,26 +1,30 @@
 // The site watcher: a background process a no-op plan leaves for a large site (Linux only), so
 // that the next no-op plans need not ask git for its stat pass over every file. It watches, with
 // inotify (fs.watch), every directory git's listing of the site depends on, and the files
-// outside the site that change what git reports (the index, git's config files); runs git's
+// outside the site that change what git reports (the index, attribute files); runs git's
 // listing once it watches; and then answers plans with that listing for as long as nothing it
 // watches changes. At the first change of any kind it exits: it never tracks changes, so it can
-// never track one wrongly. docs/design.md, "Site watcher", has the why and the protocol.
+// never track one wrongly. git's settings are not watched but compared: the answer carries a
+// checksum of `git config --list`, and a plan takes the answer only if its own is the same.
+// docs/design.md, "Site watcher", has the why and the protocol.
 //
 // Run as `node site-watcher.js SITE_DIR` (site-watcher-client.ts's startSiteWatcher); `STEPWISE_WATCH_IDLE_MS`
 // sets how long it waits for a question before it exits (15 minutes).
-import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statfsSync, statSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statfsSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { findGitEntry, git, gitDirOf, settleListing, startGitListing } from "../fingerprint/git-start.js";
+import { commonGitDir, findGitEntry, git, gitDirOf, gitSettingsKey, settleListing, startGitListing } from "../fingerprint/git-start.js";
 import { readGitIndex } from "../fingerprint/git-index.js";
-import { refuseSiteWatcher, WATCHER_PROTOCOL, watcherSocketPath, type WatcherReply, type WatcherRequest } from "../fingerprint/site-watcher-client.js";
+import { askSiteWatcher, refuseSiteWatcher, settingsKey, WATCHER_PROTOCOL, watcherSocketPath, type WatcherReply, type WatcherRequest } from "../fingerprint/site-watcher-client.js";
+import { cachePath } from "./cache-file.js";
 import { environmentKey } from "./plan-memo.js";
 
 /**
  * File systems whose inotify events are complete for changes made on this machine (statfs
- * magic numbers). Not network file systems (another machine's writes raise no event), FUSE or
- * anything unknown: there, no watcher runs and plans ask git.
+ * magic numbers, and the names /proc/self/mountinfo gives them). Not network file systems
+ * (another machine's writes raise no event), FUSE or anything unknown: there, no watcher runs
+ * and plans ask git.
  */
 const LOCAL_FILE_SYSTEMS = new Set([
   0xef53, // ext2, ext3, ext4
@@ -30,16 +34,21 @@ const LOCAL_FILE_SYSTEMS = new Set([
   0xf2f52010, // f2fs
   0x794c7630, // overlayfs
 ]);
+const LOCAL_FILE_SYSTEM_NAMES = new Set(["ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs", "overlay"]);
 
 const DEFAULT_IDLE_MS = 15 * 60_000;
 /** How often the watcher checks that it is still the site's (its socket in place) and not idle. */
 const CHECK_EVERY_MS = 5_000;
 const MAX_REQUEST_BYTES = 4096;
+/** What `/proc/PID/comm` holds for a watcher (process.title, cut to 15 bytes by the kernel). */
+const COMM = "stepwise site w";
 
 /** Why the watcher stops, for `STEPWISE_TRACE=1` (its stderr is discarded when a plan starts it). */
 function log(message: string): void {
   if (process.env.STEPWISE_TRACE === "1") process.stderr.write(`site watcher ${process.pid}: ${message}\n`);
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runSiteWatcher(siteArg: string | undefined): Promise<void> {
   const watchers: FSWatcher[] = [];
@@ -48,9 +57,10 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   let socketIno: number | undefined;
   let socketPath: string | undefined;
   let ownSocket: string | undefined;
+  let lockPath: string | undefined;
   let ready = false;
   let siteDir: string | undefined;
-  /** Exits, removing its socket if it is still the published one. `lasting`: no plan starts another for an hour (see refuseSiteWatcher). */
+  /** Exits, removing its socket and lock if they are still its own. `lasting`: no plan starts another for an hour (see refuseSiteWatcher). */
   function stop(reason: string, lasting = false): void {
     log(`stops: ${reason}`);
     if (lasting && siteDir) refuseSiteWatcher(siteDir, reason);
@@ -62,10 +72,16 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
       // gone already, or another watcher's now
     }
     if (ownSocket) rmSync(ownSocket, { force: true });
+    try {
+      if (lockPath && readFileSync(lockPath, "utf8") === `${process.pid}\n`) rmSync(lockPath, { force: true });
+    } catch {
+      // gone already, or another watcher's now
+    }
     process.exit(0);
   }
   process.on("uncaughtException", (error) => stop(`failed: ${error.message}`));
   process.on("unhandledRejection", (error) => stop(`failed: ${String(error)}`));
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => stop(signal));
 
   if (!siteArg || process.platform !== "linux") return stop("not started: Linux only, and a site directory is needed");
   process.title = "stepwise site watcher";
@@ -96,6 +112,15 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
     }
     if (!LOCAL_FILE_SYSTEMS.has(type)) return stop(`${dir} is on a file system whose changes inotify may not report (0x${type.toString(16)})`, true);
   }
+  // A file system mounted inside the site (a bind mount, an NFS share on a subdirectory) must be
+  // one inotify vouches for too; and any mount or unmount later (over a watched directory it
+  // raises no event) stops the watcher: the table is compared at every question.
+  const mounts = readMounts();
+  for (const mount of parseMounts(mounts)) {
+    if ((mount.point === physical || mount.point.startsWith(`${physical}/`)) && !LOCAL_FILE_SYSTEM_NAMES.has(mount.type)) {
+      return stop(`${mount.point} is on a file system whose changes inotify may not report (${mount.type})`, true);
+    }
+  }
   const index = readGitIndex(path.join(gitDir, "index"));
   if (!index) return stop("the index is one this reader does not follow (split, sparse, another version)", true);
 
@@ -114,55 +139,81 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
       dirs.add(dir);
     }
   }
-  // inotify watches are one budget per user, shared with editors and other tools: this takes no
-  // more than a quarter of it, so that it never makes theirs fail.
-  const budget = Number(readFileSync("/proc/sys/fs/inotify/max_user_watches", { encoding: "utf8", flag: "r" }).trim()) || 8192;
-  if (dirs.size + 16 > budget / 4) return stop(`${dirs.size} directories to watch: more than a quarter of fs.inotify.max_user_watches (${budget})`, true);
+  const settings = await git(physical, ["config", "--list", "-z"]);
+  if (settings.code !== 0) return stop("git could not read its settings");
+  const settingsBefore = settingsKey(settings.stdout);
+  // Outside the site, only some names count: the index (git renames a new one over it) and the
+  // attribute files (they change how git compares a file whose stat changed). A name that is a
+  // link is watched where it points too.
+  const home = os.homedir();
+  const attributesSetting = lastSetting(settings.stdout.toString("utf8"), "core.attributesfile");
+  const attributesFile = attributesSetting
+    ? attributesSetting.startsWith("~/")
+      ? path.join(home, attributesSetting.slice(2))
+      : path.resolve(workTree, attributesSetting)
+    : path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes");
+  const outside = new Set<string>();
+  for (const file of [
+    path.join(gitDir, "index"),
+    path.join(gitDir, "info", "attributes"),
+    path.join(commonGitDir(gitEntry), "info", "attributes"),
+    attributesFile,
+    "/etc/gitattributes",
+    "/usr/local/etc/gitattributes",
+  ]) {
+    outside.add(file);
+    try {
+      outside.add(realpathSync(file));
+    } catch {
+      // not there (yet): its name is watched
+    }
+  }
+
   socketPath = watcherSocketPath(siteDir);
   ownSocket = path.join(path.dirname(socketPath), `watch-${process.pid}.sock`);
+  lockPath = cachePath(siteDir, "watch.lock");
+  const environment = environmentKey();
+  if (!(await takeSiteLock(siteDir, lockPath, settingsBefore))) {
+    lockPath = undefined; // another watcher's
+    return stop("another watcher runs or starts for the site");
+  }
+
+  // inotify watches are one budget per user, shared with editors and other tools: stepwise's
+  // watchers take no more than a quarter of it, so that they never make theirs fail.
+  const budget = Number(readFileSync("/proc/sys/fs/inotify/max_user_watches", "utf8").trim()) || 8192;
+  const needed = dirs.size + outside.size;
+  if (needed + otherWatchersWatches() > budget / 4) {
+    return stop(`${needed} watches, with those of the other site watchers, would be more than a quarter of fs.inotify.max_user_watches (${budget})`, true);
+  }
 
   const changed = (where: string) => () => stop(`${ready ? "" : "before it was ready: "}a change in ${where}`);
   const filtered = new Map<string, Set<string>>();
+  for (const file of outside) {
+    // The nearest directory that is there, and the name in it that leads to the file: its
+    // creation, removal or change is the event that counts.
+    let dir = path.dirname(file);
+    let name = path.basename(file);
+    while (!existsSync(dir) && path.dirname(dir) !== dir) {
+      name = path.basename(dir);
+      dir = path.dirname(dir);
+    }
+    filtered.set(dir, (filtered.get(dir) ?? new Set<string>()).add(name));
+  }
   try {
     const base = physical.endsWith(path.sep) ? physical : physical + path.sep;
     for (const dir of dirs) {
       const full = dir === "" ? physical : base + dir;
-      const watcher = watch(full, { persistent: true }, changed(full));
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(full, { persistent: true }, changed(full));
+      } catch (error) {
+        // Not there (a sparse checkout, files deleted): the directory above it, watched too,
+        // sees it come back.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT" && dir !== "") continue;
+        throw error;
+      }
       watcher.on("error", changed(full));
       watchers.push(watcher);
-    }
-    // Outside the site, only some names count: the index (git renames a new one over it),
-    // git's config files (they can change what git reports: core.fileMode, core.ignoreStat, ...)
-    // and the attributes files.
-    const home = os.homedir();
-    const xdg = process.env.XDG_CONFIG_HOME || path.join(home, ".config");
-    const outside = [
-      path.join(gitDir, "index"),
-      path.join(gitDir, "config"),
-      path.join(gitDir, "config.worktree"),
-      path.join(gitDir, "info", "attributes"),
-      path.join(home, ".gitconfig"),
-      path.join(xdg, "git", "config"),
-      path.join(xdg, "git", "attributes"),
-      "/etc/gitconfig",
-      "/etc/gitattributes",
-      "/usr/local/etc/gitconfig",
-      "/usr/local/etc/gitattributes",
-      ...[process.env.GIT_CONFIG_GLOBAL, process.env.GIT_CONFIG_SYSTEM].filter((file): file is string => !!file && path.isAbsolute(file)),
-      ...(await configOrigins(physical)),
-    ];
-    for (const file of outside) {
-      // The nearest directory that is there, and the name in it that leads to the file: its
-      // creation, removal or change is the event that counts.
-      let dir = path.dirname(file);
-      let name = path.basename(file);
-      while (!existsSync(dir) && path.dirname(dir) !== dir) {
-        name = path.basename(dir);
-        dir = path.dirname(dir);
-      }
-      const names = filtered.get(dir) ?? new Set<string>();
-      names.add(name);
-      filtered.set(dir, names);
     }
     for (const [dir, names] of filtered) {
       const watcher = watch(dir, { persistent: true }, (_event, name) => {
@@ -172,22 +223,43 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
       watchers.push(watcher);
     }
   } catch (error) {
-    // ENOSPC: fs.inotify.max_user_watches reached by others; ENOENT: a directory removed meanwhile.
+    // ENOSPC: fs.inotify.max_user_watches reached (by others too): an hour's rest.
     return stop(`cannot watch: ${(error as Error).message}`, (error as NodeJS.ErrnoException).code === "ENOSPC");
   }
 
-  // Watching now: git's listing from here on stays true until an event says otherwise.
+  // Watching now: git's listing from here on stays true until an event says otherwise. The
+  // settings are read before and after it: equal, the listing was made with them.
   const started = startGitListing(siteDir, undefined, true);
   const settled = started ? await settleListing(started) : undefined;
   if (!started || !settled || settled.identity === undefined) return stop("git could not list the site");
   if (started.indexChecksum !== index.checksum) return stop("the index changed while it started");
-  const answer: WatcherReply = { protocol: WATCHER_PROTOCOL, clean: true, pid: process.pid, prefix, index: index.checksum, modified: settled.modifiedText, untracked: settled.untrackedText };
-  const environment = environmentKey();
+  if ((await gitSettingsKey(physical)) !== settingsBefore) return stop("git's settings changed while it started");
+  const answer: WatcherReply = {
+    protocol: WATCHER_PROTOCOL,
+    clean: true,
+    pid: process.pid,
+    prefix,
+    index: index.checksum,
+    settings: settingsBefore,
+    modified: settled.modifiedText,
+    untracked: settled.untrackedText,
+  };
 
   let lastQuestion = Date.now();
+  const refusal = (reason: string) => ({ protocol: WATCHER_PROTOCOL, clean: false as const, pid: process.pid, reason });
+  const reply = (text: string): object => {
+    let request: Partial<WatcherRequest> | undefined;
+    try {
+      request = JSON.parse(text) as Partial<WatcherRequest>;
+    } catch {
+      request = undefined;
+    }
+    if (request?.protocol !== WATCHER_PROTOCOL) return refusal("another protocol");
+    if (request.environment !== environment) return refusal("watching for another environment");
+    return answer;
+  };
   // Half-open: a plan sends its question and ends its side; this side stays open for the answer.
   server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    lastQuestion = Date.now();
     let received = "";
     let asked = false;
     socket.setEncoding("utf8");
@@ -199,38 +271,35 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
     socket.on("data", (chunk: string) => {
       if (asked) return;
       received += chunk;
-      if (received.length > MAX_REQUEST_BYTES) socket.destroy();
-      else if (received.includes("\n")) {
-        asked = true;
-        // Answered after this turn's poll phase: every inotify event queued before the question
-        // arrived (any change made before the plan started) has been handled, and stopped this.
-        setImmediate(() => socket.end(`${JSON.stringify(reply(received.slice(0, received.indexOf("\n"))))}\n`));
+      if (received.length > MAX_REQUEST_BYTES) return void socket.destroy();
+      if (!received.includes("\n")) return;
+      asked = true;
+      lastQuestion = Date.now();
+      const question = received.slice(0, received.indexOf("\n"));
+      // A newer watcher of this site (another environment, other settings) takes over.
+      if (isStopRequest(question)) {
+        socket.end(`${JSON.stringify(refusal("stopping"))}\n`, () => stop("a newer watcher takes over"));
+        return;
       }
+      // Answered after this turn's poll phase: every inotify event queued before the question
+      // arrived (any change made before the plan started) has been handled, and stopped this.
+      setImmediate(() => {
+        if (readMounts() !== mounts) return stop("a file system was mounted or unmounted");
+        socket.end(`${JSON.stringify(reply(question))}\n`);
+      });
     });
   });
-  const reply = (text: string): WatcherReply | { protocol: number; clean: false; pid: number; reason: string } => {
-    let request: Partial<WatcherRequest> | undefined;
-    try {
-      request = JSON.parse(text) as Partial<WatcherRequest>;
-    } catch {
-      request = undefined;
-    }
-    if (request?.protocol !== WATCHER_PROTOCOL) return { protocol: WATCHER_PROTOCOL, clean: false, pid: process.pid, reason: "another protocol" };
-    if (request.environment !== environment) return { protocol: WATCHER_PROTOCOL, clean: false, pid: process.pid, reason: "watching for another environment" };
-    return answer;
-  };
   server.on("error", () => stop("its socket failed"));
   const listening = ownSocket;
   rmSync(listening, { force: true });
   await new Promise<void>((resolve) => server!.listen(listening, resolve));
   try {
-    // Published whole: a plan finds a socket that listens, or none. A watcher already there
-    // is replaced, and stops when it sees its socket gone.
+    // Published whole: a plan finds a socket that listens, or none.
     socketIno = lstatSync(listening).ino;
     renameSync(listening, socketPath);
     ownSocket = undefined;
   } catch {
-    return stop("cannot publish its socket");
+    return stop("cannot publish its socket", true); // something that is no socket in its place
   }
   ready = true;
   log(`watching ${dirs.size} directories of ${siteDir} (${filtered.size} outside)`);
@@ -248,21 +317,112 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
       stop("its socket was replaced or removed");
     } else if (Date.now() - lastQuestion > idleMs) stop("idle");
   }, Math.min(CHECK_EVERY_MS, idleMs));
-  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => stop(signal));
 }
 
-/** The config files git read for the site (`include.path` ones too): any of them can change what git reports. */
-async function configOrigins(siteDir: string): Promise<string[]> {
-  const run = await git(siteDir, ["config", "--list", "--show-origin", "-z"]);
-  if (run.code !== 0) return [];
-  const files = new Set<string>();
-  const fields = run.stdout.toString("utf8").split("\0");
-  // -z with --show-origin: origin NUL, key NEWLINE value NUL, ...
-  for (let at = 0; at + 1 < fields.length; at += 2) {
-    const origin = fields[at]!;
-    if (origin.startsWith("file:")) files.add(path.resolve(siteDir, origin.slice("file:".length)));
+/**
+ * Takes the site's watcher lock (`watch.lock`, holding the pid), so that one watcher runs per
+ * site: plans that finish together start one each. Another watcher holding it is left to run
+ * when it answers this environment with these settings, or is still starting; otherwise (another
+ * environment, other settings, no answer) it is asked to stop, and the lock is taken once it
+ * has (or after 2 s, from one that cannot answer: stopped with SIGSTOP).
+ */
+async function takeSiteLock(siteDir: string, lockPath: string, settings: string): Promise<boolean> {
+  const take = (): boolean => {
+    try {
+      writeFileSync(lockPath, `${process.pid}\n`, { flag: "wx" });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      return false;
+    }
+  };
+  if (take()) return true;
+  const holder = Number(readFileSync(lockPath, "utf8").trim());
+  if (!isWatcher(holder)) {
+    rmSync(lockPath, { force: true }); // left by a watcher killed with -9
+    return take();
   }
-  return [...files];
+  if (!existsSync(watcherSocketPath(siteDir))) return false; // starting: it serves when ready
+  const result = await askSiteWatcher(siteDir);
+  if (result.state === "clean" && result.answer.settings === settings) return false;
+  await new Promise<void>((resolve) => {
+    const socket = net.connect(watcherSocketPath(siteDir));
+    socket.on("error", () => resolve());
+    socket.on("close", () => resolve());
+    socket.end(`${JSON.stringify({ protocol: WATCHER_PROTOCOL, stop: true })}\n`);
+    socket.resume();
+  });
+  for (let waited = 0; waited < 2000 && isWatcher(holder); waited += 50) await sleep(50);
+  rmSync(lockPath, { force: true });
+  return take();
+}
+
+/** Whether `pid` is a running site watcher (not a pid reused by another program). */
+function isWatcher(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number.isInteger(pid) && pid > 0 && stat.includes(`(${COMM})`) && !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** The inotify watches the other site watchers of this machine hold (their fdinfo; those of other users cannot be read and do not count against this user's budget). */
+function otherWatchersWatches(): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid || !isWatcher(pid)) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+        const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+        for (let at = info.indexOf("inotify wd:"); at >= 0; at = info.indexOf("inotify wd:", at + 1)) total++;
+      }
+    } catch {
+      // exited meanwhile, or another user's
+    }
+  }
+  return total;
+}
+
+function isStopRequest(question: string): boolean {
+  try {
+    const request = JSON.parse(question) as { protocol?: unknown; stop?: unknown };
+    return request.protocol === WATCHER_PROTOCOL && request.stop === true;
+  } catch {
+    return false;
+  }
+}
+
+/** The last value of `key` (lowercase) in `git config --list -z` output. */
+function lastSetting(listing: string, key: string): string | undefined {
+  let value: string | undefined;
+  for (const record of listing.split("\0")) {
+    const newline = record.indexOf("\n");
+    if (newline >= 0 && record.slice(0, newline).toLowerCase() === key) value = record.slice(newline + 1);
+  }
+  return value;
+}
+
+function readMounts(): string {
+  try {
+    return readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Mount points and file system types of /proc/self/mountinfo (`\ooo` escapes decoded). */
+function parseMounts(text: string): { point: string; type: string }[] {
+  const unescape = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  const mounts: { point: string; type: string }[] = [];
+  for (const line of text.split("\n")) {
+    const fields = line.split(" ");
+    const separator = fields.indexOf("-");
+    if (fields.length < 5 || separator < 0) continue;
+    mounts.push({ point: unescape(fields[4]!), type: fields[separator + 1] ?? "" });
+  }
+  return mounts;
 }
 
 void runSiteWatcher(process.argv[2]);

@@ -1,6 +1,7 @@
 // The part of the git listing that starts git: loaded first thing by a command that will plan
-// (see prefetch.ts), so it imports nothing beyond Node's fs, path, os and child_process, and
-// the caches it reads (cache/untracked-cache.ts, cache/no-file-inputs.ts), which import no more.
+// (see prefetch.ts), so it imports nothing beyond Node's fs, path, os and child_process, the
+// caches it reads (cache/untracked-cache.ts, cache/no-file-inputs.ts) and the site watcher's
+// client (site-watcher-client.ts, which loads node:net only to ask one), which import no more.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, unlinkSync } from "node:fs";
 import os from "node:os";
@@ -11,7 +12,7 @@ import { statLine } from "../cache/stat-line.js";
 import { directoriesUnchanged, readUntrackedCache, type UntrackedRecord } from "../cache/untracked-cache.js";
 import { trace } from "../log/trace.js";
 import { compactKey } from "./node-crypto.js";
-import { askSiteWatcher, type WatcherAnswer, type WatcherResult } from "./site-watcher-client.js";
+import { askSiteWatcher, settingsKey, siteWatcherMayRun, type WatcherAnswer, type WatcherResult } from "./site-watcher-client.js";
 
 /** Environment variables that would point git at another repository than the site's. */
 const REPOSITORY_VARIABLES = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"];
@@ -46,7 +47,7 @@ interface SharedGitState {
    */
   readonly wholeSites: Set<string>;
   /** What asking the site watcher came to, by site (see {@link siteWatcherState}). */
-  readonly watcherStates: Map<string, WatcherResult["state"]>;
+  readonly watcherStates: Map<string, WatcherState>;
   outputCounter: number;
 }
 const SHARED_KEY = Symbol.for("stepwise.git-start.v3");
@@ -131,8 +132,15 @@ export function findGitEntry(dir: string): string | undefined {
   }
 }
 
-/** What asking the site watcher of `siteDir` came to in this process; undefined when it was not asked. */
-export function siteWatcherState(siteDir: string): WatcherResult["state"] | undefined {
+/**
+ * What asking the site watcher came to: its {@link WatcherResult} state, or `stale` for a clean
+ * answer made for another index or other git settings (a watcher that runs, but no longer
+ * serves); undefined when it was not asked.
+ */
+export type WatcherState = WatcherResult["state"] | "stale";
+
+/** What asking the site watcher of `siteDir` came to in this process (see {@link WatcherState}). */
+export function siteWatcherState(siteDir: string): WatcherState | undefined {
   return shared.watcherStates.get(path.resolve(siteDir));
 }
 
@@ -290,7 +298,7 @@ export const NOTHING: GitRun = { code: 0, stdout: Buffer.alloc(0) };
  * Starts git's processes for a listing of `siteDir` (`scope`: see `openGitListing`). `alone`:
  * nothing else will be loading meanwhile (the plan memo's check), so git may use every core.
  * `watched`: the site's watcher, if one runs, is asked first for git's stat pass and untracked
- * listing (a no-op plan with a memo); git runs them only if it cannot answer.
+ * listing (a plan's prefetch); git runs them only if it gives no clean answer.
  */
 export function startGitListing(siteDir: string, scope?: readonly string[], alone = false, watched = false): StartedListing | undefined {
   let physical: string;
@@ -308,16 +316,9 @@ export function startGitListing(siteDir: string, scope?: readonly string[], alon
   const indexFile = path.join(gitDirOf(gitEntry), "index");
   const { stat: indexStat, checksum: indexChecksum } = indexIdentity(indexFile);
   const none = scoped?.length === 0;
-  // A watcher's answer is for the whole site and for the index it names: any other, and git runs.
-  const watcher =
-    watched && !none && !scoped && indexChecksum !== undefined
-      ? askSiteWatcher(siteDir).then((result) => {
-          // Another index or place than this plan's: a watcher that runs (it stops when the index changes).
-          const answer = result.state === "clean" && result.answer.prefix === prefix && result.answer.index === indexChecksum ? result.answer : undefined;
-          shared.watcherStates.set(siteDir, result.state === "clean" && !answer ? "refused" : result.state);
-          return answer;
-        })
-      : undefined;
+  // A watcher's answer is for the whole site, and for the index and git settings it names: any
+  // other, and git runs.
+  const watcher = watched && !none && !scoped && indexChecksum !== undefined ? askWatcher(siteDir, prefix, indexChecksum) : undefined;
   // Tracked changes first: the longest of the three. On two cores git's preload threads
   // (one lstat pass per core) would take the core this process loads on: measured, a no-op
   // plan then takes 12 ms longer than with git on one core and this process on the other.
@@ -339,6 +340,34 @@ export function startGitListing(siteDir: string, scope?: readonly string[], alon
   const untracked = none ? Promise.resolve(NOTHING) : untrackedCache || watcher ? undefined : git(siteDir, ["ls-files", "-z", "-o", "--directory", ...pathspecs]);
   trace("git started");
   return { siteDir, gitEntry, prefix, indexFile, indexStat, indexChecksum, scope: scoped, modified, untracked, watcher, untrackedCache, untrackedStartedAt, config };
+}
+
+/** The site watcher's answer when it is for this plan's place, index and git settings (see {@link siteWatcherState}). */
+function askWatcher(siteDir: string, prefix: string, indexChecksum: string): Promise<WatcherAnswer | undefined> {
+  if (!siteWatcherMayRun(siteDir)) {
+    trace("site watcher: none");
+    shared.watcherStates.set(siteDir, "none");
+    return Promise.resolve(undefined);
+  }
+  return Promise.all([askSiteWatcher(siteDir), gitSettingsKey(siteDir)]).then(([result, settings]) => {
+    if (result.state !== "clean") {
+      shared.watcherStates.set(siteDir, result.state);
+      return undefined;
+    }
+    const { answer } = result;
+    // Made for another index or place (it stops when the index changes), or with git settings
+    // other than this plan's (changed since, or another HOME): git answers, and the next plan
+    // that keeps its memo starts a watcher for these.
+    const fits = answer.prefix === prefix && answer.index === indexChecksum && answer.settings === settings;
+    if (!fits) trace("site watcher: made for another index or other git settings");
+    shared.watcherStates.set(siteDir, fits ? "clean" : "stale");
+    return fits ? answer : undefined;
+  });
+}
+
+/** {@link settingsKey} of git's settings for `dir`; undefined when git cannot say. */
+export function gitSettingsKey(dir: string): Promise<string | undefined> {
+  return git(dir, ["config", "--list", "-z"]).then((run) => (run.code === 0 ? settingsKey(run.stdout) : undefined));
 }
 
 /**

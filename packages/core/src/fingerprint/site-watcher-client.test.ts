@@ -49,12 +49,12 @@ async function fakeWatcher(reply: (question: string) => string | undefined): Pro
   return questions;
 }
 
-const clean = { protocol: 1, clean: true, pid: 1, prefix: "", index: "ab".repeat(20), modified: "src/a.js\0", untracked: "new/\0" };
+const clean = { protocol: 1, clean: true, pid: 1, prefix: "", index: "ab".repeat(20), settings: "12 0123456789abcd", modified: "src/a.js\0", untracked: "new/\0" };
 
 describe.skipIf(process.platform !== "linux")("askSiteWatcher", () => {
   it("takes a clean answer, and asks with its protocol and environment", async () => {
     const questions = await fakeWatcher(() => JSON.stringify(clean));
-    expect(await askSiteWatcher(site)).toEqual({ state: "clean", answer: { prefix: "", index: clean.index, modified: "src/a.js\0", untracked: "new/\0" } });
+    expect(await askSiteWatcher(site)).toEqual({ state: "clean", answer: { prefix: "", index: clean.index, settings: clean.settings, modified: "src/a.js\0", untracked: "new/\0" } });
     expect(JSON.parse(questions[0]!)).toEqual({ protocol: 1, environment: environmentKey() });
   });
 
@@ -62,7 +62,7 @@ describe.skipIf(process.platform !== "linux")("askSiteWatcher", () => {
     await fakeWatcher((question) => (question.includes('"protocol":1') ? JSON.stringify({ protocol: 1, clean: false, pid: 1, reason: "watching for another environment" }) : undefined));
     expect(await askSiteWatcher(site)).toEqual({ state: "refused" });
     await closeLast();
-    for (const reply of ["{not json", JSON.stringify({ ...clean, modified: 3 }), JSON.stringify({ ...clean, protocol: 2 }), ""]) {
+    for (const reply of ["{not json", JSON.stringify({ ...clean, modified: 3 }), JSON.stringify({ ...clean, settings: undefined }), JSON.stringify({ ...clean, protocol: 2 }), ""]) {
       rmSync(watcherSocketPath(site), { force: true });
       await fakeWatcher(() => reply);
       expect(await askSiteWatcher(site)).toEqual({ state: "none" });

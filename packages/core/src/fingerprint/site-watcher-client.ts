@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { cachePath } from "../cache/cache-file.js";
+import { bytesChecksum } from "../cache/checksum.js";
 import { environmentKey, ownSpawn } from "../cache/plan-memo.js";
 import { trace } from "../log/trace.js";
 
@@ -52,6 +53,8 @@ export interface WatcherAnswer {
   prefix: string;
   /** The trailing checksum of the index the outputs were made with. */
   index: string;
+  /** {@link settingsKey} of `git config --list -z` when they were made: a plan with other settings asks git. */
+  settings: string;
   /** `git diff-files -z --name-only --relative ...` of the whole site. */
   modified: string;
   /** `git ls-files -z -o --directory` of the whole site. */
@@ -64,14 +67,27 @@ export interface WatcherRequest {
   environment: string;
 }
 
+/**
+ * A checksum of git's settings as `git config --list -z` prints them for the site: every file
+ * git read, includes and conditional includes resolved, `GIT_CONFIG_*` applied. A watcher does
+ * not watch the files (they may be links, includes may appear, `includeIf` may follow the
+ * branch): it says which settings its answer was made with, and the plan compares.
+ */
+export const settingsKey = (listing: Uint8Array): string => `${listing.length} ${bytesChecksum(listing)}`;
+
 /** A watcher's answer as sent: `pid` names the watcher (`kill` stops it; it also stops by itself). */
 export type WatcherReply = { protocol: number; clean: true; pid: number } & WatcherAnswer;
 
 const isReply = (value: unknown): value is WatcherReply => {
   if (typeof value !== "object" || value === null) return false;
   const reply = value as Record<string, unknown>;
-  return reply.protocol === WATCHER_PROTOCOL && reply.clean === true && ["prefix", "index", "modified", "untracked"].every((key) => typeof reply[key] === "string");
+  return reply.protocol === WATCHER_PROTOCOL && reply.clean === true && ["prefix", "index", "settings", "modified", "untracked"].every((key) => typeof reply[key] === "string");
 };
+
+/** Whether a watcher may be running for the site: Linux, not `STEPWISE_WATCH=0`, its socket there. */
+export function siteWatcherMayRun(siteDir: string): boolean {
+  return process.env.STEPWISE_WATCH !== "0" && process.platform === "linux" && existsSync(watcherSocketPath(siteDir));
+}
 
 /**
  * What asking the site's watcher came to: its answer (`clean`); a watcher that runs but does
@@ -84,8 +100,7 @@ export type WatcherResult = { state: "clean"; answer: WatcherAnswer } | { state:
 /** Asks the site's watcher, if one runs, for git's outputs (see {@link WatcherResult}). Never throws, never fails the plan. */
 export function askSiteWatcher(siteDir: string): Promise<WatcherResult> {
   const socketPath = watcherSocketPath(siteDir);
-  if (process.env.STEPWISE_WATCH === "0" || process.platform !== "linux") return Promise.resolve({ state: "none" });
-  if (!existsSync(socketPath)) {
+  if (!siteWatcherMayRun(siteDir)) {
     trace("site watcher: none");
     return Promise.resolve({ state: "none" });
   }
@@ -117,7 +132,7 @@ export function askSiteWatcher(siteDir: string): Promise<WatcherResult> {
       } catch {
         reply = undefined;
       }
-      if (isReply(reply)) done({ state: "clean", answer: { prefix: reply.prefix, index: reply.index, modified: reply.modified, untracked: reply.untracked } }, "clean");
+      if (isReply(reply)) done({ state: "clean", answer: { prefix: reply.prefix, index: reply.index, settings: reply.settings, modified: reply.modified, untracked: reply.untracked } }, "clean");
       else if (typeof reply === "object" && reply !== null && typeof (reply as { reason?: unknown }).reason === "string") done({ state: "refused" }, (reply as { reason: string }).reason);
       else done({ state: "none" }, "no answer");
     });
