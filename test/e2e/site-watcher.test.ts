@@ -5,7 +5,7 @@
 // (no pause: the plan must see a change made the moment before it started) and checks that the
 // plan is the one made without a watcher or memo, and that the watcher is gone.
 import { spawnSync } from "node:child_process";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -69,15 +69,26 @@ async function plan(dir: string, env: Record<string, string> = WATCH) {
   };
 }
 
-/** The watcher's reply to a question from this environment's plan, or undefined when none answers. */
+/** The watcher's reply to a question (from another environment: it says its pid), or undefined when none answers within 500 ms. */
 function ask(dir: string, environment = "x"): Promise<Record<string, unknown> | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect(socketOf(dir));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(undefined);
+    }, 500);
     let text = "";
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => (text += chunk));
     socket.on("error", () => resolve(undefined));
-    socket.on("end", () => resolve(JSON.parse(text) as Record<string, unknown>));
+    socket.on("end", () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        resolve(undefined);
+      }
+    });
     socket.end(`${JSON.stringify({ protocol: 1, environment })}\n`);
   });
 }
@@ -287,6 +298,47 @@ describe.skipIf(process.platform !== "linux")("the site watcher", () => {
     } finally {
       spawnSync("umount", [path.join(dir, "src")]);
     }
+  });
+
+  it("watches a tracked file that has another link itself: a write through a path outside the site is seen", async () => {
+    const dir = await deployedSite();
+    const outside = mkdtempSync(path.join(os.tmpdir(), "stepwise-e2e-link-"));
+    sites.push(outside);
+    linkSync(path.join(dir, "src", "main.js"), path.join(outside, "main.js")); // as `cp -al` makes
+    git(dir, "update-index", "--refresh"); // the link changed the file's ctime
+    const { pid } = await watched(dir);
+    writeFileSync(path.join(outside, "main.js"), "console.log('changed through the other link');\n");
+    const after = await plan(dir);
+    expect(after.watcher).not.toBe("clean");
+    await watcherGone(dir, pid);
+    expect(after.stdout).toBe(await fresh(dir));
+    expect(after.stdout).toMatch(/file src\/main\.js modified/);
+  });
+
+  it("takes over from a watcher that cannot answer (stopped with SIGSTOP): one runs again, the plans never wait long", async () => {
+    const dir = await deployedSite();
+    const { stdout, pid } = await watched(dir);
+    process.kill(pid, "SIGSTOP");
+    try {
+      const started = Date.now();
+      const stuck = await plan(dir);
+      expect(stuck.watcher).toBe("no answer in time");
+      expect(stuck.stdout).toBe(stdout);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(stuck.started).toBe(true);
+      // The new watcher asks the stopped one to stop, waits 2 s, and takes the lock and the socket.
+      for (let waited = 0; waited < 15_000; waited += 100) {
+        const reply = await ask(dir);
+        if (reply && reply.pid !== pid) break;
+        await sleep(100);
+      }
+      const next = await watcherReady(dir);
+      expect(next).not.toBe(pid);
+      expect((await plan(dir)).watcher).toBe("clean");
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await watcherGone(dir, pid, true); // it sees its socket replaced
   });
 
   it("does not start for a site whose .stepwise/ holds tracked files", async () => {

@@ -84,6 +84,8 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => stop(signal));
 
   if (!siteArg || process.platform !== "linux") return stop("not started: Linux only, and a site directory is needed");
+  // One that cannot get ready (a lock holder that never lets go, git that never answers) goes.
+  setTimeout(() => ready || stop("not ready within a minute"), 60_000).unref();
   process.title = "stepwise site watcher";
   try {
     os.setPriority(10); // it mostly sleeps; its start (git's listing) must not slow the user's next command
@@ -142,6 +144,17 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   const settings = await git(physical, ["config", "--list", "-z"]);
   if (settings.code !== 0) return stop("git could not read its settings");
   const settingsBefore = settingsKey(settings.stdout);
+  // A tracked file with more than one link can be written through a path in a directory this
+  // does not watch, which raises no event in the site's: such files are watched themselves (an
+  // inode's watch sees writes through any of its names). A link made after the watcher started
+  // is not seen (docs/design.md, "Site watcher", the limits).
+  const base = physical.endsWith(path.sep) ? physical : physical + path.sep;
+  const linked: string[] = [];
+  for (const file of index.paths) {
+    if (!file.startsWith(prefix)) continue;
+    const stat = lstatSync(base + file.slice(prefix.length), { throwIfNoEntry: false });
+    if (stat?.isFile() && stat.nlink > 1) linked.push(base + file.slice(prefix.length));
+  }
   // Outside the site, only some names count: the index (git renames a new one over it) and the
   // attribute files (they change how git compares a file whose stat changed). A name that is a
   // link is watched where it points too.
@@ -173,7 +186,14 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   ownSocket = path.join(path.dirname(socketPath), `watch-${process.pid}.sock`);
   lockPath = cachePath(siteDir, "watch.lock");
   const environment = environmentKey();
-  if (!(await takeSiteLock(siteDir, lockPath, settingsBefore))) {
+  let locked: boolean;
+  try {
+    locked = await takeSiteLock(siteDir, lockPath, settingsBefore);
+  } catch (error) {
+    lockPath = undefined;
+    return stop(`cannot take the site's lock: ${(error as Error).message}`, true); // something that is no file in its place
+  }
+  if (!locked) {
     lockPath = undefined; // another watcher's
     return stop("another watcher runs or starts for the site");
   }
@@ -181,7 +201,7 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   // inotify watches are one budget per user, shared with editors and other tools: stepwise's
   // watchers take no more than a quarter of it, so that they never make theirs fail.
   const budget = Number(readFileSync("/proc/sys/fs/inotify/max_user_watches", "utf8").trim()) || 8192;
-  const needed = dirs.size + outside.size;
+  const needed = dirs.size + linked.length + outside.size;
   if (needed + otherWatchersWatches() > budget / 4) {
     return stop(`${needed} watches, with those of the other site watchers, would be more than a quarter of fs.inotify.max_user_watches (${budget})`, true);
   }
@@ -200,7 +220,6 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
     filtered.set(dir, (filtered.get(dir) ?? new Set<string>()).add(name));
   }
   try {
-    const base = physical.endsWith(path.sep) ? physical : physical + path.sep;
     for (const dir of dirs) {
       const full = dir === "" ? physical : base + dir;
       let watcher: FSWatcher;
@@ -213,6 +232,11 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
         throw error;
       }
       watcher.on("error", changed(full));
+      watchers.push(watcher);
+    }
+    for (const file of linked) {
+      const watcher = watch(file, { persistent: true }, changed(file));
+      watcher.on("error", changed(file));
       watchers.push(watcher);
     }
     for (const [dir, names] of filtered) {
@@ -290,6 +314,11 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
     });
   });
   server.on("error", () => stop("its socket failed"));
+  // Sockets of watchers killed between listening and publishing (kill -9) go.
+  for (const name of readdirSync(path.dirname(socketPath))) {
+    const pid = /^watch-(\d+)\.sock$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !isWatcher(Number(pid))) rmSync(path.join(path.dirname(socketPath), name), { force: true });
+  }
   const listening = ownSocket;
   rmSync(listening, { force: true });
   await new Promise<void>((resolve) => server!.listen(listening, resolve));
@@ -302,7 +331,7 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
     return stop("cannot publish its socket", true); // something that is no socket in its place
   }
   ready = true;
-  log(`watching ${dirs.size} directories of ${siteDir} (${filtered.size} outside)`);
+  log(`watching ${dirs.size} directories of ${siteDir}, ${linked.length} files with other links, ${filtered.size} directories outside`);
 
   const idleMs = Math.max(1000, Number(process.env.STEPWISE_WATCH_IDLE_MS) || DEFAULT_IDLE_MS);
   setInterval(() => {
@@ -347,8 +376,12 @@ async function takeSiteLock(siteDir: string, lockPath: string, settings: string)
   if (result.state === "clean" && result.answer.settings === settings) return false;
   await new Promise<void>((resolve) => {
     const socket = net.connect(watcherSocketPath(siteDir));
+    const timer = setTimeout(() => socket.destroy(), 1000); // a stopped (SIGSTOP) holder accepts, and never answers
     socket.on("error", () => resolve());
-    socket.on("close", () => resolve());
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
     socket.end(`${JSON.stringify({ protocol: WATCHER_PROTOCOL, stop: true })}\n`);
     socket.resume();
   });
