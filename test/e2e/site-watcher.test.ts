@@ -281,13 +281,20 @@ describe.skipIf(process.platform !== "linux")("the site watcher", () => {
     expect(readFileSync(path.join(dir, ".stepwise", "cache", "watch.lock"), "utf8")).toBe(`${pid}\n`);
   });
 
-  it("stops when a file system is mounted or unmounted (a bind mount over a watched directory raises no event)", async (ctx) => {
+  it("stops when a file system is mounted or unmounted in the site (a bind mount over a watched directory raises no event), not elsewhere", async (ctx) => {
     const dir = await deployedSite();
     const { pid } = await watched(dir);
     const other = mkdtempSync(path.join(os.tmpdir(), "stepwise-e2e-mount-"));
     sites.push(other);
     writeFileSync(path.join(other, "main.js"), "console.log('other');\n");
     writeFileSync(path.join(other, "util.js"), "export const x = 1;\n");
+    // A mount elsewhere (as a container's root file system) does not count.
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), "stepwise-e2e-elsewhere-"));
+    sites.push(elsewhere);
+    const tmpfs = spawnSync("mount", ["-t", "tmpfs", "none", elsewhere], { encoding: "utf8" });
+    if (tmpfs.status !== 0) ctx.skip(`cannot mount here: ${tmpfs.stderr.trim()}`);
+    spawnSync("umount", [elsewhere]);
+    expect((await plan(dir)).watcher).toBe("clean");
     const mounted = spawnSync("mount", ["--bind", other, path.join(dir, "src")], { encoding: "utf8" });
     if (mounted.status !== 0) ctx.skip(`cannot bind-mount here: ${mounted.stderr.trim()}`);
     try {

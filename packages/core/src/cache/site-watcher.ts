@@ -115,9 +115,10 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
     if (!LOCAL_FILE_SYSTEMS.has(type)) return stop(`${dir} is on a file system whose changes inotify may not report (0x${type.toString(16)})`, true);
   }
   // A file system mounted inside the site (a bind mount, an NFS share on a subdirectory) must be
-  // one inotify vouches for too; and any mount or unmount later (over a watched directory it
-  // raises no event) stops the watcher: the table is compared at every question.
-  const mounts = readMounts();
+  // one inotify vouches for too; and a mount or unmount later inside the site or over it (over a
+  // watched directory it raises no event) stops the watcher: those lines of the mount table are
+  // compared at every question. Mounts elsewhere (a container's root file system) do not count.
+  const mounts = siteMounts(physical);
   for (const mount of parseMounts(mounts)) {
     if ((mount.point === physical || mount.point.startsWith(`${physical}/`)) && !LOCAL_FILE_SYSTEM_NAMES.has(mount.type)) {
       return stop(`${mount.point} is on a file system whose changes inotify may not report (${mount.type})`, true);
@@ -308,7 +309,7 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
       // Answered after this turn's poll phase: every inotify event queued before the question
       // arrived (any change made before the plan started) has been handled, and stopped this.
       setImmediate(() => {
-        if (readMounts() !== mounts) return stop("a file system was mounted or unmounted");
+        if (siteMounts(physical) !== mounts) return stop("a file system was mounted or unmounted in or over the site");
         socket.end(`${JSON.stringify(reply(question))}\n`);
       });
     });
@@ -437,12 +438,21 @@ function lastSetting(listing: string, key: string): string | undefined {
   return value;
 }
 
-function readMounts(): string {
+/** The lines of /proc/self/mountinfo whose mount point is `dir`, inside it, or above it. */
+function siteMounts(dir: string): string {
+  let text: string;
   try {
-    return readFileSync("/proc/self/mountinfo", "utf8");
+    text = readFileSync("/proc/self/mountinfo", "utf8");
   } catch {
     return "";
   }
+  return text
+    .split("\n")
+    .filter((line) => {
+      const point = parseMounts(line)[0]?.point;
+      return point !== undefined && (point === dir || point.startsWith(`${dir}/`) || dir.startsWith(point === "/" ? "/" : `${point}/`));
+    })
+    .join("\n");
 }
 
 /** Mount points and file system types of /proc/self/mountinfo (`\ooo` escapes decoded). */
