@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { commonGitDir, findGitEntry, git, gitDirOf, gitSettingsKey, settleListing, startGitListing } from "../fingerprint/git-start.js";
 import { readGitIndex } from "../fingerprint/git-index.js";
-import { askSiteWatcher, refuseSiteWatcher, settingsKey, WATCHER_PROTOCOL, watcherSocketPath, type WatcherReply, type WatcherRequest } from "../fingerprint/site-watcher-client.js";
+import { askSiteWatcher, exchangeWithWatcher, refuseSiteWatcher, settingsKey, WATCHER_PROTOCOL, watcherSocketPath, type WatcherReply, type WatcherRequest } from "../fingerprint/site-watcher-client.js";
 import { cachePath } from "./cache-file.js";
 import { environmentKey } from "./plan-memo.js";
 
@@ -375,17 +375,7 @@ async function takeSiteLock(siteDir: string, lockPath: string, settings: string)
   if (!existsSync(watcherSocketPath(siteDir))) return false; // starting: it serves when ready
   const result = await askSiteWatcher(siteDir);
   if (result.state === "clean" && result.answer.settings === settings) return false;
-  await new Promise<void>((resolve) => {
-    const socket = net.connect(watcherSocketPath(siteDir));
-    const timer = setTimeout(() => socket.destroy(), 1000); // a stopped (SIGSTOP) holder accepts, and never answers
-    socket.on("error", () => resolve());
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.end(`${JSON.stringify({ protocol: WATCHER_PROTOCOL, stop: true })}\n`);
-    socket.resume();
-  });
+  await exchangeWithWatcher(siteDir, { protocol: WATCHER_PROTOCOL, stop: true }, 1000); // a stopped (SIGSTOP) holder never answers
   for (let waited = 0; waited < 2000 && isWatcher(holder); waited += 50) await sleep(50);
   rmSync(lockPath, { force: true });
   return take();

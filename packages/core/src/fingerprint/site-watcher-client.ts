@@ -98,46 +98,65 @@ export function siteWatcherMayRun(siteDir: string): boolean {
 export type WatcherResult = { state: "clean"; answer: WatcherAnswer } | { state: "refused" | "none" };
 
 /** Asks the site's watcher, if one runs, for git's outputs (see {@link WatcherResult}). Never throws, never fails the plan. */
-export function askSiteWatcher(siteDir: string): Promise<WatcherResult> {
-  const socketPath = watcherSocketPath(siteDir);
+export async function askSiteWatcher(siteDir: string): Promise<WatcherResult> {
   if (!siteWatcherMayRun(siteDir)) {
     trace("site watcher: none");
-    return Promise.resolve({ state: "none" });
+    return { state: "none" };
   }
+  const request: WatcherRequest = { protocol: WATCHER_PROTOCOL, environment: environmentKey() };
+  const exchanged = await exchangeWithWatcher(siteDir, request, ANSWER_TIMEOUT_MS);
+  const { reply } = exchanged;
+  let result: WatcherResult;
+  let why: string;
+  if (isReply(reply)) {
+    result = { state: "clean", answer: { prefix: reply.prefix, index: reply.index, settings: reply.settings, modified: reply.modified, untracked: reply.untracked } };
+    why = "clean";
+  } else if (typeof reply === "object" && reply !== null && typeof (reply as { reason?: unknown }).reason === "string") {
+    result = { state: "refused" };
+    why = (reply as { reason: string }).reason;
+  } else {
+    result = { state: "none" };
+    why = exchanged.failed ?? "no answer";
+  }
+  trace(`site watcher: ${why}`);
+  return result;
+}
+
+/**
+ * Sends `message` as one line to the site's watcher and reads its one-line answer, parsed:
+ * `reply` undefined, with why in `failed`, when it could not connect, the connection failed,
+ * nothing came within `timeoutMs` (a watcher stopped with SIGSTOP still accepts) or the answer
+ * is not JSON. Never throws.
+ */
+export function exchangeWithWatcher(siteDir: string, message: object, timeoutMs: number): Promise<{ reply?: unknown; failed?: string }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let settled = false;
     let socket: import("node:net").Socket | undefined;
-    const done = (result: WatcherResult, why: string) => {
+    const done = (outcome: { reply?: unknown; failed?: string }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket?.destroy();
-      trace(`site watcher: ${why}`);
-      resolve(result);
+      resolve(outcome);
     };
-    const timer = setTimeout(() => done({ state: "none" }, "no answer in time"), ANSWER_TIMEOUT_MS);
+    const timer = setTimeout(() => done({ failed: "no answer in time" }), timeoutMs);
     try {
-      socket = process.getBuiltinModule("node:net").connect(socketPath);
+      socket = process.getBuiltinModule("node:net").connect(watcherSocketPath(siteDir));
     } catch {
-      done({ state: "none" }, "cannot connect");
+      done({ failed: "cannot connect" });
       return;
     }
-    socket.on("error", () => done({ state: "none" }, "gone"));
+    socket.on("error", () => done({ failed: "gone" }));
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     socket.on("end", () => {
-      let reply: unknown;
       try {
-        reply = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        done({ reply: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown });
       } catch {
-        reply = undefined;
+        done({ failed: "no answer" });
       }
-      if (isReply(reply)) done({ state: "clean", answer: { prefix: reply.prefix, index: reply.index, settings: reply.settings, modified: reply.modified, untracked: reply.untracked } }, "clean");
-      else if (typeof reply === "object" && reply !== null && typeof (reply as { reason?: unknown }).reason === "string") done({ state: "refused" }, (reply as { reason: string }).reason);
-      else done({ state: "none" }, "no answer");
     });
-    const request: WatcherRequest = { protocol: WATCHER_PROTOCOL, environment: environmentKey() };
-    socket.end(`${JSON.stringify(request)}\n`);
+    socket.end(`${JSON.stringify(message)}\n`);
   });
 }
 
