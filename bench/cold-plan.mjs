@@ -11,6 +11,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { TOTAL_BYTES } from "./generate-site.mjs";
 import { median } from "./interleave.mjs";
+// Measured as before the site watcher (bench/run.mjs measures it): none is started or asked.
+process.env.STEPWISE_WATCH = "0";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const site = path.join(benchDir, ".work", "site");
