@@ -10,7 +10,7 @@
 //
 // Run as `node site-watcher.js SITE_DIR` (site-watcher-client.ts's startSiteWatcher); `STEPWISE_WATCH_IDLE_MS`
 // sets how long it waits for a question before it exits (15 minutes).
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statfsSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statfsSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -101,6 +101,10 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   }
   const gitEntry = findGitEntry(physical);
   if (!gitEntry) return stop("not in a git work tree");
+  // The site's directory as the plans' path reaches it: a directory above it renamed raises no
+  // event here, and the socket may then be reached through another path (the site moved) or
+  // sit in another tree (a copy put in its place): checked before every answer.
+  const root = statSync(physical);
   const gitDir = gitDirOf(gitEntry);
   const workTree = path.dirname(gitEntry);
   const relative = path.relative(workTree, physical).split(path.sep).join("/");
@@ -310,6 +314,8 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
       // arrived (any change made before the plan started) has been handled, and stopped this.
       setImmediate(() => {
         if (siteMounts(physical) !== mounts) return stop("a file system was mounted or unmounted in or over the site");
+        const now = statSync(siteDir!, { throwIfNoEntry: false });
+        if (now?.ino !== root.ino || now.dev !== root.dev) return stop("the site's path leads elsewhere now (it or a directory above it moved)");
         socket.end(`${JSON.stringify(reply(question))}\n`);
       });
     });
@@ -357,13 +363,19 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
  * has (or after 2 s, from one that cannot answer: stopped with SIGSTOP).
  */
 async function takeSiteLock(siteDir: string, lockPath: string, settings: string): Promise<boolean> {
+  // Written whole, then linked into place (a link fails if the lock is there): another watcher
+  // never reads a lock created but not yet written, which would look stale.
   const take = (): boolean => {
+    const temp = `${lockPath}.${process.pid}.tmp`;
+    writeFileSync(temp, `${process.pid}\n`);
     try {
-      writeFileSync(lockPath, `${process.pid}\n`, { flag: "wx" });
+      linkSync(temp, lockPath);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       return false;
+    } finally {
+      rmSync(temp, { force: true });
     }
   };
   if (take()) return true;
