@@ -14,11 +14,12 @@ import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, realpathSyn
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { commonGitDir, findGitEntry, git, gitDirOf, gitSettingsKey, settleListing, startGitListing } from "../fingerprint/git-start.js";
+import { findGitEntry, git, gitDirOf, gitSettingsKey, globalAttributeFiles, parseConfig, settleListing, startGitListing } from "../fingerprint/git-start.js";
 import { readGitIndex } from "../fingerprint/git-index.js";
 import { askSiteWatcher, exchangeWithWatcher, refuseSiteWatcher, settingsKey, WATCHER_PROTOCOL, watcherSocketPath, type WatcherReply, type WatcherRequest } from "../fingerprint/site-watcher-client.js";
 import { cachePath } from "./cache-file.js";
 import { environmentKey } from "./plan-memo.js";
+import { trackedDirectories } from "./untracked-cache.js";
 
 /**
  * File systems whose inotify events are complete for changes made on this machine (statfs
@@ -131,21 +132,11 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   const index = readGitIndex(path.join(gitDir, "index"));
   if (!index) return stop("the index is one this reader does not follow (split, sparse, another version)", true);
 
-  // What git's listing of the site depends on inside the site: the site and every directory
-  // holding tracked files (with those between), the directories the untracked cache stats
-  // (git-listing.ts's keepUntracked): an entry added, removed, renamed, written or chmod'ed in
-  // one of them raises an event on it. Directories without tracked files are listed by git as
-  // one entry (`--directory`): what happens inside them changes nothing it reports.
-  const dirs = new Set<string>([""]);
-  for (const file of index.paths) {
-    if (!file.startsWith(prefix)) continue;
-    if (file.startsWith(`${prefix}.stepwise/`)) return stop("files under .stepwise/ are tracked: every plan would change what this watches", true);
-    for (let slash = file.lastIndexOf("/"); slash > prefix.length; slash = file.lastIndexOf("/", slash - 1)) {
-      const dir = file.slice(prefix.length, slash);
-      if (dirs.has(dir)) break;
-      dirs.add(dir);
-    }
-  }
+  // What git's listing of the site depends on inside the site: the directories the untracked
+  // cache stats (an entry added, removed, renamed, written or chmod'ed in one of them raises an
+  // event on it).
+  if (index.paths.some((file) => file.startsWith(`${prefix}.stepwise/`))) return stop("files under .stepwise/ are tracked: every plan would change what this watches", true);
+  const dirs = trackedDirectories(index.paths, prefix);
   const settings = await git(physical, ["config", "--list", "-z"]);
   if (settings.code !== 0) return stop("git could not read its settings");
   const settingsBefore = settingsKey(settings.stdout);
@@ -163,21 +154,12 @@ export async function runSiteWatcher(siteArg: string | undefined): Promise<void>
   // Outside the site, only some names count: the index (git renames a new one over it) and the
   // attribute files (they change how git compares a file whose stat changed). A name that is a
   // link is watched where it points too.
-  const home = os.homedir();
-  const attributesSetting = lastSetting(settings.stdout.toString("utf8"), "core.attributesfile");
-  const attributesFile = attributesSetting
-    ? attributesSetting.startsWith("~/")
-      ? path.join(home, attributesSetting.slice(2))
-      : path.resolve(workTree, attributesSetting)
-    : path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes");
+  const attributesFile = parseConfig(settings.stdout.toString("utf8")).get("core.attributesfile");
   const outside = new Set<string>();
   for (const file of [
     path.join(gitDir, "index"),
-    path.join(gitDir, "info", "attributes"),
-    path.join(commonGitDir(gitEntry), "info", "attributes"),
-    attributesFile,
-    "/etc/gitattributes",
-    "/usr/local/etc/gitattributes",
+    path.join(gitDir, "info", "attributes"), // a linked worktree's own
+    ...globalAttributeFiles(gitEntry, attributesFile).map((name) => path.resolve(workTree, name)),
   ]) {
     outside.add(file);
     try {
@@ -428,16 +410,6 @@ function isStopRequest(question: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The last value of `key` (lowercase) in `git config --list -z` output. */
-function lastSetting(listing: string, key: string): string | undefined {
-  let value: string | undefined;
-  for (const record of listing.split("\0")) {
-    const newline = record.indexOf("\n");
-    if (newline >= 0 && record.slice(0, newline).toLowerCase() === key) value = record.slice(newline + 1);
-  }
-  return value;
 }
 
 /** The lines of /proc/self/mountinfo whose mount point is `dir`, inside it, or above it. */

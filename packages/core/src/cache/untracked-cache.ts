@@ -34,6 +34,24 @@ export function readUntrackedCache(siteDir: string, prefix: string, indexChecksu
   return cache && cache.prefix === prefix && cache.index === indexChecksum ? cache : undefined;
 }
 
+/**
+ * The directories git walks for the site's untracked listing: the site (`""`) and every
+ * directory holding tracked files, with those between (site-relative). Any other directory git
+ * lists as one entry (`--directory`), so what happens inside it changes nothing it reports.
+ */
+export function trackedDirectories(indexPaths: readonly string[], prefix: string): Set<string> {
+  const dirs = new Set<string>([""]);
+  for (const file of indexPaths) {
+    if (!file.startsWith(prefix)) continue;
+    for (let slash = file.lastIndexOf("/"); slash > prefix.length; slash = file.lastIndexOf("/", slash - 1)) {
+      const dir = file.slice(prefix.length, slash);
+      if (dirs.has(dir)) break;
+      dirs.add(dir);
+    }
+  }
+  return dirs;
+}
+
 /** One line of {@link UntrackedRecord.dirs} for a directory's stat. */
 export const untrackedDirLine = (stat: Parameters<typeof statLine>[0], dir: string): string => `${statLine(stat)} ${dir}\n`;
 

@@ -3,7 +3,7 @@ import path from "node:path";
 import { git, settleListing, startGitListing, statKey, takePrefetched, type StartedListing } from "./git-start.js";
 import { readGitIndex, type GitIndex } from "./git-index.js";
 import { RACY_WINDOW_MS } from "./file-hash-cache.js";
-import { untrackedCache, untrackedDirLine } from "../cache/untracked-cache.js";
+import { trackedDirectories, untrackedCache, untrackedDirLine } from "../cache/untracked-cache.js";
 import { isDefaultIgnored } from "./glob-selector.js";
 import { trace } from "../log/trace.js";
 
@@ -91,15 +91,7 @@ const EMPTY_LISTING = (): GitListing => ({ cleanPaths: [], cleanIds: [], readPat
 function keepUntracked(started: StartedListing, index: GitIndex, untracked: string): void {
   const { siteDir, prefix, indexChecksum, untrackedStartedAt } = started;
   if (indexChecksum === undefined || untrackedStartedAt === undefined) return;
-  const dirs = new Set<string>([""]);
-  for (const file of index.paths) {
-    if (!file.startsWith(prefix)) continue;
-    for (let slash = file.lastIndexOf("/"); slash > prefix.length; slash = file.lastIndexOf("/", slash - 1)) {
-      const dir = file.slice(prefix.length, slash);
-      if (dirs.has(dir)) break;
-      dirs.add(dir);
-    }
-  }
+  const dirs = trackedDirectories(index.paths, prefix);
   const base = siteDir.endsWith(path.sep) ? siteDir : siteDir + path.sep;
   const racyAfter = untrackedStartedAt - RACY_WINDOW_MS;
   const lines: string[] = [];

@@ -262,7 +262,8 @@ async function settle(started: StartedListing): Promise<SettledListing | undefin
   return { modifiedText, untrackedText, settingsText, attributesOutside, identity };
 }
 
-function parseConfig(text: string): Map<string, string> {
+/** Settings of `git config -z` output by lowercase key, the last value winning (`true` for a key without one). */
+export function parseConfig(text: string): Map<string, string> {
   const settings = new Map<string, string>();
   for (const record of text.split("\0")) {
     if (!record) continue;
@@ -285,11 +286,25 @@ function attributeFilesOutsideListing(siteDir: string, gitEntry: string, attribu
     if (existsSync(path.join(dir, ".gitattributes"))) return true;
     if (dir === path.dirname(dir)) break;
   }
-  const candidates = [path.join(commonGitDir(gitEntry), "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"];
+  return globalAttributeFiles(gitEntry, attributesFile).some((file) => existsSync(file));
+}
+
+/**
+ * The attribute files outside the work tree: `info/attributes`, `core.attributesFile` (its
+ * value, `~/` expanded) or the XDG one, and the system files.
+ */
+export function globalAttributeFiles(gitEntry: string, attributesFile: string | undefined): string[] {
   const home = os.homedir();
-  if (attributesFile) candidates.push(attributesFile.startsWith("~/") ? path.join(home, attributesFile.slice(2)) : attributesFile);
-  else candidates.push(path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes"));
-  return candidates.some((file) => existsSync(file));
+  return [
+    path.join(commonGitDir(gitEntry), "info", "attributes"),
+    "/etc/gitattributes",
+    "/usr/local/etc/gitattributes",
+    attributesFile
+      ? attributesFile.startsWith("~/")
+        ? path.join(home, attributesFile.slice(2))
+        : attributesFile
+      : path.join(process.env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "attributes"),
+  ];
 }
 
 export const NOTHING: GitRun = { code: 0, stdout: Buffer.alloc(0) };
